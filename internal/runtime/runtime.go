@@ -1,0 +1,142 @@
+// Package runtime defines the small interface every runtime driver (Docker,
+// Kubernetes, ECS) implements, and the labels that tie runtime objects back
+// to Spacepods environments. Drivers never import domain services.
+package runtime
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Labels put on every runtime object so that Spacepods can find what it made
+// from the runtime alone (stale services, leak audits, crash recovery).
+const (
+	LabelManaged     = "spacepods.managed" // always "true"
+	LabelEnvironment = "spacepods.environment"
+	LabelApp         = "spacepods.app"
+	LabelRelease     = "spacepods.release"
+	LabelRole        = "spacepods.role" // web | worker | task
+	LabelService     = "spacepods.service"
+)
+
+// Roles of runtime objects.
+const (
+	RoleWeb    = "web"
+	RoleWorker = "worker"
+	RoleTask   = "task"
+)
+
+// EnvSpec describes an environment's runtime scope (a Docker network, a
+// Kubernetes namespace).
+type EnvSpec struct {
+	Name   string
+	Labels map[string]string
+}
+
+// HealthCheck is how a driver decides that a replica is healthy.
+type HealthCheck struct {
+	Path     string        // HTTP path probed on Port; empty = running is healthy
+	Interval time.Duration // default 1s
+	Timeout  time.Duration // default 2s
+}
+
+// ServiceSpec is one release of one app (or worker process) in one environment.
+type ServiceSpec struct {
+	Name        string // unique per environment, e.g. catalog-api-r3; a DNS label
+	Environment string // EnvSpec.Name
+	App         string
+	Release     int
+	Role        string // RoleWeb | RoleWorker
+	Image       string
+	Command     []string          // empty = image entrypoint
+	Env         map[string]string // injected at start; values never logged
+	Port        int               // container port for web services; 0 for workers
+	Aliases     []string          // DNS names inside the environment's network, e.g. the app name
+	Health      HealthCheck
+	Replicas    int
+	Labels      map[string]string // extra labels
+}
+
+// Replica is one running instance of a service.
+type Replica struct {
+	ID      string `json:"id"`
+	Addr    string `json:"addr"` // host:port reachable from the control plane (127.0.0.1:NNNN on Docker)
+	Running bool   `json:"running"`
+	Healthy bool   `json:"healthy"`
+	Error   string `json:"error,omitempty"` // last exit reason or failed health check output
+}
+
+// ServiceStatus is what a driver knows of a service right now.
+type ServiceStatus struct {
+	Name        string            `json:"name"`
+	Environment string            `json:"environment"`
+	App         string            `json:"app"`
+	Release     int               `json:"release"`
+	Role        string            `json:"role"`
+	Desired     int               `json:"desired"`
+	Running     int               `json:"running"`
+	Healthy     int               `json:"healthy"`
+	Replicas    []Replica         `json:"replicas"`
+	Labels      map[string]string `json:"labels,omitempty"`
+}
+
+// TaskSpec is a one-off run (migrations, tests) that exits with a code.
+type TaskSpec struct {
+	Name        string
+	Environment string
+	App         string
+	Release     int
+	Image       string
+	Command     []string
+	Env         map[string]string
+	Timeout     time.Duration // default 10m
+	Labels      map[string]string
+}
+
+// TaskResult is how a task ended.
+type TaskResult struct {
+	ExitCode int    `json:"exit_code"`
+	LogTail  string `json:"log_tail"` // the last lines of stdout+stderr (at most 64 KiB)
+}
+
+// LogOptions selects the log lines of a service.
+type LogOptions struct {
+	Follow bool
+	Tail   int // 0 = all
+}
+
+// Driver runs services and tasks for Spacepods environments. Every method is
+// idempotent where it can be: creating what exists or deleting what is gone
+// is not an error.
+type Driver interface {
+	// Name returns the driver's registry ID, e.g. "docker".
+	Name() string
+	// EnsureEnvironment creates the environment's scope if missing.
+	EnsureEnvironment(ctx context.Context, env EnvSpec) error
+	// DestroyEnvironment removes the scope and everything in it.
+	DestroyEnvironment(ctx context.Context, env string) error
+	// CreateService starts spec.Replicas replicas of a service. ECONFLICT if
+	// a service of that name exists with another spec.
+	CreateService(ctx context.Context, spec ServiceSpec) error
+	// ScaleService sets the desired replica count. ENOTFOUND if no such service.
+	ScaleService(ctx context.Context, env, name string, replicas int) error
+	// ServiceStatus reports a service's replicas. ENOTFOUND if no such service.
+	ServiceStatus(ctx context.Context, env, name string) (ServiceStatus, error)
+	// DeleteService stops and removes all replicas of a service.
+	DeleteService(ctx context.Context, env, name string) error
+	// ListServices lists services by labels; env "" = every environment.
+	ListServices(ctx context.Context, env string) ([]ServiceStatus, error)
+	// ListEnvironments lists the environment scopes Spacepods created.
+	ListEnvironments(ctx context.Context) ([]string, error)
+	// RunTask runs a one-off task to completion and removes it.
+	RunTask(ctx context.Context, task TaskSpec) (TaskResult, error)
+	// Logs streams a service's logs (all replicas, prefixed by replica).
+	Logs(ctx context.Context, env, name string, opts LogOptions) (io.ReadCloser, error)
+}
+
+// Gatewayer is an optional ability: the address at which containers of an
+// environment reach services on the host (e.g. PostgreSQL).
+type Gatewayer interface {
+	HostAddress(ctx context.Context, env string) (string, error)
+}

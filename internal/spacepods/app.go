@@ -1,0 +1,254 @@
+package spacepods
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// App kinds.
+const (
+	KindWeb    = "web"
+	KindWorker = "worker"
+)
+
+// App is a deployable application as declared in its spacepods.yaml manifest.
+type App struct {
+	Name         string            `json:"name" yaml:"name"`
+	Repo         string            `json:"repo" yaml:"repo"`
+	Kind         string            `json:"kind" yaml:"kind"`
+	Port         int               `json:"port,omitempty" yaml:"port"`
+	Health       string            `json:"health,omitempty" yaml:"health"`
+	Command      []string          `json:"command,omitempty" yaml:"command"`
+	Dependencies []string          `json:"dependencies,omitempty" yaml:"dependencies"`
+	Database     *Database         `json:"database,omitempty" yaml:"database"`
+	Migrate      []string          `json:"migrate,omitempty" yaml:"migrate"`
+	Env          map[string]string `json:"env,omitempty" yaml:"env"`
+	Rollout      Rollout           `json:"rollout" yaml:"rollout"`
+	Workers      []Worker          `json:"workers,omitempty" yaml:"workers"`
+	Tests        *TestSuite        `json:"tests,omitempty" yaml:"tests"`
+
+	// Set by the store.
+	Version   int       `json:"version" yaml:"-"`
+	CreatedAt time.Time `json:"created_at" yaml:"-"`
+	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+}
+
+// Database declares an app's database needs.
+type Database struct {
+	Engine   string `json:"engine" yaml:"engine"`
+	Seed     string `json:"seed,omitempty" yaml:"seed"`         // path next to the manifest (CLI reads it)
+	SeedSQL  string `json:"seed_sql,omitempty" yaml:"-"`        // the uploaded contents of Seed
+	Snapshot string `json:"snapshot,omitempty" yaml:"snapshot"` // clone from this named snapshot
+}
+
+// Rollout is an app's rollout policy.
+type Rollout struct {
+	Stages   []int          `json:"stages,omitempty" yaml:"stages"`
+	Replicas map[string]int `json:"replicas,omitempty" yaml:"replicas"`
+}
+
+// Worker is an auxiliary process of the same image.
+type Worker struct {
+	Name    string   `json:"name" yaml:"name"`
+	Command []string `json:"command" yaml:"command"`
+}
+
+// TestSuite is an app's integration-test suite.
+type TestSuite struct {
+	Image   string   `json:"image" yaml:"image"`
+	Command []string `json:"command,omitempty" yaml:"command"`
+}
+
+// DefaultStages is the rollout used when a manifest names none.
+var DefaultStages = []int{25, 50, 100}
+
+// MaxNameLen is the longest allowed app, environment or worker name.
+const MaxNameLen = 40
+
+var (
+	dnsLabelRE = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
+	repoRE     = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// ValidName reports whether s is a DNS label usable as an app or environment name.
+func ValidName(s string) bool {
+	return len(s) <= MaxNameLen && dnsLabelRE.MatchString(s)
+}
+
+// ValidateName returns an EINVALID error describing how to fix a bad name.
+func ValidateName(what, s string) error {
+	if ValidName(s) {
+		return nil
+	}
+	return Errorf(EINVALID, "%s %q is not a valid name: use 1-%d lowercase letters, digits and '-', starting with a letter and not ending with '-' (e.g. catalog-api)", what, s, MaxNameLen)
+}
+
+// ValidEnvVarName reports whether s can be an environment variable name.
+func ValidEnvVarName(s string) bool { return envNameRE.MatchString(s) }
+
+// EnvVarName turns an app name into the prefix of its URL variable:
+// catalog-api → CATALOG_API.
+func EnvVarName(app string) string {
+	return strings.ToUpper(strings.ReplaceAll(app, "-", "_"))
+}
+
+// Replicas returns the replica count for env (falls back to "default", then 1).
+func (a *App) Replicas(env string) int {
+	if n, ok := a.Rollout.Replicas[env]; ok {
+		return n
+	}
+	if n, ok := a.Rollout.Replicas["default"]; ok {
+		return n
+	}
+	return 1
+}
+
+// Stages returns the rollout stages, defaulting to DefaultStages.
+func (a *App) Stages() []int {
+	if len(a.Rollout.Stages) == 0 {
+		return DefaultStages
+	}
+	return a.Rollout.Stages
+}
+
+// FieldError is a validation problem in one field of a manifest.
+type FieldError struct {
+	Field   string // dotted path, e.g. "rollout.stages"
+	Message string // what is wrong and what to write instead
+}
+
+// Validate checks an app's values (not its dependencies' existence) and
+// returns every problem found, each naming its field.
+func (a *App) Validate() []FieldError {
+	var errs []FieldError
+	add := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if a.Name == "" {
+		add("name", "name is required: a DNS label such as catalog-api")
+	} else if !ValidName(a.Name) {
+		add("name", "%q is not a valid name: use 1-%d lowercase letters, digits and '-', starting with a letter (e.g. catalog-api)", a.Name, MaxNameLen)
+	}
+	if a.Repo == "" {
+		add("repo", "repo is required: the GitHub repository as owner/name, e.g. acme/catalog-api")
+	} else if !repoRE.MatchString(a.Repo) {
+		add("repo", "%q is not owner/name: write the GitHub repository as owner/name, e.g. acme/catalog-api", a.Repo)
+	}
+	switch a.Kind {
+	case KindWeb:
+		if a.Port < 1 || a.Port > 65535 {
+			add("port", "a web app needs a port between 1 and 65535 that it listens on, e.g. port: 8080")
+		}
+		if a.Health != "" && !strings.HasPrefix(a.Health, "/") {
+			add("health", "%q must be a path starting with '/', e.g. /healthz", a.Health)
+		}
+	case KindWorker:
+		if a.Port != 0 {
+			add("port", "a worker does not serve HTTP: remove port, or set kind: web")
+		}
+		if a.Health != "" {
+			add("health", "a worker has no HTTP health check: remove health, or set kind: web")
+		}
+	case "":
+		add("kind", "kind is required: web (serves HTTP) or worker (does not)")
+	default:
+		add("kind", "%q is not a kind: write web (serves HTTP) or worker (does not)", a.Kind)
+	}
+	seen := map[string]bool{}
+	for i, d := range a.Dependencies {
+		f := fmt.Sprintf("dependencies[%d]", i)
+		switch {
+		case !ValidName(d):
+			add(f, "%q is not a valid app name: use the name of another registered app, e.g. pricing-api", d)
+		case d == a.Name:
+			add(f, "an app cannot depend on itself: remove %q", d)
+		case seen[d]:
+			add(f, "%q is listed twice: list each dependency once", d)
+		}
+		seen[d] = true
+	}
+	if db := a.Database; db != nil {
+		if db.Engine != "postgres" {
+			add("database.engine", "%q is not a supported engine: write engine: postgres, or remove database", db.Engine)
+		}
+		if db.Seed != "" && db.Snapshot != "" {
+			add("database", "seed and snapshot exclude each other: keep one")
+		}
+		if db.Snapshot != "" && !ValidName(db.Snapshot) {
+			add("database.snapshot", "%q is not a valid snapshot name: use lowercase letters, digits and '-'", db.Snapshot)
+		}
+	}
+	for i, c := range [][]string{a.Command, a.Migrate} {
+		f := []string{"command", "migrate"}[i]
+		for _, s := range c {
+			if s == "" {
+				add(f, "empty argument: write the command as a list of non-empty strings, e.g. [\"/app\", \"serve\"]")
+				break
+			}
+		}
+	}
+	for k := range a.Env {
+		if !ValidEnvVarName(k) {
+			add("env."+k, "%q is not a valid env var name: use letters, digits and '_', not starting with a digit", k)
+		} else if IsStandardVar(k) {
+			add("env."+k, "%s is set by Spacepods itself: choose another name", k)
+		}
+	}
+	prev := 0
+	for i, s := range a.Rollout.Stages {
+		if s <= prev || s > 100 {
+			add(fmt.Sprintf("rollout.stages[%d]", i), "stages are rising percentages ending at 100, e.g. [25, 50, 100]")
+			break
+		}
+		prev = s
+	}
+	if len(a.Rollout.Stages) > 0 && prev != 100 {
+		add("rollout.stages", "the last stage must be 100, e.g. [25, 50, 100]")
+	}
+	for env, n := range a.Rollout.Replicas {
+		if env != "default" && !ValidName(env) {
+			add("rollout.replicas."+env, "%q is not an environment name: use default or an environment such as production", env)
+		}
+		if n < 0 || n > 100 {
+			add("rollout.replicas."+env, "replicas must be between 0 and 100")
+		}
+	}
+	wseen := map[string]bool{}
+	for i, w := range a.Workers {
+		f := fmt.Sprintf("workers[%d]", i)
+		if !ValidName(w.Name) {
+			add(f+".name", "%q is not a valid worker name: use lowercase letters, digits and '-', e.g. jobs", w.Name)
+		} else if wseen[w.Name] {
+			add(f+".name", "worker %q is listed twice: give each worker its own name", w.Name)
+		}
+		wseen[w.Name] = true
+		if len(w.Command) == 0 {
+			add(f+".command", "a worker needs a command, e.g. [\"/app\", \"worker\"]")
+		}
+	}
+	if a.Tests != nil && a.Tests.Image == "" {
+		add("tests.image", "tests need an image that runs them, e.g. acme/catalog-api-tests")
+	}
+	return errs
+}
+
+// Standard variables that Spacepods injects into every container.
+var standardVars = map[string]bool{
+	"SPACEPODS_ENV": true, "SPACEPODS_APP": true, "SPACEPODS_BUILD": true,
+	"SPACEPODS_GIT_SHA": true, "PORT": true, "DATABASE_URL": true,
+}
+
+// IsStandardVar reports whether name is one of the variables Spacepods sets.
+func IsStandardVar(name string) bool { return standardVars[name] }
+
+// AppVersion is one registered version of an app (history of re-registrations).
+type AppVersion struct {
+	App       string    `json:"app"`
+	Version   int       `json:"version"`
+	Manifest  App       `json:"manifest"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}

@@ -1,0 +1,98 @@
+# Shared by scripts/run.sh and scripts/test.sh: install and start the real
+# systems Spacepods needs (Docker Engine, PostgreSQL) on a Debian/Ubuntu
+# machine, and remember what we started so that only that gets stopped.
+# shellcheck shell=bash
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+PG_BIN=${PG_BIN:-}
+find_pg_bin() {
+  if command -v initdb >/dev/null 2>&1; then PG_BIN=$(dirname "$(readlink -f "$(command -v initdb)")"); return 0; fi
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && PG_BIN=$d && return 0
+  done
+  return 1
+}
+
+# ensure_packages installs whatever Debian packages are missing (root only).
+ensure_packages() {
+  local want=()
+  command -v dockerd >/dev/null 2>&1 || want+=(docker.io)
+  find_pg_bin || want+=(postgresql)
+  command -v psql >/dev/null 2>&1 || want+=(postgresql-client)
+  if [ "${SPACEPODS_NEED_BROWSER:-0}" = 1 ]; then
+    command -v chromium >/dev/null 2>&1 || want+=(chromium)
+  fi
+  [ ${#want[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    log "missing: ${want[*]}; install them (sudo apt-get install -y ${want[*]}) or run this script as root"
+    return 1
+  fi
+  log "installing ${want[*]} from Debian packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null
+  find_pg_bin
+}
+
+STARTED_DOCKERD_PID=""
+# ensure_docker starts dockerd when no daemon answers.
+ensure_docker() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  log "starting dockerd (log: ${SPACEPODS_TMP}/dockerd.log)"
+  dockerd >"${SPACEPODS_TMP}/dockerd.log" 2>&1 &
+  STARTED_DOCKERD_PID=$!
+  local i
+  for i in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  log "dockerd did not answer within 30s; its log:"; tail -20 "${SPACEPODS_TMP}/dockerd.log" >&2
+  return 1
+}
+
+stop_docker() {
+  if [ -n "$STARTED_DOCKERD_PID" ]; then
+    log "stopping the dockerd we started (pid $STARTED_DOCKERD_PID)"
+    kill "$STARTED_DOCKERD_PID" 2>/dev/null || true
+    wait "$STARTED_DOCKERD_PID" 2>/dev/null || true
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo $((20000 + RANDOM % 20000))
+}
+
+# pg_as runs a PostgreSQL binary as the postgres user when we are root
+# (initdb refuses to run as root).
+pg_as() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+STARTED_PG_DIR=""
+# start_postgres DIR: a throwaway cluster listening on loopback and on the
+# Docker bridge (containers reach it through their network's gateway).
+# Sets PG_URL (admin, password auth).
+start_postgres() {
+  local dir=$1 port pw
+  port=$(free_port)
+  pw=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  echo "$pw" >"$dir.pw"; [ "$(id -u)" = 0 ] && chown postgres: "$dir.pw"
+  log "starting PostgreSQL ($PG_BIN) in $dir on port $port"
+  pg_as "$PG_BIN/initdb" -D "$dir" -U postgres --pwfile="$dir.pw" -A scram-sha-256 >/dev/null
+  echo "host all all 0.0.0.0/0 scram-sha-256" | pg_as tee -a "$dir/pg_hba.conf" >/dev/null
+  pg_as "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -k $dir -c listen_addresses=* -c max_connections=300 -c fsync=off" start >/dev/null
+  STARTED_PG_DIR=$dir
+  PG_URL="postgres://postgres:${pw}@127.0.0.1:${port}/postgres?sslmode=disable"
+}
+
+stop_postgres() {
+  if [ -n "$STARTED_PG_DIR" ]; then
+    log "stopping the PostgreSQL we started ($STARTED_PG_DIR)"
+    pg_as "$PG_BIN/pg_ctl" -D "$STARTED_PG_DIR" -m fast stop >/dev/null 2>&1 || true
+  fi
+}
