@@ -44,6 +44,9 @@ const migrateLockKey = 7_420_017
 // broken one and exits 3.
 func migrate(app *appkit.App) {
 	dbURL := app.Require(map[string]string{"DATABASE_URL": "the catalog's PostgreSQL database"})["DATABASE_URL"]
+	if _, err := pgx.ParseConfig(dbURL); err != nil {
+		app.Fatalf(2, "DATABASE_URL is not a PostgreSQL URL (postgres://user:password@host:5432/db): %v", err)
+	}
 	ctx, stop := appkit.SignalContext()
 	defer stop()
 	start := time.Now()

@@ -205,7 +205,9 @@ func (a *App) Validate() []FieldError {
 		}
 		prev = s
 	}
-	if len(a.Rollout.Stages) > 0 && prev != 100 {
+	// The last stage itself, not prev: prev stops at the last good stage when
+	// the loop above breaks, which would flag [25, 10, 100] here too.
+	if n := len(a.Rollout.Stages); n > 0 && a.Rollout.Stages[n-1] != 100 {
 		add("rollout.stages", "the last stage must be 100, e.g. [25, 50, 100]")
 	}
 	for env, n := range a.Rollout.Replicas {

@@ -85,3 +85,28 @@ func (s *Store) LatestBuild(ctx context.Context, app, branch string) (spacepods.
 	}
 	return b, s.wrap(err)
 }
+
+// ImportBuilds records many builds in one transaction (backfills from a CI
+// system's history). One audit entry covers the batch.
+func (s *Store) ImportBuilds(ctx context.Context, bs []spacepods.Build) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO builds (app, number, git_sha, branch, pr, image, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		actor, now := spacepods.ActorName(ctx), micros(s.Now())
+		for _, b := range bs {
+			if err := b.Validate(); err != nil {
+				return err
+			}
+			if _, err := stmt.ExecContext(ctx, b.App, b.Number, b.GitSHA, b.Branch, b.PR, b.Image, actor, now); err != nil {
+				if isUniqueViolation(err) {
+					return spacepods.Errorf(spacepods.ECONFLICT, "app %s already has build %d: nothing was imported", b.App, b.Number)
+				}
+				return err
+			}
+		}
+		return s.audit(ctx, tx, "build.import", fmt.Sprintf("%d builds", len(bs)), "")
+	})
+}

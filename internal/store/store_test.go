@@ -210,3 +210,23 @@ func TestStore_OpenRejectsBadURLAndUnreachableServer(t *testing.T) {
 		t.Fatalf("password leaked in error: %s", m)
 	}
 }
+
+func TestStore_ImportBuildsIsAllOrNothing(t *testing.T) {
+	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := ctxAs("ci")
+		s.PutApp(ctx, testApp("web"))
+		b := func(n int) spacepods.Build {
+			return spacepods.Build{App: "web", Number: n, GitSHA: "abcdef1", Branch: "main", Image: "web:1"}
+		}
+		if err := s.ImportBuilds(ctx, []spacepods.Build{b(1), b(2), b(3)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ImportBuilds(ctx, []spacepods.Build{b(4), b(2)}); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
+			t.Fatalf("duplicate in batch: %v", err)
+		}
+		all, _ := s.ListBuilds(ctx, spacepods.BuildFilter{App: "web"})
+		if len(all) != 3 {
+			t.Fatalf("a failed import must add nothing; have %d builds", len(all))
+		}
+	})
+}

@@ -286,6 +286,11 @@ func (a *App) accessLog(next http.Handler) http.Handler {
 func (a *App) Serve(h http.Handler) error {
 	ctx, stop := SignalContext()
 	defer stop()
+	return a.ServeContext(ctx, h)
+}
+
+// ServeContext is Serve until ctx is done.
+func (a *App) ServeContext(ctx context.Context, h http.Handler) error {
 	addr := fmt.Sprintf(":%d", a.Port())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

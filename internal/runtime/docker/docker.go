@@ -1,3 +1,137 @@
+// Package docker is the Docker Engine runtime driver: one bridge network per
+// environment, one container per replica, ports published on 127.0.0.1.
+//
+// The driver keeps no state of its own: everything it needs (which services
+// exist, their spec, their desired count) is read back from container and
+// network labels, so a restarted control plane finds everything from Docker
+// alone. Each service has a "spec" container (replica 0) that is created but
+// never started: it holds the service's full spec, so a service scaled to
+// zero can be scaled up again (rollback), and replicas 1..N are clones of it.
+// The desired count is the number of replica containers (labels are
+// immutable in Docker, so a count label would go stale on every scale).
 package docker
 
-import _ "github.com/docker/docker/client"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+var (
+	_ runtime.Driver    = (*Driver)(nil)
+	_ runtime.Gatewayer = (*Driver)(nil)
+)
+
+// Driver-internal labels, next to the shared ones in package runtime.
+const (
+	labelReplica       = "spacepods.replica" // "0" = spec container, never started
+	labelPort          = "spacepods.port"
+	labelAliases       = "spacepods.aliases" // comma-separated
+	labelHealthPath    = "spacepods.health.path"
+	labelHealthTimeout = "spacepods.health.timeout"
+)
+
+const (
+	stopGrace       = 5 * time.Second  // SIGTERM, then SIGKILL after this
+	defaultTimeout  = 2 * time.Second  // health probe timeout
+	defaultTaskTime = 10 * time.Minute // RunTask timeout
+	taskTailBytes   = 64 << 10         // TaskResult.LogTail limit
+	errorLogLines   = 10               // log lines quoted in Replica.Error
+)
+
+// Driver runs Spacepods services and tasks as Docker containers. It is safe
+// for concurrent use.
+type Driver struct {
+	client *client.Client
+	logger *slog.Logger
+	probe  *http.Client
+	locks  [64]sync.Mutex // striped per (environment, service)
+
+	probeSlots chan struct{} // bounds concurrent replica probes
+}
+
+// New returns a driver for the daemon named by the DOCKER_* environment
+// variables (default: the local socket). It does not connect; see Ping.
+func New(logger *slog.Logger) (*Driver, error) {
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, spacepods.Errorf(spacepods.EINVALID, "docker client: %v: check DOCKER_HOST and the other DOCKER_* variables", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Driver{
+		client:     c,
+		logger:     logger.With("driver", "docker"),
+		probeSlots: make(chan struct{}, 32),
+		probe: &http.Client{
+			Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+	}, nil
+}
+
+// Name returns the driver's registry ID.
+func (d *Driver) Name() string { return "docker" }
+
+// Ping checks that the daemon answers. EUNAVAILABLE if it does not.
+func (d *Driver) Ping(ctx context.Context) error {
+	_, err := d.client.Ping(ctx)
+	return d.wrap(err, "ping")
+}
+
+// Close releases the client's connections.
+func (d *Driver) Close() error { return d.client.Close() }
+
+// wrap turns a Docker client error into the Spacepods error vocabulary.
+func (d *Driver) wrap(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case client.IsErrConnectionFailed(err):
+		return spacepods.Errorf(spacepods.EUNAVAILABLE,
+			"cannot reach the Docker daemon at %s: start it (dockerd) or set DOCKER_HOST", d.client.DaemonHost())
+	case cerrdefs.IsConflict(err):
+		return spacepods.Errorf(spacepods.ECONFLICT, "docker: %s: %v", what, err)
+	}
+	return fmt.Errorf("docker: %s: %w", what, err)
+}
+
+// lock serializes changes to one service within this process.
+func (d *Driver) lock(env, name string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(env + "\x00" + name))
+	m := &d.locks[h.Sum32()%uint32(len(d.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// parallel runs fn(0..n-1) concurrently and returns the first error.
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func networkName(env string) string { return "spacepods-" + env }
+
+func containerName(env, service string, replica int) string {
+	return fmt.Sprintf("spacepods-%s-%s-%d", env, service, replica)
+}

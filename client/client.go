@@ -1,0 +1,261 @@
+// Package client is the public Go client of the Spacepods REST API. The CLI
+// is built on it; CI systems and tools can use it too.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// Client talks to one Spacepods server.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:7070
+	Token   string
+	HTTP    *http.Client
+}
+
+// New returns a client for baseURL authenticating with token.
+func New(baseURL, token string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 0}}
+}
+
+// Error is an API error; it unwraps to a *spacepods.Error with the code.
+type Error = spacepods.Error
+
+// do sends a request and decodes a JSON response into out (if non-nil).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	resp, err := c.send(ctx, method, path, query, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s %s response: %w", method, path, err)
+	}
+	return nil
+}
+
+// send sends a request and returns the response when its status is 2xx;
+// otherwise the API error.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	u := c.BaseURL + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ne net.Error
+		var oe *net.OpError
+		if errors.As(err, &oe) || errors.As(err, &ne) {
+			return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "cannot reach the Spacepods server at %s: %v (start it with `spacepods server`, or set SPACEPODS_SERVER)", c.BaseURL, err)
+		}
+		return nil, err
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	var eb struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
+		return nil, &spacepods.Error{Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	return nil, spacepods.Errorf(spacepods.EINTERNAL, "%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// Whoami returns the caller's token.
+func (c *Client) Whoami(ctx context.Context) (spacepods.Token, error) {
+	var t spacepods.Token
+	return t, c.do(ctx, "GET", "/api/v1/whoami", nil, nil, &t)
+}
+
+// RegisterApp registers or updates an app from manifest text (plus the
+// content of its seed file, if any). It reports whether the app was new.
+func (c *Client) RegisterApp(ctx context.Context, manifest []byte, seedSQL string) (spacepods.App, bool, error) {
+	var out struct {
+		App     spacepods.App `json:"app"`
+		Created bool          `json:"created"`
+	}
+	err := c.do(ctx, "POST", "/api/v1/apps", nil, map[string]string{"manifest": string(manifest), "seed_sql": seedSQL}, &out)
+	return out.App, out.Created, err
+}
+
+// ListApps lists apps by name after `after`, at most limit (0 = server default).
+func (c *Client) ListApps(ctx context.Context, after string, limit int) ([]spacepods.App, error) {
+	q := url.Values{}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out []spacepods.App
+	return out, c.do(ctx, "GET", "/api/v1/apps", q, nil, &out)
+}
+
+// GetApp returns one app.
+func (c *Client) GetApp(ctx context.Context, name string) (spacepods.App, error) {
+	var out spacepods.App
+	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(name), nil, nil, &out)
+}
+
+// AppVersions returns an app's registration history.
+func (c *Client) AppVersions(ctx context.Context, name string) ([]spacepods.AppVersion, error) {
+	var out []spacepods.AppVersion
+	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(name)+"/versions", nil, nil, &out)
+}
+
+// TreeNode is one node of a dependency tree.
+type TreeNode struct {
+	Name     string      `json:"name"`
+	Children []*TreeNode `json:"children,omitempty"`
+	Repeat   bool        `json:"repeat,omitempty"`
+}
+
+// Deps is an app's dependency tree and closure in start order.
+type Deps struct {
+	Tree  *TreeNode `json:"tree"`
+	Order []string  `json:"order"`
+}
+
+// AppDeps returns an app's dependency tree.
+func (c *Client) AppDeps(ctx context.Context, name string) (Deps, error) {
+	var out Deps
+	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(name)+"/deps", nil, nil, &out)
+}
+
+// RecordBuild records a build of an app.
+func (c *Client) RecordBuild(ctx context.Context, b spacepods.Build) (spacepods.Build, error) {
+	var out spacepods.Build
+	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(b.App)+"/builds", nil, b, &out)
+}
+
+// ListBuilds lists builds of an app, newest first.
+func (c *Client) ListBuilds(ctx context.Context, app, branch string, limit int) ([]spacepods.Build, error) {
+	q := url.Values{}
+	if branch != "" {
+		q.Set("branch", branch)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out []spacepods.Build
+	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(app)+"/builds", q, nil, &out)
+}
+
+// GetBuild returns one build.
+func (c *Client) GetBuild(ctx context.Context, app string, number int) (spacepods.Build, error) {
+	var out spacepods.Build
+	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(app)+"/builds/"+strconv.Itoa(number), nil, nil, &out)
+}
+
+// LatestBuild returns the latest build of branch ("" = main).
+func (c *Client) LatestBuild(ctx context.Context, app, branch string) (spacepods.Build, error) {
+	q := url.Values{}
+	if branch != "" {
+		q.Set("branch", branch)
+	}
+	var out spacepods.Build
+	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(app)+"/builds/latest", q, nil, &out)
+}
+
+// CreateToken creates a token and returns its secret (shown once).
+func (c *Client) CreateToken(ctx context.Context, name, role string) (string, spacepods.Token, error) {
+	var out struct {
+		Token  spacepods.Token `json:"token"`
+		Secret string          `json:"secret"`
+	}
+	err := c.do(ctx, "POST", "/api/v1/tokens", nil, map[string]string{"name": name, "role": role}, &out)
+	return out.Secret, out.Token, err
+}
+
+// ListTokens lists tokens.
+func (c *Client) ListTokens(ctx context.Context) ([]spacepods.Token, error) {
+	var out []spacepods.Token
+	return out, c.do(ctx, "GET", "/api/v1/tokens", nil, nil, &out)
+}
+
+// RevokeToken revokes a token by name.
+func (c *Client) RevokeToken(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/api/v1/tokens/"+esc(name), nil, nil, nil)
+}
+
+// Audit returns audit entries, newest first, older than before (0 = newest).
+func (c *Client) Audit(ctx context.Context, before int64, limit int) ([]spacepods.AuditEntry, error) {
+	q := url.Values{}
+	if before > 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out []spacepods.AuditEntry
+	return out, c.do(ctx, "GET", "/api/v1/audit", q, nil, &out)
+}
+
+// Healthz checks that the server answers.
+func (c *Client) Healthz(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return c.do(ctx, "GET", "/healthz", nil, nil, nil)
+}
+
+// Domain types, re-exported so that users outside this module can name them.
+type (
+	// App is a registered application.
+	App = spacepods.App
+	// Build is a recorded build.
+	Build = spacepods.Build
+	// Token is an API token (never its secret).
+	Token = spacepods.Token
+	// AuditEntry is one audit log entry.
+	AuditEntry = spacepods.AuditEntry
+)
+
+// ErrorCode returns the API error code of err ("" for nil).
+func ErrorCode(err error) string { return spacepods.ErrorCode(err) }

@@ -1,0 +1,440 @@
+package databases
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// Cluster is a PostgreSQL server that Spacepods runs itself, in a directory
+// of its own, when it is given no admin URL. Its layout:
+//
+//	<dir>/data          the cluster (PGDATA), owned by the postgres user when run as root
+//	<dir>/cluster.json  port and admin password, readable only by the owner
+//	<dir>/server.log    the server's log
+//
+// The server listens on every address (containers reach it through their
+// network's gateway) with scram-sha-256 password authentication, and on no
+// Unix socket. It runs in its own session, so it outlives the Spacepods
+// process that started it; the next StartLocal on the same directory adopts
+// it.
+type Cluster struct {
+	dir      string
+	data     string
+	bin      string
+	port     int
+	password string
+	cred     *syscall.Credential // run PostgreSQL binaries as this user; nil: as ourselves
+	logger   *slog.Logger
+}
+
+// clusterState is what cluster.json remembers between runs.
+type clusterState struct {
+	Port     int    `json:"port"`
+	Password string `json:"password"`
+}
+
+const adminUser = "postgres"
+
+// StartLocal starts (or adopts, if it is already running) the PostgreSQL
+// cluster kept in dir, creating it with initdb when dir is empty or missing.
+// It finds initdb and pg_ctl on PATH or in /usr/lib/postgresql/*/bin. As root
+// it runs them as the postgres user, which must exist and be able to reach
+// dir. The port is picked once and remembered, so restarts keep the same
+// admin URL (unless another program took the port meanwhile). Errors say what
+// to install or fix.
+func StartLocal(ctx context.Context, dir string, logger *slog.Logger) (*Cluster, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := findPostgresBin()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: dir, data: filepath.Join(dir, "data"), bin: bin, logger: logger.With("component", "postgres", "dir", dir)}
+	if os.Geteuid() == 0 {
+		if c.cred, err = postgresUser(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("postgres cluster: %w", err)
+	}
+	if err := c.chown(dir); err != nil {
+		return nil, err
+	}
+	if err := c.checkReachable(dir); err != nil {
+		return nil, err
+	}
+
+	st, err := c.readState()
+	switch {
+	case err == nil:
+		c.port, c.password = st.Port, st.Password
+	case errors.Is(err, os.ErrNotExist):
+		if err := c.initdb(ctx); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, err
+	}
+
+	if port, running := c.running(ctx); running {
+		if port != 0 && port != c.port {
+			c.port = port
+			if err := c.writeState(); err != nil {
+				return nil, err
+			}
+		}
+		c.logger.Info("adopted running PostgreSQL", "port", c.port)
+	} else if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.ping(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// AdminURL returns the superuser URL of the cluster, on 127.0.0.1.
+func (c *Cluster) AdminURL() string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(adminUser, c.password),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
+		Path:     "/postgres",
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// Port returns the TCP port the cluster listens on (on every address).
+func (c *Cluster) Port() int { return c.port }
+
+// Dir returns the cluster's directory.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Stop shuts the cluster down (fast: open sessions are disconnected) and
+// waits until it has stopped. Stopping a stopped cluster is no error.
+func (c *Cluster) Stop(ctx context.Context) error {
+	if _, running := c.running(ctx); !running {
+		return nil
+	}
+	c.logger.Info("stopping PostgreSQL", "port", c.port)
+	if out, err := c.run(ctx, "pg_ctl", "stop", "-D", c.data, "-m", "fast", "-w", "-t", "60", "-s"); err != nil {
+		return fmt.Errorf("stop PostgreSQL in %s: %v: %s", c.data, err, out)
+	}
+	return nil
+}
+
+// findPostgresBin returns the directory holding initdb and pg_ctl.
+func findPostgresBin() (string, error) {
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		dir := filepath.Dir(p)
+		if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
+			return dir, nil
+		}
+		if ctl, err := exec.LookPath("pg_ctl"); err == nil {
+			if real, err := filepath.EvalSymlinks(ctl); err == nil && filepath.Dir(real) == dir {
+				return dir, nil
+			}
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { // newest major version first
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return vi > vj
+	})
+	for _, d := range dirs {
+		_, e1 := os.Stat(filepath.Join(d, "initdb"))
+		_, e2 := os.Stat(filepath.Join(d, "pg_ctl"))
+		if e1 == nil && e2 == nil {
+			return d, nil
+		}
+	}
+	return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "initdb not found on PATH or in /usr/lib/postgresql/*/bin: install PostgreSQL (apt-get install postgresql) or give a PostgreSQL admin URL")
+}
+
+// postgresUser returns the credentials of the postgres user, as whom PostgreSQL
+// must run when we are root (initdb and postgres refuse to run as root).
+func postgresUser() (*syscall.Credential, error) {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "running as root, PostgreSQL must run as the postgres user, but there is none: install PostgreSQL from your distribution (it creates the user), run useradd --system postgres, or run Spacepods as an ordinary user")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// chown gives path to the postgres user when we run PostgreSQL as it.
+func (c *Cluster) chown(path string) error {
+	if c.cred == nil {
+		return nil
+	}
+	if err := os.Chown(path, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
+		return fmt.Errorf("postgres cluster: give %s to the postgres user: %w", path, err)
+	}
+	return nil
+}
+
+// checkReachable makes sure the postgres user can walk down to dir: a
+// directory it cannot enter on the way fails initdb with a cryptic message.
+func (c *Cluster) checkReachable(dir string) error {
+	if c.cred == nil {
+		return nil
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		mode := fi.Mode().Perm()
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		ok := mode&0o001 != 0 ||
+			st != nil && st.Uid == c.cred.Uid && mode&0o100 != 0 ||
+			st != nil && st.Gid == c.cred.Gid && mode&0o010 != 0
+		if !ok {
+			return spacepods.Errorf(spacepods.EINVALID, "the postgres user cannot reach %s: %s is closed to it (chmod o+x %s), or pick a directory it can reach, e.g. under /var/lib", dir, d, d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+func (c *Cluster) statePath() string { return filepath.Join(c.dir, "cluster.json") }
+
+func (c *Cluster) readState() (clusterState, error) {
+	var st clusterState
+	b, err := os.ReadFile(c.statePath())
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Port == 0 || st.Password == "" {
+		return st, fmt.Errorf("postgres cluster: %s is damaged; move %s away to start afresh", c.statePath(), c.dir)
+	}
+	if _, err := os.Stat(filepath.Join(c.data, "PG_VERSION")); err != nil {
+		return st, fmt.Errorf("postgres cluster: %s has no cluster in %s; move %s away to start afresh", c.statePath(), c.data, c.dir)
+	}
+	return st, nil
+}
+
+func (c *Cluster) writeState() error {
+	b, _ := json.Marshal(clusterState{Port: c.port, Password: c.password})
+	tmp := c.statePath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("postgres cluster: %w", err)
+	}
+	return os.Rename(tmp, c.statePath())
+}
+
+// initdb creates the cluster in an empty directory.
+func (c *Cluster) initdb(ctx context.Context) error {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return spacepods.Errorf(spacepods.EINVALID, "%s is not empty and holds no Spacepods PostgreSQL cluster: give an empty or new directory", c.dir)
+	}
+	if c.port, err = freePort(); err != nil {
+		return err
+	}
+	pw := make([]byte, 16)
+	_, _ = rand.Read(pw)
+	c.password = hex.EncodeToString(pw)
+
+	pwfile := filepath.Join(c.dir, "initdb.pw")
+	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	if err := c.chown(pwfile); err != nil {
+		return err
+	}
+	c.logger.Info("creating PostgreSQL cluster", "bin", c.bin)
+	out, err := c.run(ctx, "initdb", "-D", c.data, "-U", adminUser, "--pwfile="+pwfile,
+		"-A", "scram-sha-256", "-E", "UTF8", "--no-locale", "--no-instructions")
+	if err != nil {
+		return fmt.Errorf("initdb %s: %v: %s", c.data, err, out)
+	}
+	hba := "\n# Spacepods: password logins from anywhere (containers come through their network's gateway).\n" +
+		"host all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n"
+	conf := "\n# Spacepods: listen_addresses, port and sockets are set here.\ninclude_if_exists = 'spacepods.conf'\n"
+	if err := appendFile(filepath.Join(c.data, "pg_hba.conf"), hba); err != nil {
+		return err
+	}
+	if err := appendFile(filepath.Join(c.data, "postgresql.conf"), conf); err != nil {
+		return err
+	}
+	return c.writeState() // last: its presence means the cluster is complete
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// freePort returns a TCP port nobody listens on, on any address.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// running reports whether the cluster's server runs, and on which port
+// (read from postmaster.pid; 0 if unknown).
+func (c *Cluster) running(ctx context.Context) (int, bool) {
+	if _, err := c.run(ctx, "pg_ctl", "status", "-D", c.data); err != nil {
+		return 0, false
+	}
+	f, err := os.Open(filepath.Join(c.data, "postmaster.pid"))
+	if err != nil {
+		return 0, true
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for i := 1; sc.Scan(); i++ {
+		if i == 4 { // line 4: port
+			p, _ := strconv.Atoi(strings.TrimSpace(sc.Text()))
+			return p, true
+		}
+	}
+	return 0, true
+}
+
+// start writes the settings and starts the server with pg_ctl.
+func (c *Cluster) start(ctx context.Context) error {
+	if !portFree(c.port) {
+		old := c.port
+		var err error
+		if c.port, err = freePort(); err != nil {
+			return err
+		}
+		c.logger.Warn("the cluster's port is taken by another program; moving to a new one", "old_port", old, "port", c.port)
+		if err := c.writeState(); err != nil {
+			return err
+		}
+	}
+	conf := fmt.Sprintf("# Written by Spacepods at every start.\nlisten_addresses = '*'\nport = %d\nunix_socket_directories = ''\nmax_connections = 200\n", c.port)
+	path := filepath.Join(c.data, "spacepods.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	if err := c.chown(path); err != nil {
+		return err
+	}
+	c.logger.Info("starting PostgreSQL", "port", c.port, "log", filepath.Join(c.dir, "server.log"))
+	logPath := filepath.Join(c.dir, "server.log")
+	if out, err := c.run(ctx, "pg_ctl", "start", "-D", c.data, "-l", logPath, "-w", "-t", "60", "-s"); err != nil {
+		return spacepods.Errorf(spacepods.EUNAVAILABLE, "PostgreSQL in %s did not start (%v: %s); the end of %s:\n%s", c.data, err, bytes.TrimSpace(out), logPath, tail(logPath, 15))
+	}
+	return nil
+}
+
+// ping makes sure the admin URL works.
+func (c *Cluster) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var err error
+	for {
+		var conn *pgx.Conn
+		if conn, err = pgx.Connect(ctx, c.AdminURL()); err == nil {
+			err = conn.Ping(ctx)
+			conn.Close(context.WithoutCancel(ctx))
+			if err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return spacepods.Errorf(spacepods.EUNAVAILABLE, "PostgreSQL in %s runs but does not answer on port %d (%v); see %s", c.data, c.port, err, filepath.Join(c.dir, "server.log"))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// run runs a PostgreSQL program from the cluster's bin directory, as the
+// postgres user when we are root, in a session of its own so that signals to
+// our process group (a Ctrl-C) do not reach the server.
+func (c *Cluster) run(ctx context.Context, prog string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, prog), args...)
+	cmd.Dir = c.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: c.cred}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") { // PGDATA, PGPORT… would fight our flags
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "LC_ALL=C")
+	if c.cred != nil {
+		cmd.Env = append(cmd.Env, "HOME="+c.dir, "USER=postgres", "LOGNAME=postgres")
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second // the server must not hold our pipes open
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

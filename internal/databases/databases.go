@@ -1,0 +1,126 @@
+// Package databases plays RDS for Spacepods environments: it gives every
+// (environment, app) its own PostgreSQL database and login role on one server,
+// creates them empty, from seed SQL or as a clone of a snapshot, takes and
+// drops snapshots, and finds everything it made so that leaks can be audited.
+//
+// Everything lives on the server; the package keeps no state of its own. Names
+// are derived from env and app (see DatabaseName), each object carries a
+// COMMENT marker, and a role's password is derived from a secret key and the
+// database name (see WithSecret), so any Manager opened with the same admin
+// URL and key finds and returns the same databases and URLs.
+//
+// PostgreSQL 13 or newer is required (DROP DATABASE … WITH (FORCE)).
+// Cluster starts a local server in a directory when no admin URL is given.
+package databases
+
+import (
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// Source says what a new database starts from. The zero Source is an empty
+// database; at most one of Seed and Snapshot may be set.
+type Source struct {
+	// Seed is SQL run in the new database, as its owner, in one transaction.
+	Seed string
+	// Snapshot names a snapshot (see Manager.Snapshot) to clone.
+	Snapshot string
+}
+
+func (s Source) validate() error {
+	if s.Seed != "" && s.Snapshot != "" {
+		return spacepods.Errorf(spacepods.EINVALID, "a database starts from seed SQL or from a snapshot, not both")
+	}
+	if s.Snapshot != "" {
+		return validateSnapshotName(s.Snapshot)
+	}
+	return nil
+}
+
+func (s Source) kind() string {
+	switch {
+	case s.Seed != "":
+		return "seed"
+	case s.Snapshot != "":
+		return "snapshot"
+	}
+	return "empty"
+}
+
+// Status says whether a database is usable or something a crash left behind.
+type Status string
+
+// Statuses reported by List.
+const (
+	StatusReady      Status = "ready"      // created completely
+	StatusIncomplete Status = "incomplete" // left half-made by a failed or interrupted Create
+	StatusRoleOnly   Status = "role_only"  // the login role is left but its database is gone
+)
+
+// Database is one environment's database for one app and how to reach it.
+// Its String and LogValue leave the password out; URL includes it.
+type Database struct {
+	Env      string
+	App      string
+	Name     string // database name, also the login role's name
+	User     string
+	Password string
+	Host     string // the admin connection's host
+	Port     int
+	SSLMode  string // sslmode of the admin URL, "disable" when it named none
+	Status   Status
+}
+
+// URL returns a postgres:// URL of the database as reached through host (for
+// example the Docker network's gateway for containers, 127.0.0.1 for
+// processes on the machine); an empty host means d.Host.
+func (d Database) URL(host string) string {
+	if host == "" {
+		host = d.Host
+	}
+	mode := d.SSLMode
+	if mode == "" {
+		mode = "disable"
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(d.User, d.Password),
+		Host:     net.JoinHostPort(host, strconv.Itoa(d.Port)),
+		Path:     "/" + d.Name,
+		RawQuery: "sslmode=" + url.QueryEscape(mode),
+	}
+	return u.String()
+}
+
+// String describes d without its password.
+func (d Database) String() string {
+	return d.Name + " (user " + d.User + " at " + net.JoinHostPort(d.Host, strconv.Itoa(d.Port)) + ")"
+}
+
+// LogValue makes slog log d without its password.
+func (d Database) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("env", d.Env),
+		slog.String("app", d.App),
+		slog.String("database", d.Name),
+		slog.String("user", d.User),
+		slog.String("status", string(d.Status)),
+	)
+}
+
+// Snapshot is a frozen copy of an environment's database kept as a template
+// database, from which new databases are cloned.
+type Snapshot struct {
+	Name       string // DNS-label-like name given by the user
+	Database   string // the template database holding it
+	Env        string // source environment
+	App        string // source app
+	CreatedAt  time.Time
+	SizeBytes  int64
+	Incomplete bool // left half-made by an interrupted Snapshot; drop it
+}

@@ -1,0 +1,212 @@
+package router
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// maxControlBody bounds a control API request body.
+const maxControlBody = 1 << 20
+
+// Info is what a running router says about itself (GET /v1/healthz, and the
+// router.info file in its data dir).
+type Info struct {
+	Status  string `json:"status"` // "ok"
+	PID     int    `json:"pid"`
+	Listen  string `json:"listen,omitempty"`  // proxy listener address
+	Control string `json:"control,omitempty"` // control API address
+	Domain  string `json:"domain"`
+	Groups  int    `json:"groups"`
+}
+
+// ControlHandler returns the control API of r. Every request must carry
+// "Authorization: Bearer <token>". info fills the Listen and Control fields
+// of GET /v1/healthz.
+//
+//	GET    /v1/healthz
+//	GET    /v1/groups
+//	PUT    /v1/groups/{env}/{app}        GroupSpec
+//	DELETE /v1/groups/{env}/{app}
+//	GET    /v1/groups/{env}/{app}/stats
+//	GET    /v1/environments
+//	PUT    /v1/environments/{env}
+//	DELETE /v1/environments/{env}
+func (r *Router) ControlHandler(token string, info Info) http.Handler {
+	c := &control{r: r, info: info}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/healthz", c.healthz)
+	mux.HandleFunc("GET /v1/groups", c.listGroups)
+	mux.HandleFunc("PUT /v1/groups/{env}/{app}", c.setGroup)
+	mux.HandleFunc("DELETE /v1/groups/{env}/{app}", c.deleteGroup)
+	mux.HandleFunc("GET /v1/groups/{env}/{app}/stats", c.stats)
+	mux.HandleFunc("GET /v1/environments", c.listEnvironments)
+	mux.HandleFunc("PUT /v1/environments/{env}", c.setEnvironment)
+	mux.HandleFunc("DELETE /v1/environments/{env}", c.removeEnvironment)
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, spacepods.Errorf(spacepods.ENOTFOUND, "no control API route %s %s", req.Method, req.URL.Path))
+	})
+	return requireToken(token, mux)
+}
+
+type control struct {
+	r    *Router
+	info Info
+}
+
+// requireToken rejects any request without the shared bearer token.
+func requireToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got := []byte(req.Header.Get("Authorization"))
+		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="spacepods-router"`)
+			writeError(w, spacepods.Errorf(spacepods.EUNAUTHORIZED,
+				"missing or wrong bearer token: use the token in the router's data dir (router.token)"))
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func (c *control) healthz(w http.ResponseWriter, req *http.Request) {
+	info := c.info
+	info.Status = "ok"
+	info.PID = os.Getpid()
+	info.Domain = c.r.Domain()
+	c.r.mu.RLock()
+	info.Groups = len(c.r.groups)
+	c.r.mu.RUnlock()
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (c *control) listGroups(w http.ResponseWriter, req *http.Request) {
+	writeJSON(w, http.StatusOK, c.r.Groups())
+}
+
+func (c *control) setGroup(w http.ResponseWriter, req *http.Request) {
+	var spec GroupSpec
+	if err := readJSON(w, req, &spec); err != nil {
+		writeError(w, err)
+		return
+	}
+	env, app := req.PathValue("env"), req.PathValue("app")
+	if err := c.r.SetGroup(env, app, spec); err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := c.r.Stats(env, app)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (c *control) deleteGroup(w http.ResponseWriter, req *http.Request) {
+	if err := c.r.DeleteGroup(req.PathValue("env"), req.PathValue("app")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *control) stats(w http.ResponseWriter, req *http.Request) {
+	st, err := c.r.Stats(req.PathValue("env"), req.PathValue("app"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (c *control) listEnvironments(w http.ResponseWriter, req *http.Request) {
+	writeJSON(w, http.StatusOK, c.r.Environments())
+}
+
+func (c *control) setEnvironment(w http.ResponseWriter, req *http.Request) {
+	if err := c.r.SetEnvironment(req.PathValue("env")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *control) removeEnvironment(w http.ResponseWriter, req *http.Request) {
+	if err := c.r.RemoveEnvironment(req.PathValue("env")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// errorBody is the JSON of every control API error.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// statusOf is the one table from error code to HTTP status.
+func statusOf(code string) int {
+	switch code {
+	case spacepods.EINVALID:
+		return http.StatusBadRequest
+	case spacepods.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case spacepods.EFORBIDDEN:
+		return http.StatusForbidden
+	case spacepods.ENOTFOUND:
+		return http.StatusNotFound
+	case spacepods.ECONFLICT:
+		return http.StatusConflict
+	case spacepods.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case spacepods.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case spacepods.ENOTIMPL:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var b errorBody
+	b.Error.Code = spacepods.ErrorCode(err)
+	b.Error.Message = spacepods.ErrorMessage(err)
+	writeJSON(w, statusOf(b.Error.Code), b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readJSON decodes one JSON value strictly: unknown fields are an error, so a
+// typo in a field name does not pass silently.
+func readJSON(w http.ResponseWriter, req *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxControlBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return spacepods.Errorf(spacepods.ETOOLARGE, "request body over %d bytes", maxControlBody)
+		}
+		if errors.Is(err, io.EOF) {
+			return spacepods.Errorf(spacepods.EINVALID, "empty body: send a JSON object like {\"health_path\":\"/healthz\",\"targets\":[{\"addr\":\"127.0.0.1:8000\",\"weight\":1}]}")
+		}
+		return spacepods.Errorf(spacepods.EINVALID, "bad JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return spacepods.Errorf(spacepods.EINVALID, "body must hold one JSON object")
+	}
+	return nil
+}

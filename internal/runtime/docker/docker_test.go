@@ -1,0 +1,109 @@
+package docker_test
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/runtime/docker"
+	"github.com/spacepods/spacepods/internal/runtime/drivertest"
+	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/testenv"
+)
+
+// newDriver returns a driver on the local daemon, closed when t ends.
+func newDriver(t *testing.T) *docker.Driver {
+	t.Helper()
+	testenv.RequireDocker(t)
+	level := slog.LevelWarn
+	if testing.Verbose() {
+		level = slog.LevelInfo
+	}
+	d, err := docker.New(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if err != nil {
+		t.Fatalf("docker.New: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+var testImage struct {
+	once sync.Once
+	ref  string
+	err  error
+}
+
+// testAppImage builds the testapp image once per test process; an image
+// built from the same binary by an earlier run is reused.
+func testAppImage(t *testing.T, d *docker.Driver) string {
+	t.Helper()
+	bin := drivertest.TestAppBinary(t)
+	testImage.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		testImage.ref, testImage.err = d.EnsureScratchImage(ctx, "spacepods-test/testapp", bin)
+	})
+	if testImage.err != nil {
+		t.Fatalf("build testapp image: %v", testImage.err)
+	}
+	return testImage.ref
+}
+
+func TestDriver_Conformance(t *testing.T) {
+	d := newDriver(t)
+	images := drivertest.Images{TestApp: testAppImage(t, d)}
+	drivertest.Run(t, func(t *testing.T) runtime.Driver { return newDriver(t) }, images)
+}
+
+func TestDriver_MissingImageIsInvalidAndNeverPulled(t *testing.T) {
+	d := newDriver(t)
+	ctx := t.Context()
+	env := "dt-noimage-" + rand.Text()[:8]
+	env = strings.ToLower(env)
+	if err := d.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.DestroyEnvironment(context.Background(), env) })
+
+	spec := runtime.ServiceSpec{Name: "web", Environment: env, Role: runtime.RoleWeb, Image: "spacepods-test/not-built:1", Replicas: 1}
+	err := d.CreateService(ctx, spec)
+	if spacepods.ErrorCode(err) != spacepods.EINVALID {
+		t.Fatalf("CreateService with a missing image: %v, want EINVALID", err)
+	}
+	want := "image spacepods-test/not-built:1 is not on this Docker host: build it first (scripts/build-examples.sh) — Spacepods never pulls"
+	if got := spacepods.ErrorMessage(err); got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+	_, err = d.RunTask(ctx, runtime.TaskSpec{Name: "migrate", Environment: env, Image: "spacepods-test/not-built:1"})
+	if spacepods.ErrorCode(err) != spacepods.EINVALID {
+		t.Fatalf("RunTask with a missing image: %v, want EINVALID", err)
+	}
+}
+
+func TestDriver_DaemonDownIsUnavailable(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+t.TempDir()+"/no-docker.sock")
+	d, err := docker.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for name, call := range map[string]func() error{
+		"Ping":             func() error { return d.Ping(t.Context()) },
+		"ListEnvironments": func() error { _, err := d.ListEnvironments(t.Context()); return err },
+		"ServiceStatus":    func() error { _, err := d.ServiceStatus(t.Context(), "dev", "web"); return err },
+	} {
+		err := call()
+		if spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE {
+			t.Fatalf("%s with no daemon: %v, want EUNAVAILABLE", name, err)
+		}
+		if msg := spacepods.ErrorMessage(err); !strings.Contains(msg, "start it (dockerd) or set DOCKER_HOST") {
+			t.Errorf("%s message %q does not say how to fix it", name, msg)
+		}
+	}
+}

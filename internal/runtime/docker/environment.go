@@ -1,0 +1,157 @@
+package docker
+
+import (
+	"context"
+	"maps"
+	"net/netip"
+	"regexp"
+	"slices"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// dnsLabel is what environment and service names must look like: they end
+// up in container names and DNS aliases.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func validName(kind, name string) error {
+	if !dnsLabel.MatchString(name) {
+		return spacepods.Errorf(spacepods.EINVALID,
+			"%s name %q is not a DNS label: use 1-63 lower-case letters, digits and dashes", kind, name)
+	}
+	return nil
+}
+
+// managedFilter selects objects Spacepods made, optionally of one environment.
+func managedFilter(env string, more ...filters.KeyValuePair) filters.Args {
+	args := filters.NewArgs(filters.Arg("label", runtime.LabelManaged+"=true"))
+	if env != "" {
+		args.Add("label", runtime.LabelEnvironment+"="+env)
+	}
+	for _, kv := range more {
+		args.Add(kv.Key, kv.Value)
+	}
+	return args
+}
+
+// EnsureEnvironment creates the environment's bridge network if missing.
+// EINVALID for a bad name; ECONFLICT if a network of that name exists that
+// Spacepods did not make.
+func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) error {
+	if err := validName("environment", env.Name); err != nil {
+		return err
+	}
+	name := networkName(env.Name)
+	if _, err := d.network(ctx, env.Name); err == nil || spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		return err
+	}
+	labels := maps.Clone(env.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[runtime.LabelManaged] = "true"
+	labels[runtime.LabelEnvironment] = env.Name
+	_, err := d.client.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
+	if cerrdefs.IsConflict(err) { // created concurrently
+		_, err = d.network(ctx, env.Name)
+		return err
+	}
+	if err != nil {
+		return d.wrap(err, "create network "+name)
+	}
+	d.logger.Info("environment created", "env", env.Name, "network", name)
+	return nil
+}
+
+// network inspects an environment's network. ENOTFOUND if missing,
+// ECONFLICT if the name is taken by a network Spacepods did not make.
+func (d *Driver) network(ctx context.Context, env string) (network.Inspect, error) {
+	name := networkName(env)
+	n, err := d.client.NetworkInspect(ctx, name, network.InspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return n, spacepods.Errorf(spacepods.ENOTFOUND, "environment %q does not exist on Docker (no network %s)", env, name)
+	}
+	if err != nil {
+		return n, d.wrap(err, "inspect network "+name)
+	}
+	if n.Labels[runtime.LabelManaged] != "true" || n.Labels[runtime.LabelEnvironment] != env {
+		return n, spacepods.Errorf(spacepods.ECONFLICT,
+			"Docker network %s exists but Spacepods did not create it: remove it or pick another environment name", name)
+	}
+	return n, nil
+}
+
+// DestroyEnvironment removes every container labelled for the environment,
+// then its network. A missing environment is not an error.
+func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
+	if env == "" {
+		return spacepods.Errorf(spacepods.EINVALID, "environment name is empty")
+	}
+	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: managedFilter(env)})
+	if err != nil {
+		return d.wrap(err, "list containers")
+	}
+	err = parallel(len(cs), func(i int) error { return d.remove(ctx, cs[i].ID, false) })
+	if err != nil {
+		return err
+	}
+	nets, err := d.client.NetworkList(ctx, network.ListOptions{Filters: managedFilter(env)})
+	if err != nil {
+		return d.wrap(err, "list networks")
+	}
+	for _, n := range nets {
+		if err := d.client.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
+			return d.wrap(err, "remove network "+n.Name)
+		}
+	}
+	d.logger.Info("environment destroyed", "env", env, "containers", len(cs))
+	return nil
+}
+
+// ListEnvironments lists the environments that have a Spacepods network or
+// container, sorted.
+func (d *Driver) ListEnvironments(ctx context.Context) ([]string, error) {
+	nets, err := d.client.NetworkList(ctx, network.ListOptions{Filters: managedFilter("")})
+	if err != nil {
+		return nil, d.wrap(err, "list networks")
+	}
+	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: managedFilter("")})
+	if err != nil {
+		return nil, d.wrap(err, "list containers")
+	}
+	seen := map[string]bool{}
+	for _, n := range nets {
+		seen[n.Labels[runtime.LabelEnvironment]] = true
+	}
+	for _, c := range cs {
+		seen[c.Labels[runtime.LabelEnvironment]] = true
+	}
+	delete(seen, "")
+	return slices.Sorted(maps.Keys(seen)), nil
+}
+
+// HostAddress returns the gateway IP of the environment's network: the
+// address at which its containers reach services on the host. ENOTFOUND if
+// the environment does not exist.
+func (d *Driver) HostAddress(ctx context.Context, env string) (string, error) {
+	n, err := d.network(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range n.IPAM.Config {
+		if gw, err := netip.ParseAddr(c.Gateway); err == nil && gw.Is4() {
+			return gw.String(), nil
+		}
+		// Docker fills in the gateway as the subnet's first address.
+		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
+			return p.Masked().Addr().Next().String(), nil
+		}
+	}
+	return "", spacepods.Errorf(spacepods.EINTERNAL, "network %s has no IPv4 gateway", n.Name)
+}

@@ -1,0 +1,130 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/spacepods/spacepods/internal/runtime"
+)
+
+// replica reports one replica container, probing its health now: the driver
+// probes from the host on the published loopback port, because scratch
+// images have no shell or curl for a Docker HEALTHCHECK.
+func (d *Driver) replica(ctx context.Context, c container.Summary) runtime.Replica {
+	d.probeSlots <- struct{}{}
+	defer func() { <-d.probeSlots }()
+
+	port, _ := strconv.Atoi(c.Labels[labelPort])
+	path := c.Labels[labelHealthPath]
+	timeout, err := time.ParseDuration(c.Labels[labelHealthTimeout])
+	if err != nil || timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	r := runtime.Replica{ID: c.ID[:12], Running: c.State == container.StateRunning}
+	if len(c.Names) > 0 {
+		r.ID = strings.TrimPrefix(c.Names[0], "/")
+	}
+	for _, p := range c.Ports {
+		if int(p.PrivatePort) == port && p.Type == "tcp" && p.IP == "127.0.0.1" && p.PublicPort != 0 {
+			r.Addr = net.JoinHostPort(p.IP, strconv.Itoa(int(p.PublicPort)))
+		}
+	}
+	if r.Running {
+		switch {
+		case path == "":
+			r.Healthy = true
+		case r.Addr == "":
+			r.Error = "no published port to probe"
+		default:
+			if err := d.probeHealth(ctx, r.Addr, path, timeout); err != nil {
+				r.Error = err.Error()
+			} else {
+				r.Healthy = true
+			}
+		}
+	}
+	if !r.Healthy {
+		if why := d.exitReason(ctx, c.ID); why != "" {
+			r.Error = strings.TrimPrefix(r.Error+"; "+why, "; ")
+		}
+	}
+	return r
+}
+
+// probeHealth GETs path on addr; nil for a 2xx answer.
+func (d *Driver) probeHealth(ctx context.Context, addr, path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return fmt.Errorf("health check: %v", err)
+	}
+	resp, err := d.probe.Do(req)
+	if err != nil {
+		return fmt.Errorf("health check: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	return fmt.Errorf("health check GET %s answered %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+}
+
+// exitReason says why a replica is not (or was not always) running: exit
+// code, restarts and its last log lines. "" for a replica running since it
+// started.
+func (d *Driver) exitReason(ctx context.Context, id string) string {
+	c, err := d.client.ContainerInspect(ctx, id)
+	if err != nil || c.State == nil {
+		return ""
+	}
+	st := c.State
+	var why string
+	switch {
+	case st.Error != "":
+		why = "failed to start: " + st.Error
+	case st.Status == container.StateCreated:
+		return "created but not started"
+	case st.Restarting || !st.Running:
+		why = fmt.Sprintf("exited with code %d", st.ExitCode)
+		if st.OOMKilled {
+			why += " (out of memory)"
+		}
+		if c.RestartCount > 0 {
+			why += fmt.Sprintf(", restarted %d times", c.RestartCount)
+		}
+	case c.RestartCount > 0:
+		why = fmt.Sprintf("restarted %d times", c.RestartCount)
+	default:
+		return ""
+	}
+	if tail := d.logTail(ctx, id, errorLogLines); tail != "" {
+		why += "; last log lines:\n" + tail
+	}
+	return why
+}
+
+// logTail returns the last lines of a container's stdout and stderr.
+func (d *Driver) logTail(ctx context.Context, id string, lines int) string {
+	rc, err := d.client.ContainerLogs(ctx, id, container.LogsOptions{
+		ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(lines),
+	})
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	stdcopy.StdCopy(&buf, &buf, rc)
+	return strings.TrimSpace(buf.String())
+}

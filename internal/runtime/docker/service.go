@@ -1,0 +1,422 @@
+package docker
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// service is the containers of one service, as found by labels.
+type service struct {
+	env, name string
+	spec      *container.Summary  // replica 0, never started; nil if lost
+	replicas  []container.Summary // replicas 1..N, by number
+}
+
+// template is the container whose labels and config describe the service.
+func (s *service) template() container.Summary {
+	if s.spec != nil {
+		return *s.spec
+	}
+	return s.replicas[0]
+}
+
+func replicaNumber(c container.Summary) int {
+	n, err := strconv.Atoi(c.Labels[labelReplica])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// services groups service containers (tasks left out) by environment and
+// name, sorted.
+func services(cs []container.Summary) []*service {
+	byKey := map[[2]string]*service{}
+	for _, c := range cs {
+		l := c.Labels
+		n := replicaNumber(c)
+		if l[runtime.LabelRole] == runtime.RoleTask || n < 0 {
+			continue
+		}
+		key := [2]string{l[runtime.LabelEnvironment], l[runtime.LabelService]}
+		s := byKey[key]
+		if s == nil {
+			s = &service{env: key[0], name: key[1]}
+			byKey[key] = s
+		}
+		if n == 0 {
+			s.spec = &c
+		} else {
+			s.replicas = append(s.replicas, c)
+		}
+	}
+	out := slices.Collect(maps.Values(byKey))
+	for _, s := range out {
+		slices.SortFunc(s.replicas, func(a, b container.Summary) int { return replicaNumber(a) - replicaNumber(b) })
+	}
+	slices.SortFunc(out, func(a, b *service) int { return cmp.Or(cmp.Compare(a.env, b.env), cmp.Compare(a.name, b.name)) })
+	return out
+}
+
+// findService lists one service's containers. ENOTFOUND if there are none.
+func (d *Driver) findService(ctx context.Context, env, name string) (*service, error) {
+	cs, err := d.client.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: managedFilter(env, filters.Arg("label", runtime.LabelService+"="+name)),
+	})
+	if err != nil {
+		return nil, d.wrap(err, "list containers")
+	}
+	if ss := services(cs); len(ss) == 1 {
+		return ss[0], nil
+	}
+	return nil, spacepods.Errorf(spacepods.ENOTFOUND, "service %q not found in environment %q", name, env)
+}
+
+// CreateService creates the service's spec container and starts
+// spec.Replicas replicas. A service of that name with the same release and
+// image is left alone; ECONFLICT if it differs. ENOTFOUND if the environment
+// does not exist; EINVALID for a bad spec or an image missing on this host.
+func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) error {
+	if err := validateService(spec); err != nil {
+		return err
+	}
+	defer d.lock(spec.Environment, spec.Name)()
+	existing, err := d.findService(ctx, spec.Environment, spec.Name)
+	if err == nil {
+		have, err := d.inspectSpec(ctx, existing)
+		if err != nil {
+			return err
+		}
+		if have.Release != spec.Release || have.Image != spec.Image {
+			return spacepods.Errorf(spacepods.ECONFLICT,
+				"service %q already exists in environment %q with release %d (image %s): delete it first",
+				spec.Name, spec.Environment, have.Release, have.Image)
+		}
+		return nil
+	} else if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		return err
+	}
+	if _, err := d.network(ctx, spec.Environment); err != nil {
+		return err
+	}
+	if err := d.requireImage(ctx, spec.Image); err != nil {
+		return err
+	}
+	if _, err := d.create(ctx, spec, 0); err != nil {
+		return err
+	}
+	err = parallel(spec.Replicas, func(i int) error { return d.startReplica(ctx, spec, i+1) })
+	if err != nil {
+		// Leave nothing half-made, so that a retry starts clean.
+		if s, ferr := d.findService(context.WithoutCancel(ctx), spec.Environment, spec.Name); ferr == nil {
+			d.removeAll(context.WithoutCancel(ctx), s, false)
+		}
+		return err
+	}
+	d.logger.Info("service created", "env", spec.Environment, "service", spec.Name,
+		"release", spec.Release, "image", spec.Image, "replicas", spec.Replicas)
+	return nil
+}
+
+func validateService(spec runtime.ServiceSpec) error {
+	if err := validName("environment", spec.Environment); err != nil {
+		return err
+	}
+	if err := validName("service", spec.Name); err != nil {
+		return err
+	}
+	switch {
+	case spec.Role == runtime.RoleTask:
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: role %q is for RunTask", spec.Name, spec.Role)
+	case spec.Image == "":
+		return spacepods.Errorf(spacepods.EINVALID, "service %q has no image", spec.Name)
+	case spec.Replicas < 0:
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: replicas must be 0 or more", spec.Name)
+	case spec.Port < 0 || spec.Port > 65535:
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: port %d is out of range", spec.Name, spec.Port)
+	case spec.Health.Path != "" && !strings.HasPrefix(spec.Health.Path, "/"):
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: health path must start with /", spec.Name)
+	}
+	return nil
+}
+
+// ScaleService sets the number of replicas: it starts new ones numbered after
+// the highest, or stops and removes the highest-numbered first. ENOTFOUND if
+// no such service.
+func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas int) error {
+	if replicas < 0 {
+		return spacepods.Errorf(spacepods.EINVALID, "replicas must be 0 or more, not %d", replicas)
+	}
+	defer d.lock(env, name)()
+	s, err := d.findService(ctx, env, name)
+	if err != nil {
+		return err
+	}
+	have := len(s.replicas)
+	switch {
+	case replicas > have:
+		spec, err := d.inspectSpec(ctx, s)
+		if err != nil {
+			return err
+		}
+		if err := d.requireImage(ctx, spec.Image); err != nil {
+			return err
+		}
+		next := 1
+		if have > 0 {
+			next = replicaNumber(s.replicas[have-1]) + 1
+		}
+		err = parallel(replicas-have, func(i int) error { return d.startReplica(ctx, spec, next+i) })
+		if err != nil {
+			return err
+		}
+	case replicas < have:
+		gone := s.replicas[replicas:]
+		err := parallel(len(gone), func(i int) error { return d.remove(ctx, gone[i].ID, true) })
+		if err != nil {
+			return err
+		}
+	}
+	d.logger.Info("service scaled", "env", env, "service", name, "from", have, "to", replicas)
+	return nil
+}
+
+// DeleteService stops and removes all of a service's containers. A missing
+// service is not an error.
+func (d *Driver) DeleteService(ctx context.Context, env, name string) error {
+	defer d.lock(env, name)()
+	s, err := d.findService(ctx, env, name)
+	if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := d.removeAll(ctx, s, true); err != nil {
+		return err
+	}
+	d.logger.Info("service deleted", "env", env, "service", name)
+	return nil
+}
+
+func (d *Driver) removeAll(ctx context.Context, s *service, graceful bool) error {
+	cs := s.replicas
+	if s.spec != nil {
+		cs = append(slices.Clone(cs), *s.spec)
+	}
+	return parallel(len(cs), func(i int) error { return d.remove(ctx, cs[i].ID, graceful) })
+}
+
+// ServiceStatus reports a service's replicas, probing the health of each
+// running one now. ENOTFOUND if no such service.
+func (d *Driver) ServiceStatus(ctx context.Context, env, name string) (runtime.ServiceStatus, error) {
+	s, err := d.findService(ctx, env, name)
+	if err != nil {
+		return runtime.ServiceStatus{}, err
+	}
+	return d.status(ctx, s), nil
+}
+
+// ListServices lists services by labels, with their status; env "" lists
+// every environment.
+func (d *Driver) ListServices(ctx context.Context, env string) ([]runtime.ServiceStatus, error) {
+	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: managedFilter(env)})
+	if err != nil {
+		return nil, d.wrap(err, "list containers")
+	}
+	ss := services(cs)
+	out := make([]runtime.ServiceStatus, len(ss))
+	parallel(len(ss), func(i int) error { out[i] = d.status(ctx, ss[i]); return nil })
+	return out, nil
+}
+
+func (d *Driver) status(ctx context.Context, s *service) runtime.ServiceStatus {
+	l := s.template().Labels
+	release, _ := strconv.Atoi(l[runtime.LabelRelease])
+	st := runtime.ServiceStatus{
+		Name:        s.name,
+		Environment: s.env,
+		App:         l[runtime.LabelApp],
+		Release:     release,
+		Role:        l[runtime.LabelRole],
+		Desired:     len(s.replicas),
+		Replicas:    make([]runtime.Replica, len(s.replicas)),
+		Labels:      extraLabels(l),
+	}
+	parallel(len(s.replicas), func(i int) error {
+		st.Replicas[i] = d.replica(ctx, s.replicas[i])
+		return nil
+	})
+	for _, r := range st.Replicas {
+		if r.Running {
+			st.Running++
+		}
+		if r.Healthy {
+			st.Healthy++
+		}
+	}
+	return st
+}
+
+// inspectSpec reads back the full spec of a service from its spec container
+// (or, if that was lost, from a replica).
+func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSpec, error) {
+	c, err := d.client.ContainerInspect(ctx, s.template().ID)
+	if err != nil {
+		return runtime.ServiceSpec{}, d.wrap(err, "inspect container")
+	}
+	l := c.Config.Labels
+	release, _ := strconv.Atoi(l[runtime.LabelRelease])
+	port, _ := strconv.Atoi(l[labelPort])
+	timeout, _ := time.ParseDuration(l[labelHealthTimeout])
+	env := map[string]string{}
+	for _, kv := range c.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	var aliases []string
+	if a := l[labelAliases]; a != "" {
+		aliases = strings.Split(a, ",")
+	}
+	return runtime.ServiceSpec{
+		Name:        s.name,
+		Environment: s.env,
+		App:         l[runtime.LabelApp],
+		Release:     release,
+		Role:        l[runtime.LabelRole],
+		Image:       c.Config.Image,
+		Command:     c.Config.Cmd,
+		Env:         env,
+		Port:        port,
+		Aliases:     aliases,
+		Health:      runtime.HealthCheck{Path: l[labelHealthPath], Timeout: timeout},
+		Labels:      extraLabels(l),
+	}, nil
+}
+
+// ownLabels are the labels the driver sets; the rest came from spec.Labels.
+var ownLabels = []string{
+	runtime.LabelManaged, runtime.LabelEnvironment, runtime.LabelApp, runtime.LabelRelease,
+	runtime.LabelRole, runtime.LabelService,
+	labelReplica, labelPort, labelAliases, labelHealthPath, labelHealthTimeout,
+}
+
+func extraLabels(l map[string]string) map[string]string {
+	out := maps.Clone(l)
+	for _, k := range ownLabels {
+		delete(out, k)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// labels returns the labels of every object made for a service or task.
+func labels(extra map[string]string, env, app, service, role string, release int) map[string]string {
+	l := maps.Clone(extra)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[runtime.LabelManaged] = "true"
+	l[runtime.LabelEnvironment] = env
+	l[runtime.LabelApp] = app
+	l[runtime.LabelRelease] = strconv.Itoa(release)
+	l[runtime.LabelRole] = role
+	l[runtime.LabelService] = service
+	return l
+}
+
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// create creates (but does not start) container n of a service. Replica 0
+// is the spec container: no restart policy, no published port.
+func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (string, error) {
+	timeout := spec.Health.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	l := labels(spec.Labels, spec.Environment, spec.App, spec.Name, spec.Role, spec.Release)
+	l[labelReplica] = strconv.Itoa(n)
+	l[labelPort] = strconv.Itoa(spec.Port)
+	l[labelAliases] = strings.Join(spec.Aliases, ",")
+	l[labelHealthPath] = spec.Health.Path
+	l[labelHealthTimeout] = timeout.String()
+
+	grace := int(stopGrace / time.Second)
+	cfg := &container.Config{
+		Image:       spec.Image,
+		Cmd:         spec.Command,
+		Env:         envList(spec.Env),
+		Labels:      l,
+		StopTimeout: &grace,
+	}
+	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(spec.Environment))}
+	if n > 0 {
+		host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+		if spec.Port > 0 {
+			port := nat.Port(fmt.Sprintf("%d/tcp", spec.Port))
+			cfg.ExposedPorts = nat.PortSet{port: {}}
+			host.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: ""}}}
+		}
+	}
+	aliases := append(slices.Clone(spec.Aliases), spec.Name)
+	net := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		networkName(spec.Environment): {Aliases: aliases},
+	}}
+	name := containerName(spec.Environment, spec.Name, n)
+	resp, err := d.client.ContainerCreate(ctx, cfg, host, net, nil, name)
+	if err != nil {
+		return "", d.wrap(err, "create container "+name)
+	}
+	return resp.ID, nil
+}
+
+func (d *Driver) startReplica(ctx context.Context, spec runtime.ServiceSpec, n int) error {
+	id, err := d.create(ctx, spec, n)
+	if err != nil {
+		return err
+	}
+	if err := d.client.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return d.wrap(err, "start container "+containerName(spec.Environment, spec.Name, n))
+	}
+	return nil
+}
+
+// remove stops a container (SIGTERM, then SIGKILL after stopGrace) when
+// graceful, and removes it. A missing container is not an error.
+func (d *Driver) remove(ctx context.Context, id string, graceful bool) error {
+	if graceful {
+		grace := int(stopGrace / time.Second)
+		err := d.client.ContainerStop(ctx, id, container.StopOptions{Timeout: &grace})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			return d.wrap(err, "stop container")
+		}
+	}
+	err := d.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return d.wrap(err, "remove container")
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// RunTask runs a one-off container on the environment's network, waits for it
+// to exit and removes it. A non-zero exit is not an error: it is in the
+// result. A task still running after its timeout is killed, and its result
+// comes back with an EINVALID error. ENOTFOUND if the environment does not
+// exist; EINVALID for an image missing on this host.
+func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.TaskResult, error) {
+	if err := validName("environment", task.Environment); err != nil {
+		return runtime.TaskResult{}, err
+	}
+	if err := validName("task", task.Name); err != nil {
+		return runtime.TaskResult{}, err
+	}
+	if task.Image == "" {
+		return runtime.TaskResult{}, spacepods.Errorf(spacepods.EINVALID, "task %q has no image", task.Name)
+	}
+	timeout := task.Timeout
+	if timeout <= 0 {
+		timeout = defaultTaskTime
+	}
+	if _, err := d.network(ctx, task.Environment); err != nil {
+		return runtime.TaskResult{}, err
+	}
+	if err := d.requireImage(ctx, task.Image); err != nil {
+		return runtime.TaskResult{}, err
+	}
+
+	suffix := make([]byte, 4)
+	rand.Read(suffix)
+	name := "spacepods-" + task.Environment + "-" + task.Name + "-task-" + hex.EncodeToString(suffix)
+	cfg := &container.Config{
+		Image:  task.Image,
+		Cmd:    task.Command,
+		Env:    envList(task.Env),
+		Labels: labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release),
+	}
+	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(task.Environment))}
+	created, err := d.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
+	if err != nil {
+		return runtime.TaskResult{}, d.wrap(err, "create task container "+name)
+	}
+	id := created.ID
+	// Clean up even when ctx is cancelled.
+	cleanup := context.WithoutCancel(ctx)
+	defer func() {
+		ctx, cancel := context.WithTimeout(cleanup, time.Minute)
+		defer cancel()
+		d.remove(ctx, id, false)
+	}()
+
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	exited, waitErr := d.client.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
+	if err := d.client.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return runtime.TaskResult{}, d.wrap(err, "start task container "+name)
+	}
+	log := d.logger.With("env", task.Environment, "task", task.Name, "container", name)
+	log.Info("task started", "image", task.Image)
+
+	select {
+	case w := <-exited:
+		res := runtime.TaskResult{ExitCode: int(w.StatusCode), LogTail: d.taskLogs(cleanup, id)}
+		if w.Error != nil && w.Error.Message != "" {
+			return res, d.wrap(errors.New(w.Error.Message), "wait for task "+name)
+		}
+		log.Info("task finished", "exit_code", res.ExitCode)
+		return res, nil
+	case err := <-waitErr:
+		d.client.ContainerKill(cleanup, id, "KILL")
+		res := runtime.TaskResult{ExitCode: -1, LogTail: d.taskLogs(cleanup, id)}
+		if ctx.Err() != nil {
+			log.Info("task cancelled")
+			return res, ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Info("task timed out", "timeout", timeout)
+			return res, spacepods.Errorf(spacepods.EINVALID,
+				"task %q was still running after its timeout of %s and was killed: raise the timeout or make the task faster",
+				task.Name, timeout)
+		}
+		return res, d.wrap(err, "wait for task "+name)
+	}
+}
+
+// taskLogs returns the last taskTailBytes of a container's stdout and
+// stderr, starting at a line boundary.
+func (d *Driver) taskLogs(ctx context.Context, id string) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rc, err := d.client.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	tail := &tailBuffer{max: taskTailBytes}
+	stdcopy.StdCopy(tail, tail, rc)
+	return tail.String()
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max       int
+	buf       []byte
+	truncated bool
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*t.max { // compact now and then, not on every write
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+		t.truncated = true
+	}
+	return len(p), nil
+}
+
+// String returns the kept bytes, without a partial first line if truncated.
+func (t *tailBuffer) String() string {
+	s := string(t.buf)
+	if len(s) > t.max {
+		s, t.truncated = s[len(s)-t.max:], true
+	}
+	if t.truncated {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = s[i+1:]
+		}
+	}
+	return s
+}

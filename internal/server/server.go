@@ -1,0 +1,155 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
+)
+
+// Server serves the API. Fill the exported fields, then call Handler.
+type Server struct {
+	Catalog *catalog.Service
+	Auth    *auth.Service
+	Store   *store.Store
+	Logger  *slog.Logger
+	Version string
+
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// Handler builds the HTTP handler: every route of the route table behind
+// authentication and its role check, plus /healthz, /metrics and the
+// OpenAPI document.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spacepods_http_requests_total", Help: "API requests by route and status."}, []string{"method", "route", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spacepods_http_request_duration_seconds", Help: "API latency by route.", Buckets: prometheus.DefBuckets}, []string{"method", "route"})
+	s.registry.MustRegister(s.requests, s.latency)
+
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+	doc := s.openAPI()
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, doc) })
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { notFoundRoute(w, r, s.Logger) })
+	return s.recoverer(mux)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	h := Health{Status: "ok", Version: s.Version, Store: s.Store.Dialect()}
+	if err := s.Store.DB().PingContext(r.Context()); err != nil {
+		h.Status = "store unreachable"
+		writeJSON(w, http.StatusServiceUnavailable, h)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// statusWriter records the status for metrics and logs.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming handlers (logs, events) flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap exposes the underlying writer to http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// wrap authenticates, checks the route's role, runs the handler and
+// records metrics.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		err := s.authorize(r, rt.Role)
+		if err == nil {
+			err = rt.Handle(sw, r)
+		}
+		if err != nil {
+			writeError(sw, r, s.Logger, err)
+		}
+		s.requests.WithLabelValues(rt.Method, rt.Path, strconv.Itoa(sw.status)).Inc()
+		s.latency.WithLabelValues(rt.Method, rt.Path).Observe(time.Since(start).Seconds())
+		s.Logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "dur", time.Since(start))
+	})
+}
+
+// authorize checks the bearer token and the role; on success it puts the
+// token into the request's context.
+func (s *Server) authorize(r *http.Request, role string) error {
+	if role == "" {
+		return nil
+	}
+	secret := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	if secret == "" {
+		if c, err := r.Cookie("spacepods_token"); err == nil {
+			secret = c.Value
+		}
+	}
+	tok, err := s.Auth.Authenticate(r.Context(), secret)
+	if err != nil {
+		return err
+	}
+	if !spacepods.RoleAtLeast(tok.Role, role) {
+		return spacepods.Errorf(spacepods.EFORBIDDEN, "token %q has role %s; %s %s needs %s or above: ask an admin for a token with that role", tok.Name, tok.Role, r.Method, r.URL.Path, role)
+	}
+	*r = *r.WithContext(spacepods.WithActor(r.Context(), &tok))
+	return nil
+}
+
+// recoverer turns a panic into a 500 with a logged stack, never a dropped
+// connection.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, r, s.Logger, spacepods.Errorf(spacepods.EINTERNAL, "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
