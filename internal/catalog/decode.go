@@ -345,8 +345,8 @@ func (d *decoder) mapping(path string, m *ast.MappingNode, valid []string, fn fu
 		}
 		d.record(field, keyLine)
 		v := d.normalize(kv.Value, 0)
-		if v.line < 1 {
-			v.line = keyLine
+		if v.line < 1 || v.kind == kList || v.kind == kMap {
+			v.line = keyLine // a block list or mapping starts on the next line
 		}
 		fn(key, field, v)
 	}
@@ -431,7 +431,7 @@ func (d *decoder) integer(field string, v val, example string) int {
 		case strings.HasSuffix(t, "%") && intLikeRE.MatchString(t):
 			d.problem(v.line, field, fmt.Sprintf("expected a whole number, found %q: write %s (without the %%)", clip(v.text), withKey(field, strings.TrimSuffix(t, "%"))))
 		case !v.quoted && intLikeRE.MatchString(t):
-			d.problem(v.line, field, fmt.Sprintf("the number %s is far too large: write e.g. %s", clip(t), example))
+			d.problem(v.line, field, fmt.Sprintf("the number %s is out of range: write e.g. %s", clip(t), example))
 		default:
 			d.problem(v.line, field, fmt.Sprintf("expected a whole number, found %s: write e.g. %s", v.describe(), example))
 		}
@@ -763,4 +763,3 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(rb)]
 }
-

@@ -53,12 +53,15 @@ func NewGraphFromDeps(deps map[string][]string) *Graph {
 // Add said about it. Dependencies need not be registered yet.
 func (g *Graph) Add(name string, deps []string) {
 	id := g.id(name)
-	ids := make([]int32, 0, len(deps))
-	for _, d := range deps {
-		ids = append(ids, g.id(d))
+	ids := make([]int32, len(deps))
+	for i, d := range deps {
+		ids[i] = g.id(d)
 	}
-	slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.nodes[a].name, g.nodes[b].name) })
-	g.nodes[id].deps = slices.Compact(ids)
+	if len(ids) > 1 {
+		slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.nodes[a].name, g.nodes[b].name) })
+		ids = slices.Compact(ids)
+	}
+	g.nodes[id].deps = ids
 	g.nodes[id].registered = true
 }
 
@@ -144,7 +147,7 @@ func (g *Graph) Closure(roots []string) ([]string, error) {
 		grey  // on the current path
 		black // done
 	)
-	state := make(map[int32]uint8, 64)
+	state := make([]uint8, len(g.nodes))
 	var (
 		reached []int32
 		path    []int32
@@ -187,11 +190,11 @@ func (g *Graph) Closure(roots []string) ([]string, error) {
 	}
 
 	// Kahn's algorithm, always taking the smallest ready name.
-	local := make(map[int32]int32, len(reached))
+	local := make([]int32, len(g.nodes)) // node id → index in reached
 	for i, id := range reached {
 		local[id] = int32(i)
 	}
-	pending := make([]int, len(reached))  // unstarted dependencies
+	pending := make([]int, len(reached))        // unstarted dependencies
 	dependents := make([][]int32, len(reached)) // local ids
 	ready := &nameHeap{g: g}
 	for i, id := range reached {

@@ -74,6 +74,7 @@ func ParseManifest(data []byte) (*spacepods.App, error) {
 	if len(data) > MaxManifestBytes {
 		return nil, spacepods.Errorf(spacepods.ETOOLARGE, "the manifest is %d bytes, over the limit of 1 MiB: a spacepods.yaml declares one app and is normally a few hundred bytes", len(data))
 	}
+	data = normalizeNewlines(data)
 	if n := bytes.Count(data, []byte("\n")) + 1; n > MaxManifestLines {
 		return nil, spacepods.Errorf(spacepods.ETOOLARGE, "the manifest has %d lines, over the limit of %d: a spacepods.yaml declares one app and is normally under 100 lines", n, MaxManifestLines)
 	}
@@ -142,6 +143,16 @@ func parseTokens(tokens token.Tokens) (f *ast.File, err error) {
 	// Duplicate keys are found by the decoder, which says where the first one is
 	// and goes on to report the other problems.
 	return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+}
+
+// normalizeNewlines turns CRLF and lone CR (both line breaks in YAML) into
+// LF, so that every line count here agrees with the parser's.
+func normalizeNewlines(data []byte) []byte {
+	if bytes.IndexByte(data, '\r') < 0 {
+		return data
+	}
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
 }
 
 // single returns a *ManifestError holding one problem.

@@ -227,6 +227,7 @@ var problemCases = []struct {
 	// env
 	{"env name invalid", head + "env:\n  LOG_LEVEL: info\n  9LIVES: x\n", 7, `env.9LIVES: "9LIVES" is not a valid env var name`},
 	{"env name standard", head + "env: {DATABASE_URL: postgres://x}\n", 5, `env.DATABASE_URL: DATABASE_URL is set by Spacepods itself: choose another name`},
+	{"env sets a dependency URL", head + "dependencies: [pricing-api]\nenv:\n  PRICING_API_URL: http://localhost:9000\n", 7, `env.PRICING_API_URL: PRICING_API_URL is set by Spacepods to the URL of dependency pricing-api: choose another name`},
 	{"env value number", head + "env:\n  WORKERS: 4\n", 6, `env.WORKERS: expected text, found the number 4: env values are strings, quote it: WORKERS: "4"`},
 	{"env value boolean", head + "env:\n  DEBUG: true\n", 6, `env.DEBUG: expected text, found true (a boolean): env values are strings, quote it: DEBUG: "true"`},
 	{"env value missing", head + "env:\n  DEBUG:\n", 6, `env.DEBUG: has no value: write DEBUG: "" for an empty value, or remove it`},
@@ -235,7 +236,7 @@ var problemCases = []struct {
 	// rollout
 	{"stages falling", head + "rollout:\n  stages: [50, 25, 100]\n", 6, `rollout.stages[1]: stages are rising percentages ending at 100`},
 	{"stages not ending at 100", head + "rollout:\n  stages: [25, 50]\n", 6, `rollout.stages: the last stage must be 100`},
-	{"stage with a percent sign", head + "rollout:\n  stages:\n    - 25\n    - 50%\n    - 100\n", 9, `rollout.stages[1]: expected a whole number, found "50%": write 50 (without the %)`},
+	{"stage with a percent sign", head + "rollout:\n  stages:\n    - 25\n    - 50%\n    - 100\n", 8, `rollout.stages[1]: expected a whole number, found "50%": write 50 (without the %)`},
 	{"stage quoted", head + "rollout: {stages: [\"25\", 100]}\n", 5, `rollout.stages[0]: expected a whole number, found the string "25": write 25 (without quotes)`},
 	{"stages is a number", head + "rollout: {stages: 100}\n", 5, `rollout.stages: expected a list of percentages, found the number 100: write e.g. stages: [25, 50, 100]`},
 	{"replicas negative", head + "rollout:\n  replicas:\n    production: -1\n", 7, `rollout.replicas.production: replicas must be between 0 and 100`},
@@ -249,7 +250,7 @@ var problemCases = []struct {
 	{"worker name missing", head + "workers:\n  - command: [/app]\n", 6, `workers[0].name: "" is not a valid worker name`},
 	{"worker listed twice", head + "workers:\n  - {name: jobs, command: [/a]}\n  - {name: jobs, command: [/b]}\n", 7, `workers[1].name: worker "jobs" is listed twice`},
 	{"worker is a string", head + "workers:\n  - jobs\n", 6, `workers[0]: expected a worker (a mapping with name and command), found the string "jobs"`},
-	{"workers is a mapping", head + "workers:\n  name: jobs\n  command: [/app]\n", 6, `workers: expected a list of workers, found a mapping: start each worker with '- '`},
+	{"workers is a mapping", head + "workers:\n  name: jobs\n  command: [/app]\n", 5, `workers: expected a list of workers, found a mapping: start each worker with '- '`},
 	{"worker command is a string", head + "workers: [{name: jobs, command: /app work}]\n", 5, `workers[0].command: expected a list, found the string "/app work": write command: ["/app", "work"]`},
 	// tests
 	{"tests without image", head + "tests:\n  command: [/tests]\n", 5, `tests.image: tests need an image`},
@@ -377,6 +378,15 @@ func TestParseManifest_DoesNotRepeatTypeProblemsAsValueProblems(t *testing.T) {
 	var me *ManifestError
 	if !errors.As(err, &me) || len(me.Problems) != 2 {
 		t.Fatalf("want exactly 2 problems, got:\n%v", err)
+	}
+}
+
+func TestParseManifest_FallingStageIsOneProblem(t *testing.T) {
+	// The last stage is 100: only the falling one is wrong.
+	_, err := ParseManifest([]byte(head + "rollout: {stages: [25, 10, 100]}\n"))
+	want := "line 5: rollout.stages[1]: stages are rising percentages ending at 100, e.g. [25, 50, 100]"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
 	}
 }
 

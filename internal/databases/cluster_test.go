@@ -56,6 +56,20 @@ func TestCluster_StartConnectStopRestartAdopt(t *testing.T) {
 		t.Errorf("listen_addresses = %q, want *", got)
 	}
 
+	// Containers reach it through the Docker gateway.
+	if gw := dockerGateway(); gw != "" {
+		cfg, err := pgx.ParseConfig(c.AdminURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Host = gw
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatalf("connect through the Docker gateway %s: %v", gw, err)
+		}
+		conn.Close(ctx)
+	}
+
 	// A Manager works on it.
 	m, err := Open(ctx, c.AdminURL(), logger)
 	if err != nil {

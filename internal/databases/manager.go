@@ -225,6 +225,16 @@ func (m *Manager) lock(ctx context.Context, names ...string) (*pgxpool.Conn, fun
 	return conn, release, nil
 }
 
+// alive returns conn, or the pool when conn was closed (a cancelled context
+// closes it), so that clean-up still runs. The advisory lock went with the
+// closed connection.
+func (m *Manager) alive(conn *pgxpool.Conn) querier {
+	if conn.Conn().IsClosed() {
+		return m.pool
+	}
+	return conn
+}
+
 // querier is what both a pooled connection and the pool offer.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -235,15 +245,19 @@ type querier interface {
 // found is what the server holds under one name: the comments of the
 // database and of the role of that name, nil where there is none.
 type found struct {
-	db, role *string
+	db, role  *string
+	allowConn bool // whether the database takes connections
 }
 
 func inspect(ctx context.Context, q querier, name string) (found, error) {
 	var f found
+	var allow *bool
 	err := q.QueryRow(ctx, `
 		SELECT (SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1),
-		       (SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = $1)`,
-		name).Scan(&f.db, &f.role)
+		       (SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = $1),
+		       (SELECT datallowconn FROM pg_database WHERE datname = $1)`,
+		name).Scan(&f.db, &f.role, &allow)
+	f.allowConn = allow != nil && *allow
 	return f, err
 }
 
@@ -326,6 +340,12 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 					return Database{}, err
 				}
 			}
+			if !f.allowConn { // a Snapshot died while the database was closed
+				log.Warn("opening a database a failed snapshot left closed to connections")
+				if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(name)+" WITH ALLOW_CONNECTIONS true"); err != nil {
+					return Database{}, err
+				}
+			}
 			log.Debug("database exists already")
 			return m.database(env, app, name, StatusReady), nil
 		case dbOurs || (*f.db == "" && roleOurs):
@@ -358,12 +378,13 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 	undo := func(cause error) (Database, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		q := m.alive(conn)
 		if created {
-			if err := dropDatabase(ctx, conn, name); err != nil {
+			if err := dropDatabase(ctx, q, name); err != nil {
 				log.Error("could not drop the half-made database", "err", err)
 			}
 		}
-		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
+		if _, err := q.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
 			log.Error("could not drop the role of the half-made database", "err", err)
 		}
 		return Database{}, cause

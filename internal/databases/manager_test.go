@@ -117,6 +117,11 @@ func TestManager_CreateIsIdempotent_SameURL(t *testing.T) {
 	if _, err := conn.Exec(testContext(t), "SELECT * FROM kept"); err != nil {
 		t.Errorf("the second Create replaced the first database: %v", err)
 	}
+	// Create also reopens a database a crashed Snapshot left closed.
+	if _, err := m.pool.Exec(testContext(t), "ALTER DATABASE "+ident(first.Name)+" WITH ALLOW_CONNECTIONS false"); err != nil {
+		t.Fatal(err)
+	}
+	connectAs(t, mustCreate(t, m, env, "web", Source{}))
 	if _, err := m.Get(testContext(t), env, "nope"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		t.Errorf("Get of a missing database = %v, want ENOTFOUND", err)
 	}
@@ -320,4 +325,34 @@ func TestOpen_UnreachableOrRefused_Unavailable(t *testing.T) {
 
 	_, err = Open(testContext(t), "postgres://%zz", nil)
 	wantCode(t, err, spacepods.EINVALID)
+}
+
+func TestDatabase_URL_WorksThroughDockerGateway(t *testing.T) {
+	t.Parallel()
+	gateway := dockerGateway()
+	if gateway == "" {
+		t.Skip("no docker0 bridge with an IPv4 address on this machine")
+	}
+	m := mustOpen(t)
+	db := mustCreate(t, m, newEnv(t, m, "gw"), "web", Source{})
+	conn, err := pgx.Connect(testContext(t), db.URL(gateway))
+	if err != nil {
+		t.Fatalf("connect through the Docker gateway %s (what containers use): %v", gateway, err)
+	}
+	conn.Close(context.Background())
+}
+
+// dockerGateway returns the IPv4 address of the docker0 bridge, "" if none.
+func dockerGateway() string {
+	iface, err := net.InterfaceByName("docker0")
+	if err != nil {
+		return ""
+	}
+	addrs, _ := iface.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	return ""
 }

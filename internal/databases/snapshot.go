@@ -93,7 +93,7 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 	undo := func(cause error) (Snapshot, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := dropSnapshotDatabase(ctx, conn, snap); err != nil {
+		if err := dropSnapshotDatabase(ctx, m.alive(conn), snap); err != nil {
 			log.Error("could not drop the half-made snapshot", "err", err)
 		}
 		return Snapshot{}, cause
@@ -131,7 +131,7 @@ func (m *Manager) copyClosed(ctx context.Context, conn *pgxpool.Conn, src, dst s
 	reopen := func() error {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_, err := conn.Exec(ctx, "ALTER DATABASE "+ident(src)+" WITH ALLOW_CONNECTIONS true")
+		_, err := m.alive(conn).Exec(ctx, "ALTER DATABASE "+ident(src)+" WITH ALLOW_CONNECTIONS true")
 		return err
 	}
 	var err error
@@ -148,7 +148,7 @@ func (m *Manager) copyClosed(ctx context.Context, conn *pgxpool.Conn, src, dst s
 	}
 	closed := time.Since(start)
 	if rerr := reopen(); rerr != nil {
-		m.logger.Error("could not allow connections to the snapshot's source again; run ALTER DATABASE … ALLOW_CONNECTIONS true", "database", src, "err", rerr)
+		m.logger.Error("could not allow connections to the snapshot's source again; Create of it or ALTER DATABASE … ALLOW_CONNECTIONS true repairs it", "database", src, "err", rerr)
 		if err == nil {
 			err = rerr
 		}

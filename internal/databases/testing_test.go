@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -33,10 +34,13 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if !existed {
 		// Fails harmlessly if a snapshot still needs the role.
-		_ = withAdmin(u, func(ctx context.Context, c *pgx.Conn) error {
+		err := withAdmin(u, func(ctx context.Context, c *pgx.Conn) error {
 			_, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+ident(snapshotOwner))
 			return err
 		})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "could not drop %s: %v\n", snapshotOwner, err)
+		}
 	}
 	os.Exit(code)
 }

@@ -106,19 +106,30 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 func (c *Client) WaitHealthy(ctx context.Context, env, app string, addrs ...string) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var last GroupStatus
+	var lastErr error
+	seen := false
 	for {
 		st, err := c.Stats(ctx, env, app)
-		if err == nil && st.AllHealthy(addrs...) {
+		switch {
+		case err == nil && st.AllHealthy(addrs...):
 			return nil
+		case err == nil:
+			last, seen, lastErr = st, true, nil
+		case ctx.Err() == nil:
+			lastErr = err
 		}
 		select {
 		case <-ctx.Done():
-			if err != nil {
-				return fmt.Errorf("wait for healthy targets: %w", err)
+			if !seen || lastErr != nil {
+				if lastErr == nil {
+					lastErr = ctx.Err()
+				}
+				return fmt.Errorf("wait for healthy targets of %s in %s: %w", app, env, lastErr)
 			}
 			var not []string
 			for _, a := range addrs {
-				if t, ok := st.Target(a); !ok || t.State != StateHealthy {
+				if t, ok := last.Target(a); !ok || t.State != StateHealthy {
 					not = append(not, fmt.Sprintf("%s (%s)", a, describe(t, ok)))
 				}
 			}

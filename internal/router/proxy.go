@@ -217,21 +217,32 @@ type reusableBody struct{ rc io.ReadCloser }
 func (b *reusableBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
 func (b *reusableBody) Close() error               { return nil }
 
-// trackedBody ends the request's in-flight accounting when the body is closed.
+// trackedBody ends the request's in-flight accounting when the body has been
+// read to its end or is closed, whichever comes first.
 type trackedBody struct {
-	rc     io.ReadCloser
-	done   func()
-	closed atomic.Bool
+	rc   io.ReadCloser
+	done func()
+	over atomic.Bool
 }
 
-func (b *trackedBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.finish()
+	}
+	return n, err
+}
 
 func (b *trackedBody) Close() error {
 	err := b.rc.Close()
-	if !b.closed.Swap(true) {
+	b.finish()
+	return err
+}
+
+func (b *trackedBody) finish() {
+	if !b.over.Swap(true) {
 		b.done()
 	}
-	return err
 }
 
 // upgradedBody keeps the io.ReadWriteCloser that ReverseProxy needs to pass a

@@ -181,6 +181,9 @@ func TestRouter_WeightsSplitTraffic(t *testing.T) {
 	if got := count(400); got["a"] != 100 || got["b"] != 300 || got["z"] != 0 {
 		t.Fatalf("weights 1:3:0 over 400 requests gave %v, want a=100 b=300 z=0", got)
 	}
+	// In-flight ends when the proxy has finished with the body, which may be
+	// just after the client has it.
+	waitFor(t, 5*time.Second, "no request in flight", func() bool { return mustStats(t, r, "alice", "web").InFlight == 0 })
 	st := mustStats(t, r, "alice", "web")
 	if ta, _ := st.Target(a.addr); ta.Requests != 100 {
 		t.Fatalf("target a counted %d requests, want 100", ta.Requests)
@@ -241,7 +244,7 @@ func TestRouter_DrainsBeforeRemovingTarget(t *testing.T) {
 	default:
 	}
 
-	close(a.release)
+	a.unblock()
 	select {
 	case res := <-slow:
 		if res.status != 200 || res.body != "slow a" {
@@ -477,6 +480,10 @@ func TestRouter_StreamsAndWebSockets(t *testing.T) {
 		if op, _, err := readFrame(br); err != nil || op != 8 {
 			t.Fatalf("close echo: op %d, err %v", op, err)
 		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("after the close handshake the router should end the stream, got %v", err)
+		}
+		conn.Close()
 		waitFor(t, 5*time.Second, "websocket no longer in flight", func() bool {
 			return mustStats(t, r, "alice", "web").InFlight == 0
 		})

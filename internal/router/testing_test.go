@@ -96,6 +96,7 @@ type backend struct {
 	release     chan struct{} // closed to let /slow requests finish
 	next        chan struct{} // closed to send the second server-sent event
 	closeOnce   sync.Once
+	releaseOnce sync.Once
 }
 
 func newBackend(t testing.TB, name string) *backend {
@@ -113,10 +114,13 @@ func newBackend(t testing.TB, name string) *backend {
 	return b
 }
 
+// unblock lets /slow requests finish.
+func (b *backend) unblock() { b.releaseOnce.Do(func() { close(b.release) }) }
+
 // close lets blocked requests finish and stops the server.
 func (b *backend) close() {
 	b.closeOnce.Do(func() {
-		close(b.release)
+		b.unblock()
 		b.Server.Close()
 	})
 }

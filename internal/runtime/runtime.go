@@ -49,7 +49,7 @@ type ServiceSpec struct {
 	Release     int
 	Role        string // RoleWeb | RoleWorker
 	Image       string
-	Command     []string          // empty = image entrypoint
+	Command     []string          // replaces the image's CMD (the arguments of its ENTRYPOINT); empty = image default
 	Env         map[string]string // injected at start; values never logged
 	Port        int               // container port for web services; 0 for workers
 	Aliases     []string          // DNS names inside the environment's network, e.g. the app name
@@ -88,7 +88,7 @@ type TaskSpec struct {
 	App         string
 	Release     int
 	Image       string
-	Command     []string
+	Command     []string // as ServiceSpec.Command
 	Env         map[string]string
 	Timeout     time.Duration // default 10m
 	Labels      map[string]string
@@ -117,7 +117,8 @@ type Driver interface {
 	// DestroyEnvironment removes the scope and everything in it.
 	DestroyEnvironment(ctx context.Context, env string) error
 	// CreateService starts spec.Replicas replicas of a service. ECONFLICT if
-	// a service of that name exists with another spec.
+	// a service of that name exists with another spec; ENOTFOUND if the
+	// environment does not exist.
 	CreateService(ctx context.Context, spec ServiceSpec) error
 	// ScaleService sets the desired replica count. ENOTFOUND if no such service.
 	ScaleService(ctx context.Context, env, name string, replicas int) error
@@ -129,9 +130,13 @@ type Driver interface {
 	ListServices(ctx context.Context, env string) ([]ServiceStatus, error)
 	// ListEnvironments lists the environment scopes Spacepods created.
 	ListEnvironments(ctx context.Context) ([]string, error)
-	// RunTask runs a one-off task to completion and removes it.
+	// RunTask runs a one-off task to completion and removes it. A non-zero
+	// exit is a result, not an error. A task still running at its Timeout is
+	// killed and its result (log tail) comes back with an error. ENOTFOUND
+	// if the environment does not exist.
 	RunTask(ctx context.Context, task TaskSpec) (TaskResult, error)
-	// Logs streams a service's logs (all replicas, prefixed by replica).
+	// Logs streams a service's logs: all replicas, every line prefixed with
+	// "[<replica>] ", Tail counted per replica. ENOTFOUND if no such service.
 	Logs(ctx context.Context, env, name string, opts LogOptions) (io.ReadCloser, error)
 }
 

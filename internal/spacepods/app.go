@@ -190,11 +190,18 @@ func (a *App) Validate() []FieldError {
 			}
 		}
 	}
+	// <DEP>_URL of each dependency is injected too, and wins over env.
+	depURLVars := map[string]string{}
+	for _, d := range a.Dependencies {
+		depURLVars[EnvVarName(d)+"_URL"] = d
+	}
 	for k := range a.Env {
 		if !ValidEnvVarName(k) {
 			add("env."+k, "%q is not a valid env var name: use letters, digits and '_', not starting with a digit", k)
 		} else if IsStandardVar(k) {
 			add("env."+k, "%s is set by Spacepods itself: choose another name", k)
+		} else if d, ok := depURLVars[k]; ok {
+			add("env."+k, "%s is set by Spacepods to the URL of dependency %s: choose another name", k, d)
 		}
 	}
 	prev := 0

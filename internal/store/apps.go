@@ -43,6 +43,9 @@ func (s *Store) PutApp(ctx context.Context, app spacepods.App) (spacepods.App, b
 			app.Name, app.Version, string(manifest), spacepods.ActorName(ctx), micros(app.UpdatedAt)); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE catalog_generation SET generation = generation + 1 WHERE id = 1`); err != nil {
+			return err
+		}
 		action := "app.update"
 		if created {
 			action = "app.register"
@@ -147,13 +150,12 @@ func (s *Store) AppVersions(ctx context.Context, name string) ([]spacepods.AppVe
 }
 
 // CatalogStamp changes whenever any app is registered or updated; callers
-// use it to know when a cached dependency graph is stale.
+// use it to know when a cached dependency graph is stale. It is one
+// primary-key read.
 func (s *Store) CatalogStamp(ctx context.Context) (string, error) {
-	var n int64
-	var last sql.NullInt64
-	var vsum sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT count(*), max(updated_at), sum(version) FROM apps`).Scan(&n, &last, &vsum)
-	return fmt.Sprintf("%d/%d/%d", n, last.Int64, vsum.Int64), s.wrap(err)
+	var g int64
+	err := s.db.QueryRowContext(ctx, `SELECT generation FROM catalog_generation WHERE id = 1`).Scan(&g)
+	return fmt.Sprint(g), s.wrap(err)
 }
 
 // AllDependencies returns every app's dependency list (name → deps).

@@ -146,17 +146,18 @@ func (s *Store) dialectSQL(body string) string {
 	return strings.ReplaceAll(body, "{{ID}}", id)
 }
 
+// splitSQL drops comment lines, then splits a migration into statements.
 func splitSQL(body string) []string {
-	var out []string
-	for _, stmt := range strings.Split(body, ";") {
-		var lines []string
-		for _, l := range strings.Split(stmt, "\n") {
-			if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
-				lines = append(lines, l)
-			}
+	var lines []string
+	for _, l := range strings.Split(body, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
+			lines = append(lines, l)
 		}
-		if len(lines) > 0 {
-			out = append(out, strings.Join(lines, "\n"))
+	}
+	var out []string
+	for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";") {
+		if strings.TrimSpace(stmt) != "" {
+			out = append(out, strings.TrimSpace(stmt))
 		}
 	}
 	return out

@@ -9,6 +9,13 @@
 // zero can be scaled up again (rollback), and replicas 1..N are clones of it.
 // The desired count is the number of replica containers (labels are
 // immutable in Docker, so a count label would go stale on every scale).
+//
+// Health is probed by the driver itself, from the host, on each replica's
+// published loopback port when ServiceStatus or ListServices asks (scratch
+// images have no shell or curl for a Docker HEALTHCHECK); so
+// HealthCheck.Interval is not used. Replicas restart unless stopped (a crashed
+// replica comes back, and so do all after a dockerd restart); a restarted
+// replica may get another host port, which the next status reports.
 package docker
 
 import (

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -61,6 +62,10 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 	if cerrdefs.IsConflict(err) { // created concurrently
 		_, err = d.network(ctx, env.Name)
 		return err
+	}
+	if err != nil && strings.Contains(err.Error(), "non-overlapping IPv4 address pool") {
+		return spacepods.Errorf(spacepods.EUNAVAILABLE,
+			"Docker has no free address pool for the network of environment %q: destroy unused environments, or give dockerd smaller, more numerous pools (default-address-pools in daemon.json, e.g. base 10.200.0.0/16 size 24)", env.Name)
 	}
 	if err != nil {
 		return d.wrap(err, "create network "+name)

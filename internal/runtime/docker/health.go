@@ -54,8 +54,9 @@ func (d *Driver) replica(ctx context.Context, c container.Summary) runtime.Repli
 		}
 	}
 	if !r.Healthy {
+		// Why it died matters more than why the probe failed.
 		if why := d.exitReason(ctx, c.ID); why != "" {
-			r.Error = strings.TrimPrefix(r.Error+"; "+why, "; ")
+			r.Error = strings.TrimSuffix(why+"; "+r.Error, "; ")
 		}
 	}
 	return r

@@ -75,6 +75,9 @@ func services(cs []container.Summary) []*service {
 
 // findService lists one service's containers. ENOTFOUND if there are none.
 func (d *Driver) findService(ctx context.Context, env, name string) (*service, error) {
+	if env == "" || name == "" {
+		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "service %q not found in environment %q", name, env)
+	}
 	cs, err := d.client.ContainerList(ctx, container.ListOptions{
 		All:     true,
 		Filters: managedFilter(env, filters.Arg("label", runtime.LabelService+"="+name)),

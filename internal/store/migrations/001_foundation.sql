@@ -49,3 +49,10 @@ CREATE TABLE audit (
     at      BIGINT NOT NULL
 );
 CREATE INDEX audit_at ON audit (at);
+
+-- One row; bumped on every app change so caches know when they are stale.
+CREATE TABLE catalog_generation (
+    id         INTEGER PRIMARY KEY,
+    generation BIGINT NOT NULL
+);
+INSERT INTO catalog_generation (id, generation) VALUES (1, 0);

@@ -1,0 +1,603 @@
+// Command routerbench measures the Spacepods edge router against a direct
+// connection, nginx and Caddy, with one in-process load generator and the same
+// settings for each: fixed concurrency, fixed duration, keep-alive.
+//
+//	go run ./bench/routerbench [-c 64] [-d 3s] [-rounds 3] [-warmup 1s] [-size 256]
+//
+// Targets, all on 127.0.0.1 and all in front of the same backend:
+//
+//	direct      the backend itself
+//	router      router.Run inside this process, configured through router.Client
+//	router-own  the same router.Run in a child process, as `spacepods router` runs
+//	nginx       if on PATH: a child process with a generated config
+//	caddy       if on PATH: a child process with a generated Caddyfile
+//
+// Targets take turns within each round and the median round counts, so that
+// other load on the machine hits all of them alike. For proxies in their own
+// process the CPU time they used per request is measured too (from /proc),
+// which other load on the machine barely disturbs. Children are stopped by
+// their PID. The last line of output is a JSON summary for machines.
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/router"
+)
+
+// result is one measurement of one target.
+type result struct {
+	Name       string  `json:"name"`
+	Skipped    string  `json:"skipped,omitempty"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	RPS        float64 `json:"rps"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	CPUusPerRq float64 `json:"cpu_us_per_req,omitempty"` // proxy process CPU time per request
+}
+
+// target is one way to reach the backend.
+type target struct {
+	name, addr, host string
+	pgid             int // process group of a proxy in its own process; 0 if none
+	stop             func()
+	rounds           []result
+}
+
+func main() {
+	conc := flag.Int("c", 64, "concurrent keep-alive clients")
+	dur := flag.Duration("d", 3*time.Second, "measured duration per target and round (at most 10s)")
+	warmup := flag.Duration("warmup", time.Second, "unmeasured load before each measurement")
+	rounds := flag.Int("rounds", 3, "rounds; targets take turns in each round and the median round counts")
+	size := flag.Int("size", 256, "response body size in bytes")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first in-process router run to this file")
+	serveRouter := flag.String("serve-router", "", "internal: only run a router with this data dir (the router-own target)")
+	flag.Parse()
+	signal.Ignore(syscall.SIGPIPE) // a closed stdout must not kill us before we stop our children
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if *serveRouter != "" {
+		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		err := router.Run(ctx, router.Config{Listen: "127.0.0.1:0", ControlListen: "127.0.0.1:0", DataDir: *serveRouter, Logger: logger})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "routerbench router:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	*dur = min(*dur, 10*time.Second)
+	if err := run(ctx, *conc, *rounds, *dur, *warmup, *size, *cpuProfile); err != nil {
+		fmt.Fprintln(os.Stderr, "routerbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size int, cpuProfile string) error {
+	tmp, err := os.MkdirTemp("", "routerbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	backendAddr, stopBackend, err := startBackend(size)
+	if err != nil {
+		return err
+	}
+	defer stopBackend()
+
+	fmt.Printf("routerbench: %d keep-alive clients, %d rounds of %s per target (after %s warm-up each), %d-byte responses, GOMAXPROCS=%d, %d CPUs\n\n",
+		conc, rounds, dur, warmup, size, runtime.GOMAXPROCS(0), runtime.NumCPU())
+
+	var targets []*target
+	var skipped []result
+	defer func() {
+		for _, t := range targets {
+			t.stop()
+		}
+	}()
+	targets = append(targets, &target{name: "direct", addr: backendAddr, stop: func() {}})
+	addr, stop, err := startRouterInProcess(filepath.Join(tmp, "router"), backendAddr)
+	if err != nil {
+		return fmt.Errorf("start router: %w", err)
+	}
+	targets = append(targets, &target{name: "router", addr: addr, host: "web.bench.localhost", stop: stop})
+	addr, pgid, stop, err := startRouterProcess(filepath.Join(tmp, "router-own"), backendAddr)
+	if err != nil {
+		return fmt.Errorf("start router in its own process: %w", err)
+	}
+	targets = append(targets, &target{name: "router-own", addr: addr, host: "web.bench.localhost", pgid: pgid, stop: stop})
+	for _, p := range []struct {
+		name, hint string
+		start      func(dir, backend string) (string, int, func(), error)
+	}{
+		{"nginx", "apt-get install nginx", startNginx},
+		{"caddy", "apt-get install caddy", startCaddy},
+	} {
+		if _, err := exec.LookPath(p.name); err != nil {
+			fmt.Printf("%s: not installed (%s)\n", p.name, p.hint)
+			skipped = append(skipped, result{Name: p.name, Skipped: "not installed"})
+			continue
+		}
+		addr, pgid, stop, err := p.start(filepath.Join(tmp, p.name), backendAddr)
+		if err != nil {
+			fmt.Printf("%s: could not start: %v\n", p.name, err)
+			skipped = append(skipped, result{Name: p.name, Skipped: err.Error()})
+			continue
+		}
+		targets = append(targets, &target{name: p.name, addr: addr, pgid: pgid, stop: stop})
+	}
+
+	var prof *os.File
+	if cpuProfile != "" {
+		if prof, err = os.Create(cpuProfile); err != nil {
+			return err
+		}
+		defer prof.Close()
+	}
+	for r := 1; r <= rounds; r++ {
+		fmt.Printf("round %d/%d\n", r, rounds)
+		printHeader()
+		for _, t := range targets {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			profile := prof != nil && t.name == "router" && r == 1
+			if profile {
+				pprof.StartCPUProfile(prof)
+			}
+			res := load(t, conc, dur, warmup)
+			if profile {
+				pprof.StopCPUProfile()
+			}
+			t.rounds = append(t.rounds, res)
+			printRow(res)
+		}
+		fmt.Println()
+	}
+
+	fmt.Printf("median round of %d\n", rounds)
+	printHeader()
+	byName := map[string]result{}
+	var results []result
+	for _, t := range targets {
+		m := median(t.rounds)
+		byName[t.name] = m
+		results = append(results, m)
+		printRow(m)
+	}
+	results = append(results, skipped...)
+	summary := map[string]any{"concurrency": conc, "rounds": rounds, "duration_s": dur.Seconds(), "body_bytes": size, "results": results}
+	fmt.Println()
+	ratio := func(a, b string) {
+		ra, rb := byName[a], byName[b]
+		if ra.RPS == 0 || rb.RPS == 0 {
+			return
+		}
+		fmt.Printf("%-10s / %-6s  throughput %.2f×   p50 %.2f×   p99 %.2f×", a, b, ra.RPS/rb.RPS, ra.P50ms/rb.P50ms, ra.P99ms/rb.P99ms)
+		key := strings.ReplaceAll(a, "-", "_") + "_over_" + b
+		summary[key] = ra.RPS / rb.RPS
+		if ra.CPUusPerRq > 0 && rb.CPUusPerRq > 0 {
+			fmt.Printf("   CPU per request %.2f×", ra.CPUusPerRq/rb.CPUusPerRq)
+			summary[key+"_cpu_per_req"] = ra.CPUusPerRq / rb.CPUusPerRq
+		}
+		fmt.Println()
+	}
+	for _, a := range []string{"router", "router-own"} {
+		for _, b := range []string{"direct", "nginx", "caddy"} {
+			ratio(a, b)
+		}
+	}
+	out, _ := json.Marshal(summary)
+	fmt.Printf("RESULT %s\n", out)
+	return nil
+}
+
+// median returns the round with the median throughput.
+func median(rs []result) result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.RPS, b.RPS) })
+	return s[len(s)/2]
+}
+
+func printHeader() {
+	fmt.Printf("%-10s %9s %9s %9s %9s %7s %12s\n", "target", "req/s", "p50 ms", "p99 ms", "requests", "errors", "cpu µs/req")
+}
+
+func printRow(r result) {
+	cpu := "-"
+	if r.CPUusPerRq > 0 {
+		cpu = fmt.Sprintf("%.1f", r.CPUusPerRq)
+	}
+	fmt.Printf("%-10s %9.0f %9.2f %9.2f %9d %7d %12s\n", r.Name, r.RPS, r.P50ms, r.P99ms, r.Requests, r.Errors, cpu)
+}
+
+// load runs conc keep-alive clients against t for warmup, then measures for dur.
+func load(t *target, conc int, dur, warmup time.Duration) result {
+	tr := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        conc,
+		MaxIdleConnsPerHost: conc,
+		MaxConnsPerHost:     conc,
+		DisableCompression:  true,
+		IdleConnTimeout:     time.Minute,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	url := "http://" + t.addr + "/"
+
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(dur)
+	var cpuStart, cpuEnd time.Duration
+	if t.pgid != 0 {
+		go func() {
+			time.Sleep(time.Until(measureFrom))
+			cpuStart = groupCPU(t.pgid)
+		}()
+	}
+
+	var mu sync.Mutex
+	var all []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	for i := 0; i < conc; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, 1<<16)
+			e := 0
+			for {
+				t0 := time.Now()
+				if t0.After(end) {
+					break
+				}
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				if t.host != "" {
+					req.Host = t.host
+				}
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == http.StatusOK
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					ok = ok && err == nil
+				}
+				if t0.Before(measureFrom) {
+					continue
+				}
+				if !ok {
+					e++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			errs += e
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if t.pgid != 0 {
+		cpuEnd = groupCPU(t.pgid)
+	}
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[int(float64(len(all)-1)*p)]) / float64(time.Millisecond)
+	}
+	res := result{Name: t.name, Requests: len(all), Errors: errs, RPS: float64(len(all)) / dur.Seconds(), P50ms: pct(0.50), P99ms: pct(0.99)}
+	if t.pgid != 0 && len(all) > 0 && cpuEnd > cpuStart {
+		res.CPUusPerRq = float64((cpuEnd-cpuStart)/time.Microsecond) / float64(len(all))
+	}
+	return res
+}
+
+// groupCPU sums the user and system CPU time of every process in group pgid
+// (nginx's master and workers), from /proc/<pid>/stat.
+func groupCPU(pgid int) time.Duration {
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	entries, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command, which is in parentheses and may hold spaces.
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(data[i+1:]))
+		// f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+		if len(f) < 13 {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g != pgid {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / ticksPerSecond
+}
+
+// startBackend serves a fixed body on 127.0.0.1 (every path, /healthz included).
+func startBackend(size int) (string, func(), error) {
+	body := []byte(strings.Repeat("x", size))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	})}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// startRouterInProcess runs the router in this process with router.Run and
+// configures it through the control API client, as the control plane does.
+func startRouterInProcess(dir, backend string) (string, func(), error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() {
+		if err := router.Run(ctx, router.Config{Listen: "127.0.0.1:0", ControlListen: "127.0.0.1:0", DataDir: dir, Logger: logger}); err != nil {
+			fmt.Fprintln(os.Stderr, "routerbench: in-process router:", err)
+		}
+		close(exited)
+	}()
+	stop := func() {
+		cancel()
+		<-exited
+	}
+	addr, err := configureRouter(dir, backend, exited)
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return addr, stop, nil
+}
+
+// startRouterProcess runs router.Run in a child process (this binary with
+// -serve-router) and configures it through the control API client.
+func startRouterProcess(dir, backend string) (string, int, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", 0, nil, err
+	}
+	ch, err := startChild(exec.Command(self, "-serve-router", dir), dir, syscall.SIGTERM)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	addr, err := configureRouter(dir, backend, ch.exited)
+	if err != nil {
+		ch.stop()
+		return "", 0, nil, err
+	}
+	return addr, ch.pid, ch.stop, nil
+}
+
+// configureRouter waits for the router of dir to answer, points group
+// bench/web at backend, waits until the target is healthy and returns the
+// router's proxy address.
+func configureRouter(dir, backend string, exited <-chan struct{}) (string, error) {
+	var client *router.Client
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var ok bool
+		if client, ok = router.Adopt(dir, ""); ok {
+			break
+		}
+		select {
+		case <-exited:
+			return "", errors.New("router exited at start")
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("router did not answer within 10s")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	spec := router.GroupSpec{HealthPath: "/healthz", Targets: []router.TargetSpec{{Addr: backend, Weight: 1}}}
+	if err := client.SetGroup(ctx, "bench", "web", spec); err != nil {
+		return "", err
+	}
+	if err := client.WaitHealthy(ctx, "bench", "web", backend); err != nil {
+		return "", err
+	}
+	info, err := client.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	return info.Listen, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+const nginxConf = `worker_processes %d;
+daemon off;
+master_process on;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/client_body;
+    proxy_temp_path %[2]s/proxy;
+    fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    scgi_temp_path %[2]s/scgi;
+    upstream backend {
+        server %[3]s;
+        keepalive 256;
+    }
+    server {
+        listen 127.0.0.1:%[4]d;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }
+    }
+}
+`
+
+// startNginx runs nginx in the foreground (daemon off) as our child, one
+// worker per CPU, with keep-alive connections to the backend.
+func startNginx(dir, backend string) (string, int, func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", 0, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, runtime.NumCPU(), dir, backend, port), 0o644); err != nil {
+		return "", 0, nil, err
+	}
+	ch, err := startChild(exec.Command("nginx", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")), dir, syscall.SIGQUIT)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	return ch.waitListen(port)
+}
+
+const caddyfile = `{
+	admin off
+	auto_https off
+}
+http://:%d {
+	bind 127.0.0.1
+	reverse_proxy %s
+}
+`
+
+// startCaddy runs caddy as our child with a generated Caddyfile; its state
+// directories point into dir so nothing outside it is written.
+func startCaddy(dir, backend string) (string, int, func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", 0, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	conf := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, caddyfile, port, backend), 0o644); err != nil {
+		return "", 0, nil, err
+	}
+	cmd := exec.Command("caddy", "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
+	ch, err := startChild(cmd, dir, syscall.SIGTERM)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	return ch.waitListen(port)
+}
+
+// child is a process we started, in its own process group.
+type child struct {
+	pid    int
+	dir    string
+	exited chan struct{}
+	stop   func()
+}
+
+// startChild starts cmd in its own process group (so its CPU time can be
+// summed and its workers stopped with it), with output in dir/output.log.
+// The child gets stopSig if this process dies first.
+func startChild(cmd *exec.Cmd, dir string, stopSig syscall.Signal) (*child, error) {
+	logf, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: stopSig}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	c := &child{pid: cmd.Process.Pid, dir: dir, exited: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(c.exited) }()
+	c.stop = func() {
+		cmd.Process.Signal(stopSig)
+		select {
+		case <-c.exited:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-c.pid, syscall.SIGKILL) // the child's own group: it and its workers
+			<-c.exited
+		}
+	}
+	return c, nil
+}
+
+// waitListen waits until the child accepts connections on port.
+func (c *child) waitListen(port int) (string, int, func(), error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			conn.Close()
+			return addr, c.pid, c.stop, nil
+		}
+		select {
+		case <-c.exited:
+			out, _ := os.ReadFile(filepath.Join(c.dir, "output.log"))
+			return "", 0, nil, fmt.Errorf("exited at start: %s", strings.TrimSpace(string(out)))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.stop()
+			return "", 0, nil, errors.New("did not listen within 10s")
+		}
+	}
+}

@@ -1,0 +1,728 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/router"
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// stepError is a failed step with the output to keep on the deploy.
+type stepError struct {
+	msg    string
+	output string
+}
+
+func (e *stepError) Error() string { return e.msg }
+
+func fail(output, format string, args ...any) error {
+	return &stepError{msg: fmt.Sprintf(format, args...), output: output}
+}
+
+// run holds one deploy's working state.
+type run struct {
+	e       *Engine
+	d       *spacepods.Deploy
+	app     spacepods.App
+	env     spacepods.Environment
+	rel     spacepods.Release
+	old     *spacepods.Release // live before this deploy, nil if none
+	created bool               // the new service exists
+}
+
+func (e *Engine) now() *time.Time {
+	t := e.Store.Now()
+	return &t
+}
+
+func (e *Engine) save(ctx context.Context, d *spacepods.Deploy) {
+	if err := e.Store.SaveDeploy(context.WithoutCancel(ctx), *d); err != nil {
+		e.Logger.Error("save deploy", "deploy", d.ID, "err", err)
+	}
+}
+
+func (e *Engine) setStep(ctx context.Context, d *spacepods.Deploy, name, status, detail string) {
+	for i := range d.Steps {
+		if d.Steps[i].Name != name {
+			continue
+		}
+		s := &d.Steps[i]
+		s.Status = status
+		if detail != "" {
+			s.Detail = detail
+		}
+		switch status {
+		case "running":
+			s.StartedAt = e.now()
+		case "done", "failed", "skipped":
+			if s.StartedAt == nil {
+				s.StartedAt = e.now()
+			}
+			s.EndedAt = e.now()
+		}
+	}
+	if status == "running" {
+		d.Step = name
+	}
+	e.save(ctx, d)
+}
+
+// execute runs the five steps of one deploy.
+func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
+	d.Status, d.StartedAt = spacepods.DeployRunning, e.now()
+	e.save(ctx, d)
+	r := &run{e: e, d: d}
+	err := r.steps(ctx)
+	if err == nil {
+		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
+		e.save(ctx, d)
+		e.event(ctx, d, "info", fmt.Sprintf("completed: %s runs build %d (release %d) in %s", d.App, d.Build, d.Release, d.Env))
+		return
+	}
+	if ctx.Err() != nil {
+		// The control plane is stopping: leave the deploy running; the next
+		// start rolls it back from the store and the runtime's labels.
+		e.event(context.WithoutCancel(ctx), d, "warn", "control plane stopping during "+d.Step+"; the next start rolls this deploy back")
+		return
+	}
+	var se *stepError
+	if errors.As(err, &se) && se.output != "" {
+		d.Output = se.output
+	}
+	d.Error = spacepods.ErrorMessage(err)
+	if spacepods.ErrorCode(err) == spacepods.EINTERNAL && !errors.As(err, &se) {
+		d.Error = err.Error()
+	}
+	if se != nil {
+		d.Error = se.msg
+	}
+	e.setStep(ctx, d, d.Step, "failed", "")
+	e.event(ctx, d, "error", fmt.Sprintf("%s failed: %s", d.Step, d.Error))
+	r.rollback(ctx)
+}
+
+func (r *run) steps(ctx context.Context) error {
+	e, d := r.e, r.d
+	var err error
+	if r.env, err = e.Store.GetEnvironment(ctx, d.Env); err != nil {
+		return err
+	}
+	if r.app, err = e.Catalog.Get(ctx, d.App); err != nil {
+		return err
+	}
+	if ea, err := e.Store.GetEnvApp(ctx, d.Env, d.App); err == nil && ea.Release > 0 {
+		old, err := e.Store.GetRelease(ctx, d.Env, d.App, ea.Release)
+		if err != nil {
+			return err
+		}
+		r.old = &old
+		d.FromRelease = old.Number
+	}
+	prev, _ := e.Store.GetEnvApp(ctx, d.Env, d.App)
+	prev.Env, prev.App, prev.Status, prev.Reason = d.Env, d.App, "deploying", ""
+	if prev.Release == 0 {
+		prev.Build = d.Build
+	}
+	if err := e.Store.PutEnvApp(ctx, prev); err != nil {
+		return err
+	}
+	for _, step := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"clear_stale", r.clearStale},
+		{"register_release", r.register},
+		{"migrate", r.migrate},
+		{"create_service", r.createService},
+		{"rollout", r.rollout},
+	} {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e.setStep(ctx, d, step.name, "running", "")
+		e.event(ctx, d, "info", "step "+step.name)
+		if err := step.fn(ctx); err != nil {
+			return err
+		}
+		if d.Steps[stepIndex(step.name)].Status == "running" {
+			e.setStep(ctx, d, step.name, "done", "")
+		}
+	}
+	return nil
+}
+
+func stepIndex(name string) int {
+	for i, n := range spacepods.DeploySteps {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// servicesOf lists the runtime services of (env, app), web and workers.
+func (e *Engine) servicesOf(ctx context.Context, env, app string) ([]runtime.ServiceStatus, error) {
+	all, err := e.Driver.ListServices(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	var out []runtime.ServiceStatus
+	for _, s := range all {
+		if s.App == app {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Step 1: anything of this app that is not the live release is stale.
+func (r *run) clearStale(ctx context.Context) error {
+	svcs, err := r.e.servicesOf(ctx, r.d.Env, r.d.App)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, s := range svcs {
+		if r.old != nil && s.Release == r.old.Number {
+			continue
+		}
+		if err := r.e.Driver.DeleteService(ctx, r.d.Env, s.Name); err != nil {
+			return err
+		}
+		n++
+		r.e.event(ctx, r.d, "warn", fmt.Sprintf("removed stale service %s (release %d) left by an earlier deploy", s.Name, s.Release))
+	}
+	r.e.setStep(ctx, r.d, "clear_stale", "done", fmt.Sprintf("%d stale services removed", n))
+	return nil
+}
+
+// Step 2: an immutable release from build + config (or a copy of an
+// earlier release for a rollback).
+func (r *run) register(ctx context.Context) error {
+	e, d := r.e, r.d
+	var rel spacepods.Release
+	if d.Rollback && d.Release > 0 {
+		prev, err := e.Store.GetRelease(ctx, d.Env, d.App, d.Release)
+		if err != nil {
+			return err
+		}
+		rel = prev
+		e.event(ctx, d, "info", fmt.Sprintf("rollback: reusing release %d (build %d) as is", prev.Number, prev.Build))
+	} else {
+		build, err := e.Catalog.Build(ctx, d.App, d.Build)
+		if err != nil {
+			return err
+		}
+		deps := map[string]string{}
+		for _, dep := range r.app.Dependencies {
+			da, err := e.Catalog.Get(ctx, dep)
+			if err != nil {
+				return err
+			}
+			deps[dep] = config.DependencyURL(da)
+		}
+		dbURL := ""
+		if r.app.Database != nil && e.DatabaseURL != nil {
+			if dbURL, err = e.DatabaseURL(ctx, d.Env, r.app); err != nil {
+				return err
+			}
+		}
+		replicas := r.app.Replicas(d.Env)
+		if r.env.Kind == spacepods.EnvPod {
+			replicas = 1
+		}
+		rel = spacepods.Release{
+			Build: build.Number, Image: build.Image, GitSHA: build.GitSHA,
+			Vars:    config.Compose(config.Inputs{Env: d.Env, App: r.app, Build: build, DatabaseURL: dbURL, Deps: deps}),
+			Command: r.app.Command, Migrate: r.app.Migrate, Replicas: replicas, Workers: r.app.Workers,
+		}
+	}
+	rel.Env, rel.App = d.Env, d.App
+	rel, err := e.Store.AddRelease(ctx, rel)
+	if err != nil {
+		return err
+	}
+	r.rel = rel
+	d.Release = rel.Number
+	e.setStep(ctx, d, "register_release", "done", fmt.Sprintf("release %d: build %d, image %s, %d replicas", rel.Number, rel.Build, rel.Image, rel.Replicas))
+	return nil
+}
+
+// Step 3: migrations as a one-off task; a non-zero exit aborts before any
+// traffic moves.
+func (r *run) migrate(ctx context.Context) error {
+	e, d := r.e, r.d
+	if len(r.rel.Migrate) == 0 {
+		e.setStep(ctx, d, "migrate", "skipped", "the app declares no migrate command")
+		return nil
+	}
+	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
+		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
+		Image: r.rel.Image, Command: r.rel.Migrate, Env: r.rel.Vars, Timeout: e.opts().TaskTimeout,
+	})
+	if err != nil {
+		return fail(res.LogTail, "migration task: %s", spacepods.ErrorMessage(err))
+	}
+	if res.ExitCode != 0 {
+		return fail(res.LogTail, "migration %q exited with code %d; no traffic was moved (its output is kept on this deploy)", strings.Join(r.rel.Migrate, " "), res.ExitCode)
+	}
+	e.setStep(ctx, d, "migrate", "done", "exit 0")
+	return nil
+}
+
+func (r *run) webSpec(replicas int) runtime.ServiceSpec {
+	role := runtime.RoleWeb
+	if r.app.Kind == spacepods.KindWorker {
+		role = runtime.RoleWorker
+	}
+	return runtime.ServiceSpec{
+		Name: ServiceName(r.d.App, r.rel.Number, ""), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: role,
+		Image: r.rel.Image, Command: r.rel.Command, Env: r.rel.Vars, Port: r.app.Port, Aliases: []string{r.d.App},
+		Health: runtime.HealthCheck{Path: r.app.Health}, Replicas: replicas,
+	}
+}
+
+func (r *run) workerSpec(w spacepods.Worker) runtime.ServiceSpec {
+	return runtime.ServiceSpec{
+		Name: ServiceName(r.d.App, r.rel.Number, w.Name), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: runtime.RoleWorker,
+		Image: r.rel.Image, Command: w.Command, Env: r.rel.Vars, Replicas: 1,
+		Labels: map[string]string{"spacepods.worker": w.Name},
+	}
+}
+
+// stageCounts returns the new service's replica count at each stage.
+func stageCounts(replicas int, stages []int) []int {
+	var out []int
+	for _, pct := range stages {
+		n := int(math.Ceil(float64(replicas) * float64(pct) / 100))
+		if n < 1 {
+			n = 1
+		}
+		if n > replicas {
+			n = replicas
+		}
+		if len(out) == 0 || n > out[len(out)-1] {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 || out[len(out)-1] != replicas {
+		out = append(out, replicas)
+	}
+	return out
+}
+
+func (r *run) stages() []int {
+	if r.env.Kind == spacepods.EnvPod || r.app.Kind == spacepods.KindWorker || r.rel.Replicas <= 1 && r.old == nil {
+		return []int{r.rel.Replicas}
+	}
+	return stageCounts(r.rel.Replicas, r.app.Stages())
+}
+
+// Step 4: the new service (at its first stage's size), its workers, and
+// its routing group (still only the old targets).
+func (r *run) createService(ctx context.Context) error {
+	e, d := r.e, r.d
+	if r.rel.Replicas == 0 {
+		e.setStep(ctx, d, "create_service", "skipped", "0 replicas wanted")
+		return nil
+	}
+	first := r.stages()[0]
+	r.created = true
+	if err := e.Driver.CreateService(ctx, r.webSpec(first)); err != nil {
+		return err
+	}
+	for _, w := range r.rel.Workers {
+		if err := e.Driver.CreateService(ctx, r.workerSpec(w)); err != nil {
+			return err
+		}
+	}
+	if r.app.Kind == spacepods.KindWeb {
+		if err := r.route(ctx, nil, r.oldTargets(ctx, -1)); err != nil {
+			return err
+		}
+	}
+	e.setStep(ctx, d, "create_service", "done", fmt.Sprintf("service %s with %d replicas, %d workers; route %s", ServiceName(d.App, r.rel.Number, ""), first, len(r.rel.Workers), e.URL(d.Env, d.App)))
+	return nil
+}
+
+// oldTargets returns the first n healthy-or-running replicas of the old
+// service (n < 0: all), in the driver's order (it removes from the end).
+func (r *run) oldTargets(ctx context.Context, n int) []string {
+	if r.old == nil {
+		return nil
+	}
+	st, err := r.e.Driver.ServiceStatus(ctx, r.d.Env, ServiceName(r.d.App, r.old.Number, ""))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, rep := range st.Replicas {
+		if n >= 0 && len(out) == n {
+			break
+		}
+		out = append(out, rep.Addr)
+	}
+	return out
+}
+
+// route sets the app's target group: new and old addresses, weight 1 each
+// (the replica counts carry the split); targets left out drain.
+func (r *run) route(ctx context.Context, newAddrs, oldAddrs []string) error {
+	g := router.GroupSpec{HealthPath: r.app.Health}
+	for _, a := range append(append([]string{}, oldAddrs...), newAddrs...) {
+		g.Targets = append(g.Targets, router.TargetSpec{Addr: a, Weight: 1})
+	}
+	return r.e.Router.SetGroup(ctx, r.d.Env, r.d.App, g)
+}
+
+// Step 5: staged rollout.
+func (r *run) rollout(ctx context.Context) error {
+	e, d := r.e, r.d
+	name := ServiceName(d.App, r.rel.Number, "")
+	stages := r.stages()
+	total := r.rel.Replicas
+	for i, n := range stages {
+		oldN := total - n
+		if r.old == nil {
+			oldN = 0
+		}
+		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: new %d, old %d of %d replicas", i+1, len(stages), n, oldN, total))
+		if i > 0 {
+			if err := e.Driver.ScaleService(ctx, d.Env, name, n); err != nil {
+				return err
+			}
+		}
+		newAddrs, err := r.waitReady(ctx, name, n)
+		if err != nil {
+			return err
+		}
+		if r.app.Kind == spacepods.KindWeb {
+			// New targets join next to the old; the router sends them
+			// traffic only once its own health check passes.
+			if err := r.route(ctx, newAddrs, r.oldTargets(ctx, -1)); err != nil {
+				return err
+			}
+			if err := r.waitRouted(ctx, newAddrs); err != nil {
+				return err
+			}
+			if err := r.bake(ctx, newAddrs); err != nil {
+				return err
+			}
+			// Old targets leave the group (draining) before their
+			// containers stop.
+			keep := r.oldTargets(ctx, oldN)
+			if err := r.route(ctx, newAddrs, keep); err != nil {
+				return err
+			}
+			r.waitDrained(ctx, newAddrs, keep)
+		}
+		if r.old != nil {
+			if err := e.Driver.ScaleService(ctx, d.Env, ServiceName(d.App, r.old.Number, ""), oldN); err != nil && spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+				return err
+			}
+		}
+	}
+	// Workers of the new release run already; wait until they run.
+	for _, w := range r.rel.Workers {
+		if _, err := r.waitRunning(ctx, ServiceName(d.App, r.rel.Number, w.Name), 1); err != nil {
+			return err
+		}
+	}
+	// The new release is live: record it first, so that a crash from here
+	// on completes rather than rolls back.
+	if err := e.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: d.Env, App: d.App, Build: r.rel.Build, Release: r.rel.Number, Status: "healthy", URL: r.url()}); err != nil {
+		return err
+	}
+	r.removeOld(ctx)
+	e.setStep(ctx, d, "rollout", "done", fmt.Sprintf("%d stages; %d replicas of release %d serve", len(stages), total, r.rel.Number))
+	return nil
+}
+
+func (r *run) url() string {
+	if r.app.Kind != spacepods.KindWeb {
+		return ""
+	}
+	return r.e.URL(r.d.Env, r.d.App)
+}
+
+// removeOld deletes every service of the app that is not the new release.
+func (r *run) removeOld(ctx context.Context) {
+	svcs, err := r.e.servicesOf(ctx, r.d.Env, r.d.App)
+	if err != nil {
+		r.e.event(ctx, r.d, "warn", "list services to remove the old release: "+err.Error())
+		return
+	}
+	for _, s := range svcs {
+		if s.Release != r.rel.Number {
+			if err := r.e.Driver.DeleteService(ctx, r.d.Env, s.Name); err != nil {
+				r.e.event(ctx, r.d, "warn", "delete old service "+s.Name+": "+err.Error())
+			}
+		}
+	}
+}
+
+// waitReady waits until n replicas of a service are running and healthy
+// and returns their addresses (web) — or fails with their errors and logs.
+func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, error) {
+	e, d := r.e, r.d
+	deadline := time.Now().Add(e.opts().HealthTimeout)
+	for {
+		st, err := e.Driver.ServiceStatus(ctx, d.Env, name)
+		if err != nil {
+			return nil, err
+		}
+		var addrs []string
+		for _, rep := range st.Replicas {
+			if rep.Running && (rep.Healthy || r.app.Kind != spacepods.KindWeb) {
+				addrs = append(addrs, rep.Addr)
+			}
+		}
+		if len(addrs) >= n {
+			return addrs[:n], nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fail(r.failureOutput(ctx, name, st), "%d of %d new replicas became healthy within %s", len(addrs), n, e.opts().HealthTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(e.opts().Poll):
+		}
+	}
+}
+
+func (r *run) waitRunning(ctx context.Context, name string, n int) ([]string, error) {
+	saved := r.app.Kind
+	r.app.Kind = spacepods.KindWorker
+	defer func() { r.app.Kind = saved }()
+	return r.waitReady(ctx, name, n)
+}
+
+// failureOutput is what a user needs to see why replicas failed: each
+// replica's error (exit, health response) and the last log lines.
+func (r *run) failureOutput(ctx context.Context, name string, st runtime.ServiceStatus) string {
+	var b strings.Builder
+	for _, rep := range st.Replicas {
+		if rep.Error != "" {
+			fmt.Fprintf(&b, "replica %s: %s\n", rep.ID, rep.Error)
+		}
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if rc, err := r.e.Driver.Logs(lctx, r.d.Env, name, runtime.LogOptions{Tail: 20}); err == nil {
+		logs, _ := io.ReadAll(io.LimitReader(rc, 32<<10))
+		rc.Close()
+		if len(logs) > 0 {
+			b.WriteString("last log lines:\n")
+			b.Write(logs)
+		}
+	}
+	return b.String()
+}
+
+// waitRouted waits until the router's own health check passes for addrs.
+func (r *run) waitRouted(ctx context.Context, addrs []string) error {
+	e, d := r.e, r.d
+	deadline := time.Now().Add(e.opts().HealthTimeout)
+	for {
+		st, err := e.Router.Stats(ctx, d.Env, d.App)
+		if err != nil {
+			return err
+		}
+		ok := 0
+		var last string
+		for _, a := range addrs {
+			if t, found := st.Target(a); found && t.Healthy && t.State == router.StateHealthy {
+				ok++
+			} else if found {
+				last = t.LastError
+			}
+		}
+		if ok == len(addrs) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fail(last, "the router's health check did not pass for %d of %d new targets within %s", len(addrs)-ok, len(addrs), e.opts().HealthTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(e.opts().Poll):
+		}
+	}
+}
+
+// bake holds the stage while watching the new targets' error rate at the
+// router (master environments only).
+func (r *run) bake(ctx context.Context, addrs []string) error {
+	e, d := r.e, r.d
+	if r.env.Kind == spacepods.EnvPod || e.opts().Bake <= 0 {
+		return nil
+	}
+	before, _ := e.Router.Stats(ctx, d.Env, d.App)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(e.opts().Bake):
+	}
+	after, err := e.Router.Stats(ctx, d.Env, d.App)
+	if err != nil {
+		return err
+	}
+	var reqs, errs uint64
+	for _, a := range addrs {
+		t1, _ := after.Target(a)
+		t0, _ := before.Target(a)
+		reqs += t1.Requests - t0.Requests
+		errs += (t1.Responses5xx + t1.TransportErrors) - (t0.Responses5xx + t0.TransportErrors)
+	}
+	if reqs >= 5 && float64(errs)/float64(reqs) > e.opts().ErrorThreshold {
+		return fail("", "the new targets failed %d of %d requests during the %s bake (threshold %.0f%%)", errs, reqs, e.opts().Bake, e.opts().ErrorThreshold*100)
+	}
+	e.event(ctx, d, "info", fmt.Sprintf("bake %s: new targets served %d requests, %d failed", e.opts().Bake, reqs, errs))
+	return nil
+}
+
+// waitDrained waits (up to 15s) until targets outside keep+newAddrs have
+// no requests in flight at the router.
+func (r *run) waitDrained(ctx context.Context, newAddrs, keep []string) {
+	want := map[string]bool{}
+	for _, a := range append(append([]string{}, newAddrs...), keep...) {
+		want[a] = true
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := r.e.Router.Stats(ctx, r.d.Env, r.d.App)
+		if err != nil {
+			return
+		}
+		busy := false
+		for _, t := range st.Targets {
+			if !want[t.Addr] && t.InFlight > 0 {
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.e.opts().Poll):
+		}
+	}
+}
+
+// rollback restores the old release's count and routing and discards the
+// new service.
+func (r *run) rollback(ctx context.Context) {
+	e, d := r.e, r.d
+	ctx = context.WithoutCancel(ctx)
+	err := e.restore(ctx, d, r.old, r.app)
+	d.EndedAt = e.now()
+	if err != nil {
+		d.Status = spacepods.DeployFailed
+		d.Error += "; rollback failed too: " + err.Error()
+		e.event(ctx, d, "error", "rollback failed: "+err.Error())
+	} else {
+		d.Status = spacepods.DeployRolledBack
+		what := "nothing was live before; the new service is removed"
+		if r.old != nil {
+			what = fmt.Sprintf("release %d (build %d) keeps serving", r.old.Number, r.old.Build)
+		}
+		e.event(ctx, d, "warn", "rolled back: "+what)
+	}
+	e.save(ctx, d)
+}
+
+// restore brings (env, app) back to release old (nil: nothing) and removes
+// every other service of the app. Used by failed deploys and by recovery
+// after a crash.
+func (e *Engine) restore(ctx context.Context, d *spacepods.Deploy, old *spacepods.Release, app spacepods.App) error {
+	var errs []error
+	if old != nil && old.Replicas > 0 {
+		name := ServiceName(d.App, old.Number, "")
+		if err := e.Driver.ScaleService(ctx, d.Env, name, old.Replicas); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s to %d replicas: %w", name, old.Replicas, err))
+		}
+		if app.Kind == spacepods.KindWeb {
+			st, err := e.Driver.ServiceStatus(ctx, d.Env, name)
+			if err == nil {
+				g := router.GroupSpec{HealthPath: app.Health}
+				for _, rep := range st.Replicas {
+					g.Targets = append(g.Targets, router.TargetSpec{Addr: rep.Addr, Weight: 1})
+				}
+				if err := e.Router.SetGroup(ctx, d.Env, d.App, g); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	} else if app.Kind == spacepods.KindWeb {
+		if err := e.Router.SetGroup(ctx, d.Env, d.App, router.GroupSpec{HealthPath: app.Health}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	svcs, err := e.servicesOf(ctx, d.Env, d.App)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
+	for _, s := range svcs {
+		if old != nil && s.Release == old.Number {
+			continue
+		}
+		if err := e.Driver.DeleteService(ctx, d.Env, s.Name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if old == nil {
+		e.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: d.Env, App: d.App, Build: d.Build, Status: "failed", Reason: d.Error})
+	}
+	return errors.Join(errs...)
+}
+
+// recoverDeploy ends a deploy that was running when the previous process
+// died: completed if its release was already recorded live, otherwise
+// rolled back to what was live before.
+func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) {
+	app, err := e.Catalog.Get(ctx, d.App)
+	if err != nil {
+		e.Logger.Error("recover deploy: app", "deploy", d.ID, "err", err)
+		return
+	}
+	ea, _ := e.Store.GetEnvApp(ctx, d.Env, d.App)
+	if d.Release > 0 && ea.Release == d.Release {
+		r := &run{e: e, d: &d, app: app, rel: spacepods.Release{Number: d.Release}}
+		r.removeOld(ctx)
+		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
+		e.setStep(ctx, &d, "rollout", "done", "completed after a control-plane restart")
+		e.event(ctx, &d, "info", "completed after a control-plane restart")
+		return
+	}
+	var old *spacepods.Release
+	if d.FromRelease > 0 {
+		if rel, err := e.Store.GetRelease(ctx, d.Env, d.App, d.FromRelease); err == nil {
+			old = &rel
+		}
+	}
+	d.Error = fmt.Sprintf("the control plane stopped during step %s; rolled back on restart", d.Step)
+	e.setStep(ctx, &d, d.Step, "failed", "")
+	err = e.restore(ctx, &d, old, app)
+	d.EndedAt = e.now()
+	d.Status = spacepods.DeployRolledBack
+	if err != nil {
+		d.Status = spacepods.DeployFailed
+		d.Error += "; rollback failed: " + err.Error()
+	}
+	e.save(ctx, &d)
+	e.event(ctx, &d, "warn", d.Error)
+}

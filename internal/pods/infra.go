@@ -1,0 +1,175 @@
+package pods
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/spacepods/spacepods/internal/databases"
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// CreateMaster creates a long-lived master environment (qa, staging,
+// production): same routing, databases and env injection as pods, never
+// wiped, never expiring.
+func (s *Service) CreateMaster(ctx context.Context, name string, protected bool) (spacepods.Environment, error) {
+	if err := spacepods.ValidateEnvName(name); err != nil {
+		return spacepods.Environment{}, err
+	}
+	env, err := s.Store.CreateEnvironment(ctx, spacepods.Environment{Name: name, Kind: spacepods.EnvMaster, Owner: spacepods.ActorName(ctx), Status: spacepods.StatusCreating, Protected: protected, Apps: []string{}})
+	if err != nil {
+		return env, err
+	}
+	if err := s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: name}); err != nil {
+		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
+		return env, err
+	}
+	if err := s.Router.SetEnvironment(ctx, name); err != nil {
+		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
+		return env, err
+	}
+	env.Status = spacepods.StatusReady
+	return env, s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusReady, "")
+}
+
+// DatabaseURL makes sure env has app's database (seeded or cloned from a
+// snapshot on first use) and returns the URL its containers use, through
+// the environment network's gateway. The deploy engine calls it when it
+// registers a release.
+func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App) (string, error) {
+	if app.Database == nil {
+		return "", nil
+	}
+	if s.Databases == nil {
+		return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "app %s needs a database but no PostgreSQL is configured: start the server with --postgres-admin-url, or let it start its own (initdb on PATH)", app.Name)
+	}
+	src := databases.Source{Seed: app.Database.SeedSQL, Snapshot: app.Database.Snapshot}
+	db, err := s.Databases.Create(ctx, env, app.Name, src)
+	if err != nil {
+		return "", fmt.Errorf("database of %s: %w", app.Name, err)
+	}
+	host := db.Host
+	if g, ok := s.Driver.(runtime.Gatewayer); ok {
+		if host, err = g.HostAddress(ctx, env); err != nil {
+			return "", err
+		}
+	}
+	return db.URL(host), nil
+}
+
+// Snapshot takes a named snapshot of app's database in env.
+func (s *Service) Snapshot(ctx context.Context, env, app, name string) (databases.Snapshot, error) {
+	if s.Databases == nil {
+		return databases.Snapshot{}, spacepods.Errorf(spacepods.EUNAVAILABLE, "no PostgreSQL is configured")
+	}
+	if _, err := s.Store.GetEnvironment(ctx, env); err != nil {
+		return databases.Snapshot{}, err
+	}
+	snap, err := s.Databases.Snapshot(ctx, env, app, name)
+	if err == nil {
+		s.Store.AddAudit(ctx, "snapshot.create", name, env+"/"+app)
+	}
+	return snap, err
+}
+
+// Snapshots lists snapshots.
+func (s *Service) Snapshots(ctx context.Context) ([]databases.Snapshot, error) {
+	if s.Databases == nil {
+		return []databases.Snapshot{}, nil
+	}
+	return s.Databases.ListSnapshots(ctx)
+}
+
+// Leak is one runtime object, database or route that belongs to no live
+// environment.
+type Leak struct {
+	Kind        string `json:"kind"` // service, network, database, route, router-environment
+	Environment string `json:"environment"`
+	Name        string `json:"name"`
+	Removed     bool   `json:"removed,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// Leaks lists (and with remove, removes) everything Spacepods made that
+// belongs to no live environment: found from Docker's labels, PostgreSQL's
+// markers and the router's table, not from the store's memory of them.
+func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
+	envs, err := s.Store.ListEnvironments(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, e := range envs {
+		live[e.Name] = true
+	}
+	leaks := []Leak{}
+	svcs, err := s.Driver.ListServices(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, svc := range svcs {
+		if !live[svc.Environment] {
+			leaks = append(leaks, Leak{Kind: "service", Environment: svc.Environment, Name: svc.Name})
+		}
+	}
+	nets, err := s.Driver.ListEnvironments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nets {
+		if !live[n] {
+			leaks = append(leaks, Leak{Kind: "network", Environment: n, Name: n})
+		}
+	}
+	if s.Databases != nil {
+		dbs, err := s.Databases.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, db := range dbs {
+			if !live[db.Env] {
+				leaks = append(leaks, Leak{Kind: "database", Environment: db.Env, Name: db.Name})
+			}
+		}
+	}
+	groups, err := s.Router.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		if !live[g.Environment] {
+			leaks = append(leaks, Leak{Kind: "route", Environment: g.Environment, Name: g.Host})
+		}
+	}
+	renvs, err := s.Router.Environments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range renvs {
+		if !live[e] {
+			leaks = append(leaks, Leak{Kind: "router-environment", Environment: e, Name: e})
+		}
+	}
+	sort.SliceStable(leaks, func(i, j int) bool { return leaks[i].Environment < leaks[j].Environment })
+	if remove {
+		done := map[string]error{}
+		for i, l := range leaks {
+			if _, ok := done[l.Environment]; !ok {
+				done[l.Environment] = s.removeLeaked(ctx, l.Environment)
+			}
+			if err := done[l.Environment]; err != nil {
+				leaks[i].Error = err.Error()
+			} else {
+				leaks[i].Removed = true
+			}
+		}
+		s.Store.AddAudit(ctx, "audit.leaks.remove", fmt.Sprintf("%d leaks", len(leaks)), "")
+	}
+	return leaks, nil
+}
+
+// removeLeaked removes everything of a dead environment, as destroy does.
+func (s *Service) removeLeaked(ctx context.Context, env string) error {
+	return s.destroyParts(ctx, env)
+}

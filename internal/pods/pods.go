@@ -1,0 +1,532 @@
+// Package pods manages environments: personal and CI pods (plan, create,
+// update by wipe-and-redeploy, destroy, TTL reaper) and master
+// environments, plus snapshots and the leak audit. Apps are deployed
+// through the deploy engine, the same script master deploys use.
+package pods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/databases"
+	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/router"
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
+)
+
+// Router is what pods need of the edge router.
+type Router interface {
+	SetEnvironment(ctx context.Context, env string) error
+	RemoveEnvironment(ctx context.Context, env string) error
+	DeleteGroup(ctx context.Context, env, app string) error
+	Groups(ctx context.Context) ([]router.GroupStatus, error)
+	Environments(ctx context.Context) ([]string, error)
+}
+
+// Service runs pod and environment operations. Long operations run in the
+// background; their progress is recorded as events.
+type Service struct {
+	Store      *store.Store
+	Catalog    *catalog.Service
+	Engine     *deploy.Engine
+	Driver     runtime.Driver
+	Router     Router
+	Databases  *databases.Manager
+	DefaultTTL time.Duration // default 24h
+	MaxTTL     time.Duration // default 30 days
+	Logger     *slog.Logger
+
+	mu      sync.Mutex
+	base    context.Context
+	running map[string]context.CancelFunc // env → cancel of its running operation
+	done    map[string]chan struct{}
+	wg      sync.WaitGroup
+}
+
+// PlanApp is one app of a pod plan.
+type PlanApp struct {
+	App      string `json:"app"`
+	Build    int    `json:"build"`
+	Image    string `json:"image"`
+	Branch   string `json:"branch"`
+	Database string `json:"database"` // "-", "empty", "seed", "snapshot NAME"
+	URL      string `json:"url,omitempty"`
+	Asked    bool   `json:"asked"` // asked for, not only a dependency
+}
+
+// Plan is what a pod create will make.
+type Plan struct {
+	Pod       string    `json:"pod"`
+	Apps      []PlanApp `json:"apps"` // start order
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CreateRequest asks for a pod.
+type CreateRequest struct {
+	Name   string         `json:"name"`
+	Apps   []string       `json:"apps"`
+	Builds map[string]int `json:"builds,omitempty"` // app → build number; default: latest of main
+	TTL    string         `json:"ttl,omitempty"`    // Go duration, e.g. 8h; default 24h
+}
+
+// View is a pod or environment with its apps.
+type View struct {
+	spacepods.Environment
+	AppStatus []spacepods.EnvApp `json:"app_status"`
+}
+
+func (s *Service) ttls() (time.Duration, time.Duration) {
+	def, max := s.DefaultTTL, s.MaxTTL
+	if def == 0 {
+		def = 24 * time.Hour
+	}
+	if max == 0 {
+		max = 30 * 24 * time.Hour
+	}
+	return def, max
+}
+
+// ParseTTL parses a TTL ("" = default) and checks its bounds.
+func (s *Service) ParseTTL(v string) (time.Duration, error) {
+	def, max := s.ttls()
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, spacepods.Errorf(spacepods.EINVALID, "ttl %q is not a duration: write e.g. 8h or 90m", v)
+	}
+	if d > max {
+		return 0, spacepods.Errorf(spacepods.EINVALID, "ttl %s is over the limit of %s: ask for less and extend later with `spacepods pod extend`", d, max)
+	}
+	return d, nil
+}
+
+// Start resumes after a restart: operations cut short are marked failed
+// (creates, updates) or finished (destroys), and the TTL reaper runs every
+// reapEvery until ctx ends.
+func (s *Service) Start(ctx context.Context, reapEvery time.Duration) error {
+	s.mu.Lock()
+	s.base = ctx
+	s.running, s.done = map[string]context.CancelFunc{}, map[string]chan struct{}{}
+	s.mu.Unlock()
+	envs, err := s.Store.ListEnvironments(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, e := range envs {
+		switch e.Status {
+		case spacepods.StatusCreating, spacepods.StatusUpdating:
+			s.Store.SetEnvironmentStatus(ctx, e.Name, spacepods.StatusFailed, "the control plane restarted during "+strings.TrimSuffix(e.Status, "ing")+"e: run `spacepods pod update "+e.Name+"` to redeploy, or destroy it")
+		case spacepods.StatusDestroying:
+			s.background(e.Name, func(ctx context.Context) { s.destroy(ctx, e.Name) })
+		}
+	}
+	if reapEvery > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			t := time.NewTicker(reapEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					s.Reap(ctx)
+				}
+			}
+		}()
+	}
+	return nil
+}
+
+// Wait blocks until background operations have stopped.
+func (s *Service) Wait() { s.wg.Wait() }
+
+// background runs op for env, replacing (cancelling) any op running for it.
+func (s *Service) background(env string, op func(ctx context.Context)) {
+	s.mu.Lock()
+	if cancel, ok := s.running[env]; ok {
+		cancel()
+		done := s.done[env]
+		s.mu.Unlock()
+		<-done
+		s.mu.Lock()
+	}
+	ctx, cancel := context.WithCancel(s.base)
+	done := make(chan struct{})
+	s.running[env], s.done[env] = cancel, done
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(done)
+		defer cancel()
+		op(ctx)
+		s.mu.Lock()
+		if s.done[env] == done {
+			delete(s.running, env)
+			delete(s.done, env)
+		}
+		s.mu.Unlock()
+	}()
+}
+
+func (s *Service) event(ctx context.Context, env, app, level, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.Logger.Info(msg, "env", env, "app", app)
+	s.Store.AddEvent(context.WithoutCancel(ctx), spacepods.Event{Env: env, App: app, Level: level, Message: msg})
+}
+
+// Plan resolves what a pod create would make, without making anything.
+func (s *Service) Plan(ctx context.Context, req CreateRequest) (Plan, error) {
+	if err := spacepods.ValidateEnvName(req.Name); err != nil {
+		return Plan{}, err
+	}
+	if len(req.Apps) == 0 {
+		return Plan{}, spacepods.Errorf(spacepods.EINVALID, "a pod needs at least one app: pass --app NAME (see `spacepods app list`)")
+	}
+	ttl, err := s.ParseTTL(req.TTL)
+	if err != nil {
+		return Plan{}, err
+	}
+	order, err := s.Catalog.Closure(ctx, req.Apps)
+	if err != nil {
+		return Plan{}, err
+	}
+	inClosure := map[string]bool{}
+	for _, a := range order {
+		inClosure[a] = true
+	}
+	for a := range req.Builds {
+		if !inClosure[a] {
+			return Plan{}, spacepods.Errorf(spacepods.EINVALID, "--build %s=%d names an app that is not in this pod (it has %s)", a, req.Builds[a], strings.Join(order, ", "))
+		}
+	}
+	asked := map[string]bool{}
+	for _, a := range req.Apps {
+		asked[a] = true
+	}
+	p := Plan{Pod: req.Name, ExpiresAt: s.Store.Now().Add(ttl)}
+	for _, name := range order {
+		app, err := s.Catalog.Get(ctx, name)
+		if err != nil {
+			return Plan{}, err
+		}
+		var b spacepods.Build
+		if n, ok := req.Builds[name]; ok {
+			b, err = s.Catalog.Build(ctx, name, n)
+		} else {
+			b, err = s.Catalog.LatestBuild(ctx, name, spacepods.DefaultBranch)
+		}
+		if err != nil {
+			return Plan{}, err
+		}
+		pa := PlanApp{App: name, Build: b.Number, Image: b.Image, Branch: b.Branch, Database: "-", Asked: asked[name]}
+		if app.Database != nil {
+			pa.Database = "empty"
+			switch {
+			case app.Database.Seed != "":
+				pa.Database = "seed " + app.Database.Seed
+			case app.Database.Snapshot != "":
+				pa.Database = "snapshot " + app.Database.Snapshot
+			}
+		}
+		if app.Kind == spacepods.KindWeb {
+			pa.URL = s.Engine.URL(req.Name, name)
+		}
+		p.Apps = append(p.Apps, pa)
+	}
+	return p, nil
+}
+
+// Create plans and starts creating a pod; it returns at once with the plan
+// and the pod (status creating). ECONFLICT if the name is taken.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (Plan, spacepods.Environment, error) {
+	p, err := s.Plan(ctx, req)
+	if err != nil {
+		return p, spacepods.Environment{}, err
+	}
+	builds := map[string]int{}
+	for _, a := range p.Apps {
+		builds[a.App] = a.Build
+	}
+	exp := p.ExpiresAt
+	env, err := s.Store.CreateEnvironment(ctx, spacepods.Environment{
+		Name: req.Name, Kind: spacepods.EnvPod, Owner: spacepods.ActorName(ctx), Status: spacepods.StatusCreating,
+		Apps: req.Apps, Builds: builds, ExpiresAt: &exp,
+	})
+	if err != nil {
+		return p, env, err
+	}
+	actor := spacepods.ActorFrom(ctx)
+	s.background(env.Name, func(ctx context.Context) {
+		s.deployAll(spacepods.WithActor(ctx, actor), env.Name, p, "create")
+	})
+	return p, env, nil
+}
+
+// deployAll sets up the environment's scope and deploys every planned app
+// at once (dependency URLs are known up front; apps start in parallel).
+func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) {
+	start := time.Now()
+	fail := func(reason string) {
+		s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), env, spacepods.StatusFailed, reason)
+		s.event(ctx, env, "", "error", "%s failed: %s", op, reason)
+	}
+	if err := s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}); err != nil {
+		fail("runtime: " + spacepods.ErrorMessage(err))
+		return
+	}
+	if err := s.Router.SetEnvironment(ctx, env); err != nil {
+		fail("router: " + spacepods.ErrorMessage(err))
+		return
+	}
+	s.event(ctx, env, "", "info", "network and routes ready (%s)", time.Since(start).Round(time.Millisecond))
+	for _, a := range p.Apps {
+		s.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: env, App: a.App, Build: a.Build, Status: "pending", URL: a.URL})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(p.Apps))
+	for i, a := range p.Apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := s.Engine.Submit(ctx, deploy.Request{Env: env, App: a.App, Build: a.Build})
+			if err == nil {
+				s.event(ctx, env, a.App, "info", "deploying build %d (deploy %d)", a.Build, d.ID)
+				d, err = s.Engine.WaitDeploy(ctx, d.ID)
+			}
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("%s: %s", a.App, spacepods.ErrorMessage(err))
+			case d.Status != spacepods.DeployCompleted:
+				errs[i] = fmt.Errorf("%s: %s (see `spacepods deploy show %d`)", a.App, d.Error, d.ID)
+			default:
+				s.event(ctx, env, a.App, "info", "healthy and routable at %s", a.URL)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	if err := errors.Join(errs...); err != nil {
+		fail(strings.ReplaceAll(err.Error(), "\n", "; "))
+		return
+	}
+	s.Store.SetEnvironmentStatus(ctx, env, spacepods.StatusReady, "")
+	s.event(ctx, env, "", "info", "%s done in %s: every app is healthy and routable", op, time.Since(start).Round(time.Millisecond))
+}
+
+// Update wipes a pod's running apps and redeploys them (new builds where
+// given, the latest of main for apps not pinned).
+func (s *Service) Update(ctx context.Context, name string, builds map[string]int) (Plan, error) {
+	env, err := s.Store.GetEnvironment(ctx, name)
+	if err != nil {
+		return Plan{}, err
+	}
+	if env.Kind != spacepods.EnvPod {
+		return Plan{}, spacepods.Errorf(spacepods.EINVALID, "%s is a master environment: deploy to it with `spacepods deploy APP --env %s`", name, name)
+	}
+	if env.Status == spacepods.StatusDestroying {
+		return Plan{}, spacepods.Errorf(spacepods.ECONFLICT, "pod %s is being destroyed", name)
+	}
+	p, err := s.Plan(ctx, CreateRequest{Name: name, Apps: env.Apps, Builds: builds, TTL: "1s"})
+	if err != nil {
+		return p, err
+	}
+	p.ExpiresAt = *env.ExpiresAt
+	pinned := map[string]int{}
+	for _, a := range p.Apps {
+		pinned[a.App] = a.Build
+	}
+	if err := s.Store.UpdateEnvironmentSpec(ctx, name, env.Apps, pinned); err != nil {
+		return p, err
+	}
+	if err := s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusUpdating, ""); err != nil {
+		return p, err
+	}
+	s.Store.AddAudit(ctx, "pod.update", name, "")
+	actor := spacepods.ActorFrom(ctx)
+	s.background(name, func(ctx context.Context) {
+		ctx = spacepods.WithActor(ctx, actor)
+		s.event(ctx, name, "", "info", "update: wiping running apps")
+		if err := s.wipe(ctx, name); err != nil {
+			s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, "wipe: "+err.Error())
+			return
+		}
+		s.deployAll(ctx, name, p, "update")
+	})
+	return p, nil
+}
+
+// wipe removes every service of env and forgets what was live (databases stay).
+func (s *Service) wipe(ctx context.Context, env string) error {
+	svcs, err := s.Driver.ListServices(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, svc := range svcs {
+		if err := s.Driver.DeleteService(ctx, env, svc.Name); err != nil {
+			return err
+		}
+	}
+	return s.Store.DeleteEnvApps(ctx, env)
+}
+
+// Destroy starts destroying a pod (or a master environment).
+func (s *Service) Destroy(ctx context.Context, name string) error {
+	env, err := s.Store.GetEnvironment(ctx, name)
+	if err != nil {
+		return err
+	}
+	if env.Kind == spacepods.EnvMaster && !spacepods.RoleAtLeast(roleOf(ctx), spacepods.RoleAdmin) {
+		return spacepods.Errorf(spacepods.EFORBIDDEN, "only admins may destroy the master environment %s", name)
+	}
+	if err := s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroying, ""); err != nil {
+		return err
+	}
+	s.Store.AddAudit(ctx, env.Kind+".destroy", name, "")
+	s.background(name, func(ctx context.Context) { s.destroy(ctx, name) })
+	return nil
+}
+
+func roleOf(ctx context.Context) string {
+	if t := spacepods.ActorFrom(ctx); t != nil {
+		return t.Role
+	}
+	return spacepods.RoleAdmin
+}
+
+// destroy removes routes, containers, network and databases, then marks
+// the environment destroyed. Every part is idempotent, so a destroy cut
+// short by a crash is finished on the next start.
+func (s *Service) destroy(ctx context.Context, name string) {
+	start := time.Now()
+	if err := s.destroyParts(ctx, name); err != nil {
+		s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, "destroy: "+spacepods.ErrorMessage(err)+" (run `spacepods pod destroy "+name+"` again)")
+		s.event(ctx, name, "", "error", "destroy failed: %v", err)
+		return
+	}
+	s.Store.DeleteEnvApps(ctx, name)
+	s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroyed, "")
+	s.event(ctx, name, "", "info", "destroyed in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// destroyParts removes an environment's routes, runtime scope (containers,
+// network) and databases. Each part is idempotent.
+func (s *Service) destroyParts(ctx context.Context, name string) error {
+	var errs []error
+	if groups, err := s.Router.Groups(ctx); err == nil {
+		for _, g := range groups {
+			if g.Environment == name {
+				errs = append(errs, s.Router.DeleteGroup(ctx, name, g.App))
+			}
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	errs = append(errs, s.Router.RemoveEnvironment(ctx, name))
+	errs = append(errs, s.Driver.DestroyEnvironment(ctx, name))
+	if s.Databases != nil {
+		errs = append(errs, s.Databases.DropEnvironment(ctx, name))
+	}
+	return errors.Join(errs...)
+}
+
+// Extend sets a pod's expiry to now + ttl.
+func (s *Service) Extend(ctx context.Context, name, ttl string) (spacepods.Environment, error) {
+	env, err := s.Store.GetEnvironment(ctx, name)
+	if err != nil {
+		return env, err
+	}
+	if env.Kind != spacepods.EnvPod {
+		return env, spacepods.Errorf(spacepods.EINVALID, "%s is a master environment: it does not expire", name)
+	}
+	if ttl == "" {
+		return env, spacepods.Errorf(spacepods.EINVALID, "say how long from now: --ttl 8h")
+	}
+	d, err := s.ParseTTL(ttl)
+	if err != nil {
+		return env, err
+	}
+	exp := s.Store.Now().Add(d)
+	if err := s.Store.ExtendEnvironment(ctx, name, exp); err != nil {
+		return env, err
+	}
+	env.ExpiresAt = &exp
+	return env, nil
+}
+
+// Show returns a pod or environment with its apps.
+func (s *Service) Show(ctx context.Context, name string) (View, error) {
+	env, err := s.Store.GetEnvironment(ctx, name)
+	if err != nil {
+		return View{}, err
+	}
+	apps, err := s.Store.EnvApps(ctx, name)
+	return View{Environment: env, AppStatus: apps}, err
+}
+
+// List lists live environments of a kind ("" = all).
+func (s *Service) List(ctx context.Context, kind string) ([]spacepods.Environment, error) {
+	return s.Store.ListEnvironments(ctx, kind)
+}
+
+// Events returns progress lines of an environment after an event ID.
+func (s *Service) Events(ctx context.Context, name string, after int64) ([]spacepods.Event, error) {
+	return s.Store.Events(ctx, name, 0, after, 1000)
+}
+
+// Logs streams an app's logs in an environment (its live release).
+func (s *Service) Logs(ctx context.Context, env, app string, opts runtime.LogOptions) (io.ReadCloser, error) {
+	if _, err := s.Store.GetEnvironment(ctx, env); err != nil {
+		return nil, err
+	}
+	ea, err := s.Store.GetEnvApp(ctx, env, app)
+	if err != nil {
+		return nil, err
+	}
+	release := ea.Release
+	if release == 0 { // not live yet: the newest release being deployed
+		svcs, _ := s.Driver.ListServices(ctx, env)
+		for _, svc := range svcs {
+			if svc.App == app && svc.Name == deploy.ServiceName(app, svc.Release, "") && svc.Release > release {
+				release = svc.Release
+			}
+		}
+		if release == 0 {
+			return nil, spacepods.Errorf(spacepods.ENOTFOUND, "%s has no running release of %s yet: see `spacepods pod show %s`", env, app, env)
+		}
+	}
+	return s.Driver.Logs(ctx, env, deploy.ServiceName(app, release, ""), opts)
+}
+
+// Reap destroys pods whose TTL has passed.
+func (s *Service) Reap(ctx context.Context) []string {
+	expired, err := s.Store.ExpiredPods(ctx, s.Store.Now())
+	if err != nil {
+		s.Logger.Error("reaper: list expired pods", "err", err)
+		return nil
+	}
+	var names []string
+	sys := spacepods.WithActor(ctx, &spacepods.Token{Name: "reaper", Role: spacepods.RoleAdmin})
+	for _, e := range expired {
+		s.event(ctx, e.Name, "", "info", "expired at %s: destroying", e.ExpiresAt.Format(time.RFC3339))
+		if err := s.Destroy(sys, e.Name); err == nil {
+			names = append(names, e.Name)
+		}
+	}
+	return names
+}

@@ -1,0 +1,77 @@
+package spacepods
+
+import "time"
+
+// Environment kinds.
+const (
+	EnvPod    = "pod"    // personal or CI: ephemeral, wiped on update, expires
+	EnvMaster = "master" // qa, staging, production: long-lived, zero-downtime rollouts
+)
+
+// Environment statuses.
+const (
+	StatusCreating   = "creating"
+	StatusReady      = "ready"
+	StatusUpdating   = "updating"
+	StatusFailed     = "failed"
+	StatusDestroying = "destroying"
+	StatusDestroyed  = "destroyed"
+)
+
+// Environment is where apps run: a pod or a master environment.
+type Environment struct {
+	Name      string         `json:"name"`
+	Kind      string         `json:"kind"`
+	Owner     string         `json:"owner"`
+	Status    string         `json:"status"`
+	Reason    string         `json:"reason,omitempty"` // why it failed
+	Protected bool           `json:"protected,omitempty"`
+	Apps      []string       `json:"apps"`             // apps asked for (pods); closure is in EnvApps
+	Builds    map[string]int `json:"builds,omitempty"` // pinned builds asked for
+	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// EnvApp is one app running (or to run) in an environment.
+type EnvApp struct {
+	Env       string    `json:"env"`
+	App       string    `json:"app"`
+	Build     int       `json:"build"`
+	Release   int       `json:"release"` // the live release, 0 = none yet
+	Status    string    `json:"status"`  // pending, deploying, healthy, failed
+	Reason    string    `json:"reason,omitempty"`
+	URL       string    `json:"url,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Event is one line of progress of an environment or deploy.
+type Event struct {
+	ID      int64     `json:"id"`
+	Env     string    `json:"env"`
+	App     string    `json:"app,omitempty"`
+	Deploy  int64     `json:"deploy,omitempty"`
+	Level   string    `json:"level"` // info, warn, error
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// Release is an immutable, numbered spec of what runs: the task definition.
+type Release struct {
+	Env        string            `json:"env"`
+	App        string            `json:"app"`
+	Number     int               `json:"number"`
+	Build      int               `json:"build"`
+	Image      string            `json:"image"`
+	GitSHA     string            `json:"git_sha"`
+	Vars       map[string]string `json:"vars"`                  // resolved plain env vars
+	SecretRefs map[string]string `json:"secret_refs,omitempty"` // var name → secret store reference
+	Command    []string          `json:"command,omitempty"`
+	Migrate    []string          `json:"migrate,omitempty"`
+	Replicas   int               `json:"replicas"`
+	Workers    []Worker          `json:"workers,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+}
+
+// ValidateEnvName checks a pod or environment name.
+func ValidateEnvName(name string) error { return ValidateName("environment", name) }
