@@ -73,7 +73,7 @@ func main() {
 	warmup := flag.Duration("warmup", time.Second, "unmeasured load before each measurement")
 	rounds := flag.Int("rounds", 3, "rounds; targets take turns in each round and the median round counts")
 	size := flag.Int("size", 256, "response body size in bytes")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first in-process router run to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the router-own process to this file")
 	serveRouter := flag.String("serve-router", "", "internal: only run a router with this data dir (the router-own target)")
 	flag.Parse()
 	signal.Ignore(syscall.SIGPIPE) // a closed stdout must not kill us before we stop our children
@@ -81,11 +81,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if *serveRouter != "" {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "routerbench router:", err)
+				os.Exit(1)
+			}
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err := router.Run(ctx, router.Config{Listen: "127.0.0.1:0", ControlListen: "127.0.0.1:0", DataDir: *serveRouter, Logger: logger})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "routerbench router:", err)
-			os.Exit(1)
 		}
 		return
 	}
@@ -125,7 +133,7 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		return fmt.Errorf("start router: %w", err)
 	}
 	targets = append(targets, &target{name: "router", addr: addr, host: "web.bench.localhost", stop: stop})
-	addr, pgid, stop, err := startRouterProcess(filepath.Join(tmp, "router-own"), backendAddr)
+	addr, pgid, stop, err := startRouterProcess(filepath.Join(tmp, "router-own"), backendAddr, cpuProfile)
 	if err != nil {
 		return fmt.Errorf("start router in its own process: %w", err)
 	}
@@ -151,13 +159,6 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		targets = append(targets, &target{name: p.name, addr: addr, pgid: pgid, stop: stop})
 	}
 
-	var prof *os.File
-	if cpuProfile != "" {
-		if prof, err = os.Create(cpuProfile); err != nil {
-			return err
-		}
-		defer prof.Close()
-	}
 	for r := 1; r <= rounds; r++ {
 		fmt.Printf("round %d/%d\n", r, rounds)
 		printHeader()
@@ -165,14 +166,7 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			profile := prof != nil && t.name == "router" && r == 1
-			if profile {
-				pprof.StartCPUProfile(prof)
-			}
 			res := load(t, conc, dur, warmup)
-			if profile {
-				pprof.StopCPUProfile()
-			}
 			t.rounds = append(t.rounds, res)
 			printRow(res)
 		}
@@ -396,7 +390,7 @@ func startRouterInProcess(dir, backend string) (string, func(), error) {
 
 // startRouterProcess runs router.Run in a child process (this binary with
 // -serve-router) and configures it through the control API client.
-func startRouterProcess(dir, backend string) (string, int, func(), error) {
+func startRouterProcess(dir, backend, cpuProfile string) (string, int, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", 0, nil, err
@@ -404,7 +398,11 @@ func startRouterProcess(dir, backend string) (string, int, func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", 0, nil, err
 	}
-	ch, err := startChild(exec.Command(self, "-serve-router", dir), dir, syscall.SIGTERM)
+	args := []string{"-serve-router", dir}
+	if cpuProfile != "" {
+		args = append(args, "-cpuprofile", cpuProfile)
+	}
+	ch, err := startChild(exec.Command(self, args...), dir, syscall.SIGTERM)
 	if err != nil {
 		return "", 0, nil, err
 	}

@@ -24,16 +24,20 @@ import (
 // under 100 lines; the YAML parser slows down quadratically on some huge
 // shapes, so anything far beyond a real manifest is refused before parsing.
 const (
-	MaxManifestBytes  = 1 << 20 // 1 MiB
-	MaxManifestLines  = 5000
+	// MaxManifestBytes is the largest manifest accepted: 1 MiB.
+	MaxManifestBytes = 1 << 20
+	// MaxManifestLines is the most lines a manifest may have.
+	MaxManifestLines = 5000
+	// MaxManifestTokens is the most YAML tokens (keys, values, brackets) a manifest may hold.
 	MaxManifestTokens = 100000
-	MaxManifestDepth  = 32 // nesting of [ ] and { }; a manifest needs 4
+	// MaxManifestDepth is how deep [ ] and { } may nest; a manifest needs 4.
+	MaxManifestDepth = 32
 )
 
 // Problem is one thing wrong in a manifest.
 type Problem struct {
 	Line    int    // 1-based line of the offending key or value
-	Field   string // dotted path such as "rollout.stages[1]" or "env.FOO"; "" for the document itself
+	Field   string // dotted path such as "rollout.stages[1]" or "env.FOO": the field, or for an unknown key the mapping it is in; "" for the top level
 	Message string // what is wrong and what to write instead
 }
 

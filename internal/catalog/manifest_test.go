@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -56,6 +58,22 @@ func TestParseManifest_ExampleFromIssue(t *testing.T) {
 	}
 	if !reflect.DeepEqual(app, want) {
 		t.Errorf("got  %+v\nwant %+v", app, want)
+	}
+}
+
+func TestParseManifest_ExampleSystem(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*/spacepods.yaml")
+	if len(files) == 0 {
+		t.Skip("no example manifests")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseManifest(data); err != nil {
+			t.Errorf("%s:\n%v", f, err)
+		}
 	}
 }
 

@@ -136,5 +136,40 @@ func newAuditCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many entries")
 	cmd.Flags().Int64Var(&before, "before", 0, "entries older than this ID (paging)")
+	var remove bool
+	leaks := &cobra.Command{
+		Use:   "leaks [--remove]",
+		Short: "List containers, networks, databases and routes that belong to no live environment",
+		Long: `List everything Spacepods made that belongs to no live environment, found from
+the runtime's labels, PostgreSQL's markers and the router's table (not from the
+store's memory). --remove removes them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ls, err := g.client().Leaks(ctx(cmd), remove)
+			if err != nil {
+				return err
+			}
+			return g.print(ls, func() {
+				if len(ls) == 0 {
+					fmt.Fprintln(g.stdout, "no leaks: everything belongs to a live environment")
+					return
+				}
+				rows := [][]string{}
+				for _, l := range ls {
+					state := "leaked"
+					if l.Removed {
+						state = "removed"
+					}
+					if l.Error != "" {
+						state = "error: " + l.Error
+					}
+					rows = append(rows, []string{l.Kind, l.Environment, l.Name, state})
+				}
+				g.table([]string{"KIND", "ENVIRONMENT", "NAME", "STATE"}, rows)
+			})
+		},
+	}
+	leaks.Flags().BoolVar(&remove, "remove", false, "remove what is found")
+	cmd.AddCommand(leaks)
 	return cmd
 }

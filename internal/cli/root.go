@@ -74,6 +74,13 @@ readable, which is the case on the server's own machine).`,
 
 	root.AddCommand(
 		newServerCmd(g),
+		newRouterCmd(g),
+		newPodCmd(g),
+		newEnvCmd(g),
+		newDeployCmd(g),
+		newSnapshotCmd(g),
+		newRollbackCmd(g),
+		newPromoteCmd(g),
 		newAppCmd(g),
 		newDepsCmd(g),
 		newBuildCmd(g),

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -16,28 +18,44 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/databases"
+	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/router"
+	"github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 )
 
 type serverConfig struct {
-	listen      string
-	databaseURL string
-	logLevel    string
-	logFormat   string
+	listen       string
+	databaseURL  string
+	postgresURL  string
+	runtime      string
+	defaultTTL   time.Duration
+	reapInterval time.Duration
+	logLevel     string
+	logFormat    string
+	router       routerConfig
 }
 
 func newServerCmd(g *globals) *cobra.Command {
 	var cfg serverConfig
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the control plane: REST API, metrics and health",
+		Short: "Run the control plane: REST API, pods, deploys, edge router",
 		Long: `Run the Spacepods control plane.
 
 It serves the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json),
 /healthz and Prometheus metrics at /metrics. State lives in an embedded SQLite
 file in the data dir, or in PostgreSQL with --database-url postgres://...
+
+With the docker runtime (the default) it also runs pods and deploys: it
+starts the edge router as its own process (or adopts the one already running
+for this data dir, so that restarting the server never drops traffic), and a
+local PostgreSQL cluster for pod databases in <data-dir>/postgres (initdb and
+pg_ctl must be on PATH) unless --postgres-admin-url names a server.
 
 On first start it creates an admin token and writes it to
 <data-dir>/admin.token (mode 0600); the CLI on this machine picks it up.
@@ -45,7 +63,8 @@ On first start it creates an admin token and writes it to
 Every flag can also be set with an environment variable: SPACEPODS_ + the flag
 name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 		Example: `  spacepods server
-  spacepods server --listen 127.0.0.1:7070 --database-url postgres://spacepods@127.0.0.1/spacepods`,
+  spacepods server --database-url postgres://spacepods:pw@127.0.0.1/spacepods --postgres-admin-url postgres://postgres:pw@127.0.0.1:5432/postgres
+  spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServer(cmd.Context(), g, cfg)
@@ -54,8 +73,13 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.listen, "listen", envOr("SPACEPODS_LISTEN", "127.0.0.1:7070"), "API address (env SPACEPODS_LISTEN)")
 	f.StringVar(&cfg.databaseURL, "database-url", envOr("SPACEPODS_DATABASE_URL", ""), "empty = embedded SQLite in the data dir; postgres://... = PostgreSQL (env SPACEPODS_DATABASE_URL)")
+	f.StringVar(&cfg.postgresURL, "postgres-admin-url", envOr("SPACEPODS_POSTGRES_ADMIN_URL", ""), "PostgreSQL server for pod databases (superuser URL); empty = start a local cluster (env SPACEPODS_POSTGRES_ADMIN_URL)")
+	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, or none for a catalog-only server (env SPACEPODS_RUNTIME)")
+	f.DurationVar(&cfg.defaultTTL, "default-ttl", 24*time.Hour, "TTL of pods created without --ttl")
+	f.DurationVar(&cfg.reapInterval, "reap-interval", 30*time.Second, "how often expired pods are destroyed")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("SPACEPODS_LOG_LEVEL", "info"), "debug, info, warn or error (env SPACEPODS_LOG_LEVEL)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("SPACEPODS_LOG_FORMAT", "text"), "text or json (env SPACEPODS_LOG_FORMAT)")
+	cfg.router.flags(cmd, "router-")
 	return cmd
 }
 
@@ -72,6 +96,49 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, spacepods.Errorf(spacepods.EINVALID, "--log-format %q: use text or json", format)
+}
+
+func routerDir(dataDir string) string { return filepath.Join(dataDir, "router") }
+
+// startRouter adopts the router already serving dataDir or starts
+// `spacepods router` as its own process (own session: it outlives us).
+func startRouter(ctx context.Context, dataDir string, rc routerConfig, logger *slog.Logger) (*router.Client, error) {
+	dir := routerDir(dataDir)
+	if c, ok := router.Adopt(dir, rc.control); ok {
+		logger.Info("adopted the running edge router", "control", c.Addr())
+		return c, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "router.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(exe, "router", "--data-dir", dataDir, "--listen", rc.listen, "--control", rc.control, "--domain", rc.domain)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the edge router: %w", err)
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Release()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, ok := router.Adopt(dir, rc.control); ok {
+			logger.Info("started the edge router", "pid", pid, "listen", rc.listen, "control", c.Addr(), "log", logf.Name())
+			return c, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "the edge router did not come up within 15s: see %s (is %s in use? choose another with --router-listen)", logf.Name(), rc.listen)
 }
 
 func runServer(parent context.Context, g *globals, cfg serverConfig) error {
@@ -95,13 +162,55 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	if created {
 		logger.Info("created the first admin token", "file", tokenPath)
 	}
-	srv := &server.Server{
-		Catalog: catalog.NewService(st),
-		Auth:    authSvc,
-		Store:   st,
-		Logger:  logger,
-		Version: Version,
+	cat := catalog.NewService(st)
+	srv := &server.Server{Catalog: cat, Auth: authSvc, Store: st, Logger: logger, Version: Version}
+
+	var engine *deploy.Engine
+	var podSvc *pods.Service
+	switch cfg.runtime {
+	case "none":
+		logger.Info("runtime none: pods and deploys are off")
+	case "docker":
+		drv, err := docker.New(logger.With("component", "docker"))
+		if err != nil {
+			return err
+		}
+		if err := drv.Ping(ctx); err != nil {
+			return err
+		}
+		rt, err := startRouter(ctx, g.dataDir, cfg.router, logger)
+		if err != nil {
+			return err
+		}
+		adminURL := cfg.postgresURL
+		if adminURL == "" {
+			logger.Info("starting the local PostgreSQL cluster for pod databases", "dir", filepath.Join(g.dataDir, "postgres"))
+			cl, err := databases.StartLocal(ctx, filepath.Join(g.dataDir, "postgres"), logger.With("component", "postgres"))
+			if err != nil {
+				return err
+			}
+			adminURL = cl.AdminURL()
+		}
+		dbs, err := databases.Open(ctx, adminURL, logger.With("component", "databases"))
+		if err != nil {
+			return err
+		}
+		defer dbs.Close()
+		_, port, _ := net.SplitHostPort(cfg.router.listen)
+		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, Router: rt, Databases: dbs, DefaultTTL: cfg.defaultTTL, Logger: logger.With("component", "pods")}
+		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Router: rt, DatabaseURL: podSvc.DatabaseURL, Domain: cfg.router.domain, RouterPort: port, Logger: logger.With("component", "deploy")}
+		podSvc.Engine = engine
+		if err := engine.Start(ctx); err != nil {
+			return err
+		}
+		if err := podSvc.Start(ctx, cfg.reapInterval); err != nil {
+			return err
+		}
+		srv.Pods, srv.Deploys = podSvc, engine
+	default:
+		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker (kubernetes and ecs are planned), or none", cfg.runtime)
 	}
+
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return spacepods.Errorf(spacepods.EINVALID, "cannot listen on %s: %v (is another server running? choose another with --listen)", cfg.listen, err)
@@ -115,10 +224,15 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
+	logger.Info("shutting down (the edge router keeps serving)")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = hs.Shutdown(sctx)
+	if engine != nil {
+		engine.Wait()
+		podSvc.Wait()
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

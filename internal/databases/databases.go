@@ -9,7 +9,10 @@
 // database name (see WithSecret), so any Manager opened with the same admin
 // URL and key finds and returns the same databases and URLs.
 //
-// PostgreSQL 13 or newer is required (DROP DATABASE … WITH (FORCE)).
+// The objects inside snapshots belong to a NOLOGIN role, sp_snapshot_owner,
+// made with the first snapshot and dropped with the last; a clone hands them
+// to its own role. PostgreSQL 13 or newer is required (DROP DATABASE … WITH
+// (FORCE)).
 // Cluster starts a local server in a directory when no admin URL is given.
 package databases
 

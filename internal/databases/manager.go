@@ -361,6 +361,9 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 	var template string
 	if src.Snapshot != "" {
 		template = SnapshotDatabaseName(src.Snapshot)
+		if err := shareSnapshotOwner(ctx, conn); err != nil {
+			return Database{}, err
+		}
 		sf, err := inspect(ctx, conn, template)
 		if err != nil {
 			return Database{}, err

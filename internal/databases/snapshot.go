@@ -63,6 +63,9 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 	if _, ok := ownedBy(f.role, env, app); !ok {
 		return Snapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "the database of app %q in environment %q has lost its login role: create it again to repair it", app, env)
 	}
+	if err := shareSnapshotOwner(ctx, conn); err != nil {
+		return Snapshot{}, err
+	}
 	sf, err := inspect(ctx, conn, snap)
 	if err != nil {
 		return Snapshot{}, err
@@ -193,8 +196,38 @@ func (m *Manager) detachSnapshot(ctx context.Context, snap, role string) error {
 	})
 }
 
-// ensureSnapshotOwner creates the NOLOGIN role that owns snapshot contents.
-// It is shared by all snapshots and never dropped.
+// ownerLock is the advisory lock guarding the snapshot owner role: Snapshot
+// and clones hold it shared while they need the role, DropSnapshot takes it
+// exclusively (without waiting) to drop the role with the last snapshot.
+const ownerLock = 0x4f574e52 // "OWNR"
+
+func shareSnapshotOwner(ctx context.Context, q querier) error {
+	_, err := q.Exec(ctx, "SELECT pg_advisory_lock_shared($1, $2)", int32(lockClass), int32(ownerLock))
+	return err
+}
+
+// dropSnapshotOwnerIfUnused drops the snapshot owner role once no snapshot
+// is left, so that Spacepods leaves nothing behind on the server. The caller
+// holds conn until it releases its locks.
+func (m *Manager) dropSnapshotOwnerIfUnused(ctx context.Context, conn *pgxpool.Conn) {
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", int32(lockClass), int32(ownerLock)).Scan(&locked); err != nil || !locked {
+		return // a snapshot or clone is under way; it keeps the role
+	}
+	var left int
+	err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_database
+		WHERE left(datname, 8) = 'sp_snap_' AND shobj_description(oid, 'pg_database') LIKE $1`,
+		markerPrefix+`{"kind":"`+kindSnapshot+`"%`).Scan(&left)
+	if err != nil || left > 0 {
+		return
+	}
+	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident(snapshotOwner)); err != nil {
+		m.logger.Debug("keeping the snapshot owner role", "err", err) // it still owns something
+	}
+}
+
+// ensureSnapshotOwner creates the NOLOGIN role that owns snapshot contents,
+// shared by all snapshots and dropped with the last of them.
 func (m *Manager) ensureSnapshotOwner(ctx context.Context, conn *pgxpool.Conn) error {
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", snapshotOwner).Scan(&exists); err != nil {
@@ -292,5 +325,6 @@ func (m *Manager) dropSnapshot(ctx context.Context, name string) error {
 		return err
 	}
 	m.logger.Info("dropped snapshot", "snapshot", name, "database", snap)
+	m.dropSnapshotOwnerIfUnused(ctx, conn)
 	return nil
 }

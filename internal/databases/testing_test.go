@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -16,45 +13,6 @@ import (
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/testenv"
 )
-
-// TestMain drops the shared snapshot-owner role after the run if the run
-// made it, so that the tests leave nothing on the server.
-func TestMain(m *testing.M) {
-	u := os.Getenv("SPACEPODS_TEST_POSTGRES")
-	existed := true
-	if u != "" {
-		existed = withAdmin(u, func(ctx context.Context, c *pgx.Conn) error {
-			var n int
-			if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", snapshotOwner).Scan(&n); err != nil || n == 0 {
-				return errors.New("absent")
-			}
-			return nil
-		}) == nil
-	}
-	code := m.Run()
-	if !existed {
-		// Fails harmlessly if a snapshot still needs the role.
-		err := withAdmin(u, func(ctx context.Context, c *pgx.Conn) error {
-			_, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+ident(snapshotOwner))
-			return err
-		})
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "could not drop %s: %v\n", snapshotOwner, err)
-		}
-	}
-	os.Exit(code)
-}
-
-func withAdmin(url string, f func(context.Context, *pgx.Conn) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer c.Close(ctx)
-	return f(ctx, c)
-}
 
 // testLogger logs into the test's output, shown for failed or -v runs.
 func testLogger(t testing.TB) *slog.Logger {

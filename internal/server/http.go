@@ -141,4 +141,3 @@ func pathInt(r *http.Request, key string) (int, error) {
 func notFoundRoute(w http.ResponseWriter, r *http.Request, logger *slog.Logger) {
 	writeError(w, r, logger, spacepods.Errorf(spacepods.ENOTFOUND, "no API route %s %s: see /api/v1/openapi.json", r.Method, r.URL.Path))
 }
-

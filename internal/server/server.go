@@ -13,6 +13,8 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 )
@@ -21,6 +23,8 @@ import (
 type Server struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
+	Pods    *pods.Service  // nil with --runtime none
+	Deploys *deploy.Engine // nil with --runtime none
 	Store   *store.Store
 	Logger  *slog.Logger
 	Version string

@@ -96,6 +96,22 @@ var sampleBodies = map[string]any{
 	"POST /api/v1/apps":               server.RegisterRequest{Manifest: apiManifest},
 	"POST /api/v1/apps/{name}/builds": map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
 	"POST /api/v1/tokens":             server.TokenRequest{Name: "someone", Role: "viewer"},
+	"POST /api/v1/pods/plan":          map[string]any{"name": "demo", "apps": []string{"web"}},
+	"POST /api/v1/pods":               map[string]any{"name": "demo", "apps": []string{"web"}},
+	"POST /api/v1/pods/{name}/update": map[string]any{},
+	"POST /api/v1/pods/{name}/extend": map[string]any{"ttl": "1h"},
+	"POST /api/v1/environments":       map[string]any{"name": "qa"},
+	"POST /api/v1/deploys":            map[string]any{"env": "qa", "app": "web", "build": 1},
+	"POST /api/v1/rollback":           map[string]any{"env": "qa", "app": "web"},
+	"POST /api/v1/promote":            map[string]any{"app": "web", "from": "qa", "to": "staging"},
+	"POST /api/v1/snapshots":          map[string]any{"env": "qa", "app": "web", "name": "snap"},
+	"POST /api/v1/leaks/remove":       map[string]any{},
+}
+
+// noRuntime reports the answer of a pod/deploy route on a server started
+// with --runtime none (this fixture): the role check has passed by then.
+func noRuntime(status int, body []byte) bool {
+	return status == http.StatusServiceUnavailable && strings.Contains(string(body), "--runtime none")
 }
 
 var paramRE = regexp.MustCompile(`\{[a-z_]+\}`)
@@ -103,8 +119,10 @@ var paramRE = regexp.MustCompile(`\{[a-z_]+\}`)
 func concretePath(p string) string {
 	return paramRE.ReplaceAllStringFunc(p, func(m string) string {
 		switch m {
-		case "{number}":
+		case "{number}", "{id}":
 			return "1"
+		case "{app}":
+			return "web"
 		case "{name}":
 			if strings.HasPrefix(p, "/api/v1/tokens") {
 				return "nobody"
@@ -151,6 +169,9 @@ func TestRoutes_EveryRouteChecksEveryRole(t *testing.T) {
 						t.Fatalf("403 must say which role is needed: %s", out)
 					}
 				default:
+					if noRuntime(status, out) {
+						return
+					}
 					if status == http.StatusUnauthorized || status == http.StatusForbidden || status >= 500 {
 						t.Fatalf("role %s allowed for %s: got %d %s", role, rt.Role, status, out)
 					}

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spacepods/spacepods/internal/router"
+)
+
+type routerConfig struct {
+	listen, control, domain string
+	healthInterval          time.Duration
+	drainTimeout            time.Duration
+}
+
+func (rc *routerConfig) flags(cmd *cobra.Command, prefix string) {
+	f := cmd.Flags()
+	f.StringVar(&rc.listen, prefix+"listen", envOr("SPACEPODS_ROUTER_LISTEN", router.DefaultListen), "edge router address: serves <app>.<environment>.<domain> (env SPACEPODS_ROUTER_LISTEN)")
+	f.StringVar(&rc.control, prefix+"control", envOr("SPACEPODS_ROUTER_CONTROL", router.DefaultControlListen), "edge router's control API address, loopback only (env SPACEPODS_ROUTER_CONTROL)")
+	f.StringVar(&rc.domain, "domain", envOr("SPACEPODS_DOMAIN", router.DefaultDomain), "domain of app host names (env SPACEPODS_DOMAIN)")
+}
+
+func newRouterCmd(g *globals) *cobra.Command {
+	var rc routerConfig
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "router",
+		Short: "Run the edge router on its own (the server starts one for you)",
+		Long: `Run the edge router: a host-based reverse proxy that plays ALB + Route 53.
+It sends <app>.<environment>.<domain> to the app's healthy targets, drains
+targets before removing them, and keeps its route table in memory with a
+snapshot in the data dir, so it keeps serving while the control plane is down
+or restarting. 'spacepods server' starts one in the background (or adopts the
+one already running for its data dir); run this only to manage it yourself.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel, "text")
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return router.Run(ctx, router.Config{Listen: rc.listen, ControlListen: rc.control, DataDir: routerDir(g.dataDir), Domain: rc.domain, Logger: logger})
+		},
+	}
+	rc.flags(cmd, "")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,418 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// CreatePodResponse is the plan and the pod being created.
+type CreatePodResponse struct {
+	Plan pods.Plan             `json:"plan"`
+	Pod  spacepods.Environment `json:"pod"`
+}
+
+// UpdatePodRequest pins builds for a pod update (others: latest of main).
+type UpdatePodRequest struct {
+	Builds map[string]int `json:"builds,omitempty"`
+}
+
+// ExtendRequest sets a pod's TTL from now.
+type ExtendRequest struct {
+	TTL string `json:"ttl"`
+}
+
+// CreateEnvRequest creates a master environment.
+type CreateEnvRequest struct {
+	Name      string `json:"name"`
+	Protected bool   `json:"protected,omitempty"`
+}
+
+// DeployRequest asks for a deploy.
+type DeployRequest struct {
+	Env   string `json:"env"`
+	App   string `json:"app"`
+	Build int    `json:"build"`
+}
+
+// RollbackRequest asks to redeploy the previous release.
+type RollbackRequest struct {
+	Env string `json:"env"`
+	App string `json:"app"`
+}
+
+// PromoteRequest deploys the build running in From to To.
+type PromoteRequest struct {
+	App  string `json:"app"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// SnapshotRequest takes a snapshot of an environment's database.
+type SnapshotRequest struct {
+	Env  string `json:"env"`
+	App  string `json:"app"`
+	Name string `json:"name"`
+}
+
+func (s *Server) needRuntime() error {
+	if s.Pods == nil || s.Deploys == nil {
+		return spacepods.Errorf(spacepods.EUNAVAILABLE, "this server runs without a runtime (--runtime none): pods and deploys are off; restart it with --runtime docker")
+	}
+	return nil
+}
+
+func (s *Server) planPod(w http.ResponseWriter, r *http.Request) error {
+	var req pods.CreateRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	p, err := s.Pods.Plan(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) createPod(w http.ResponseWriter, r *http.Request) error {
+	var req pods.CreateRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	p, env, err := s.Pods.Create(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, CreatePodResponse{Plan: p, Pod: env})
+	return nil
+}
+
+func (s *Server) listEnvs(kind string) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.needRuntime(); err != nil {
+			return err
+		}
+		envs, err := s.Pods.List(r.Context(), kind)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, envs)
+		return nil
+	}
+}
+
+func (s *Server) showEnv(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "environment")
+	if err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	v, err := s.Pods.Show(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) envEvents(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "environment")
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(r, "after", 0)
+	if err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	evs, err := s.Pods.Events(r.Context(), name, int64(after))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func (s *Server) updatePod(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "pod")
+	if err != nil {
+		return err
+	}
+	var req UpdatePodRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	p, err := s.Pods.Update(r.Context(), name, req.Builds)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, p)
+	return nil
+}
+
+func (s *Server) extendPod(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "pod")
+	if err != nil {
+		return err
+	}
+	var req ExtendRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	env, err := s.Pods.Extend(r.Context(), name, req.TTL)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, env)
+	return nil
+}
+
+func (s *Server) destroyEnv(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "environment")
+	if err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	if err := s.Pods.Destroy(r.Context(), name); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func (s *Server) appLogs(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "environment")
+	if err != nil {
+		return err
+	}
+	app, err := pathName(r, "app", "app")
+	if err != nil {
+		return err
+	}
+	tail, err := queryInt(r, "tail", 100)
+	if err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	follow := r.URL.Query().Get("follow") == "true"
+	rc, err := s.Pods.Logs(r.Context(), name, app, runtime.LogOptions{Follow: follow, Tail: tail})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	fw := flushWriter{w}
+	io.Copy(fw, rc)
+	return nil
+}
+
+type flushWriter struct{ w http.ResponseWriter }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}
+
+func (s *Server) createEnv(w http.ResponseWriter, r *http.Request) error {
+	var req CreateEnvRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	env, err := s.Pods.CreateMaster(r.Context(), req.Name, req.Protected)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, env)
+	return nil
+}
+
+func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
+	var req DeployRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	env, err := s.Pods.Show(r.Context(), req.Env)
+	if err != nil {
+		return err
+	}
+	if env.Kind == spacepods.EnvPod {
+		return spacepods.Errorf(spacepods.EINVALID, "%s is a pod: change its builds with `spacepods pod update %s --build %s=%d`", req.Env, req.Env, req.App, req.Build)
+	}
+	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: req.App, Build: req.Build})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, d)
+	return nil
+}
+
+func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 50)
+	if err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	ds, err := s.Deploys.List(r.Context(), r.URL.Query().Get("env"), r.URL.Query().Get("app"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ds)
+	return nil
+}
+
+func deployID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, spacepods.Errorf(spacepods.EINVALID, "deploy id %q must be a positive integer", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) error {
+	id, err := deployID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	d, err := s.Deploys.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) deployEvents(w http.ResponseWriter, r *http.Request) error {
+	id, err := deployID(r)
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(r, "after", 0)
+	if err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	evs, err := s.Deploys.Events(r.Context(), id, int64(after))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	var req RollbackRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	d, err := s.Deploys.Rollback(r.Context(), req.Env, req.App)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, d)
+	return nil
+}
+
+func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
+	var req PromoteRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	d, err := s.Deploys.Promote(r.Context(), req.App, req.From, req.To)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, d)
+	return nil
+}
+
+func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
+	var req SnapshotRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	snap, err := s.Pods.Snapshot(r.Context(), req.Env, req.App, req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, snap)
+	return nil
+}
+
+func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) error {
+	if err := s.needRuntime(); err != nil {
+		return err
+	}
+	snaps, err := s.Pods.Snapshots(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, snaps)
+	return nil
+}
+
+func (s *Server) leaks(remove bool) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.needRuntime(); err != nil {
+			return err
+		}
+		ls, err := s.Pods.Leaks(r.Context(), remove)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, ls)
+		return nil
+	}
+}
