@@ -155,12 +155,14 @@ type TreeNode struct {
 	Name     string      `json:"name"`
 	Children []*TreeNode `json:"children,omitempty"`
 	Repeat   bool        `json:"repeat,omitempty"`
+	Missing  bool        `json:"missing,omitempty"`
 }
 
 // Deps is an app's dependency tree and closure in start order.
 type Deps struct {
-	Tree  *TreeNode `json:"tree"`
-	Order []string  `json:"order"`
+	Tree    *TreeNode `json:"tree"`
+	Order   []string  `json:"order"`
+	Problem string    `json:"problem,omitempty"`
 }
 
 // AppDeps returns an app's dependency tree.

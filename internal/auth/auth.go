@@ -70,10 +70,14 @@ func (s *Service) Create(ctx context.Context, name, role string) (string, spacep
 }
 
 // List lists tokens (never secrets).
-func (s *Service) List(ctx context.Context) ([]spacepods.Token, error) { return s.Store.ListTokens(ctx) }
+func (s *Service) List(ctx context.Context) ([]spacepods.Token, error) {
+	return s.Store.ListTokens(ctx)
+}
 
 // Revoke deletes a token by name.
-func (s *Service) Revoke(ctx context.Context, name string) error { return s.Store.DeleteToken(ctx, name) }
+func (s *Service) Revoke(ctx context.Context, name string) error {
+	return s.Store.DeleteToken(ctx, name)
+}
 
 // Bootstrap creates the first admin token when none exists and writes it to
 // <dataDir>/admin.token (mode 0600). It returns the file's path.

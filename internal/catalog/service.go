@@ -85,18 +85,23 @@ func (s *Service) Versions(ctx context.Context, name string) ([]spacepods.AppVer
 	return s.store.AppVersions(ctx, name)
 }
 
-// Deps returns an app's dependency tree and the start order of its closure.
-func (s *Service) Deps(ctx context.Context, name string) (*TreeNode, []string, error) {
+// Deps returns an app's dependency tree, the start order of its closure,
+// and — when the closure cannot be formed (a dependency is not registered,
+// or a cycle) — the problem, with the tree still drawn (missing apps marked).
+func (s *Service) Deps(ctx context.Context, name string) (*TreeNode, []string, string, error) {
 	g, err := s.Graph(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
+	}
+	tree, err := g.Tree(name)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	order, err := g.Closure([]string{name})
 	if err != nil {
-		return nil, nil, err
+		return tree, []string{}, spacepods.ErrorMessage(err), nil
 	}
-	tree, err := g.Tree(name)
-	return tree, order, err
+	return tree, order, "", nil
 }
 
 // Closure returns the apps roots need, recursively, in start order.

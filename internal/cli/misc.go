@@ -27,6 +27,10 @@ that names it.`,
 			}
 			return g.print(d, func() {
 				renderTree(g.stdout, d.Tree, "", "")
+				if d.Problem != "" {
+					fmt.Fprintf(g.stdout, "\nno start order: %s\n", d.Problem)
+					return
+				}
 				fmt.Fprintf(g.stdout, "\nstart order: %s\n", strings.Join(d.Order, " -> "))
 			})
 		},
@@ -40,6 +44,9 @@ func renderTree(w io.Writer, n *client.TreeNode, prefix, childPrefix string) {
 	label := n.Name
 	if n.Repeat {
 		label += " (see above)"
+	}
+	if n.Missing {
+		label += " (not registered)"
 	}
 	fmt.Fprintln(w, prefix+label)
 	for i, c := range n.Children {

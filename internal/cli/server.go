@@ -18,6 +18,7 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
@@ -163,7 +164,8 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		logger.Info("created the first admin token", "file", tokenPath)
 	}
 	cat := catalog.NewService(st)
-	srv := &server.Server{Catalog: cat, Auth: authSvc, Store: st, Logger: logger, Version: Version}
+	cfgSvc := &config.Service{Store: st}
+	srv := &server.Server{Catalog: cat, Auth: authSvc, Store: st, Config: cfgSvc, Logger: logger, Version: Version}
 
 	var engine *deploy.Engine
 	var podSvc *pods.Service
@@ -198,7 +200,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		defer dbs.Close()
 		_, port, _ := net.SplitHostPort(cfg.router.listen)
 		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, Router: rt, Databases: dbs, DefaultTTL: cfg.defaultTTL, Logger: logger.With("component", "pods")}
-		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Router: rt, DatabaseURL: podSvc.DatabaseURL, Domain: cfg.router.domain, RouterPort: port, Logger: logger.With("component", "deploy")}
+		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Router: rt, DatabaseURL: podSvc.DatabaseURL, Config: cfgSvc, Domain: cfg.router.domain, RouterPort: port, Logger: logger.With("component", "deploy")}
 		podSvc.Engine = engine
 		if err := engine.Start(ctx); err != nil {
 			return err

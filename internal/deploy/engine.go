@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -53,22 +54,44 @@ type Engine struct {
 	// DatabaseURL returns the DATABASE_URL containers of env use for app
 	// ("" when the app has no database).
 	DatabaseURL func(ctx context.Context, env string, app spacepods.App) (string, error)
-	Domain      string // host names are <app>.<env>.<Domain>
-	RouterPort  string // for URLs shown to users, e.g. "8080"
-	Options     Options
-	Logger      *slog.Logger
+	// Config adds the apps' custom vars and secret references to releases
+	// and resolves secrets at container start; nil: standard and manifest
+	// vars only.
+	Config     *config.Service
+	Domain     string // host names are <app>.<env>.<Domain>
+	RouterPort string // for URLs shown to users, e.g. "8080"
+	Options    Options
+	Logger     *slog.Logger
 
-	mu      sync.Mutex
-	workers map[string]bool // env/app keys with a running worker
-	dirty   map[string]bool // kicked while running: look again before exiting
-	wg      sync.WaitGroup
-	base    context.Context
+	mu         sync.Mutex
+	workers    map[string]*worker // env/app key → its running worker
+	dirty      map[string]bool    // kicked while running: look again before exiting
+	cancelling map[string]int     // env → CancelEnv calls in progress: start no worker
+	wg         sync.WaitGroup
+	base       context.Context
+
+	stepHook func(ctx context.Context, d *spacepods.Deploy, step string) // tests: called as each step (and stage) starts
 }
+
+// worker runs the queue of one (environment, app).
+type worker struct {
+	env    string
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+// cancelled is the cause of a worker's context cancelled by CancelEnv.
+type cancelled struct{ reason string }
+
+func (c *cancelled) Error() string { return "cancelled: " + c.reason }
 
 func (e *Engine) opts() Options {
 	o := e.Options
 	if o.HealthTimeout == 0 {
 		o.HealthTimeout = 90 * time.Second
+	}
+	if o.Bake == 0 {
+		o.Bake = 3 * time.Second // negative: no bake
 	}
 	if o.ErrorThreshold == 0 {
 		o.ErrorThreshold = 0.05
@@ -91,21 +114,17 @@ type Request struct {
 }
 
 // Start resumes what a previous process left: running deploys are rolled
-// back (or completed when the new release was already live), queued ones
-// run in order. ctx bounds all background work.
+// back (or completed when the new release was already live), then queued
+// ones run in order. Both happen in the background, one worker per
+// (environment, app). ctx bounds all background work.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	e.base = ctx
-	e.workers, e.dirty = map[string]bool{}, map[string]bool{}
+	e.workers, e.dirty, e.cancelling = map[string]*worker{}, map[string]bool{}, map[string]int{}
 	e.mu.Unlock()
 	ds, err := e.Store.UnfinishedDeploys(ctx)
 	if err != nil {
 		return err
-	}
-	for _, d := range ds {
-		if d.Status == spacepods.DeployRunning {
-			e.recoverDeploy(ctx, d)
-		}
 	}
 	for _, d := range ds {
 		e.kick(d.Env, d.App)
@@ -123,6 +142,9 @@ func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, err
 	env, err := e.Store.GetEnvironment(ctx, req.Env)
 	if err != nil {
 		return spacepods.Deploy{}, err
+	}
+	if env.Status == spacepods.StatusDestroying {
+		return spacepods.Deploy{}, spacepods.Errorf(spacepods.ECONFLICT, "%s is being destroyed: nothing can be deployed to it", env.Name)
 	}
 	if env.Protected && !spacepods.RoleAtLeast(roleOf(ctx), spacepods.RoleAdmin) {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only admins may deploy there", env.Name)
@@ -187,54 +209,148 @@ func (e *Engine) kick(env, app string) {
 	if e.base == nil {
 		return // not started: Start picks queued deploys up
 	}
-	if e.workers[key] {
+	if e.workers[key] != nil || e.cancelling[env] > 0 {
 		e.dirty[key] = true
 		return
 	}
-	e.workers[key] = true
-	e.wg.Add(1)
-	go e.work(env, app, key)
+	e.startWorkerLocked(env, app, key)
 }
 
-// work runs queued deploys of one (env, app), oldest first, one at a time.
-func (e *Engine) work(env, app, key string) {
+func (e *Engine) startWorkerLocked(env, app, key string) {
+	ctx, cancel := context.WithCancelCause(e.base)
+	w := &worker{env: env, cancel: cancel, done: make(chan struct{})}
+	e.workers[key] = w
+	e.wg.Add(1)
+	go e.work(ctx, w, env, app, key)
+}
+
+// work runs the deploys of one (env, app), oldest first, one at a time: a
+// deploy a previous process left running is recovered first.
+func (e *Engine) work(ctx context.Context, w *worker, env, app, key string) {
 	defer e.wg.Done()
-	ctx := e.base
+	defer close(w.done)
+	defer w.cancel(nil)
+	recovered := map[int64]bool{}
 	for {
 		e.mu.Lock()
 		e.dirty[key] = false
 		e.mu.Unlock()
-		d, ok := e.nextQueued(ctx, env, app)
+		d, ok := e.next(ctx, env, app)
+		if ok && d.Status == spacepods.DeployRunning {
+			if !recovered[d.ID] {
+				recovered[d.ID] = true
+				e.recoverDeploy(ctx, d)
+				continue
+			}
+			// Recovery could not record an end (store trouble): leave it
+			// to the next start rather than spin.
+			e.Logger.Error("deploy still running after its recovery; the next start retries", "deploy", d.ID, "env", env, "app", app)
+			ok = false
+		}
 		if ok {
 			e.execute(ctx, &d)
 			continue
 		}
 		e.mu.Lock()
-		if !e.dirty[key] || ctx.Err() != nil {
-			delete(e.workers, key)
-			delete(e.dirty, key)
+		if e.dirty[key] && ctx.Err() == nil {
 			e.mu.Unlock()
-			return
+			continue
+		}
+		delete(e.workers, key)
+		// Kicked after CancelEnv stopped this worker: a new one takes over.
+		restart := e.dirty[key] && e.base.Err() == nil && e.cancelling[env] == 0
+		delete(e.dirty, key)
+		if restart {
+			e.startWorkerLocked(env, app, key)
 		}
 		e.mu.Unlock()
+		return
 	}
 }
 
-func (e *Engine) nextQueued(ctx context.Context, env, app string) (spacepods.Deploy, bool) {
+// next returns the oldest unfinished deploy of (env, app): a running one
+// (left by a previous process) or the first queued.
+func (e *Engine) next(ctx context.Context, env, app string) (spacepods.Deploy, bool) {
 	if ctx.Err() != nil {
 		return spacepods.Deploy{}, false
 	}
 	ds, err := e.Store.UnfinishedDeploys(ctx)
 	if err != nil {
-		e.Logger.Error("list queued deploys", "err", err)
+		if ctx.Err() == nil {
+			e.Logger.Error("list queued deploys", "err", err)
+		}
 		return spacepods.Deploy{}, false
 	}
 	for _, d := range ds {
-		if d.Env == env && d.App == app && d.Status == spacepods.DeployQueued {
+		if d.Env == env && d.App == app {
 			return d, true
 		}
 	}
 	return spacepods.Deploy{}, false
+}
+
+// CancelEnv stops every deploy of env, for a destroy or a pod's wipe: the
+// running one stops where it is, without a rollback (the caller removes
+// everything of env), and it and the queued ones end as cancelled with
+// reason. It returns once no deploy of env runs.
+func (e *Engine) CancelEnv(ctx context.Context, env, reason string) error {
+	e.mu.Lock()
+	if e.base == nil {
+		e.mu.Unlock()
+		return spacepods.Errorf(spacepods.EUNAVAILABLE, "the deploy engine is not running")
+	}
+	e.cancelling[env]++
+	var running []*worker
+	for _, w := range e.workers {
+		if w.env == env {
+			w.cancel(&cancelled{reason: reason})
+			running = append(running, w)
+		}
+	}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.cancelling[env]--
+		if e.cancelling[env] == 0 {
+			delete(e.cancelling, env)
+		}
+		e.mu.Unlock()
+		// Deploys submitted meanwhile were held back; run them now.
+		if ds, err := e.Store.UnfinishedDeploys(context.WithoutCancel(ctx)); err == nil {
+			for _, d := range ds {
+				if d.Env == env {
+					e.kick(d.Env, d.App)
+				}
+			}
+		}
+	}()
+	for _, w := range running {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	ds, err := e.Store.UnfinishedDeploys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.Env == env {
+			e.cancelDeploy(ctx, &d, reason)
+		}
+	}
+	return nil
+}
+
+// cancelDeploy ends a deploy as cancelled.
+func (e *Engine) cancelDeploy(ctx context.Context, d *spacepods.Deploy, reason string) {
+	if d.Step != "" && d.Status == spacepods.DeployRunning {
+		e.setStep(ctx, d, d.Step, "failed", "cancelled")
+	}
+	d.Status, d.EndedAt, d.Error = spacepods.DeployCancelled, e.now(), "cancelled: "+reason
+	e.save(ctx, d)
+	e.event(ctx, d, "warn", d.Error)
 }
 
 // event records a progress line of a deploy (and logs it).

@@ -78,9 +78,22 @@ func (e *Engine) setStep(ctx context.Context, d *spacepods.Deploy, name, status,
 
 // execute runs the five steps of one deploy.
 func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
+	r := &run{e: e, d: d}
+	if err := r.load(ctx); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			e.stopped(ctx, d)
+		case isGone(err):
+			e.cancelDeploy(ctx, d, spacepods.ErrorMessage(err))
+		default:
+			d.Status, d.EndedAt, d.Error = spacepods.DeployFailed, e.now(), spacepods.ErrorMessage(err)
+			e.save(ctx, d)
+			e.event(ctx, d, "error", "deploy could not start: "+d.Error)
+		}
+		return
+	}
 	d.Status, d.StartedAt = spacepods.DeployRunning, e.now()
 	e.save(ctx, d)
-	r := &run{e: e, d: d}
 	err := r.steps(ctx)
 	if err == nil {
 		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
@@ -89,9 +102,7 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
 		return
 	}
 	if ctx.Err() != nil {
-		// The control plane is stopping: leave the deploy running; the next
-		// start rolls it back from the store and the runtime's labels.
-		e.event(context.WithoutCancel(ctx), d, "warn", "control plane stopping during "+d.Step+"; the next start rolls this deploy back")
+		e.stopped(ctx, d)
 		return
 	}
 	var se *stepError
@@ -110,16 +121,54 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
 	r.rollback(ctx)
 }
 
-func (r *run) steps(ctx context.Context) error {
+// stopped handles a deploy whose context ended: cancelled by CancelEnv
+// (its environment is being destroyed or wiped), or the control plane is
+// stopping (the deploy stays running; the next start rolls it back from
+// the store and the runtime's labels).
+func (e *Engine) stopped(ctx context.Context, d *spacepods.Deploy) {
+	var c *cancelled
+	if errors.As(context.Cause(ctx), &c) {
+		e.cancelDeploy(context.WithoutCancel(ctx), d, c.reason)
+		return
+	}
+	if d.Status != spacepods.DeployRunning {
+		return // not started: it stays queued
+	}
+	e.event(context.WithoutCancel(ctx), d, "warn", "control plane stopping during "+d.Step+"; the next start rolls this deploy back")
+}
+
+// isGone reports whether err says that the environment is gone or going.
+func isGone(err error) bool {
+	var g *goneError
+	return errors.As(err, &g)
+}
+
+type goneError struct{ msg string }
+
+func (g *goneError) Error() string { return g.msg }
+
+// load reads what the deploy works on: environment, app and the release
+// live now (from the store, which is the truth after a crash too).
+func (r *run) load(ctx context.Context) error {
 	e, d := r.e, r.d
 	var err error
-	if r.env, err = e.Store.GetEnvironment(ctx, d.Env); err != nil {
+	r.env, err = e.Store.GetEnvironment(ctx, d.Env)
+	switch {
+	case spacepods.ErrorCode(err) == spacepods.ENOTFOUND:
+		return &goneError{fmt.Sprintf("environment %s no longer exists", d.Env)}
+	case err != nil:
 		return err
+	case r.env.Status == spacepods.StatusDestroying:
+		return &goneError{fmt.Sprintf("environment %s is being destroyed", d.Env)}
 	}
 	if r.app, err = e.Catalog.Get(ctx, d.App); err != nil {
 		return err
 	}
-	if ea, err := e.Store.GetEnvApp(ctx, d.Env, d.App); err == nil && ea.Release > 0 {
+	ea, err := e.Store.GetEnvApp(ctx, d.Env, d.App)
+	if err != nil && spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		return err
+	}
+	if ea.Release > 0 {
 		old, err := e.Store.GetRelease(ctx, d.Env, d.App, ea.Release)
 		if err != nil {
 			return err
@@ -127,6 +176,11 @@ func (r *run) steps(ctx context.Context) error {
 		r.old = &old
 		d.FromRelease = old.Number
 	}
+	return nil
+}
+
+func (r *run) steps(ctx context.Context) error {
+	e, d := r.e, r.d
 	prev, _ := e.Store.GetEnvApp(ctx, d.Env, d.App)
 	prev.Env, prev.App, prev.Status, prev.Reason = d.Env, d.App, "deploying", ""
 	if prev.Release == 0 {
@@ -145,10 +199,11 @@ func (r *run) steps(ctx context.Context) error {
 		{"create_service", r.createService},
 		{"rollout", r.rollout},
 	} {
+		e.setStep(ctx, d, step.name, "running", "")
+		e.hook(ctx, d, step.name)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		e.setStep(ctx, d, step.name, "running", "")
 		e.event(ctx, d, "info", "step "+step.name)
 		if err := step.fn(ctx); err != nil {
 			return err
@@ -158,6 +213,13 @@ func (r *run) steps(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// hook lets tests act (kill the control plane, say) as a step or stage starts.
+func (e *Engine) hook(ctx context.Context, d *spacepods.Deploy, at string) {
+	if e.stepHook != nil {
+		e.stepHook(ctx, d, at)
+	}
 }
 
 func stepIndex(name string) int {
@@ -193,6 +255,14 @@ func (r *run) clearStale(ctx context.Context) error {
 	n := 0
 	for _, s := range svcs {
 		if r.old != nil && s.Release == r.old.Number {
+			// An earlier deploy may have died with the live release
+			// scaled down: give it its full count back first.
+			if s.Name == ServiceName(r.d.App, r.old.Number, "") && s.Desired < r.old.Replicas {
+				if err := r.e.Driver.ScaleService(ctx, r.d.Env, s.Name, r.old.Replicas); err != nil {
+					return err
+				}
+				r.e.event(ctx, r.d, "warn", fmt.Sprintf("live service %s had %d of %d replicas (an earlier deploy stopped midway): scaled back up", s.Name, s.Desired, r.old.Replicas))
+			}
 			continue
 		}
 		if err := r.e.Driver.DeleteService(ctx, r.d.Env, s.Name); err != nil {
@@ -232,17 +302,27 @@ func (r *run) register(ctx context.Context) error {
 		}
 		dbURL := ""
 		if r.app.Database != nil && e.DatabaseURL != nil {
+			start := time.Now()
 			if dbURL, err = e.DatabaseURL(ctx, d.Env, r.app); err != nil {
 				return err
 			}
+			e.event(ctx, d, "info", fmt.Sprintf("database ready in %s", time.Since(start).Round(time.Millisecond)))
 		}
 		replicas := r.app.Replicas(d.Env)
 		if r.env.Kind == spacepods.EnvPod {
 			replicas = 1
 		}
+		vars := config.Compose(config.Inputs{Env: d.Env, App: r.app, Build: build, DatabaseURL: dbURL, Deps: deps})
+		var refs map[string]string
+		if e.Config != nil {
+			custom, err := e.Config.CustomFor(ctx, d.App, d.Env, r.env.Kind)
+			if err != nil {
+				return err
+			}
+			vars, refs = config.Merge(vars, r.app, custom)
+		}
 		rel = spacepods.Release{
-			Build: build.Number, Image: build.Image, GitSHA: build.GitSHA,
-			Vars:    config.Compose(config.Inputs{Env: d.Env, App: r.app, Build: build, DatabaseURL: dbURL, Deps: deps}),
+			Build: build.Number, Image: build.Image, GitSHA: build.GitSHA, Vars: vars, SecretRefs: refs,
 			Command: r.app.Command, Migrate: r.app.Migrate, Replicas: replicas, Workers: r.app.Workers,
 		}
 	}
@@ -265,9 +345,13 @@ func (r *run) migrate(ctx context.Context) error {
 		e.setStep(ctx, d, "migrate", "skipped", "the app declares no migrate command")
 		return nil
 	}
+	env, err := r.containerEnv(ctx)
+	if err != nil {
+		return err
+	}
 	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
 		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
-		Image: r.rel.Image, Command: r.rel.Migrate, Env: r.rel.Vars, Timeout: e.opts().TaskTimeout,
+		Image: r.rel.Image, Command: r.rel.Migrate, Env: env, Timeout: e.opts().TaskTimeout,
 	})
 	if err != nil {
 		return fail(res.LogTail, "migration task: %s", spacepods.ErrorMessage(err))
@@ -277,6 +361,29 @@ func (r *run) migrate(ctx context.Context) error {
 	}
 	e.setStep(ctx, d, "migrate", "done", "exit 0")
 	return nil
+}
+
+// containerEnv is the release's env with its secrets resolved: secret
+// values exist only here, on their way into the container.
+func (r *run) containerEnv(ctx context.Context) (map[string]string, error) {
+	if len(r.rel.SecretRefs) == 0 {
+		return r.rel.Vars, nil
+	}
+	if r.e.Config == nil {
+		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "release %d names secrets but this server has no secret store", r.rel.Number)
+	}
+	secrets, err := r.e.Config.ResolveSecrets(ctx, r.rel.SecretRefs)
+	if err != nil {
+		return nil, err
+	}
+	env := make(map[string]string, len(r.rel.Vars)+len(secrets))
+	for k, v := range r.rel.Vars {
+		env[k] = v
+	}
+	for k, v := range secrets {
+		env[k] = v
+	}
+	return env, nil
 }
 
 func (r *run) webSpec(replicas int) runtime.ServiceSpec {
@@ -337,11 +444,19 @@ func (r *run) createService(ctx context.Context) error {
 	}
 	first := r.stages()[0]
 	r.created = true
-	if err := e.Driver.CreateService(ctx, r.webSpec(first)); err != nil {
+	env, err := r.containerEnv(ctx)
+	if err != nil {
+		return err
+	}
+	spec := r.webSpec(first)
+	spec.Env = env
+	if err := e.Driver.CreateService(ctx, spec); err != nil {
 		return err
 	}
 	for _, w := range r.rel.Workers {
-		if err := e.Driver.CreateService(ctx, r.workerSpec(w)); err != nil {
+		ws := r.workerSpec(w)
+		ws.Env = env
+		if err := e.Driver.CreateService(ctx, ws); err != nil {
 			return err
 		}
 	}
@@ -354,8 +469,10 @@ func (r *run) createService(ctx context.Context) error {
 	return nil
 }
 
-// oldTargets returns the first n healthy-or-running replicas of the old
-// service (n < 0: all), in the driver's order (it removes from the end).
+// oldTargets returns the addresses of the first n replicas of the old
+// service (n < 0: all), in the driver's order: it scales down from the
+// end, so these are the replicas a scale to n keeps. Replicas without an
+// address (restarting) are left out.
 func (r *run) oldTargets(ctx context.Context, n int) []string {
 	if r.old == nil {
 		return nil
@@ -364,12 +481,19 @@ func (r *run) oldTargets(ctx context.Context, n int) []string {
 	if err != nil {
 		return nil
 	}
+	return addrsOf(st.Replicas, n)
+}
+
+// addrsOf returns the addresses of the first n replicas (n < 0: all).
+func addrsOf(reps []runtime.Replica, n int) []string {
+	if n >= 0 && n < len(reps) {
+		reps = reps[:n]
+	}
 	var out []string
-	for _, rep := range st.Replicas {
-		if n >= 0 && len(out) == n {
-			break
+	for _, rep := range reps {
+		if rep.Addr != "" {
+			out = append(out, rep.Addr)
 		}
-		out = append(out, rep.Addr)
 	}
 	return out
 }
@@ -395,7 +519,12 @@ func (r *run) rollout(ctx context.Context) error {
 		if r.old == nil {
 			oldN = 0
 		}
+		e.hook(ctx, d, fmt.Sprintf("rollout:stage%d", i+1))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: new %d, old %d of %d replicas", i+1, len(stages), n, oldN, total))
+		start := time.Now()
 		if i > 0 {
 			if err := e.Driver.ScaleService(ctx, d.Env, name, n); err != nil {
 				return err
@@ -405,6 +534,7 @@ func (r *run) rollout(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: %d new replicas running and healthy after %s", i+1, len(stages), n, time.Since(start).Round(time.Millisecond)))
 		if r.app.Kind == spacepods.KindWeb {
 			// New targets join next to the old; the router sends them
 			// traffic only once its own health check passes.
@@ -414,6 +544,7 @@ func (r *run) rollout(ctx context.Context) error {
 			if err := r.waitRouted(ctx, newAddrs); err != nil {
 				return err
 			}
+			e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: new targets take traffic at the router after %s", i+1, len(stages), time.Since(start).Round(time.Millisecond)))
 			if err := r.bake(ctx, newAddrs); err != nil {
 				return err
 			}
@@ -439,6 +570,10 @@ func (r *run) rollout(ctx context.Context) error {
 	}
 	// The new release is live: record it first, so that a crash from here
 	// on completes rather than rolls back.
+	e.hook(ctx, d, "rollout:record")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := e.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: d.Env, App: d.App, Build: r.rel.Build, Release: r.rel.Number, Status: "healthy", URL: r.url()}); err != nil {
 		return err
 	}
@@ -627,7 +762,7 @@ func (r *run) waitDrained(ctx context.Context, newAddrs, keep []string) {
 func (r *run) rollback(ctx context.Context) {
 	e, d := r.e, r.d
 	ctx = context.WithoutCancel(ctx)
-	err := e.restore(ctx, d, r.old, r.app)
+	err := r.restore(ctx)
 	d.EndedAt = e.now()
 	if err != nil {
 		d.Status = spacepods.DeployFailed
@@ -644,27 +779,45 @@ func (r *run) rollback(ctx context.Context) {
 	e.save(ctx, d)
 }
 
-// restore brings (env, app) back to release old (nil: nothing) and removes
-// every other service of the app. Used by failed deploys and by recovery
-// after a crash.
-func (e *Engine) restore(ctx context.Context, d *spacepods.Deploy, old *spacepods.Release, app spacepods.App) error {
+// restore brings (env, app) back to release r.old (nil: nothing) and
+// removes every other service of the app. Used by failed deploys and by
+// recovery after a crash. Traffic moves back only once the old replicas
+// are healthy, and the new ones are drained before they stop, so that a
+// rollback drops no request.
+func (r *run) restore(ctx context.Context) error {
+	e, d, old, app := r.e, r.d, r.old, r.app
 	var errs []error
-	if old != nil && old.Replicas > 0 {
+	keep := map[string]bool{}
+	if old != nil {
 		name := ServiceName(d.App, old.Number, "")
-		if err := e.Driver.ScaleService(ctx, d.Env, name, old.Replicas); err != nil {
+		keep[name] = true
+		if err := r.ensureService(ctx, r.specFor(*old, "", old.Replicas)); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s to %d replicas: %w", name, old.Replicas, err))
 		}
-		if app.Kind == spacepods.KindWeb {
-			st, err := e.Driver.ServiceStatus(ctx, d.Env, name)
-			if err == nil {
-				g := router.GroupSpec{HealthPath: app.Health}
-				for _, rep := range st.Replicas {
-					g.Targets = append(g.Targets, router.TargetSpec{Addr: rep.Addr, Weight: 1})
-				}
-				if err := e.Router.SetGroup(ctx, d.Env, d.App, g); err != nil {
-					errs = append(errs, err)
-				}
+		for _, w := range old.Workers {
+			keep[ServiceName(d.App, old.Number, w.Name)] = true
+			if err := r.ensureService(ctx, r.specFor(*old, w.Name, 1)); err != nil {
+				errs = append(errs, fmt.Errorf("restore worker %s: %w", w.Name, err))
 			}
+		}
+		if app.Kind == spacepods.KindWeb && old.Replicas > 0 {
+			// Wait (bounded) for the old replicas; route them all, even if
+			// some are still starting: the router admits each once healthy.
+			healthy, werr := r.waitReady(ctx, name, old.Replicas)
+			all := healthy
+			if st, err := e.Driver.ServiceStatus(ctx, d.Env, name); err == nil {
+				all = addrsOf(st.Replicas, -1)
+			}
+			if err := r.route(ctx, nil, all); err != nil {
+				errs = append(errs, err)
+			} else if werr == nil {
+				if err := r.waitRouted(ctx, healthy); err != nil {
+					e.event(ctx, d, "warn", "rollback: "+err.Error())
+				}
+			} else {
+				e.event(ctx, d, "warn", "rollback: the old replicas are not all healthy: "+spacepods.ErrorMessage(werr))
+			}
+			r.waitDrained(ctx, nil, all)
 		}
 	} else if app.Kind == spacepods.KindWeb {
 		if err := e.Router.SetGroup(ctx, d.Env, d.App, router.GroupSpec{HealthPath: app.Health}); err != nil {
@@ -677,46 +830,89 @@ func (e *Engine) restore(ctx context.Context, d *spacepods.Deploy, old *spacepod
 	}
 	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
 	for _, s := range svcs {
-		if old != nil && s.Release == old.Number {
+		if keep[s.Name] {
 			continue
 		}
 		if err := e.Driver.DeleteService(ctx, d.Env, s.Name); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if old == nil {
-		e.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: d.Env, App: d.App, Build: d.Build, Status: "failed", Reason: d.Error})
+	ea := spacepods.EnvApp{Env: d.Env, App: d.App, Build: d.Build, Status: "failed", Reason: d.Error}
+	if old != nil {
+		ea = spacepods.EnvApp{Env: d.Env, App: d.App, Build: old.Build, Release: old.Number, Status: "healthy", URL: r.url()}
+	}
+	if err := e.Store.PutEnvApp(ctx, ea); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
+// specFor is the service spec of a release's web process (worker "") or of
+// one of its workers.
+func (r *run) specFor(rel spacepods.Release, worker string, replicas int) runtime.ServiceSpec {
+	saved := r.rel
+	r.rel = rel
+	defer func() { r.rel = saved }()
+	if worker != "" {
+		for _, w := range rel.Workers {
+			if w.Name == worker {
+				return r.workerSpec(w)
+			}
+		}
+	}
+	return r.webSpec(replicas)
+}
+
+// ensureService scales a service to spec.Replicas, creating it again from
+// its release if it is gone.
+func (r *run) ensureService(ctx context.Context, spec runtime.ServiceSpec) error {
+	err := r.e.Driver.ScaleService(ctx, spec.Environment, spec.Name, spec.Replicas)
+	if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
+		r.e.event(ctx, r.d, "warn", fmt.Sprintf("service %s was gone: created again from release %d", spec.Name, spec.Release))
+		return r.e.Driver.CreateService(ctx, spec)
+	}
+	return err
+}
+
 // recoverDeploy ends a deploy that was running when the previous process
 // died: completed if its release was already recorded live, otherwise
-// rolled back to what was live before.
+// rolled back to what the store says is live (whatever the deploy had
+// recorded of it). Its environment being gone or going, it is cancelled:
+// the destroy removes everything.
 func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) {
-	app, err := e.Catalog.Get(ctx, d.App)
-	if err != nil {
-		e.Logger.Error("recover deploy: app", "deploy", d.ID, "err", err)
+	r := &run{e: e, d: &d}
+	if err := r.load(ctx); err != nil {
+		switch {
+		case ctx.Err() != nil:
+		case isGone(err):
+			e.cancelDeploy(ctx, &d, spacepods.ErrorMessage(err))
+		default:
+			d.Status, d.EndedAt = spacepods.DeployFailed, e.now()
+			d.Error = "the control plane stopped during this deploy, and recovering it failed: " + spacepods.ErrorMessage(err)
+			e.save(ctx, &d)
+			e.event(ctx, &d, "error", d.Error)
+		}
 		return
 	}
-	ea, _ := e.Store.GetEnvApp(ctx, d.Env, d.App)
-	if d.Release > 0 && ea.Release == d.Release {
-		r := &run{e: e, d: &d, app: app, rel: spacepods.Release{Number: d.Release}}
+	if r.old != nil && d.Release > 0 && r.old.Number == d.Release {
+		// The new release was recorded live: finish by removing the old.
+		r.rel = *r.old
 		r.removeOld(ctx)
 		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
 		e.setStep(ctx, &d, "rollout", "done", "completed after a control-plane restart")
 		e.event(ctx, &d, "info", "completed after a control-plane restart")
 		return
 	}
-	var old *spacepods.Release
-	if d.FromRelease > 0 {
-		if rel, err := e.Store.GetRelease(ctx, d.Env, d.App, d.FromRelease); err == nil {
-			old = &rel
-		}
+	step := d.Step
+	if step == "" {
+		step = "start"
 	}
-	d.Error = fmt.Sprintf("the control plane stopped during step %s; rolled back on restart", d.Step)
-	e.setStep(ctx, &d, d.Step, "failed", "")
-	err = e.restore(ctx, &d, old, app)
+	d.Error = fmt.Sprintf("the control plane stopped during step %s; rolled back on restart", step)
+	if d.Step != "" {
+		e.setStep(ctx, &d, d.Step, "failed", "")
+	}
+	e.event(ctx, &d, "warn", fmt.Sprintf("recovering: the control plane stopped during step %s; rolling back", step))
+	err := r.restore(ctx)
 	d.EndedAt = e.now()
 	d.Status = spacepods.DeployRolledBack
 	if err != nil {

@@ -2,9 +2,14 @@ package router
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httputil"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // groupKey names a target group: one app in one environment.
@@ -64,15 +69,93 @@ type target struct {
 	checkedOnce sync.Once
 	checked     chan struct{} // closed after the first health verdict
 
-	// ctx ends when the target is dropped (drained or router closed): it stops
-	// the health checker and cuts requests still running past the drain timeout.
+	// ctx ends when the target is dropped (drained or router closed): it
+	// stops the health checker.
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// Each target has its own connection pool, and knows its connections, so
+	// that dropping it can cut requests still running past the drain timeout
+	// (WebSockets included) without any per-request bookkeeping.
+	transport *http.Transport
+	connMu    sync.Mutex
+	conns     map[*trackedConn]struct{}
+	dropped   bool // guarded by connMu: no more connections
+	wasCut    atomic.Bool
 }
 
 func newTarget(parent context.Context, addr string, weight int) *target {
 	ctx, cancel := context.WithCancel(parent)
-	return &target{addr: addr, weight: weight, checked: make(chan struct{}), ctx: ctx, cancel: cancel}
+	t := &target{addr: addr, weight: weight, checked: make(chan struct{}), ctx: ctx, cancel: cancel,
+		conns: make(map[*trackedConn]struct{})}
+	t.transport = newTransport(t.dial)
+	return t
+}
+
+var dialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+// errDropped fails a connection attempt to a target that has been dropped.
+var errDropped = errors.New("target was removed")
+
+// dial opens a tracked connection to the target.
+func (t *target) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, t: t}
+	t.connMu.Lock()
+	defer t.connMu.Unlock()
+	if t.dropped {
+		c.Close()
+		return nil, errDropped
+	}
+	t.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// drop closes the target's pool. With cut, connections still busy are
+// closed too, failing the requests on them.
+func (t *target) drop(cut bool) {
+	t.cancel()
+	t.connMu.Lock()
+	t.dropped = true
+	var busy []*trackedConn
+	if cut {
+		t.wasCut.Store(true)
+		for c := range t.conns {
+			busy = append(busy, c)
+		}
+	}
+	t.connMu.Unlock()
+	for _, c := range busy {
+		c.Close()
+	}
+	t.transport.CloseIdleConnections()
+}
+
+// trackedConn removes itself from its target's set when closed.
+type trackedConn struct {
+	net.Conn
+	t    *target
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.t.connMu.Lock()
+		delete(c.t.conns, c)
+		c.t.connMu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// ReadFrom keeps the kernel fast path (splice) for request bodies.
+func (c *trackedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // observe records one health verdict and reports whether the target's health

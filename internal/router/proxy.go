@@ -12,17 +12,14 @@ import (
 	"time"
 )
 
-// newTransport is the one connection pool to all targets. Keep-alive
-// connections per target are plentiful so that a busy target does not pay a
-// TCP handshake per request.
-func newTransport() *http.Transport {
+// newTransport makes the connection pool of one target. Keep-alive
+// connections are plentiful so that a busy target does not pay a TCP
+// handshake per request.
+func newTransport(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
 	return &http.Transport{
-		Proxy: nil, // never send target traffic through an outbound proxy
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		MaxIdleConns:          4096,
+		Proxy:                 nil, // never send target traffic through an outbound proxy
+		DialContext:           dial,
+		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
@@ -43,6 +40,15 @@ func newBufferPool() *bufferPool {
 func (bp *bufferPool) Get() []byte  { return *(bp.p.Get().(*[]byte)) }
 func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
+// flushInterval bounds how long a response with a known length may sit in the
+// write buffer. Streaming responses (server-sent events, and any body of
+// unknown length: chunked, long polls) are flushed after every write anyway:
+// ReverseProxy forces that for them. Flushing known-length responses after
+// every write too (FlushInterval -1) costs a timer goroutine and up to two
+// extra write syscalls per response: about a quarter of the router's CPU per
+// request in BenchmarkRouter_Proxy.
+var flushInterval = 10 * time.Millisecond
+
 // newGroupProxy builds the reverse proxy of one group. The Host header is kept
 // (like an ALB) so apps see the name they were called by.
 func (r *Router) newGroupProxy(g *group) *httputil.ReverseProxy {
@@ -54,7 +60,7 @@ func (r *Router) newGroupProxy(g *group) *httputil.ReverseProxy {
 			pr.SetXForwarded()
 		},
 		Transport:     &groupTransport{r: r, g: g},
-		FlushInterval: -1, // server-sent events and long polls arrive as they are written
+		FlushInterval: flushInterval,
 		BufferPool:    r.buffers,
 		ErrorLog:      r.proxyLog,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
@@ -62,6 +68,12 @@ func (r *Router) newGroupProxy(g *group) *httputil.ReverseProxy {
 		},
 	}
 }
+
+var (
+	_ http.RoundTripper   = (*groupTransport)(nil)
+	_ httputil.BufferPool = (*bufferPool)(nil)
+	_ io.ReadWriteCloser  = (*upgradedBody)(nil)
+)
 
 // groupTransport picks a target for each request and retries once on another
 // healthy target when the first cannot be reached and retrying is safe.
@@ -158,13 +170,12 @@ func release(g *group, t *target) {
 	g.inflight.Add(-1)
 }
 
-// try sends req to t. The attempt's context also ends when t is dropped, which
-// is how the drain timeout cuts requests that outlive it.
+// try sends req to t. A target dropped at the end of its drain timeout has
+// its connections closed, which fails the requests still running on it.
 func (gt *groupTransport) try(req *http.Request, t *target, body *reusableBody) (*http.Response, error) {
 	g := gt.g
-	ctx, cancel := context.WithCancel(req.Context())
-	stop := context.AfterFunc(t.ctx, cancel)
-	out := req.WithContext(ctx)
+	out := new(http.Request)
+	*out = *req
 	u := *req.URL
 	u.Host = t.addr
 	out.URL = &u
@@ -174,13 +185,11 @@ func (gt *groupTransport) try(req *http.Request, t *target, body *reusableBody) 
 	t.requests.Add(1)
 	g.requests.Add(1)
 
-	resp, err := gt.r.transport.RoundTrip(out)
+	resp, err := t.transport.RoundTrip(out)
 	if err != nil {
-		stop()
-		cancel()
 		release(g, t)
-		drained := t.ctx.Err() != nil && req.Context().Err() == nil
-		if req.Context().Err() == nil {
+		drained := t.wasCut.Load() && req.Context().Err() == nil
+		if req.Context().Err() == nil && !drained {
 			t.transportErrors.Add(1)
 			g.transportErrors.Add(1)
 			t.setLastError(err.Error())
@@ -195,14 +204,9 @@ func (gt *groupTransport) try(req *http.Request, t *target, body *reusableBody) 
 		t.responses5xx.Add(1)
 		g.responses5xx.Add(1)
 	}
-	tb := &trackedBody{rc: resp.Body, done: func() { stop(); cancel(); release(g, t) }}
+	tb := &trackedBody{rc: resp.Body, g: g, t: t}
 	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
-		// An upgraded connection (WebSocket) is not cut by context: close it
-		// ourselves when the target is dropped.
-		ub := &upgradedBody{trackedBody: tb, rwc: rwc}
-		stopConn := context.AfterFunc(t.ctx, func() { rwc.Close() })
-		tb.done = func() { stopConn(); stop(); cancel(); release(g, t) }
-		resp.Body = ub
+		resp.Body = &upgradedBody{trackedBody: tb, rwc: rwc}
 		return resp, nil
 	}
 	resp.Body = tb
@@ -221,7 +225,8 @@ func (b *reusableBody) Close() error               { return nil }
 // read to its end or is closed, whichever comes first.
 type trackedBody struct {
 	rc   io.ReadCloser
-	done func()
+	g    *group
+	t    *target
 	over atomic.Bool
 }
 
@@ -241,7 +246,7 @@ func (b *trackedBody) Close() error {
 
 func (b *trackedBody) finish() {
 	if !b.over.Swap(true) {
-		b.done()
+		release(b.g, b.t)
 	}
 }
 

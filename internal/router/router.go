@@ -66,15 +66,16 @@ func (o *Options) setDefaults() {
 	}
 }
 
+var _ http.Handler = (*Router)(nil)
+
 // Router is the edge reverse proxy. It is an http.Handler; ControlHandler
 // serves its control API. All methods are safe for concurrent use.
 type Router struct {
-	opts      Options
-	log       *slog.Logger
-	proxyLog  *log.Logger
-	transport *http.Transport
-	checker   *http.Client
-	buffers   *bufferPool
+	opts     Options
+	log      *slog.Logger
+	proxyLog *log.Logger
+	checker  *http.Client
+	buffers  *bufferPool
 
 	ctx    context.Context // ends on Close: stops checkers, drains, requests
 	cancel context.CancelFunc
@@ -96,16 +97,15 @@ func New(opts Options) (*Router, error) {
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Router{
-		opts:      opts,
-		log:       opts.Logger,
-		proxyLog:  slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
-		transport: newTransport(),
-		checker:   newHealthClient(opts.HealthTimeout),
-		buffers:   newBufferPool(),
-		ctx:       ctx,
-		cancel:    cancel,
-		groups:    make(map[groupKey]*group),
-		envs:      make(map[string]bool),
+		opts:     opts,
+		log:      opts.Logger,
+		proxyLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		checker:  newHealthClient(opts.HealthTimeout),
+		buffers:  newBufferPool(),
+		ctx:      ctx,
+		cancel:   cancel,
+		groups:   make(map[groupKey]*group),
+		envs:     make(map[string]bool),
 	}
 	if opts.SnapshotPath != "" {
 		if err := r.restore(); err != nil {
@@ -276,7 +276,8 @@ func (r *Router) drain(g *group, t *target, gen int) {
 	for t.inflight.Load() > 0 && time.Now().Before(deadline) {
 		select {
 		case <-tick.C:
-		case <-t.ctx.Done():
+		case <-t.ctx.Done(): // the router is closing
+			t.drop(true)
 			return
 		}
 	}
@@ -288,7 +289,7 @@ func (r *Router) drain(g *group, t *target, gen int) {
 	g.draining = removeTarget(g.draining, t)
 	r.mu.Unlock()
 	cut := t.inflight.Load()
-	t.cancel()
+	t.drop(cut > 0)
 	if cut > 0 {
 		r.log.Warn("target dropped after drain timeout, requests cut", "env", g.env, "app", g.app, "target", t.addr, "cut", cut, "drain_timeout", r.opts.DrainTimeout)
 	} else {
@@ -467,7 +468,15 @@ func (r *Router) Close() error {
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
-	r.transport.CloseIdleConnections()
+	r.mu.Lock()
+	for _, g := range r.groups {
+		for _, ts := range [][]*target{g.live, g.standby, g.draining} {
+			for _, t := range ts {
+				t.drop(true)
+			}
+		}
+	}
+	r.mu.Unlock()
 	return nil
 }
 

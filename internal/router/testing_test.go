@@ -82,6 +82,8 @@ func mustNewRouter(t testing.TB, opts Options) (*Router, *httptest.Server) {
 //	/sleep?ms= sleeps, then answers
 //	/echo      answers with the request body
 //	/sse       server-sent events: "one", then "two" after next is closed
+//	/stream    chunked text of unknown length: "part 1", then "part 2" after next is closed
+//	/trickle   "hello" then "world" after next is closed, with Content-Length 10
 //	/ws        WebSocket echo on a hijacked connection
 //	anything   answers with the backend's name
 type backend struct {
@@ -167,6 +169,20 @@ func (b *backend) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		io.WriteString(w, "data: two\n\n")
+	case "/stream", "/trickle":
+		first, second := "part 1\n", "part 2\n"
+		if req.URL.Path == "/trickle" {
+			first, second = "hello", "world"
+			w.Header().Set("Content-Length", "10")
+		}
+		io.WriteString(w, first)
+		w.(http.Flusher).Flush()
+		select {
+		case <-b.next:
+		case <-req.Context().Done():
+			return
+		}
+		io.WriteString(w, second)
 	case "/ws":
 		serveWebSocketEcho(w, req)
 	default:

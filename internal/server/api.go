@@ -73,11 +73,11 @@ func (s *Server) appDeps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tree, order, err := s.Catalog.Deps(r.Context(), name)
+	tree, order, problem, err := s.Catalog.Deps(r.Context(), name)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, DepsResponse{Tree: tree, Order: order})
+	writeJSON(w, http.StatusOK, DepsResponse{Tree: tree, Order: order, Problem: problem})
 	return nil
 }
 

@@ -11,3 +11,15 @@ func Routes(s *Server) []RouteInfo {
 	}
 	return out
 }
+
+// RouteDoc is a route's line in docs/api.md.
+type RouteDoc struct{ Method, Path, Role, Summary string }
+
+// RouteDocs lists routes for docs/api.md.
+func RouteDocs(s *Server) []RouteDoc {
+	var out []RouteDoc
+	for _, r := range s.routes() {
+		out = append(out, RouteDoc{r.Method, r.Path, r.Role, r.Summary})
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -43,6 +44,8 @@ type RegisterResponse struct {
 type DepsResponse struct {
 	Tree  *catalog.TreeNode `json:"tree"`
 	Order []string          `json:"order"`
+	// Problem says why no start order can be formed (missing app, cycle).
+	Problem string `json:"problem,omitempty"`
 }
 
 // TokenRequest asks for a new API token.
@@ -78,6 +81,12 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: "/api/v1/apps/{name}/builds", Role: spacepods.RoleViewer, Tag: "builds", Summary: "List an app's builds, newest first", Query: []string{"branch", "limit"}, Response: []spacepods.Build{}, Handle: s.listBuilds},
 		{Method: "GET", Path: "/api/v1/apps/{name}/builds/latest", Role: spacepods.RoleViewer, Tag: "builds", Summary: "The latest build of a branch (default: main)", Query: []string{"branch"}, Response: spacepods.Build{}, Handle: s.latestBuild},
 		{Method: "GET", Path: "/api/v1/apps/{name}/builds/{number}", Role: spacepods.RoleViewer, Tag: "builds", Summary: "Show one build", Response: spacepods.Build{}, Handle: s.getBuild},
+
+		{Method: "PUT", Path: "/api/v1/apps/{name}/config", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Set env vars or secrets of an app in a scope (all, pods, env:NAME); secret values are write-only", Request: config.SetRequest{}, Response: []spacepods.ConfigVar{}, Handle: s.setConfig},
+		{Method: "GET", Path: "/api/v1/apps/{name}/config", Role: spacepods.RoleViewer, Tag: "config", Summary: "List an app's env vars; secrets as set, with who and when (values only for admins with reveal=true, audited)", Query: []string{"scope", "reveal"}, Response: []spacepods.ConfigVar{}, Handle: s.listConfig},
+		{Method: "DELETE", Path: "/api/v1/apps/{name}/config/{key}", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Unset an env var or secret in a scope", Query: []string{"scope"}, Status: 204, Handle: s.unsetConfig},
+		{Method: "GET", Path: "/api/v1/apps/{name}/config/effective", Role: spacepods.RoleViewer, Tag: "config", Summary: "What a deploy of the app to an environment would get (secrets masked)", Query: []string{"env"}, Response: config.Effective{}, Handle: s.effectiveConfig},
+		{Method: "POST", Path: "/api/v1/apps/{name}/config/apply", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Redeploy the running build with the current config", Request: ApplyRequest{}, Response: spacepods.Deploy{}, Status: 202, Handle: s.applyConfig},
 
 		{Method: "POST", Path: "/api/v1/tokens", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "Create an API token (its secret is shown once)", Request: TokenRequest{}, Response: TokenResponse{}, Status: 201, Handle: s.createToken},
 		{Method: "GET", Path: "/api/v1/tokens", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "List API tokens (never their secrets)", Response: []spacepods.Token{}, Handle: s.listTokens},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -23,6 +24,7 @@ import (
 type Server struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
+	Config  *config.Service
 	Pods    *pods.Service  // nil with --runtime none
 	Deploys *deploy.Engine // nil with --runtime none
 	Store   *store.Store

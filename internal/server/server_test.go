@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -42,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := store.MustOpenSQLite(t)
 	a := &auth.Service{Store: st}
-	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Version: "test"}
+	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Config: &config.Service{Store: st}, Version: "test"}
 	f := &fixture{srv: srv, tokens: map[string]string{}}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
@@ -93,19 +94,21 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 
 // sampleBodies holds a valid body for every route that takes one.
 var sampleBodies = map[string]any{
-	"POST /api/v1/apps":               server.RegisterRequest{Manifest: apiManifest},
-	"POST /api/v1/apps/{name}/builds": map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
-	"POST /api/v1/tokens":             server.TokenRequest{Name: "someone", Role: "viewer"},
-	"POST /api/v1/pods/plan":          map[string]any{"name": "demo", "apps": []string{"web"}},
-	"POST /api/v1/pods":               map[string]any{"name": "demo", "apps": []string{"web"}},
-	"POST /api/v1/pods/{name}/update": map[string]any{},
-	"POST /api/v1/pods/{name}/extend": map[string]any{"ttl": "1h"},
-	"POST /api/v1/environments":       map[string]any{"name": "qa"},
-	"POST /api/v1/deploys":            map[string]any{"env": "qa", "app": "web", "build": 1},
-	"POST /api/v1/rollback":           map[string]any{"env": "qa", "app": "web"},
-	"POST /api/v1/promote":            map[string]any{"app": "web", "from": "qa", "to": "staging"},
-	"POST /api/v1/snapshots":          map[string]any{"env": "qa", "app": "web", "name": "snap"},
-	"POST /api/v1/leaks/remove":       map[string]any{},
+	"POST /api/v1/apps":                     server.RegisterRequest{Manifest: apiManifest},
+	"POST /api/v1/apps/{name}/builds":       map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
+	"POST /api/v1/tokens":                   server.TokenRequest{Name: "someone", Role: "viewer"},
+	"POST /api/v1/pods/plan":                map[string]any{"name": "demo", "apps": []string{"web"}},
+	"POST /api/v1/pods":                     map[string]any{"name": "demo", "apps": []string{"web"}},
+	"POST /api/v1/pods/{name}/update":       map[string]any{},
+	"POST /api/v1/pods/{name}/extend":       map[string]any{"ttl": "1h"},
+	"POST /api/v1/environments":             map[string]any{"name": "qa"},
+	"POST /api/v1/deploys":                  map[string]any{"env": "qa", "app": "web", "build": 1},
+	"POST /api/v1/rollback":                 map[string]any{"env": "qa", "app": "web"},
+	"POST /api/v1/promote":                  map[string]any{"app": "web", "from": "qa", "to": "staging"},
+	"POST /api/v1/snapshots":                map[string]any{"env": "qa", "app": "web", "name": "snap"},
+	"POST /api/v1/leaks/remove":             map[string]any{},
+	"PUT /api/v1/apps/{name}/config":        map[string]any{"vars": map[string]string{"LOG_LEVEL": "debug"}},
+	"POST /api/v1/apps/{name}/config/apply": map[string]any{"env": "qa"},
 }
 
 // noRuntime reports the answer of a pod/deploy route on a server started
@@ -123,6 +126,8 @@ func concretePath(p string) string {
 			return "1"
 		case "{app}":
 			return "web"
+		case "{key}":
+			return "LOG_LEVEL"
 		case "{name}":
 			if strings.HasPrefix(p, "/api/v1/tokens") {
 				return "nobody"

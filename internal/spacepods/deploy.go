@@ -8,7 +8,8 @@ const (
 	DeployRunning    = "running"
 	DeployCompleted  = "completed"
 	DeployRolledBack = "rolled_back"
-	DeployFailed     = "failed" // could not even roll back cleanly; see events
+	DeployFailed     = "failed"    // could not even roll back cleanly; see events
+	DeployCancelled  = "cancelled" // stopped because its environment was destroyed or wiped
 )
 
 // The five steps of the deploy script, in order.
@@ -45,5 +46,5 @@ type DeployStep struct {
 
 // Done reports whether the deploy has ended.
 func (d *Deploy) Done() bool {
-	return d.Status == DeployCompleted || d.Status == DeployRolledBack || d.Status == DeployFailed
+	return d.Status == DeployCompleted || d.Status == DeployRolledBack || d.Status == DeployFailed || d.Status == DeployCancelled
 }

@@ -1,0 +1,308 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
+)
+
+// SecretStore is what config needs of a secret store (internal/secrets).
+type SecretStore interface {
+	Put(ctx context.Context, ref string, value []byte) error
+	Get(ctx context.Context, ref string) ([]byte, error)
+	Delete(ctx context.Context, ref string) error
+}
+
+// Service manages apps' custom env vars and secrets per scope.
+type Service struct {
+	Store   *store.Store
+	Secrets SecretStore // nil: secrets cannot be set
+}
+
+// SetRequest sets vars of one app in one scope.
+type SetRequest struct {
+	Scope    string            `json:"scope,omitempty"` // all (default), pods or env:<name>
+	Vars     map[string]string `json:"vars"`
+	Secret   bool              `json:"secret,omitempty"`
+	Override bool              `json:"override,omitempty"` // allow replacing a standard var (audited)
+}
+
+// SecretRef is where a secret var lives in the secret store.
+func SecretRef(app, scope, key string) string {
+	return fmt.Sprintf("apps/%s/%s/%s", app, strings.ReplaceAll(scope, ":", "-"), key)
+}
+
+func isStandard(app spacepods.App, key string) bool {
+	if spacepods.IsStandardVar(key) {
+		return true
+	}
+	for _, d := range app.Dependencies {
+		if key == spacepods.EnvVarName(d)+"_URL" {
+			return true
+		}
+	}
+	return false
+}
+
+// Set validates and stores vars. Secret values go to the secret store
+// first; a failed write leaves the old value in place.
+func (s *Service) Set(ctx context.Context, app spacepods.App, req SetRequest) ([]spacepods.ConfigVar, error) {
+	scope, err := spacepods.ParseScope(req.Scope)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Vars) == 0 {
+		return nil, spacepods.Errorf(spacepods.EINVALID, "nothing to set: pass KEY=VALUE pairs")
+	}
+	if req.Secret && s.Secrets == nil {
+		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "no secret store is configured on this server")
+	}
+	keys := make([]string, 0, len(req.Vars))
+	for k := range req.Vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var vars []spacepods.ConfigVar
+	for _, k := range keys {
+		v := req.Vars[k]
+		switch {
+		case !spacepods.ValidEnvVarName(k):
+			return nil, spacepods.Errorf(spacepods.EINVALID, "%q is not a valid env var name: use letters, digits and '_', not starting with a digit (e.g. API_TOKEN)", k)
+		case len(v) > spacepods.MaxConfigValue:
+			return nil, spacepods.Errorf(spacepods.ETOOLARGE, "value of %s is %d bytes, over the limit of %d: store big files elsewhere and pass their location", k, len(v), spacepods.MaxConfigValue)
+		case isStandard(app, k) && !req.Override:
+			return nil, spacepods.Errorf(spacepods.EINVALID, "%s is set by Spacepods itself: pick another name, or pass --override to replace it on purpose (audited)", k)
+		}
+		cv := spacepods.ConfigVar{App: app.Name, Scope: scope, Key: k, Secret: req.Secret, Override: req.Override && isStandard(app, k)}
+		if req.Secret {
+			cv.SecretRef = SecretRef(app.Name, scope, k)
+		} else {
+			cv.Value = v
+		}
+		vars = append(vars, cv)
+	}
+	if req.Secret {
+		for _, cv := range vars {
+			if err := s.Secrets.Put(ctx, cv.SecretRef, []byte(req.Vars[cv.Key])); err != nil {
+				return nil, fmt.Errorf("secret %s: %w", cv.Key, err)
+			}
+		}
+	}
+	if err := s.Store.PutConfigVars(ctx, vars); err != nil {
+		return nil, err
+	}
+	return vars, nil
+}
+
+// Unset removes a var (and its secret).
+func (s *Service) Unset(ctx context.Context, app, scope, key string) error {
+	scope, err := spacepods.ParseScope(scope)
+	if err != nil {
+		return err
+	}
+	vars, err := s.Store.ConfigVars(ctx, app)
+	if err != nil {
+		return err
+	}
+	for _, v := range vars {
+		if v.Scope == scope && v.Key == key && v.Secret && s.Secrets != nil {
+			if err := s.Secrets.Delete(ctx, v.SecretRef); err != nil {
+				return err
+			}
+		}
+	}
+	return s.Store.DeleteConfigVar(ctx, app, scope, key)
+}
+
+// List returns an app's vars, in one scope or all (scope ""). Secret
+// values are filled in only when reveal is set (the caller checks the role
+// and audits it).
+func (s *Service) List(ctx context.Context, app, scope string, reveal bool) ([]spacepods.ConfigVar, error) {
+	if scope != "" {
+		var err error
+		if scope, err = spacepods.ParseScope(scope); err != nil {
+			return nil, err
+		}
+	}
+	vars, err := s.Store.ConfigVars(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	out := []spacepods.ConfigVar{}
+	for _, v := range vars {
+		if scope != "" && v.Scope != scope {
+			continue
+		}
+		if v.Secret && reveal {
+			b, err := s.Secrets.Get(ctx, v.SecretRef)
+			if err != nil {
+				return nil, fmt.Errorf("secret %s: %w", v.Key, err)
+			}
+			v.Value = string(b)
+		}
+		out = append(out, v)
+	}
+	if reveal {
+		s.Store.AddAudit(ctx, "config.reveal", app, "scope "+orAll(scope))
+	}
+	return out, nil
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "all scopes"
+	}
+	return s
+}
+
+// Custom is the set of custom vars that apply to one app in one
+// environment, the most specific scope winning.
+type Custom struct {
+	Plain     map[string]string // name → value
+	Refs      map[string]string // secret name → secret store reference
+	Overrides []string          // names that replace a standard var on purpose
+	Scopes    map[string]string // name → scope it came from
+}
+
+// CustomFor returns the custom vars of app in an environment named env of
+// kind envKind: env:<name> beats pods (for pods) beats all.
+func (s *Service) CustomFor(ctx context.Context, app, env, envKind string) (Custom, error) {
+	vars, err := s.Store.ConfigVars(ctx, app)
+	if err != nil {
+		return Custom{}, err
+	}
+	rank := func(scope string) int {
+		switch {
+		case scope == spacepods.EnvScope(env):
+			return 3
+		case scope == spacepods.ScopePods && envKind == spacepods.EnvPod:
+			return 2
+		case scope == spacepods.ScopeAll:
+			return 1
+		}
+		return 0
+	}
+	best := map[string]spacepods.ConfigVar{}
+	for _, v := range vars {
+		r := rank(v.Scope)
+		if r == 0 {
+			continue
+		}
+		if cur, ok := best[v.Key]; !ok || rank(cur.Scope) < r {
+			best[v.Key] = v
+		}
+	}
+	c := Custom{Plain: map[string]string{}, Refs: map[string]string{}, Scopes: map[string]string{}}
+	for k, v := range best {
+		if v.Secret {
+			c.Refs[k] = v.SecretRef
+		} else {
+			c.Plain[k] = v.Value
+		}
+		if v.Override {
+			c.Overrides = append(c.Overrides, k)
+		}
+		c.Scopes[k] = v.Scope
+	}
+	return c, nil
+}
+
+// Effective is what a deploy of app to env would get.
+type Effective struct {
+	Vars    map[string]string `json:"vars"`    // plain values, standard ones included
+	Secrets []string          `json:"secrets"` // names of secret vars (values masked)
+	Sources map[string]string `json:"sources"` // var → standard | manifest | all | pods | env:<name>
+}
+
+// Merge lays custom vars over the composed standard + manifest vars:
+// custom vars win over manifest defaults; standard vars win unless the
+// custom var is an explicit override. It returns the plain vars and the
+// secret references of a release.
+func Merge(composed map[string]string, app spacepods.App, c Custom) (map[string]string, map[string]string) {
+	ov := map[string]bool{}
+	for _, k := range c.Overrides {
+		ov[k] = true
+	}
+	out := map[string]string{}
+	for k, v := range composed {
+		out[k] = v
+	}
+	refs := map[string]string{}
+	for k, v := range c.Plain {
+		if !isStandard(app, k) || ov[k] {
+			out[k] = v
+		}
+	}
+	for k, ref := range c.Refs {
+		if !isStandard(app, k) || ov[k] {
+			delete(out, k)
+			refs[k] = ref
+		}
+	}
+	return out, refs
+}
+
+// ResolveSecrets reads the values of secret refs (at container start only).
+func (s *Service) ResolveSecrets(ctx context.Context, refs map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	if s.Secrets == nil {
+		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "the release names secrets but no secret store is configured")
+	}
+	for k, ref := range refs {
+		b, err := s.Secrets.Get(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", k, err)
+		}
+		out[k] = string(b)
+	}
+	return out, nil
+}
+
+// EffectiveFor computes what a deploy of app (build) to env would get,
+// secrets masked. The database URL is shown as a placeholder: its password
+// exists only in the release.
+func (s *Service) EffectiveFor(ctx context.Context, app spacepods.App, deps map[string]string, env, envKind string, build spacepods.Build) (Effective, error) {
+	db := ""
+	if app.Database != nil {
+		db = "(set by Spacepods: the " + app.Name + " database of " + env + ")"
+	}
+	composed := Compose(Inputs{Env: env, App: app, Build: build, DatabaseURL: db, Deps: deps})
+	c, err := s.CustomFor(ctx, app.Name, env, envKind)
+	if err != nil {
+		return Effective{}, err
+	}
+	vars, refs := Merge(composed, app, c)
+	eff := Effective{Vars: vars, Secrets: []string{}, Sources: map[string]string{}}
+	for k := range vars {
+		switch {
+		case isStandard(app, k) && !contains(c.Overrides, k):
+			eff.Sources[k] = "standard"
+		case c.Scopes[k] != "":
+			eff.Sources[k] = c.Scopes[k]
+		default:
+			eff.Sources[k] = "manifest"
+		}
+	}
+	for k := range refs {
+		eff.Secrets = append(eff.Secrets, k)
+		eff.Sources[k] = c.Scopes[k]
+	}
+	sort.Strings(eff.Secrets)
+	return eff, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

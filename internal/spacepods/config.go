@@ -1,0 +1,49 @@
+package spacepods
+
+import (
+	"strings"
+	"time"
+)
+
+// Config scopes, from least to most specific.
+const (
+	ScopeAll  = "all"  // every environment
+	ScopePods = "pods" // every pod
+	// "env:<name>" is one named environment.
+)
+
+// MaxConfigValue is the largest value a config var may hold.
+const MaxConfigValue = 32 << 10
+
+// ConfigVar is one custom env var of an app in a scope. For a secret, Value
+// is never filled in by the store: SecretRef names it in the secret store.
+type ConfigVar struct {
+	App       string    `json:"app"`
+	Scope     string    `json:"scope"`
+	Key       string    `json:"key"`
+	Value     string    `json:"value,omitempty"`
+	Secret    bool      `json:"secret"`
+	SecretRef string    `json:"-"`
+	Override  bool      `json:"override,omitempty"` // replaces a standard var on purpose
+	UpdatedBy string    `json:"updated_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ParseScope validates a scope: "all", "pods" or "env:<name>".
+func ParseScope(s string) (string, error) {
+	switch {
+	case s == "" || s == ScopeAll:
+		return ScopeAll, nil
+	case s == ScopePods:
+		return ScopePods, nil
+	case strings.HasPrefix(s, "env:"):
+		if err := ValidateEnvName(strings.TrimPrefix(s, "env:")); err != nil {
+			return "", err
+		}
+		return s, nil
+	}
+	return "", Errorf(EINVALID, "scope %q: use all, pods or env:<name> (CLI: no flag, --pods or --env NAME)", s)
+}
+
+// EnvScope is the scope of one named environment.
+func EnvScope(env string) string { return "env:" + env }
