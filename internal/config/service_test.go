@@ -1,0 +1,189 @@
+package config_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
+)
+
+// memSecrets is an in-memory secret store for these tests; the real
+// backends pass their own conformance suite in internal/secrets.
+type memSecrets struct {
+	mu   sync.Mutex
+	m    map[string][]byte
+	fail bool
+}
+
+func (s *memSecrets) Put(_ context.Context, ref string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return spacepods.Errorf(spacepods.EUNAVAILABLE, "secret store down")
+	}
+	s.m[ref] = append([]byte(nil), v...)
+	return nil
+}
+
+func (s *memSecrets) Get(_ context.Context, ref string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[ref]
+	if !ok {
+		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "no secret %s", ref)
+	}
+	return v, nil
+}
+
+func (s *memSecrets) Delete(_ context.Context, ref string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, ref)
+	return nil
+}
+
+var catalogApp = spacepods.App{Name: "catalog-api", Kind: spacepods.KindWeb, Port: 8080, Dependencies: []string{"pricing-api"}, Env: map[string]string{"LOG_LEVEL": "info", "MODE": "x"}}
+
+func as(role string) context.Context {
+	return spacepods.WithActor(context.Background(), &spacepods.Token{Name: "t-" + role, Role: role})
+}
+
+func TestConfig_MostSpecificScopeWins(t *testing.T) {
+	store.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		sec := &memSecrets{m: map[string][]byte{}}
+		svc := &config.Service{Store: st, Secrets: sec}
+		ctx := as(spacepods.RoleDeveloper)
+		must := func(req config.SetRequest) {
+			t.Helper()
+			if _, err := svc.Set(ctx, catalogApp, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(config.SetRequest{Vars: map[string]string{"LOG_LEVEL": "warn", "COLOR": "blue"}})
+		must(config.SetRequest{Scope: "pods", Vars: map[string]string{"LOG_LEVEL": "debug"}})
+		must(config.SetRequest{Scope: "env:production", Vars: map[string]string{"LOG_LEVEL": "error"}})
+		must(config.SetRequest{Scope: "env:production", Vars: map[string]string{"API_TOKEN": "s3cr3t-prod"}, Secret: true})
+		cases := []struct {
+			name, env, kind, want string
+			secret                bool
+		}{
+			{"pod gets the pods scope", "alice", spacepods.EnvPod, "debug", false},
+			{"master gets all", "staging", spacepods.EnvMaster, "warn", false},
+			{"named env beats all", "production", spacepods.EnvMaster, "error", true},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				custom, err := svc.CustomFor(ctx, "catalog-api", c.env, c.kind)
+				if err != nil {
+					t.Fatal(err)
+				}
+				composed := config.Compose(config.Inputs{Env: c.env, App: catalogApp, Build: spacepods.Build{Number: 3, GitSHA: "abcdef1"}})
+				vars, refs := config.Merge(composed, catalogApp, custom)
+				if vars["LOG_LEVEL"] != c.want || vars["COLOR"] != "blue" || vars["MODE"] != "x" || vars["SPACEPODS_ENV"] != c.env {
+					t.Fatalf("vars %v", vars)
+				}
+				if _, ok := refs["API_TOKEN"]; ok != c.secret {
+					t.Fatalf("secret refs %v", refs)
+				}
+				for k, v := range vars {
+					if strings.Contains(v, "s3cr3t") {
+						t.Fatalf("secret value in plain vars: %s", k)
+					}
+				}
+				if c.secret {
+					vals, err := svc.ResolveSecrets(ctx, refs)
+					if err != nil || vals["API_TOKEN"] != "s3cr3t-prod" {
+						t.Fatalf("resolve: %v %v", vals, err)
+					}
+				}
+			})
+		}
+		list, err := svc.List(ctx, "catalog-api", "env:production", false)
+		if err != nil || len(list) != 2 {
+			t.Fatalf("list: %+v %v", list, err)
+		}
+		for _, v := range list {
+			if v.Key == "API_TOKEN" && (v.Value != "" || !v.Secret || v.UpdatedBy != "t-developer") {
+				t.Fatalf("secret listed without reveal must have no value: %+v", v)
+			}
+		}
+		revealed, err := svc.List(as(spacepods.RoleAdmin), "catalog-api", "env:production", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, v := range revealed {
+			found = found || v.Key == "API_TOKEN" && v.Value == "s3cr3t-prod"
+		}
+		if !found {
+			t.Fatalf("reveal: %+v", revealed)
+		}
+		audit, _ := st.ListAudit(ctx, 0, 1)
+		if len(audit) != 1 || audit[0].Action != "config.reveal" || strings.Contains(audit[0].Details, "s3cr3t") {
+			t.Fatalf("reveal must be audited without the value: %+v", audit)
+		}
+		if err := svc.Unset(ctx, "catalog-api", "env:production", "API_TOKEN"); err != nil {
+			t.Fatal(err)
+		}
+		if len(sec.m) != 0 {
+			t.Fatalf("unset left the secret in the store: %v", sec.m)
+		}
+	})
+}
+
+func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
+	st := store.MustOpenSQLite(t)
+	sec := &memSecrets{m: map[string][]byte{}}
+	svc := &config.Service{Store: st, Secrets: sec}
+	ctx := as(spacepods.RoleDeveloper)
+	if _, err := svc.Set(ctx, catalogApp, config.SetRequest{Vars: map[string]string{"TOKEN": "old"}, Secret: true}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		req  config.SetRequest
+		code string
+		want string
+	}{
+		{"invalid name", config.SetRequest{Vars: map[string]string{"1BAD": "x"}}, spacepods.EINVALID, "not a valid env var name"},
+		{"standard var", config.SetRequest{Vars: map[string]string{"DATABASE_URL": "x"}}, spacepods.EINVALID, "--override"},
+		{"dependency url", config.SetRequest{Vars: map[string]string{"PRICING_API_URL": "x"}}, spacepods.EINVALID, "set by Spacepods"},
+		{"too large", config.SetRequest{Vars: map[string]string{"BIG": strings.Repeat("a", spacepods.MaxConfigValue+1)}}, spacepods.ETOOLARGE, "over the limit"},
+		{"bad scope", config.SetRequest{Scope: "prod", Vars: map[string]string{"A": "b"}}, spacepods.EINVALID, "env:<name>"},
+		{"nothing", config.SetRequest{}, spacepods.EINVALID, "nothing to set"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := svc.Set(ctx, catalogApp, c.req)
+			if spacepods.ErrorCode(err) != c.code || !strings.Contains(spacepods.ErrorMessage(err), c.want) {
+				t.Fatalf("want %s %q, got %v", c.code, c.want, err)
+			}
+		})
+	}
+	sec.fail = true
+	if _, err := svc.Set(ctx, catalogApp, config.SetRequest{Vars: map[string]string{"TOKEN": "new"}, Secret: true}); err == nil {
+		t.Fatal("a failed secret write must fail the set")
+	}
+	sec.fail = false
+	c, _ := svc.CustomFor(ctx, "catalog-api", "x", spacepods.EnvMaster)
+	got, _ := svc.ResolveSecrets(ctx, c.Refs)
+	if got["TOKEN"] != "old" {
+		t.Fatalf("a failed write must keep the old value, got %q", got["TOKEN"])
+	}
+	if _, err := svc.Set(as(spacepods.RoleAdmin), catalogApp, config.SetRequest{Vars: map[string]string{"PORT": "9090"}, Override: true}); err != nil {
+		t.Fatalf("explicit override: %v", err)
+	}
+	c, _ = svc.CustomFor(ctx, "catalog-api", "x", spacepods.EnvMaster)
+	vars, _ := config.Merge(config.Compose(config.Inputs{Env: "x", App: catalogApp}), catalogApp, c)
+	if vars["PORT"] != "9090" {
+		t.Fatalf("override not applied: %v", vars["PORT"])
+	}
+	audit, _ := st.ListAudit(ctx, 0, 1)
+	if !strings.Contains(audit[0].Details, "overrides a standard var") {
+		t.Fatalf("override must be audited: %+v", audit[0])
+	}
+}
