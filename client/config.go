@@ -56,3 +56,11 @@ func (c *Client) ApplyConfig(ctx context.Context, app, env string) (Deploy, erro
 	var out Deploy
 	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, map[string]string{"env": env}, &out)
 }
+
+// RotateSecretsKey re-wraps every secret under a new master key.
+func (c *Client) RotateSecretsKey(ctx context.Context) (string, error) {
+	var out struct {
+		KeyID string `json:"key_id"`
+	}
+	return out.KeyID, c.do(ctx, "POST", "/api/v1/secrets/rotate-key", nil, nil, &out)
+}

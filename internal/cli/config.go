@@ -173,3 +173,24 @@ effect on the next deploy; 'config apply' redeploys the running build.`,
 	cmd.AddCommand(set, unset, list, effective, apply)
 	return cmd
 }
+
+func newSecretsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "secrets", Short: "Secret store administration"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "rotate-key",
+		Short: "Re-wrap every secret under a new master key (local store; admins)",
+		Long: `Generate a new master key and re-wrap every secret's data key with it in one
+transaction; the old key is kept as <data-dir>/secrets.key.old. Values are not
+re-encrypted (each has its own data key) and stay readable throughout.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.client().RotateSecretsKey(ctx(cmd))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "rotated the master key: every secret is now wrapped by key %s\n", id)
+			return nil
+		},
+	})
+	return cmd
+}

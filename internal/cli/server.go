@@ -24,9 +24,11 @@ import (
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
+	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/ui"
 )
 
 type serverConfig struct {
@@ -39,6 +41,8 @@ type serverConfig struct {
 	logLevel     string
 	logFormat    string
 	router       routerConfig
+	secretStore  string
+	vault        secrets.VaultConfig
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -80,6 +84,14 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.DurationVar(&cfg.reapInterval, "reap-interval", 30*time.Second, "how often expired pods are destroyed")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("SPACEPODS_LOG_LEVEL", "info"), "debug, info, warn or error (env SPACEPODS_LOG_LEVEL)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("SPACEPODS_LOG_FORMAT", "text"), "text or json (env SPACEPODS_LOG_FORMAT)")
+	f.StringVar(&cfg.secretStore, "secret-store", envOr("SPACEPODS_SECRET_STORE", "local"), "where secrets live: local (encrypted in the store, master key <data-dir>/secrets.key or SPACEPODS_MASTER_KEY) or vault (env SPACEPODS_SECRET_STORE)")
+	f.StringVar(&cfg.vault.Address, "vault-addr", envOr("SPACEPODS_VAULT_ADDR", ""), "Vault address, e.g. https://vault.example:8200 (env SPACEPODS_VAULT_ADDR)")
+	f.StringVar(&cfg.vault.Token, "vault-token", envOr("SPACEPODS_VAULT_TOKEN", ""), "Vault token (env SPACEPODS_VAULT_TOKEN); or use AppRole")
+	f.StringVar(&cfg.vault.RoleID, "vault-role-id", envOr("SPACEPODS_VAULT_ROLE_ID", ""), "Vault AppRole role_id (env SPACEPODS_VAULT_ROLE_ID)")
+	f.StringVar(&cfg.vault.SecretID, "vault-secret-id", envOr("SPACEPODS_VAULT_SECRET_ID", ""), "Vault AppRole secret_id (env SPACEPODS_VAULT_SECRET_ID)")
+	f.StringVar(&cfg.vault.Mount, "vault-mount", envOr("SPACEPODS_VAULT_MOUNT", "secret"), "Vault KV v2 mount (env SPACEPODS_VAULT_MOUNT)")
+	f.StringVar(&cfg.vault.Namespace, "vault-namespace", envOr("SPACEPODS_VAULT_NAMESPACE", ""), "Vault namespace (env SPACEPODS_VAULT_NAMESPACE)")
+	f.StringVar(&cfg.vault.PathPrefix, "vault-prefix", envOr("SPACEPODS_VAULT_PREFIX", "spacepods"), "path prefix of Spacepods' secrets in the mount (env SPACEPODS_VAULT_PREFIX)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
 }
@@ -164,8 +176,25 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		logger.Info("created the first admin token", "file", tokenPath)
 	}
 	cat := catalog.NewService(st)
-	cfgSvc := &config.Service{Store: st}
+	secretStore, err := secrets.Open(ctx, cfg.secretStore, secrets.Config{Local: secrets.LocalConfig{DataDir: g.dataDir, Blobs: st}, Vault: cfg.vault})
+	if err != nil {
+		return err
+	}
+	logger.Info("secret store ready", "backend", secretStore.Name())
+	cfgSvc := &config.Service{Store: st, Secrets: secretStore}
 	srv := &server.Server{Catalog: cat, Auth: authSvc, Store: st, Config: cfgSvc, Logger: logger, Version: Version}
+	if l, ok := secretStore.(*secrets.Local); ok {
+		srv.RotateKey = func(ctx context.Context) (string, error) {
+			key, err := secrets.GenerateMasterKey()
+			if err != nil {
+				return "", err
+			}
+			if err := secrets.RotateMasterKeyFile(ctx, l, g.dataDir, key); err != nil {
+				return "", err
+			}
+			return l.KeyID(), nil
+		}
+	}
 
 	var engine *deploy.Engine
 	var podSvc *pods.Service
@@ -212,12 +241,15 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker (kubernetes and ecs are planned), or none", cfg.runtime)
 	}
+	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Pods: podSvc, Deploys: engine, Store: st, Logger: logger.With("component", "ui"), Version: Version})
+	srv.UI = webUI
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return spacepods.Errorf(spacepods.EINVALID, "cannot listen on %s: %v (is another server running? choose another with --listen)", cfg.listen, err)
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs.RegisterOnShutdown(webUI.Close) // end the UI's live streams, or Shutdown waits for them
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -174,3 +174,21 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusAccepted, d)
 	return nil
 }
+
+// RotateKeyResponse names the new master key.
+type RotateKeyResponse struct {
+	KeyID string `json:"key_id"`
+}
+
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	if s.RotateKey == nil {
+		return spacepods.Errorf(spacepods.EINVALID, "this server's secret store has no master key to rotate (rotate keys in the backend itself, e.g. Vault)")
+	}
+	id, err := s.RotateKey(r.Context())
+	if err != nil {
+		return err
+	}
+	s.Store.AddAudit(r.Context(), "secrets.rotate-key", "master key", "new key "+id)
+	writeJSON(w, http.StatusOK, RotateKeyResponse{KeyID: id})
+	return nil
+}

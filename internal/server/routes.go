@@ -88,6 +88,8 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: "/api/v1/apps/{name}/config/effective", Role: spacepods.RoleViewer, Tag: "config", Summary: "What a deploy of the app to an environment would get (secrets masked)", Query: []string{"env"}, Response: config.Effective{}, Handle: s.effectiveConfig},
 		{Method: "POST", Path: "/api/v1/apps/{name}/config/apply", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Redeploy the running build with the current config", Request: ApplyRequest{}, Response: spacepods.Deploy{}, Status: 202, Handle: s.applyConfig},
 
+		{Method: "POST", Path: "/api/v1/secrets/rotate-key", Role: spacepods.RoleAdmin, Tag: "config", Summary: "Re-wrap every secret's data key under a new master key (local secret store)", Response: RotateKeyResponse{}, Handle: s.rotateKey},
+
 		{Method: "POST", Path: "/api/v1/tokens", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "Create an API token (its secret is shown once)", Request: TokenRequest{}, Response: TokenResponse{}, Status: 201, Handle: s.createToken},
 		{Method: "GET", Path: "/api/v1/tokens", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "List API tokens (never their secrets)", Response: []spacepods.Token{}, Handle: s.listTokens},
 		{Method: "DELETE", Path: "/api/v1/tokens/{name}", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "Revoke an API token", Status: 204, Handle: s.revokeToken},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -25,11 +26,16 @@ type Server struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
 	Config  *config.Service
-	Pods    *pods.Service  // nil with --runtime none
-	Deploys *deploy.Engine // nil with --runtime none
-	Store   *store.Store
-	Logger  *slog.Logger
-	Version string
+	// RotateKey re-wraps every secret under a new master key and returns the
+	// new key's ID; nil when the secret store has no master key (vault).
+	RotateKey func(ctx context.Context) (string, error)
+	Pods      *pods.Service  // nil with --runtime none
+	Deploys   *deploy.Engine // nil with --runtime none
+	Store     *store.Store
+	Logger    *slog.Logger
+	Version   string
+	// UI, when set, serves every path the API does not (the web UI, mounted at "/").
+	UI http.Handler
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -58,6 +64,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { notFoundRoute(w, r, s.Logger) })
+	if s.UI != nil {
+		mux.Handle("/", s.UI)
+	}
 	return s.recoverer(mux)
 }
 

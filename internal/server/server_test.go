@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -43,7 +45,18 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := store.MustOpenSQLite(t)
 	a := &auth.Service{Store: st}
-	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Config: &config.Service{Store: st}, Version: "test"}
+	key := make([]byte, 32)
+	rand.Read(key)
+	local, err := secrets.NewLocal(st, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Config: &config.Service{Store: st, Secrets: local}, Version: "test",
+		RotateKey: func(ctx context.Context) (string, error) {
+			k := make([]byte, 32)
+			rand.Read(k)
+			return "rotated", local.RotateKey(ctx, k)
+		}}
 	f := &fixture{srv: srv, tokens: map[string]string{}}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
@@ -107,6 +120,7 @@ var sampleBodies = map[string]any{
 	"POST /api/v1/promote":                  map[string]any{"app": "web", "from": "qa", "to": "staging"},
 	"POST /api/v1/snapshots":                map[string]any{"env": "qa", "app": "web", "name": "snap"},
 	"POST /api/v1/leaks/remove":             map[string]any{},
+	"POST /api/v1/secrets/rotate-key":       map[string]any{},
 	"PUT /api/v1/apps/{name}/config":        map[string]any{"vars": map[string]string{"LOG_LEVEL": "debug"}},
 	"POST /api/v1/apps/{name}/config/apply": map[string]any{"env": "qa"},
 }
@@ -292,5 +306,60 @@ func TestServer_HealthAndMetrics(t *testing.T) {
 	s, out := f.do(t, "GET", "/metrics", "", nil)
 	if s != 200 || !strings.Contains(string(out), `spacepods_http_requests_total{method="GET",route="/api/v1/apps",status="200"} 1`) {
 		t.Fatalf("metrics: %d %s", s, out)
+	}
+}
+
+// TestConfig_SecretsByRole: viewers read non-secret values only; developers
+// set and unset but cannot read secrets; admins reveal (audited). A secret
+// value never appears in any response but the admin's reveal.
+func TestConfig_SecretsByRole(t *testing.T) {
+	f := newFixture(t)
+	viewer, dev, admin := f.tokens[spacepods.RoleViewer], f.tokens[spacepods.RoleDeveloper], f.tokens[spacepods.RoleAdmin]
+	const planted = "PLANTED-7f3a9-value"
+	set := func(token string, body any) (int, []byte) {
+		return f.do(t, "PUT", "/api/v1/apps/web/config", token, body)
+	}
+	if s, out := set(viewer, map[string]any{"vars": map[string]string{"A": "1"}}); s != 403 {
+		t.Fatalf("viewer set: %d %s", s, out)
+	}
+	if s, out := set(dev, map[string]any{"vars": map[string]string{"LOG_LEVEL": "debug"}, "scope": "pods"}); s != 200 {
+		t.Fatalf("developer set var: %d %s", s, out)
+	}
+	s, out := set(dev, map[string]any{"vars": map[string]string{"API_TOKEN": planted}, "scope": "env:production", "secret": true})
+	if s != 200 || strings.Contains(string(out), planted) {
+		t.Fatalf("developer set secret: %d %s", s, out)
+	}
+	if s, out := set(dev, map[string]any{"vars": map[string]string{"PORT": "1"}, "override": true}); s != 403 {
+		t.Fatalf("developer override of a standard var must be refused: %d %s", s, out)
+	}
+	for _, who := range []string{viewer, dev} {
+		s, out := f.do(t, "GET", "/api/v1/apps/web/config", who, nil)
+		if s != 200 || strings.Contains(string(out), planted) || !strings.Contains(string(out), "API_TOKEN") || !strings.Contains(string(out), "debug") {
+			t.Fatalf("list: %d %s", s, out)
+		}
+		if s, out := f.do(t, "GET", "/api/v1/apps/web/config?reveal=true", who, nil); s != 403 {
+			t.Fatalf("non-admin reveal: %d %s", s, out)
+		}
+	}
+	s, out = f.do(t, "GET", "/api/v1/apps/web/config?reveal=true", admin, nil)
+	if s != 200 || !strings.Contains(string(out), planted) {
+		t.Fatalf("admin reveal: %d %s", s, out)
+	}
+	_, auditOut := f.do(t, "GET", "/api/v1/audit?limit=20", admin, nil)
+	if !strings.Contains(string(auditOut), "config.reveal") || strings.Contains(string(auditOut), planted) {
+		t.Fatalf("audit must record the reveal, never the value: %s", auditOut)
+	}
+	if s, out := f.do(t, "POST", "/api/v1/secrets/rotate-key", admin, nil); s != 200 {
+		t.Fatalf("rotate: %d %s", s, out)
+	}
+	s, out = f.do(t, "GET", "/api/v1/apps/web/config?reveal=true", admin, nil)
+	if s != 200 || !strings.Contains(string(out), planted) {
+		t.Fatalf("reveal after rotation: %d %s", s, out)
+	}
+	if s, out := f.do(t, "DELETE", "/api/v1/apps/web/config/API_TOKEN?scope=env:production", dev, nil); s != 204 {
+		t.Fatalf("developer unset: %d %s", s, out)
+	}
+	if s, out := f.do(t, "DELETE", "/api/v1/apps/web/config/API_TOKEN?scope=env:production", dev, nil); s != 404 {
+		t.Fatalf("unset again: %d %s", s, out)
 	}
 }

@@ -47,7 +47,8 @@ func (s *Store) DeleteBlob(ctx context.Context, ref string) error {
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // ListBlobs returns the refs that start with prefix ("" for all), sorted
-// bytewise whatever the database collation.
+// bytewise whatever the database collation. LIKE narrows the scan; SQLite's
+// LIKE ignores ASCII case, so the exact match is done here.
 func (s *Store) ListBlobs(ctx context.Context, prefix string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT ref FROM secrets WHERE ref LIKE $1 ESCAPE '\'`), likeEscaper.Replace(prefix)+"%")
 	if err != nil {
@@ -60,7 +61,9 @@ func (s *Store) ListBlobs(ctx context.Context, prefix string) ([]string, error) 
 		if err := rows.Scan(&ref); err != nil {
 			return nil, s.wrap(err)
 		}
-		out = append(out, ref)
+		if strings.HasPrefix(ref, prefix) {
+			out = append(out, ref)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap(err)

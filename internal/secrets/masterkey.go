@@ -1,0 +1,271 @@
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// Where the local backend's master key comes from.
+const (
+	// MasterKeyEnv holds the master key in base64; it wins over the file.
+	MasterKeyEnv = "SPACEPODS_MASTER_KEY"
+	// KeyFileName is the key file in the data dir: 32 raw bytes, mode 0600.
+	KeyFileName = "secrets.key"
+)
+
+// KeyID names a master key without revealing it: the first 8 hex digits of
+// its SHA-256.
+func KeyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:4])
+}
+
+// GenerateMasterKey returns 32 random bytes.
+func GenerateMasterKey() ([]byte, error) {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("generate master key: %w", err)
+	}
+	return k, nil
+}
+
+// Sources of a master key, as returned by LoadMasterKey.
+const (
+	KeyFromEnv     = "env"
+	KeyFromFile    = "file"
+	KeyFromNewFile = "new-file"
+)
+
+// LoadMasterKey returns the master key: decoded from envValue (the base64
+// value of SPACEPODS_MASTER_KEY) when that is set, else read from
+// <dataDir>/secrets.key, which is created with 32 random bytes (mode 0600)
+// when missing. source is KeyFromEnv, KeyFromFile or KeyFromNewFile.
+// EINVALID for a malformed key.
+func LoadMasterKey(dataDir, envValue string) (key []byte, source string, err error) {
+	if v := strings.TrimSpace(envValue); v != "" {
+		key, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, "", spacepods.Errorf(spacepods.EINVALID, "%s is not valid base64: %v (make one with `head -c 32 /dev/urandom | base64`)", MasterKeyEnv, err)
+		}
+		if len(key) != 32 {
+			return nil, "", spacepods.Errorf(spacepods.EINVALID, "%s decodes to %d bytes; a master key is 32 bytes (make one with `head -c 32 /dev/urandom | base64`)", MasterKeyEnv, len(key))
+		}
+		return key, KeyFromEnv, nil
+	}
+	if dataDir == "" {
+		return nil, "", spacepods.Errorf(spacepods.EINVALID, "the local secret store needs a master key: set --data-dir (the key file %s is kept there) or %s", KeyFileName, MasterKeyEnv)
+	}
+	path := filepath.Join(dataDir, KeyFileName)
+	key, err = readKeyFile(path)
+	if err == nil {
+		return key, KeyFromFile, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, "", spacepods.Errorf(spacepods.EINVALID, "cannot create data dir %s: %v (choose another with --data-dir)", dataDir, err)
+	}
+	key, err = GenerateMasterKey()
+	if err != nil {
+		return nil, "", err
+	}
+	tmp, err := writeTemp(dataDir, key)
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.Remove(tmp)
+	// Link, unlike rename, never replaces a key another process just made.
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			key, err = readKeyFile(path)
+			return key, KeyFromFile, err
+		}
+		return nil, "", fmt.Errorf("create master key file: %w", err)
+	}
+	syncDir(dataDir)
+	return key, KeyFromNewFile, nil
+}
+
+func readKeyFile(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, spacepods.Errorf(spacepods.EINVALID, "cannot read the master key file: %v", err)
+	}
+	if len(key) != 32 {
+		return nil, spacepods.Errorf(spacepods.EINVALID, "the master key file %s holds %d bytes, want 32: restore it from your backup", path, len(key))
+	}
+	return key, nil
+}
+
+// WriteMasterKeyFile makes key the content of <dataDir>/secrets.key,
+// atomically (write a temp file, fsync, rename). The key it replaces is
+// first saved as secrets.key.old, so a crash at any point leaves both keys
+// on disk; remove secrets.key.old once you no longer need to restore
+// database backups taken before the rotation.
+func WriteMasterKeyFile(dataDir string, key []byte) error {
+	if len(key) != 32 {
+		return spacepods.Errorf(spacepods.EINVALID, "a master key is 32 bytes, got %d", len(key))
+	}
+	path := filepath.Join(dataDir, KeyFileName)
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && bytes.Equal(old, key):
+		return nil
+	case err == nil:
+		if err := writeFileAtomic(dataDir, path+".old", old); err != nil {
+			return fmt.Errorf("keep the old master key: %w", err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("read the master key file: %w", err)
+	}
+	if err := writeFileAtomic(dataDir, path, key); err != nil {
+		return fmt.Errorf("write the master key file: %w", err)
+	}
+	return nil
+}
+
+// RotateMasterKeyFile is the whole rotation for a key kept in the data dir:
+// save newKey as secrets.key.new, re-wrap every secret (l.RotateKey), then
+// install newKey as secrets.key keeping the previous key as secrets.key.old.
+// If the process dies between the re-wrap and the install, OpenLocal finds
+// secrets.key.new and finishes (or drops) it by looking at the key IDs in
+// the database.
+func RotateMasterKeyFile(ctx context.Context, l *Local, dataDir string, newKey []byte) error {
+	if len(newKey) != 32 {
+		return spacepods.Errorf(spacepods.EINVALID, "a master key is 32 bytes, got %d", len(newKey))
+	}
+	pending := filepath.Join(dataDir, KeyFileName+".new")
+	if err := writeFileAtomic(dataDir, pending, newKey); err != nil {
+		return fmt.Errorf("save the new master key: %w", err)
+	}
+	if err := l.RotateKey(ctx, newKey); err != nil {
+		os.Remove(pending)
+		return err
+	}
+	if err := WriteMasterKeyFile(dataDir, newKey); err != nil {
+		return fmt.Errorf("secrets were re-wrapped under key %s but %w; the new key is in %s", KeyID(newKey), err, pending)
+	}
+	os.Remove(pending)
+	syncDir(dataDir)
+	return nil
+}
+
+// finishRotation completes or drops a rotation interrupted after
+// RotateMasterKeyFile saved secrets.key.new: the new key is installed when
+// no secret is still under the current key (the re-wrap committed).
+func finishRotation(ctx context.Context, dataDir string, blobs BlobStore) error {
+	pending := filepath.Join(dataDir, KeyFileName+".new")
+	newKey, err := readKeyFile(pending)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cur, err := readKeyFile(filepath.Join(dataDir, KeyFileName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	curID, newID := KeyID(cur), KeyID(newKey)
+	underCur, underNew := 0, 0
+	err = blobs.ListAll(ctx, func(_, keyID string) error {
+		switch keyID {
+		case curID:
+			underCur++
+		case newID:
+			underNew++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check an interrupted key rotation: %w", err)
+	}
+	if underCur == 0 && (underNew > 0 || cur == nil) {
+		if err := WriteMasterKeyFile(dataDir, newKey); err != nil {
+			return fmt.Errorf("finish an interrupted key rotation: %w", err)
+		}
+	}
+	return os.Remove(pending)
+}
+
+// OpenLocal opens the local backend: the master key is cfg.MasterKey, else
+// SPACEPODS_MASTER_KEY, else <DataDir>/secrets.key (created if missing).
+func OpenLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
+	if cfg.Blobs == nil {
+		return nil, spacepods.Errorf(spacepods.EINVALID, "the local secret store needs a blob store (the Spacepods database)")
+	}
+	key := cfg.MasterKey
+	if key == nil {
+		env := os.Getenv(MasterKeyEnv)
+		if env == "" && cfg.DataDir != "" {
+			if err := finishRotation(ctx, cfg.DataDir, cfg.Blobs); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if key, _, err = LoadMasterKey(cfg.DataDir, env); err != nil {
+			return nil, err
+		}
+	}
+	return NewLocal(cfg.Blobs, key)
+}
+
+// writeTemp writes data to a new 0600 temp file in dir, synced to disk.
+func writeTemp(dir string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".secrets-key-*")
+	if err != nil {
+		return "", err
+	}
+	if err := f.Chmod(0o600); err == nil {
+		if _, err = f.Write(data); err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// writeFileAtomic replaces path with data (mode 0600) so that readers see
+// the old or the new content, never a mix.
+func writeFileAtomic(dir, path string, data []byte) error {
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename durable; best effort.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
