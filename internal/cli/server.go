@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -230,6 +231,15 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		_, port, _ := net.SplitHostPort(cfg.router.listen)
 		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, Router: rt, Databases: dbs, DefaultTTL: cfg.defaultTTL, Logger: logger.With("component", "pods")}
 		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Router: rt, DatabaseURL: podSvc.DatabaseURL, Config: cfgSvc, Domain: cfg.router.domain, RouterPort: port, Logger: logger.With("component", "deploy")}
+		if v := os.Getenv("SPACEPODS_TEST_DEPLOY_PAUSE"); v != "" {
+			step, dur, _ := strings.Cut(v, "=")
+			d, err := time.ParseDuration(dur)
+			if err != nil {
+				return spacepods.Errorf(spacepods.EINVALID, "SPACEPODS_TEST_DEPLOY_PAUSE=%q: write STEP=DURATION, e.g. migrate=5s", v)
+			}
+			engine.Options.PauseAt, engine.Options.PauseFor = step, d
+			logger.Warn("fault injection: deploys pause in a step", "step", step, "for", d)
+		}
 		podSvc.Engine = engine
 		if err := engine.Start(ctx); err != nil {
 			return err

@@ -43,6 +43,10 @@ type Options struct {
 	ErrorThreshold float64       // failed share of the new targets' requests that fails a stage (default 0.05)
 	Poll           time.Duration // default 200ms
 	TaskTimeout    time.Duration // migrations (default 10m)
+	// PauseAt and PauseFor hold a step open after it starts: fault
+	// injection for crash tests (SPACEPODS_TEST_DEPLOY_PAUSE=step=duration).
+	PauseAt  string
+	PauseFor time.Duration
 }
 
 // Engine runs deploys.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spacepods/spacepods/internal/config"
@@ -37,6 +38,9 @@ type run struct {
 	rel     spacepods.Release
 	old     *spacepods.Release // live before this deploy, nil if none
 	created bool               // the new service exists
+	// createdAt is when the new service was asked for: stage 1's wait for
+	// healthy replicas counts from here.
+	createdAt time.Time
 }
 
 func (e *Engine) now() *time.Time {
@@ -205,6 +209,14 @@ func (r *run) steps(ctx context.Context) error {
 			return err
 		}
 		e.event(ctx, d, "info", "step "+step.name)
+		if o := e.opts(); o.PauseAt == step.name && o.PauseFor > 0 {
+			// Fault injection for the crash tests: hold the step open.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(o.PauseFor):
+			}
+		}
 		if err := step.fn(ctx); err != nil {
 			return err
 		}
@@ -448,17 +460,22 @@ func (r *run) createService(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	spec := r.webSpec(first)
-	spec.Env = env
-	if err := e.Driver.CreateService(ctx, spec); err != nil {
-		return err
-	}
+	// The web service and the workers start side by side: each container
+	// start costs Docker a good part of a second.
+	specs := []runtime.ServiceSpec{r.webSpec(first)}
 	for _, w := range r.rel.Workers {
-		ws := r.workerSpec(w)
-		ws.Env = env
-		if err := e.Driver.CreateService(ctx, ws); err != nil {
-			return err
-		}
+		specs = append(specs, r.workerSpec(w))
+	}
+	r.createdAt = time.Now()
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i := range specs {
+		specs[i].Env = env
+		wg.Go(func() { errs[i] = e.Driver.CreateService(ctx, specs[i]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	if r.app.Kind == spacepods.KindWeb {
 		if err := r.route(ctx, nil, r.oldTargets(ctx, -1)); err != nil {
@@ -514,6 +531,20 @@ func (r *run) rollout(ctx context.Context) error {
 	name := ServiceName(d.App, r.rel.Number, "")
 	stages := r.stages()
 	total := r.rel.Replicas
+	oldName := ""
+	if r.old != nil {
+		oldName = ServiceName(d.App, r.old.Number, "")
+	}
+	// Old replicas a stage took out of the router stop while the next
+	// stage's new replicas start (they serve nothing meanwhile): -1 = none.
+	pendingOld := -1
+	scaleOld := func(n int) error {
+		err := e.Driver.ScaleService(ctx, d.Env, oldName, n)
+		if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
+			return nil
+		}
+		return err
+	}
 	for i, n := range stages {
 		oldN := total - n
 		if r.old == nil {
@@ -525,8 +556,20 @@ func (r *run) rollout(ctx context.Context) error {
 		}
 		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: new %d, old %d of %d replicas", i+1, len(stages), n, oldN, total))
 		start := time.Now()
+		waitFrom := start
+		if i == 0 && !r.createdAt.IsZero() {
+			waitFrom = r.createdAt // stage 1's replicas started with the service
+		}
 		if i > 0 {
-			if err := e.Driver.ScaleService(ctx, d.Env, name, n); err != nil {
+			var oldErr error
+			var wg sync.WaitGroup
+			if pendingOld >= 0 {
+				wg.Go(func() { oldErr = scaleOld(pendingOld) })
+			}
+			err := e.Driver.ScaleService(ctx, d.Env, name, n)
+			wg.Wait()
+			pendingOld = -1
+			if err := errors.Join(err, oldErr); err != nil {
 				return err
 			}
 		}
@@ -534,7 +577,7 @@ func (r *run) rollout(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: %d new replicas running and healthy after %s", i+1, len(stages), n, time.Since(start).Round(time.Millisecond)))
+		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: %d new replicas running and healthy after %s", i+1, len(stages), n, time.Since(waitFrom).Round(time.Millisecond)))
 		if r.app.Kind == spacepods.KindWeb {
 			// New targets join next to the old; the router sends them
 			// traffic only once its own health check passes.
@@ -557,9 +600,13 @@ func (r *run) rollout(ctx context.Context) error {
 			r.waitDrained(ctx, newAddrs, keep)
 		}
 		if r.old != nil {
-			if err := e.Driver.ScaleService(ctx, d.Env, ServiceName(d.App, r.old.Number, ""), oldN); err != nil && spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
-				return err
-			}
+			pendingOld = oldN
+		}
+		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d done in %s", i+1, len(stages), time.Since(start).Round(time.Millisecond)))
+	}
+	if pendingOld >= 0 {
+		if err := scaleOld(pendingOld); err != nil {
+			return err
 		}
 	}
 	// Workers of the new release run already; wait until they run.
@@ -577,7 +624,11 @@ func (r *run) rollout(ctx context.Context) error {
 	if err := e.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: d.Env, App: d.App, Build: r.rel.Build, Release: r.rel.Number, Status: "healthy", URL: r.url()}); err != nil {
 		return err
 	}
+	e.hook(ctx, d, "rollout:remove_old")
 	r.removeOld(ctx)
+	if err := ctx.Err(); err != nil {
+		return err // stopped midway: the next start finishes the removal
+	}
 	e.setStep(ctx, d, "rollout", "done", fmt.Sprintf("%d stages; %d replicas of release %d serve", len(stages), total, r.rel.Number))
 	return nil
 }
@@ -596,13 +647,17 @@ func (r *run) removeOld(ctx context.Context) {
 		r.e.event(ctx, r.d, "warn", "list services to remove the old release: "+err.Error())
 		return
 	}
+	var wg sync.WaitGroup
 	for _, s := range svcs {
 		if s.Release != r.rel.Number {
-			if err := r.e.Driver.DeleteService(ctx, r.d.Env, s.Name); err != nil {
-				r.e.event(ctx, r.d, "warn", "delete old service "+s.Name+": "+err.Error())
-			}
+			wg.Go(func() {
+				if err := r.e.Driver.DeleteService(ctx, r.d.Env, s.Name); err != nil {
+					r.e.event(ctx, r.d, "warn", "delete old service "+s.Name+": "+err.Error())
+				}
+			})
 		}
 	}
+	wg.Wait()
 }
 
 // waitReady waits until n replicas of a service are running and healthy
@@ -791,12 +846,12 @@ func (r *run) restore(ctx context.Context) error {
 	if old != nil {
 		name := ServiceName(d.App, old.Number, "")
 		keep[name] = true
-		if err := r.ensureService(ctx, r.specFor(*old, "", old.Replicas)); err != nil {
+		if err := r.ensureService(ctx, *old, "", old.Replicas); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s to %d replicas: %w", name, old.Replicas, err))
 		}
 		for _, w := range old.Workers {
 			keep[ServiceName(d.App, old.Number, w.Name)] = true
-			if err := r.ensureService(ctx, r.specFor(*old, w.Name, 1)); err != nil {
+			if err := r.ensureService(ctx, *old, w.Name, 1); err != nil {
 				errs = append(errs, fmt.Errorf("restore worker %s: %w", w.Name, err))
 			}
 		}
@@ -847,31 +902,27 @@ func (r *run) restore(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// specFor is the service spec of a release's web process (worker "") or of
-// one of its workers.
-func (r *run) specFor(rel spacepods.Release, worker string, replicas int) runtime.ServiceSpec {
+// ensureService scales the web process (worker "") or a worker of release
+// rel to replicas, creating it again from the release if it is gone.
+func (r *run) ensureService(ctx context.Context, rel spacepods.Release, worker string, replicas int) error {
 	saved := r.rel
 	r.rel = rel
 	defer func() { r.rel = saved }()
-	if worker != "" {
-		for _, w := range rel.Workers {
-			if w.Name == worker {
-				return r.workerSpec(w)
-			}
+	spec := r.webSpec(replicas)
+	for _, w := range rel.Workers {
+		if worker != "" && w.Name == worker {
+			spec = r.workerSpec(w)
 		}
 	}
-	return r.webSpec(replicas)
-}
-
-// ensureService scales a service to spec.Replicas, creating it again from
-// its release if it is gone.
-func (r *run) ensureService(ctx context.Context, spec runtime.ServiceSpec) error {
 	err := r.e.Driver.ScaleService(ctx, spec.Environment, spec.Name, spec.Replicas)
-	if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
-		r.e.event(ctx, r.d, "warn", fmt.Sprintf("service %s was gone: created again from release %d", spec.Name, spec.Release))
-		return r.e.Driver.CreateService(ctx, spec)
+	if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		return err
 	}
-	return err
+	if spec.Env, err = r.containerEnv(ctx); err != nil {
+		return err
+	}
+	r.e.event(ctx, r.d, "warn", fmt.Sprintf("service %s was gone: created again from release %d", spec.Name, spec.Release))
+	return r.e.Driver.CreateService(ctx, spec)
 }
 
 // recoverDeploy ends a deploy that was running when the previous process
