@@ -57,7 +57,19 @@ func newEnvCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list, show)
+	destroy := &cobra.Command{
+		Use:   "destroy NAME",
+		Short: "Destroy a master environment: routes, containers, network, databases (admins)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.client().DestroyPod(ctx(cmd), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "destroying %s in the background (spacepods env list shows when it is gone)\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, show, destroy)
 	return cmd
 }
 
