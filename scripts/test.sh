@@ -11,9 +11,10 @@ cd "$(dirname "$0")/.."
 
 export SPACEPODS_TMP=${SPACEPODS_TMP:-$(mktemp -d /tmp/spacepods-test.XXXXXX)}
 chmod 755 "$SPACEPODS_TMP"
-cleanup() { stop_postgres; stop_docker; }
+cleanup() { stop_k8s_cluster; stop_postgres; stop_docker; }
 trap cleanup EXIT
 
+export SPACEPODS_NEED_BROWSER=1
 ensure_packages
 ensure_docker
 start_postgres "$SPACEPODS_TMP/pg"
@@ -22,6 +23,8 @@ export PATH=$PATH:$PG_BIN
 
 pkgs=("$@")
 [ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
+# Only the kubernetes driver's tests need it (SPACEPODS_TEST_KUBECONFIG).
+if wants_k8s "${pkgs[@]}"; then start_k8s_cluster "$SPACEPODS_TMP/k8s"; fi
 
 log "go vet"
 go vet "${pkgs[@]}"

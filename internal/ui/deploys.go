@@ -1,0 +1,181 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+type deploysData struct {
+	Deploys []spacepods.Deploy
+	Env     string
+	App     string
+}
+
+func (u *UI) deploysPage(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	d := deploysData{Env: q.Get("env"), App: q.Get("app")}
+	var err error
+	if d.Deploys, err = u.cfg.Deploys.List(r.Context(), d.Env, d.App, 100); err != nil {
+		return err
+	}
+	return u.render(w, http.StatusOK, "deploys", u.newView(r, "Deploys", "deploys", &d))
+}
+
+type deployData struct {
+	Deploy      spacepods.Deploy
+	Env         *spacepods.Environment // nil once the environment is gone
+	Events      []spacepods.Event
+	LastEvent   int64
+	CanRollback bool
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, spacepods.Errorf(spacepods.ENOTFOUND, "deploy %q does not exist: deploy ids are positive numbers (see the deploys page)", s)
+	}
+	return id, nil
+}
+
+// deployPage shows one deploy: the five steps as a timeline, its progress
+// lines (live while it runs), failure output, and a rollback button.
+func (u *UI) deployPage(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	dep, err := u.cfg.Deploys.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	d := deployData{Deploy: dep}
+	if env, err := u.cfg.Pods.Show(ctx, dep.Env); err == nil {
+		d.Env = &env.Environment
+		if ea, err := u.cfg.Store.GetEnvApp(ctx, dep.Env, dep.App); err == nil && dep.Done() {
+			d.CanRollback = u.canRollback(ctx, dep.Env, ea)
+		}
+	}
+	if d.Events, err = u.cfg.Deploys.Events(ctx, id, 0); err != nil {
+		return err
+	}
+	if n := len(d.Events); n > 0 {
+		d.LastEvent = d.Events[n-1].ID
+	}
+	v := u.newView(r, "Deploy "+strconv.FormatInt(id, 10), "deploys", &d)
+	v.Live = "/ui/events/deploys/" + strconv.FormatInt(id, 10) + "?after=" + strconv.FormatInt(d.LastEvent, 10)
+	v.State = deployState(dep).Hash
+	if !dep.Done() {
+		v.Refresh = 3
+	}
+	return u.render(w, http.StatusOK, "deploy", v)
+}
+
+// createDeploy deploys a build to a master environment (pods change their
+// builds with update).
+func (u *UI) createDeploy(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	f := r.PostForm
+	build, err := strconv.Atoi(f.Get("build"))
+	if err != nil || build < 1 {
+		return spacepods.Errorf(spacepods.EINVALID, "pick a build to deploy from the list")
+	}
+	env, err := u.cfg.Pods.Show(ctx, f.Get("env"))
+	if err != nil {
+		return err
+	}
+	if env.Kind == spacepods.EnvPod {
+		return spacepods.Errorf(spacepods.EINVALID, "%s is a pod: change its builds with Update on the pod's page", env.Name)
+	}
+	d, err := u.cfg.Deploys.Submit(ctx, deploy.Request{Env: env.Name, App: f.Get("app"), Build: build})
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, "/deploys/"+strconv.FormatInt(d.ID, 10), "deploying")
+}
+
+func (u *UI) rollback(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	d, err := u.cfg.Deploys.Rollback(r.Context(), r.PostForm.Get("env"), r.PostForm.Get("app"))
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, "/deploys/"+strconv.FormatInt(d.ID, 10), "deploying")
+}
+
+func (u *UI) promote(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	f := r.PostForm
+	d, err := u.cfg.Deploys.Promote(r.Context(), f.Get("app"), f.Get("from"), f.Get("to"))
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, "/deploys/"+strconv.FormatInt(d.ID, 10), "deploying")
+}
+
+// envSection is one master environment on the environments page.
+type envSection struct {
+	Env  spacepods.Environment
+	Rows []envRow
+	Next *spacepods.Environment
+}
+
+func (u *UI) environmentsPage(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	masters, err := u.masters(ctx)
+	if err != nil {
+		return err
+	}
+	var out []envSection
+	for i, m := range masters {
+		s := envSection{Env: m}
+		if i+1 < len(masters) {
+			s.Next = &masters[i+1]
+		}
+		running, err := u.running(ctx, m.Name)
+		if err != nil {
+			return err
+		}
+		eas, err := u.cfg.Store.EnvApps(ctx, m.Name)
+		if err != nil {
+			return err
+		}
+		for _, ea := range eas {
+			s.Rows = append(s.Rows, envRow{EnvApp: ea, Running: running[ea.App], CanRollback: u.canRollback(ctx, m.Name, ea)})
+		}
+		out = append(out, s)
+	}
+	return u.render(w, http.StatusOK, "environments", u.newView(r, "Environments", "environments", out))
+}
+
+func (u *UI) createEnvironment(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	f := r.PostForm
+	env, err := u.cfg.Pods.CreateMaster(r.Context(), f.Get("name"), f.Get("protected") != "")
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, "/environments/"+url.PathEscape(env.Name), "created")
+}

@@ -1,0 +1,261 @@
+package ui
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// Live pages open an EventSource on /ui/events/...; the server polls the
+// store every Poll and pushes:
+//
+//	event: line   data: a spacepods.Event (id: the event's id, for resuming)
+//	event: state  data: {"hash": ..., "status": ..., "gone": bool, "final": bool}
+//	event: done   the stream is over (deploy ended, environment gone)
+//
+// The page keeps the state hash it was rendered from; when a pushed hash
+// differs, the script fetches the page again and swaps its live regions, so
+// the server-rendered HTML stays the one source of truth.
+
+// keepAlive is how often an idle stream sends a comment, so that proxies
+// do not close it.
+const keepAlive = 15 * time.Second
+
+// liveState is what the script compares to know the page is stale.
+type liveState struct {
+	Hash   string `json:"hash"`
+	Status string `json:"status"`
+	Gone   bool   `json:"gone,omitempty"`  // the environment no longer exists: nothing to fetch
+	Final  bool   `json:"final,omitempty"` // nothing more will change (a deploy ended)
+}
+
+type sseWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func startSSE(w http.ResponseWriter) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	s.rc.Flush()
+	return s
+}
+
+// send writes one event (id 0: none) and flushes it.
+func (s *sseWriter) send(event string, id int64, data string) error {
+	var b strings.Builder
+	if id > 0 {
+		fmt.Fprintf(&b, "id: %d\n", id)
+	}
+	fmt.Fprintf(&b, "event: %s\n", event)
+	for _, line := range strings.Split(data, "\n") {
+		fmt.Fprintf(&b, "data: %s\n", line)
+	}
+	b.WriteString("\n")
+	if _, err := s.w.Write([]byte(b.String())); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *sseWriter) sendJSON(event string, id int64, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.send(event, id, string(data))
+}
+
+func (s *sseWriter) ping() error {
+	if _, err := s.w.Write([]byte(": keep-alive\n\n")); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// after is where a stream resumes: the browser's Last-Event-ID on a
+// reconnect, else ?after=.
+func after(r *http.Request) int64 {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("after")
+	}
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return max(n, 0)
+}
+
+func hashOf(parts ...any) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%v\x00", p)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// envState hashes what a pod or environment page shows: status, expiry,
+// apps and recent deploys. A destroyed environment is Gone.
+func (u *UI) envState(ctx context.Context, name string) (liveState, error) {
+	v, err := u.cfg.Pods.Show(ctx, name)
+	if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
+		return liveState{Hash: "gone", Status: spacepods.StatusDestroyed, Gone: true}, nil
+	}
+	if err != nil {
+		return liveState{}, err
+	}
+	ds, err := u.cfg.Deploys.List(ctx, name, "", 20)
+	if err != nil {
+		return liveState{}, err
+	}
+	parts := []any{v.Status, v.Reason, stampPtr(v.ExpiresAt), strings.Join(v.Apps, ",")}
+	for _, a := range v.AppStatus {
+		parts = append(parts, a.App, a.Build, a.Release, a.Status, a.Reason, a.URL)
+	}
+	for _, d := range ds {
+		parts = append(parts, d.ID, d.Status, d.Step)
+	}
+	return liveState{Hash: hashOf(parts...), Status: v.Status}, nil
+}
+
+// deployState hashes what a deploy page shows.
+func deployState(d spacepods.Deploy) liveState {
+	parts := []any{d.Status, d.Step, d.Release, d.Error, len(d.Output)}
+	for _, s := range d.Steps {
+		parts = append(parts, s.Name, s.Status, s.Detail, stampPtr(s.EndedAt))
+	}
+	return liveState{Hash: hashOf(parts...), Status: d.Status}
+}
+
+// envEvents streams a pod's or environment's progress lines and state.
+func (u *UI) envEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	ctx, cancel := u.streamContext(r)
+	defer cancel()
+	name := r.PathValue("name")
+	st, err := u.envState(ctx, name)
+	if err != nil {
+		return err
+	}
+	last := after(r)
+	s := startSSE(w)
+	lines := func() error {
+		evs, err := u.cfg.Pods.Events(ctx, name, last)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if err := s.sendJSON("line", ev.ID, ev); err != nil {
+				return err
+			}
+			last = ev.ID
+		}
+		return nil
+	}
+	return u.stream(ctx, s, st, lines, func() (liveState, error) { return u.envState(ctx, name) })
+}
+
+// deployEvents streams a deploy's progress lines and state until it ends.
+func (u *UI) deployEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := u.needRuntime(); err != nil {
+		return err
+	}
+	ctx, cancel := u.streamContext(r)
+	defer cancel()
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d, err := u.cfg.Deploys.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	last := after(r)
+	s := startSSE(w)
+	lines := func() error {
+		evs, err := u.cfg.Deploys.Events(ctx, id, last)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if err := s.sendJSON("line", ev.ID, ev); err != nil {
+				return err
+			}
+			last = ev.ID
+		}
+		return nil
+	}
+	state := func() (liveState, error) {
+		d, err := u.cfg.Deploys.Get(ctx, id)
+		if err != nil {
+			return liveState{}, err
+		}
+		st := deployState(d)
+		st.Final = d.Done()
+		return st, nil
+	}
+	return u.stream(ctx, s, deployState(d), lines, state)
+}
+
+// stream pushes the first state, then polls: new lines, then the state
+// when it changed. A state that is Gone or Final is pushed after one last
+// look for lines, followed by "done".
+func (u *UI) stream(ctx context.Context, s *sseWriter, first liveState, lines func() error, state func() (liveState, error)) error {
+	if err := s.sendJSON("state", 0, first); err != nil {
+		return nil
+	}
+	prev := first.Hash
+	tick := time.NewTicker(u.cfg.Poll)
+	defer tick.Stop()
+	idle := time.Now()
+	for {
+		if err := lines(); err != nil {
+			return nil
+		}
+		st, err := state()
+		if err != nil {
+			u.log.Warn("ui event stream: read state", "err", err)
+			return nil
+		}
+		if st.Gone || st.Final {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(u.cfg.Poll):
+			}
+			lines()
+			s.sendJSON("state", 0, st)
+			s.send("done", 0, st.Status)
+			return nil
+		}
+		if st.Hash != prev {
+			prev = st.Hash
+			if err := s.sendJSON("state", 0, st); err != nil {
+				return nil
+			}
+			idle = time.Now()
+		} else if time.Since(idle) > keepAlive {
+			if err := s.ping(); err != nil {
+				return nil
+			}
+			idle = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
