@@ -38,6 +38,7 @@ type run struct {
 	rel     spacepods.Release
 	old     *spacepods.Release // live before this deploy, nil if none
 	created bool               // the new service exists
+	early   chan error         // services being started alongside the migration (pods)
 	// createdAt is when the new service was asked for: stage 1's wait for
 	// healthy replicas counts from here.
 	createdAt time.Time
@@ -99,6 +100,7 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
 	d.Status, d.StartedAt = spacepods.DeployRunning, e.now()
 	e.save(ctx, d)
 	err := r.steps(ctx)
+	r.joinEarly() // nothing may be created behind the rollback's back
 	if err == nil {
 		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
 		e.save(ctx, d)
@@ -270,14 +272,14 @@ func (r *run) clearStale(ctx context.Context) error {
 			// An earlier deploy may have died with the live release
 			// scaled down: give it its full count back first.
 			if s.Name == ServiceName(r.d.App, r.old.Number, "") && s.Desired < r.old.Replicas {
-				if err := r.e.Driver.ScaleService(ctx, r.d.Env, s.Name, r.old.Replicas); err != nil {
+				if err := r.e.driver().ScaleService(ctx, r.d.Env, s.Name, r.old.Replicas); err != nil {
 					return err
 				}
 				r.e.event(ctx, r.d, "warn", fmt.Sprintf("live service %s had %d of %d replicas (an earlier deploy stopped midway): scaled back up", s.Name, s.Desired, r.old.Replicas))
 			}
 			continue
 		}
-		if err := r.e.Driver.DeleteService(ctx, r.d.Env, s.Name); err != nil {
+		if err := r.e.driver().DeleteService(ctx, r.d.Env, s.Name); err != nil {
 			return err
 		}
 		n++
@@ -361,6 +363,7 @@ func (r *run) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.startEarly(ctx)
 	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
 		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
 		Image: r.rel.Image, Command: r.rel.Migrate, Env: env, Timeout: e.opts().TaskTimeout,
@@ -454,15 +457,34 @@ func (r *run) createService(ctx context.Context) error {
 		e.setStep(ctx, d, "create_service", "skipped", "0 replicas wanted")
 		return nil
 	}
-	first := r.stages()[0]
+	var err error
+	if r.early != nil {
+		err = r.joinEarly() // started alongside the migration (pods)
+	} else {
+		err = r.createServices(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if r.app.Kind == spacepods.KindWeb {
+		if err := r.route(ctx, nil, r.oldTargets(ctx, -1)); err != nil {
+			return err
+		}
+	}
+	e.setStep(ctx, d, "create_service", "done", fmt.Sprintf("service %s with %d replicas, %d workers; route %s", ServiceName(d.App, r.rel.Number, ""), r.stages()[0], len(r.rel.Workers), e.URL(d.Env, d.App)))
+	return nil
+}
+
+// createServices starts the new web service at its first stage's size and
+// its workers, side by side: each container start costs Docker a good part
+// of a second.
+func (r *run) createServices(ctx context.Context) error {
 	r.created = true
 	env, err := r.containerEnv(ctx)
 	if err != nil {
 		return err
 	}
-	// The web service and the workers start side by side: each container
-	// start costs Docker a good part of a second.
-	specs := []runtime.ServiceSpec{r.webSpec(first)}
+	specs := []runtime.ServiceSpec{r.webSpec(r.stages()[0])}
 	for _, w := range r.rel.Workers {
 		specs = append(specs, r.workerSpec(w))
 	}
@@ -471,19 +493,34 @@ func (r *run) createService(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i := range specs {
 		specs[i].Env = env
-		wg.Go(func() { errs[i] = e.Driver.CreateService(ctx, specs[i]) })
+		wg.Go(func() { errs[i] = r.e.driver().CreateService(ctx, specs[i]) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
+	return errors.Join(errs...)
+}
+
+// startEarly starts the new services while the migration runs, when
+// Options.OverlapPodMigrations is set (off by default: pods then follow the
+// script's order exactly, as master environments do). Only in pods: nothing routes to them before the migration has passed (and a
+// failed migration discards them), but in a master environment new code
+// must not run at all against a schema it does not expect yet.
+func (r *run) startEarly(ctx context.Context) {
+	if !r.e.opts().OverlapPodMigrations || r.env.Kind != spacepods.EnvPod || r.rel.Replicas == 0 || r.early != nil {
+		return
 	}
-	if r.app.Kind == spacepods.KindWeb {
-		if err := r.route(ctx, nil, r.oldTargets(ctx, -1)); err != nil {
-			return err
-		}
+	ch := make(chan error, 1)
+	r.early = ch
+	go func() { ch <- r.createServices(ctx) }()
+}
+
+// joinEarly waits for services started early and returns their error.
+func (r *run) joinEarly() error {
+	if r.early == nil {
+		return nil
 	}
-	e.setStep(ctx, d, "create_service", "done", fmt.Sprintf("service %s with %d replicas, %d workers; route %s", ServiceName(d.App, r.rel.Number, ""), first, len(r.rel.Workers), e.URL(d.Env, d.App)))
-	return nil
+	err := <-r.early
+	r.early = nil
+	return err
 }
 
 // oldTargets returns the addresses of the first n replicas of the old
@@ -522,7 +559,7 @@ func (r *run) route(ctx context.Context, newAddrs, oldAddrs []string) error {
 	for _, a := range append(append([]string{}, oldAddrs...), newAddrs...) {
 		g.Targets = append(g.Targets, router.TargetSpec{Addr: a, Weight: 1})
 	}
-	return r.e.Router.SetGroup(ctx, r.d.Env, r.d.App, g)
+	return r.e.router().SetGroup(ctx, r.d.Env, r.d.App, g)
 }
 
 // Step 5: staged rollout.
@@ -539,7 +576,7 @@ func (r *run) rollout(ctx context.Context) error {
 	// stage's new replicas start (they serve nothing meanwhile): -1 = none.
 	pendingOld := -1
 	scaleOld := func(n int) error {
-		err := e.Driver.ScaleService(ctx, d.Env, oldName, n)
+		err := e.driver().ScaleService(ctx, d.Env, oldName, n)
 		if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
 			return nil
 		}
@@ -566,7 +603,7 @@ func (r *run) rollout(ctx context.Context) error {
 			if pendingOld >= 0 {
 				wg.Go(func() { oldErr = scaleOld(pendingOld) })
 			}
-			err := e.Driver.ScaleService(ctx, d.Env, name, n)
+			err := e.driver().ScaleService(ctx, d.Env, name, n)
 			wg.Wait()
 			pendingOld = -1
 			if err := errors.Join(err, oldErr); err != nil {
@@ -651,7 +688,7 @@ func (r *run) removeOld(ctx context.Context) {
 	for _, s := range svcs {
 		if s.Release != r.rel.Number {
 			wg.Go(func() {
-				if err := r.e.Driver.DeleteService(ctx, r.d.Env, s.Name); err != nil {
+				if err := r.e.driver().DeleteService(ctx, r.d.Env, s.Name); err != nil {
 					r.e.event(ctx, r.d, "warn", "delete old service "+s.Name+": "+err.Error())
 				}
 			})
@@ -875,7 +912,7 @@ func (r *run) restore(ctx context.Context) error {
 			r.waitDrained(ctx, nil, all)
 		}
 	} else if app.Kind == spacepods.KindWeb {
-		if err := e.Router.SetGroup(ctx, d.Env, d.App, router.GroupSpec{HealthPath: app.Health}); err != nil {
+		if err := e.router().SetGroup(ctx, d.Env, d.App, router.GroupSpec{HealthPath: app.Health}); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -888,7 +925,7 @@ func (r *run) restore(ctx context.Context) error {
 		if keep[s.Name] {
 			continue
 		}
-		if err := e.Driver.DeleteService(ctx, d.Env, s.Name); err != nil {
+		if err := e.driver().DeleteService(ctx, d.Env, s.Name); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -914,7 +951,7 @@ func (r *run) ensureService(ctx context.Context, rel spacepods.Release, worker s
 			spec = r.workerSpec(w)
 		}
 	}
-	err := r.e.Driver.ScaleService(ctx, spec.Environment, spec.Name, spec.Replicas)
+	err := r.e.driver().ScaleService(ctx, spec.Environment, spec.Name, spec.Replicas)
 	if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		return err
 	}
@@ -922,7 +959,7 @@ func (r *run) ensureService(ctx context.Context, rel spacepods.Release, worker s
 		return err
 	}
 	r.e.event(ctx, r.d, "warn", fmt.Sprintf("service %s was gone: created again from release %d", spec.Name, spec.Release))
-	return r.e.Driver.CreateService(ctx, spec)
+	return r.e.driver().CreateService(ctx, spec)
 }
 
 // recoverDeploy ends a deploy that was running when the previous process

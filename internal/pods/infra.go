@@ -44,8 +44,7 @@ func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App
 	if s.Databases == nil {
 		return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "app %s needs a database but no PostgreSQL is configured: start the server with --postgres-admin-url, or let it start its own (initdb on PATH)", app.Name)
 	}
-	src := databases.Source{Seed: app.Database.SeedSQL, Snapshot: app.Database.Snapshot}
-	db, err := s.Databases.Create(ctx, env, app.Name, src)
+	db, err := s.Databases.Create(ctx, env, app.Name, dbSource(app))
 	if err != nil {
 		return "", fmt.Errorf("database of %s: %w", app.Name, err)
 	}
@@ -56,6 +55,11 @@ func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App
 		}
 	}
 	return db.URL(host), nil
+}
+
+// dbSource is what app's database starts from.
+func dbSource(app spacepods.App) databases.Source {
+	return databases.Source{Seed: app.Database.SeedSQL, Snapshot: app.Database.Snapshot}
 }
 
 // Snapshot takes a named snapshot of app's database in env.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -281,15 +282,43 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Plan, spacepod
 func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) {
 	start := time.Now()
 	fail := func(reason string) {
-		s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), env, spacepods.StatusFailed, reason)
+		if ctx.Err() != nil {
+			return // replaced by a destroy or another update
+		}
+		s.setStatus(ctx, env, spacepods.StatusFailed, reason)
 		s.event(ctx, env, "", "error", "%s failed: %s", op, reason)
 	}
-	if err := s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}); err != nil {
+	// Databases do not need the network: make them while it is made. The
+	// deploys' own DatabaseURL calls then find them (or wait on their lock,
+	// and report any error).
+	var dbs sync.WaitGroup
+	defer dbs.Wait()
+	for _, a := range p.Apps {
+		if a.Database != "-" && s.Databases != nil {
+			dbs.Go(func() {
+				t0 := time.Now()
+				if app, err := s.Catalog.Get(ctx, a.App); err == nil && app.Database != nil {
+					if _, err := s.Databases.Create(ctx, env, app.Name, dbSource(app)); err == nil {
+						s.event(ctx, env, app.Name, "info", "database ready in %s (%s)", time.Since(t0).Round(time.Millisecond), a.Database)
+					}
+				}
+			})
+		}
+	}
+	// The network and the router's environment are made whole even if a
+	// destroy cancels this create meanwhile: a request cut off midway could
+	// still land after the destroy has looked.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if err := s.Driver.EnsureEnvironment(wctx, runtime.EnvSpec{Name: env}); err != nil {
 		fail("runtime: " + spacepods.ErrorMessage(err))
 		return
 	}
-	if err := s.Router.SetEnvironment(ctx, env); err != nil {
+	if err := s.Router.SetEnvironment(wctx, env); err != nil {
 		fail("router: " + spacepods.ErrorMessage(err))
+		return
+	}
+	if ctx.Err() != nil {
 		return
 	}
 	s.event(ctx, env, "", "info", "network and routes ready (%s)", time.Since(start).Round(time.Millisecond))
@@ -325,8 +354,20 @@ func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) 
 		fail(strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
-	s.Store.SetEnvironmentStatus(ctx, env, spacepods.StatusReady, "")
+	s.setStatus(ctx, env, spacepods.StatusReady, "")
 	s.event(ctx, env, "", "info", "%s done in %s: every app is healthy and routable", op, time.Since(start).Round(time.Millisecond))
+}
+
+// setStatus records the end of a create or update, unless a destroy has
+// taken the environment over meanwhile.
+func (s *Service) setStatus(ctx context.Context, env, status, reason string) {
+	ctx = context.WithoutCancel(ctx)
+	if e, err := s.Store.GetEnvironment(ctx, env); err != nil || e.Status == spacepods.StatusDestroying {
+		return
+	}
+	if err := s.Store.SetEnvironmentStatus(ctx, env, status, reason); err != nil {
+		s.Logger.Error("set environment status", "env", env, "status", status, "err", err)
+	}
 }
 
 // Update wipes a pod's running apps and redeploys them (new builds where
@@ -363,7 +404,9 @@ func (s *Service) Update(ctx context.Context, name string, builds map[string]int
 		ctx = spacepods.WithActor(ctx, actor)
 		s.event(ctx, name, "", "info", "update: wiping running apps")
 		if err := s.wipe(ctx, name); err != nil {
-			s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, "wipe: "+err.Error())
+			if ctx.Err() == nil {
+				s.setStatus(ctx, name, spacepods.StatusFailed, "wipe: "+spacepods.ErrorMessage(err))
+			}
 			return
 		}
 		s.deployAll(ctx, name, p, "update")
@@ -371,16 +414,24 @@ func (s *Service) Update(ctx context.Context, name string, builds map[string]int
 	return p, nil
 }
 
-// wipe removes every service of env and forgets what was live (databases stay).
+// wipe stops the deploys of env, removes every service of env and forgets
+// what was live (databases stay).
 func (s *Service) wipe(ctx context.Context, env string) error {
+	if err := s.cancelDeploys(ctx, env, "pod "+env+" is being updated (wiped and redeployed)"); err != nil {
+		return err
+	}
 	svcs, err := s.Driver.ListServices(ctx, env)
 	if err != nil {
 		return err
 	}
-	for _, svc := range svcs {
-		if err := s.Driver.DeleteService(ctx, env, svc.Name); err != nil {
-			return err
-		}
+	errs := make([]error, len(svcs))
+	var wg sync.WaitGroup
+	for i, svc := range svcs {
+		wg.Go(func() { errs[i] = s.Driver.DeleteService(ctx, env, svc.Name) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	return s.Store.DeleteEnvApps(ctx, env)
 }
@@ -414,7 +465,21 @@ func roleOf(ctx context.Context) string {
 // short by a crash is finished on the next start.
 func (s *Service) destroy(ctx context.Context, name string) {
 	start := time.Now()
+	// The create or update this destroy replaced may have written its end
+	// status after Destroy set destroying.
+	s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroying, "")
+	// Deploys still running would otherwise make containers, routes and
+	// databases again behind the destroy's back.
+	if err := s.cancelDeploys(ctx, name, "environment "+name+" is being destroyed"); err != nil {
+		if ctx.Err() == nil {
+			s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, "destroy: "+spacepods.ErrorMessage(err)+" (run `spacepods pod destroy "+name+"` again)")
+		}
+		return
+	}
 	if err := s.destroyParts(ctx, name); err != nil {
+		if ctx.Err() != nil {
+			return // replaced by another destroy
+		}
 		s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, "destroy: "+spacepods.ErrorMessage(err)+" (run `spacepods pod destroy "+name+"` again)")
 		s.event(ctx, name, "", "error", "destroy failed: %v", err)
 		return
@@ -424,25 +489,113 @@ func (s *Service) destroy(ctx context.Context, name string) {
 	s.event(ctx, name, "", "info", "destroyed in %s", time.Since(start).Round(time.Millisecond))
 }
 
+// cancelDeploys stops every deploy of env and waits until none runs.
+func (s *Service) cancelDeploys(ctx context.Context, env, reason string) error {
+	if s.Engine == nil {
+		return nil
+	}
+	return s.Engine.CancelEnv(ctx, env, reason)
+}
+
 // destroyParts removes an environment's routes, runtime scope (containers,
-// network) and databases. Each part is idempotent.
+// network) and databases, then checks that nothing is left, retrying a few
+// times: a Docker or router call cut short by the cancelled deploys may
+// still land just after the first pass. Each part is idempotent.
 func (s *Service) destroyParts(ctx context.Context, name string) error {
+	var err error
+	for attempt := range 5 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(attempt) * 300 * time.Millisecond):
+			}
+			s.Logger.Warn("destroy: retrying", "env", name, "attempt", attempt+1, "err", err)
+		}
+		if err = s.removeParts(ctx, name); err != nil {
+			continue
+		}
+		if err = s.leftovers(ctx, name); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func (s *Service) removeParts(ctx context.Context, name string) error {
 	var errs []error
+	notFoundOK := func(err error) error {
+		if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
+			return nil
+		}
+		return err
+	}
 	if groups, err := s.Router.Groups(ctx); err == nil {
 		for _, g := range groups {
 			if g.Environment == name {
-				errs = append(errs, s.Router.DeleteGroup(ctx, name, g.App))
+				errs = append(errs, notFoundOK(s.Router.DeleteGroup(ctx, name, g.App)))
 			}
 		}
 	} else {
 		errs = append(errs, err)
 	}
-	errs = append(errs, s.Router.RemoveEnvironment(ctx, name))
+	errs = append(errs, notFoundOK(s.Router.RemoveEnvironment(ctx, name)))
 	errs = append(errs, s.Driver.DestroyEnvironment(ctx, name))
 	if s.Databases != nil {
 		errs = append(errs, s.Databases.DropEnvironment(ctx, name))
 	}
 	return errors.Join(errs...)
+}
+
+// leftovers reports what of env is still on the runtime, the router or
+// PostgreSQL.
+func (s *Service) leftovers(ctx context.Context, name string) error {
+	var left []string
+	svcs, err := s.Driver.ListServices(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, svc := range svcs {
+		left = append(left, "service "+svc.Name)
+	}
+	envs, err := s.Driver.ListEnvironments(ctx)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(envs, name) {
+		left = append(left, "runtime scope (network)")
+	}
+	groups, err := s.Router.Groups(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if g.Environment == name {
+			left = append(left, "route "+g.Host)
+		}
+	}
+	renvs, err := s.Router.Environments(ctx)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(renvs, name) {
+		left = append(left, "router environment")
+	}
+	if s.Databases != nil {
+		dbs, err := s.Databases.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, db := range dbs {
+			if db.Env == name {
+				left = append(left, "database "+db.Name)
+			}
+		}
+	}
+	if len(left) > 0 {
+		return spacepods.Errorf(spacepods.ECONFLICT, "still there after removal: %s", strings.Join(left, ", "))
+	}
+	return nil
 }
 
 // Extend sets a pod's expiry to now + ttl.

@@ -263,7 +263,7 @@ func TestPod_DestroyDuringCreateCleansEverything(t *testing.T) {
 	s := podstest.Start(t, podstest.Config{})
 	// Destroy at different points of the create: before the network, during
 	// database creation and migrations, during container starts.
-	delays := []time.Duration{0, 300 * time.Millisecond, 1 * time.Second, 2500 * time.Millisecond}
+	delays := []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2500 * time.Millisecond}
 	var wg sync.WaitGroup
 	for _, delay := range delays {
 		wg.Go(func() {
@@ -381,5 +381,103 @@ func TestPod_CloneFromSnapshot(t *testing.T) {
 	}
 	destroy(t, s, dst)
 	destroy(t, s, src)
+	requireNoLeaks(t, s)
+}
+
+func TestPod_BadMigrationFailsTheCreateAndLeavesNoService(t *testing.T) {
+	t.Parallel()
+	s := podstest.Start(t, podstest.Config{})
+	ctx := podstest.Context(t, 3*time.Minute)
+	if err := s.AddBuild(ctx, "catalog-api", podstest.BuildBadMigrate, "badmigrate"); err != nil {
+		t.Fatal(err)
+	}
+	name := s.EnvName("badmig")
+	if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"catalog-api"}, Builds: map[string]int{"catalog-api": podstest.BuildBadMigrate}}); err != nil {
+		t.Fatal(err)
+	}
+	env, err := s.WaitEnv(ctx, name, spacepods.StatusFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(env.Reason, "catalog-api") || !strings.Contains(env.Reason, "migration") {
+		t.Errorf("failure reason %q should name catalog-api and its migration", env.Reason)
+	}
+	ds, err := s.Engine().List(ctx, name, "catalog-api", 10)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deploys of catalog-api: %v, %v", ds, err)
+	}
+	if d := ds[0]; d.Status != spacepods.DeployRolledBack || d.Step != "migrate" || !strings.Contains(d.Output, "migration 4") {
+		t.Errorf("catalog-api deploy: status %s at %s, output %q; want rolled_back at migrate with the migration's output", d.Status, d.Step, d.Output)
+	}
+	// The services started alongside the migration were discarded with it.
+	svcs, err := s.Driver.ListServices(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range svcs {
+		if svc.App == "catalog-api" {
+			t.Errorf("service %s of catalog-api is left after its migration failed", svc.Name)
+		}
+	}
+	destroy(t, s, name)
+	requireNoLeaks(t, s)
+}
+
+func TestPod_UpdateDuringCreateCancelsTheCreateAndRedeploys(t *testing.T) {
+	t.Parallel()
+	s := podstest.Start(t, podstest.Config{})
+	ctx := podstest.Context(t, 3*time.Minute)
+	if err := s.AddBuild(ctx, "pricing-api", podstest.BuildNormal2, ""); err != nil {
+		t.Fatal(err)
+	}
+	name := s.EnvName("upd")
+	if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"storefront"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond) // the create's deploys are under way
+	if _, err := s.Pods.Update(ctx, name, map[string]int{"pricing-api": podstest.BuildNormal2}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if _, err := s.WaitEnv(ctx, name, spacepods.StatusReady); err != nil {
+		t.Fatalf("%v\n%s", err, events(t, s, name))
+	}
+	if got := envOf(t, s, name, "pricing-api")["SPACEPODS_BUILD"]; got != "2" {
+		t.Errorf("pricing-api runs build %q, want 2", got)
+	}
+	if status, body, err := s.Get(ctx, name, "storefront", "/"); err != nil || status != 200 || !strings.Contains(body, "Scout Pod") {
+		t.Errorf("storefront: %d, %v\n%s", status, err, body)
+	}
+	ds, err := s.Engine().List(ctx, name, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := map[string]int{}
+	v, _ := s.Pods.Show(ctx, name)
+	for _, a := range v.AppStatus {
+		live[a.App] = a.Release
+	}
+	var statuses []string
+	for _, d := range ds {
+		statuses = append(statuses, fmt.Sprintf("%d %s %s", d.ID, d.App, d.Status))
+	}
+	t.Logf("deploys: %s", strings.Join(statuses, "; "))
+	for _, d := range ds {
+		switch {
+		case !d.Done():
+			t.Errorf("deploy %d of %s is still %s", d.ID, d.App, d.Status)
+		case d.Status == spacepods.DeployCompleted && d.Release != live[d.App] && d.Release > live[d.App]:
+			t.Errorf("deploy %d of %s completed release %d, newer than the live %d", d.ID, d.App, d.Release, live[d.App])
+		}
+	}
+	svcs, err := s.Driver.ListServices(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range svcs {
+		if svc.Release != live[svc.App] {
+			t.Errorf("service %s (release %d) is not the live release %d of %s", svc.Name, svc.Release, live[svc.App], svc.App)
+		}
+	}
+	destroy(t, s, name)
 	requireNoLeaks(t, s)
 }

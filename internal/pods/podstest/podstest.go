@@ -219,11 +219,22 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 func (s *Stack) StopEngine() {
 	s.mu.Lock()
 	e, cancel := s.engine, s.engineCancel
-	s.engineCancel = nil
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
 		e.Wait()
+	}
+}
+
+// KillEngine cancels the engine's context without waiting: what a hook
+// running inside the engine calls to simulate a control plane killed at
+// that point. Follow it with StopEngine from outside the engine.
+func (s *Stack) KillEngine() {
+	s.mu.Lock()
+	cancel := s.engineCancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 }
 
