@@ -126,7 +126,7 @@ func run(bin, dataDir, dbURL string, nApps, nBuilds, samples int) {
 	// The server as its own process.
 	port := freePort()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "server", "--data-dir", dataDir, "--listen", addr, "--database-url", dbURL, "--log-level", "warn")
+	cmd := exec.Command(bin, "server", "--data-dir", dataDir, "--listen", addr, "--database-url", dbURL, "--log-level", "warn", "--runtime", "none")
 	cmd.Stderr = os.Stderr
 	check(cmd.Start())
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
