@@ -29,7 +29,7 @@ import (
 const (
 	DefaultDomain         = "localhost"
 	DefaultHealthInterval = time.Second
-	DefaultHealthTimeout  = 2 * time.Second
+	DefaultHealthTimeout  = time.Second
 	DefaultUnhealthyAfter = 2
 	DefaultDrainTimeout   = 30 * time.Second
 )
