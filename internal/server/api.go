@@ -35,11 +35,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	apps, err := s.Catalog.List(r.Context(), store.ListOptions{After: r.URL.Query().Get("after"), Limit: limit})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, apps)
-	return nil
+	return reply(w, http.StatusOK, apps, err)
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
@@ -48,11 +44,7 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	app, err := s.Catalog.Get(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, app)
-	return nil
+	return reply(w, http.StatusOK, app, err)
 }
 
 func (s *Server) appVersions(w http.ResponseWriter, r *http.Request) error {
@@ -61,11 +53,7 @@ func (s *Server) appVersions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	vs, err := s.Catalog.Versions(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, vs)
-	return nil
+	return reply(w, http.StatusOK, vs, err)
 }
 
 func (s *Server) appDeps(w http.ResponseWriter, r *http.Request) error {
@@ -74,11 +62,7 @@ func (s *Server) appDeps(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tree, order, problem, err := s.Catalog.Deps(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, DepsResponse{Tree: tree, Order: order, Problem: problem})
-	return nil
+	return reply(w, http.StatusOK, DepsResponse{Tree: tree, Order: order, Problem: problem}, err)
 }
 
 func (s *Server) recordBuild(w http.ResponseWriter, r *http.Request) error {
@@ -97,11 +81,7 @@ func (s *Server) recordBuild(w http.ResponseWriter, r *http.Request) error {
 		return spacepods.Errorf(spacepods.EINVALID, "body names app %q but the URL names %q: they must match", b.App, name)
 	}
 	b, err = s.Catalog.RecordBuild(r.Context(), b)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, b)
-	return nil
+	return reply(w, http.StatusCreated, b, err)
 }
 
 func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) error {
@@ -114,11 +94,7 @@ func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	bs, err := s.Catalog.Builds(r.Context(), spacepods.BuildFilter{App: name, Branch: r.URL.Query().Get("branch"), Limit: limit})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, bs)
-	return nil
+	return reply(w, http.StatusOK, bs, err)
 }
 
 func (s *Server) latestBuild(w http.ResponseWriter, r *http.Request) error {
@@ -131,11 +107,7 @@ func (s *Server) latestBuild(w http.ResponseWriter, r *http.Request) error {
 		branch = spacepods.DefaultBranch
 	}
 	b, err := s.Catalog.LatestBuild(r.Context(), name, branch)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, b)
-	return nil
+	return reply(w, http.StatusOK, b, err)
 }
 
 func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) error {
@@ -148,11 +120,7 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b, err := s.Catalog.Build(r.Context(), name, n)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, b)
-	return nil
+	return reply(w, http.StatusOK, b, err)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
@@ -161,20 +129,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	secret, t, err := s.Auth.Create(r.Context(), req.Name, req.Role)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, TokenResponse{Token: t, Secret: secret})
-	return nil
+	return reply(w, http.StatusCreated, TokenResponse{Token: t, Secret: secret}, err)
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	ts, err := s.Auth.List(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, ts)
-	return nil
+	return reply(w, http.StatusOK, ts, err)
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
@@ -199,9 +159,5 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	es, err := s.Store.ListAudit(r.Context(), int64(before), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, es)
-	return nil
+	return reply(w, http.StatusOK, es, err)
 }

@@ -41,11 +41,7 @@ func (s *Server) setConfig(w http.ResponseWriter, r *http.Request) error {
 		return spacepods.Errorf(spacepods.EFORBIDDEN, "only admins may override a standard var")
 	}
 	vars, err := s.Config.Set(r.Context(), app, req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, vars)
-	return nil
+	return reply(w, http.StatusOK, vars, err)
 }
 
 func (s *Server) unsetConfig(w http.ResponseWriter, r *http.Request) error {
@@ -83,11 +79,7 @@ func (s *Server) listConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	vars, err := s.Config.List(r.Context(), name, r.URL.Query().Get("scope"), reveal)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, vars)
-	return nil
+	return reply(w, http.StatusOK, vars, err)
 }
 
 func (s *Server) effectiveConfig(w http.ResponseWriter, r *http.Request) error {
@@ -100,9 +92,6 @@ func (s *Server) effectiveConfig(w http.ResponseWriter, r *http.Request) error {
 		return spacepods.Errorf(spacepods.EINVALID, "say which environment: ?env=NAME (CLI: --env NAME)")
 	}
 	if err := s.needConfig(); err != nil {
-		return err
-	}
-	if err := s.needRuntime(); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -125,11 +114,7 @@ func (s *Server) effectiveConfig(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	eff, err := s.Config.EffectiveFor(ctx, app, deps, env.Name, env.Kind, build)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, eff)
-	return nil
+	return reply(w, http.StatusOK, eff, err)
 }
 
 // runningOrLatest is the build of app running in env, or the latest of main.
@@ -151,9 +136,6 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	env, err := s.Pods.Show(r.Context(), req.Env)
 	if err != nil {
 		return err
@@ -168,11 +150,7 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 		return spacepods.Errorf(spacepods.ECONFLICT, "%s runs no release of %s: nothing to apply the config to (deploy it first)", req.Env, name)
 	}
 	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: name, Build: build})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, d)
-	return nil
+	return reply(w, http.StatusAccepted, d, err)
 }
 
 // RotateKeyResponse names the new master key.

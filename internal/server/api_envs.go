@@ -72,15 +72,8 @@ func (s *Server) planPod(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	p, err := s.Pods.Plan(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return reply(w, http.StatusOK, p, err)
 }
 
 func (s *Server) createPod(w http.ResponseWriter, r *http.Request) error {
@@ -88,22 +81,12 @@ func (s *Server) createPod(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	p, env, err := s.Pods.Create(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, CreatePodResponse{Plan: p, Pod: env})
-	return nil
+	return reply(w, http.StatusAccepted, CreatePodResponse{Plan: p, Pod: env}, err)
 }
 
 func (s *Server) listEnvs(kind string) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.needRuntime(); err != nil {
-			return err
-		}
 		envs, err := s.Pods.List(r.Context(), kind)
 		if err != nil {
 			return err
@@ -118,15 +101,8 @@ func (s *Server) showEnv(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	v, err := s.Pods.Show(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (s *Server) envEvents(w http.ResponseWriter, r *http.Request) error {
@@ -138,15 +114,8 @@ func (s *Server) envEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	evs, err := s.Pods.Events(r.Context(), name, int64(after))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, evs)
-	return nil
+	return reply(w, http.StatusOK, evs, err)
 }
 
 func (s *Server) updatePod(w http.ResponseWriter, r *http.Request) error {
@@ -158,15 +127,8 @@ func (s *Server) updatePod(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	p, err := s.Pods.Update(r.Context(), name, req.Builds)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, p)
-	return nil
+	return reply(w, http.StatusAccepted, p, err)
 }
 
 func (s *Server) extendPod(w http.ResponseWriter, r *http.Request) error {
@@ -178,23 +140,13 @@ func (s *Server) extendPod(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	env, err := s.Pods.Extend(r.Context(), name, req.TTL)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, env)
-	return nil
+	return reply(w, http.StatusOK, env, err)
 }
 
 func (s *Server) destroyEnv(w http.ResponseWriter, r *http.Request) error {
 	name, err := pathName(r, "name", "environment")
 	if err != nil {
-		return err
-	}
-	if err := s.needRuntime(); err != nil {
 		return err
 	}
 	if err := s.Pods.Destroy(r.Context(), name); err != nil {
@@ -215,9 +167,6 @@ func (s *Server) appLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	tail, err := queryInt(r, "tail", 100)
 	if err != nil {
-		return err
-	}
-	if err := s.needRuntime(); err != nil {
 		return err
 	}
 	follow := r.URL.Query().Get("follow") == "true"
@@ -249,23 +198,13 @@ func (s *Server) createEnv(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	env, err := s.Pods.CreateMaster(r.Context(), req.Name, req.Protected)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, env)
-	return nil
+	return reply(w, http.StatusCreated, env, err)
 }
 
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	var req DeployRequest
 	if err := decode(w, r, &req); err != nil {
-		return err
-	}
-	if err := s.needRuntime(); err != nil {
 		return err
 	}
 	env, err := s.Pods.Show(r.Context(), req.Env)
@@ -276,11 +215,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 		return spacepods.Errorf(spacepods.EINVALID, "%s is a pod: change its builds with `spacepods pod update %s --build %s=%d`", req.Env, req.Env, req.App, req.Build)
 	}
 	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: req.App, Build: req.Build})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, d)
-	return nil
+	return reply(w, http.StatusAccepted, d, err)
 }
 
 func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) error {
@@ -288,15 +223,8 @@ func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	ds, err := s.Deploys.List(r.Context(), r.URL.Query().Get("env"), r.URL.Query().Get("app"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, ds)
-	return nil
+	return reply(w, http.StatusOK, ds, err)
 }
 
 func deployID(r *http.Request) (int64, error) {
@@ -312,15 +240,8 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	d, err := s.Deploys.Get(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+	return reply(w, http.StatusOK, d, err)
 }
 
 func (s *Server) deployEvents(w http.ResponseWriter, r *http.Request) error {
@@ -332,15 +253,8 @@ func (s *Server) deployEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	evs, err := s.Deploys.Events(r.Context(), id, int64(after))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, evs)
-	return nil
+	return reply(w, http.StatusOK, evs, err)
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
@@ -348,15 +262,8 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	d, err := s.Deploys.Rollback(r.Context(), req.Env, req.App)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, d)
-	return nil
+	return reply(w, http.StatusAccepted, d, err)
 }
 
 func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
@@ -364,15 +271,8 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	d, err := s.Deploys.Promote(r.Context(), req.App, req.From, req.To)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, d)
-	return nil
+	return reply(w, http.StatusAccepted, d, err)
 }
 
 func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
@@ -380,34 +280,17 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	snap, err := s.Pods.Snapshot(r.Context(), req.Env, req.App, req.Name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, snap)
-	return nil
+	return reply(w, http.StatusCreated, snap, err)
 }
 
 func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) error {
-	if err := s.needRuntime(); err != nil {
-		return err
-	}
 	snaps, err := s.Pods.Snapshots(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, snaps)
-	return nil
+	return reply(w, http.StatusOK, snaps, err)
 }
 
 func (s *Server) leaks(remove bool) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.needRuntime(); err != nil {
-			return err
-		}
 		ls, err := s.Pods.Leaks(r.Context(), remove)
 		if err != nil {
 			return err

@@ -65,6 +65,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// reply writes v with status unless err is set, which it returns for the
+// route wrapper to write.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
 // writeError responds with err's code and user message; internal errors are
 // logged, never shown.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {

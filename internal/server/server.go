@@ -117,6 +117,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		err := s.authorize(r, rt.Role)
+		if err == nil && rt.Runtime {
+			err = s.needRuntime()
+		}
 		if err == nil {
 			err = rt.Handle(sw, r)
 		}
