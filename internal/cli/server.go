@@ -251,7 +251,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker (kubernetes and ecs are planned), or none", cfg.runtime)
 	}
-	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Pods: podSvc, Deploys: engine, Store: st, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Config: cfgSvc, Pods: podSvc, Deploys: engine, Store: st, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI = webUI
 
 	ln, err := net.Listen("tcp", cfg.listen)

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -25,8 +26,8 @@ import (
 // databases on the test PostgreSQL, deploy engine and pods service): an
 // admin signs in through the form, creates qa and staging, deploys and
 // promotes pricing-api, creates a storefront pod through the New pod form,
-// watches it become ready, opens the storefront through the router, then a
-// viewer finds no mutating buttons, and the admin destroys the pod. With
+// watches it become ready, opens the storefront through the router, sets an
+// env var from the app page's editor, then a viewer finds no mutating buttons, and the admin destroys the pod. With
 // SPACEPODS_UI_SCREENSHOTS=1 it saves the screenshots in docs/screenshots.
 func TestUI_EndToEndInChromium(t *testing.T) {
 	requireChromium(t)
@@ -46,7 +47,7 @@ func TestUI_EndToEndInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	webUI := ui.New(ui.Config{Catalog: stack.Catalog, Auth: a, Pods: stack.Pods, Deploys: stack.Engine(), Store: stack.Store,
+	webUI := ui.New(ui.Config{Catalog: stack.Catalog, Auth: a, Config: &config.Service{Store: stack.Store}, Pods: stack.Pods, Deploys: stack.Engine(), Store: stack.Store,
 		Logger: stack.Logger.With("component", "ui"), Version: "e2e"})
 	srv := &server.Server{Catalog: stack.Catalog, Auth: a, Pods: stack.Pods, Deploys: stack.Engine(), Store: stack.Store, Logger: slog.New(slog.DiscardHandler), Version: "e2e", UI: webUI}
 	ts := httptest.NewServer(srv.Handler())
@@ -190,7 +191,19 @@ func TestUI_EndToEndInChromium(t *testing.T) {
 	}
 	shots.take(b, "deploy")
 
-	// 6. Screenshots of the other main pages.
+	// 6. Set an env var from the app page's editor; it is listed under its scope.
+	step(t, b, 20*time.Second, "set an env var of storefront",
+		chromedp.Navigate(base+"/apps/storefront"),
+		chromedp.SendKeys(chromedp.ID("config-key"), "GREETING"),
+		chromedp.SendKeys(chromedp.ID("config-value"), "hello from the UI"),
+		chromedp.Click(chromedp.CSS(`#config-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-scope="all"] tr[data-key="GREETING"]`)),
+	)
+	if got := eval[string](t, b, `document.querySelector('[data-scope="all"] tr[data-key="GREETING"] td[data-label="Value"]').textContent.trim()`); got != "hello from the UI" {
+		t.Fatalf("the editor lists GREETING as %q", got)
+	}
+
+	// 7. Screenshots of the other main pages.
 	for _, p := range []struct{ path, wait, name string }{
 		{"/", "#matrix", "dashboard"},
 		{"/pods/" + pod, "#summary", "pod"},
@@ -217,7 +230,7 @@ func TestUI_EndToEndInChromium(t *testing.T) {
 	step(t, b, 10*time.Second, "back to a laptop", chromedp.ResetViewport())
 	lap("pages checked and screenshots taken")
 
-	// 7. A viewer sees no button that would fail.
+	// 8. A viewer sees no button that would fail.
 	signOut()
 	signIn(viewerSecret, "vic")
 	qaDeploys, _ := stack.Engine().List(ctx, qa, "pricing-api", 1)
@@ -233,7 +246,7 @@ func TestUI_EndToEndInChromium(t *testing.T) {
 	signOut()
 	lap("viewer checked")
 
-	// 8. The admin destroys the pod from its page and watches it go.
+	// 9. The admin destroys the pod from its page and watches it go.
 	signIn(adminSecret, "ada")
 	step(t, b, 20*time.Second, "destroy the pod",
 		chromedp.Navigate(base+"/pods/"+pod),

@@ -42,6 +42,7 @@ func (u *UI) parsePages() map[string]*template.Template {
 			return false
 		},
 		"transitional": transitional,
+		"scopeTitle":   scopeTitle,
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range pageNames {

@@ -182,18 +182,24 @@ type appData struct {
 	Manifest    string
 	Runs        []cell                  // where it runs (master environments)
 	Masters     []spacepods.Environment // deploy targets
-	EnvVars     []envVar
+	EnvVars     []envVar                // the defaults, before any per-scope config
+	Config      configData
 }
 
-// envVar is one line of the default environment shown in the placeholder
-// of the env vars editor.
+// envVar is one line of the default environment every container of an app
+// gets (shown under the env vars editor).
 type envVar struct {
 	Name, Value, Source string
 }
 
 func (u *UI) appPage(w http.ResponseWriter, r *http.Request) error {
+	return u.renderApp(w, r, http.StatusOK, r.PathValue("name"), appState{})
+}
+
+// renderApp renders the page of app name with what a config form adds to
+// it (a failed change and its form, a revealed secret).
+func (u *UI) renderApp(w http.ResponseWriter, r *http.Request, status int, name string, st appState) error {
 	ctx := r.Context()
-	name := r.PathValue("name")
 	app, err := u.cfg.Catalog.Get(ctx, name)
 	if err != nil {
 		return err
@@ -221,9 +227,9 @@ func (u *UI) appPage(w http.ResponseWriter, r *http.Request) error {
 	d.Manifest = manifestYAML(app)
 	d.EnvVars = defaultEnv(app)
 	v := u.newView(r, app.Name, "apps", &d)
+	var masters []spacepods.Environment
 	if v.Runtime {
-		masters, err := u.masters(ctx)
-		if err != nil {
+		if masters, err = u.masters(ctx); err != nil {
 			return err
 		}
 		for _, e := range masters {
@@ -241,7 +247,10 @@ func (u *UI) appPage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	return u.render(w, http.StatusOK, "app", v)
+	if d.Config, err = u.configData(ctx, name, masters, v.Runtime, st); err != nil {
+		return err
+	}
+	return u.render(w, status, "app", v)
 }
 
 // appGraph serves an app's dependency picture on its own (for linking or

@@ -10,11 +10,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
@@ -32,6 +34,8 @@ type fixture struct {
 	st      *store.Store
 	cat     *catalog.Service
 	auth    *auth.Service
+	config  *config.Service
+	secrets *memSecrets
 	ui      *ui.UI
 	ts      *httptest.Server
 	tokens  map[string]string // role → secret
@@ -53,7 +57,9 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 	st := store.MustOpenSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
-	f := &fixture{t: t, st: st, cat: cat, auth: a, tokens: map[string]string{}, deploys: map[string]int64{}}
+	sec := &memSecrets{m: map[string]string{}}
+	cfgSvc := &config.Service{Store: st, Secrets: sec}
+	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}}
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
 		secret, _, err := a.Create(admin, "t-"+role, role)
 		if err != nil {
@@ -73,7 +79,7 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 			}
 		}
 	}
-	cfg := ui.Config{Catalog: cat, Auth: a, Store: st, Version: "test", Poll: 20 * time.Millisecond}
+	cfg := ui.Config{Catalog: cat, Auth: a, Config: cfgSvc, Store: st, Version: "test", Poll: 20 * time.Millisecond}
 	if withRuntime {
 		quiet := slog.New(slog.DiscardHandler)
 		engine := &deploy.Engine{Store: st, Catalog: cat, Domain: "localhost", RouterPort: "8080", Logger: quiet}
@@ -152,6 +158,42 @@ type logDriver struct{ runtime.Driver }
 
 func (logDriver) Logs(ctx context.Context, env, name string, opts runtime.LogOptions) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader("[1] " + name + " started\n[1] GET /healthz 200\n")), nil
+}
+
+// memSecrets is a secret store in memory.
+type memSecrets struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (s *memSecrets) Put(_ context.Context, ref string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[ref] = string(value)
+	return nil
+}
+
+func (s *memSecrets) Get(_ context.Context, ref string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[ref]
+	if !ok {
+		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "no secret %s", ref)
+	}
+	return []byte(v), nil
+}
+
+func (s *memSecrets) value(ref string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[ref]
+}
+
+func (s *memSecrets) Delete(_ context.Context, ref string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, ref)
+	return nil
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

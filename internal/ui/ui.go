@@ -27,6 +27,7 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/server"
@@ -44,8 +45,9 @@ var staticFS embed.FS
 type Config struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
-	Pods    *pods.Service  // nil with --runtime none: pod, deploy and environment pages say so
-	Deploys *deploy.Engine // nil with --runtime none
+	Config  *config.Service // nil: the app page's env vars editor says so
+	Pods    *pods.Service   // nil with --runtime none: pod, deploy and environment pages say so
+	Deploys *deploy.Engine  // nil with --runtime none
 	Store   *store.Store
 	Logger  *slog.Logger
 	Version string
@@ -151,6 +153,9 @@ func (u *UI) routes() []route {
 		{"GET", "/apps", v, u.appsPage},
 		{"GET", "/apps/{name}", v, u.appPage},
 		{"GET", "/apps/{name}/graph.svg", v, u.appGraph},
+		{"POST", "/apps/{name}/config", d, u.setConfig},
+		{"POST", "/apps/{name}/config/unset", d, u.unsetConfig},
+		{"POST", "/apps/{name}/config/reveal", a, u.revealConfig},
 
 		{"GET", "/pods", v, u.podsPage},
 		{"GET", "/pods/new", v, u.newPodPage},
@@ -279,12 +284,14 @@ func (u *UI) newView(r *http.Request, title, nav string, data any) view {
 // flashes are the success messages a redirect may ask for (by key, so that
 // no one can make the page say arbitrary words through a link).
 var flashes = map[string]string{
-	"extended":  "Expiry extended.",
-	"updating":  "Update started: running apps are wiped and redeployed. Progress shows below.",
-	"destroy":   "Destroy started. Progress shows below.",
-	"created":   "Environment created.",
-	"leaks":     "Leaked objects removed (see the result below).",
-	"deploying": "Deploy queued. Progress shows below.",
+	"extended":     "Expiry extended.",
+	"updating":     "Update started: running apps are wiped and redeployed. Progress shows below.",
+	"destroy":      "Destroy started. Progress shows below.",
+	"created":      "Environment created.",
+	"leaks":        "Leaked objects removed (see the result below).",
+	"deploying":    "Deploy queued. Progress shows below.",
+	"config-set":   "Saved. Deploys from now on get it; a running app keeps its old config until redeployed (spacepods config apply).",
+	"config-unset": "Removed. Deploys from now on go without it; a running app keeps it until redeployed (spacepods config apply).",
 }
 
 // render executes a page into a buffer first, so that a template error is

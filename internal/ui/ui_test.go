@@ -326,7 +326,7 @@ func TestUI_AppPageDrawsTheDependencyGraphAndTheManifest(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d\n%s", status, body)
 	}
-	for _, s := range []string{"<svg class=\"graph\"", `data-from="web" data-to="api"`, "Start order: api → web", "dependencies: [api]", `id="env-vars"`, "API_URL", "Placeholder"} {
+	for _, s := range []string{"<svg class=\"graph\"", `data-from="web" data-to="api"`, "Start order: api → web", "dependencies: [api]", `id="env-vars"`, "API_URL", "Defaults every container of web gets", `data-scope="all"`, `data-scope="pods"`} {
 		if !strings.Contains(body, s) {
 			t.Errorf("app page lacks %q", s)
 		}
