@@ -96,3 +96,35 @@ stop_postgres() {
     pg_as "$PG_BIN/pg_ctl" -D "$STARTED_PG_DIR" -m fast stop >/dev/null 2>&1 || true
   fi
 }
+
+# --- Kubernetes test cluster (only for ./internal/runtime/kubernetes) -------
+# A real control plane with kwok's simulated nodes, started by
+# scripts/k8s-cluster.sh (binaries built once, cached under
+# ~/.cache/spacepods/k8s/<version>/).
+STARTED_K8S_DIR=""
+
+# wants_k8s PKG...: whether these go test patterns include the kubernetes driver.
+wants_k8s() {
+  local p
+  for p in "$@"; do
+    case "$p" in
+    ./... | ./internal/... | ./internal/runtime/... | *internal/runtime/kubernetes*) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# start_k8s_cluster DIR: starts the cluster in DIR and exports
+# SPACEPODS_TEST_KUBECONFIG for the tests.
+start_k8s_cluster() {
+  local line
+  line=$("$(dirname "${BASH_SOURCE[0]}")/k8s-cluster.sh" start "$1") || return 1
+  STARTED_K8S_DIR=$1
+  export SPACEPODS_TEST_KUBECONFIG=${line#export SPACEPODS_TEST_KUBECONFIG=}
+}
+
+stop_k8s_cluster() {
+  if [ -n "$STARTED_K8S_DIR" ]; then
+    "$(dirname "${BASH_SOURCE[0]}")/k8s-cluster.sh" stop "$STARTED_K8S_DIR" || true
+  fi
+}

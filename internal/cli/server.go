@@ -24,7 +24,9 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
+	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
+	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -44,6 +46,10 @@ type serverConfig struct {
 	router       routerConfig
 	secretStore  string
 	vault        secrets.VaultConfig
+	kubeconfig   string
+	kubeContext  string
+	ingressClass string
+	kubeHostAddr string
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -80,7 +86,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.listen, "listen", envOr("SPACEPODS_LISTEN", "127.0.0.1:7070"), "API address (env SPACEPODS_LISTEN)")
 	f.StringVar(&cfg.databaseURL, "database-url", envOr("SPACEPODS_DATABASE_URL", ""), "empty = embedded SQLite in the data dir; postgres://... = PostgreSQL (env SPACEPODS_DATABASE_URL)")
 	f.StringVar(&cfg.postgresURL, "postgres-admin-url", envOr("SPACEPODS_POSTGRES_ADMIN_URL", ""), "PostgreSQL server for pod databases (superuser URL); empty = start a local cluster (env SPACEPODS_POSTGRES_ADMIN_URL)")
-	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, or none for a catalog-only server (env SPACEPODS_RUNTIME)")
+	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, kubernetes, or none for a catalog-only server (env SPACEPODS_RUNTIME)")
 	f.DurationVar(&cfg.defaultTTL, "default-ttl", 24*time.Hour, "TTL of pods created without --ttl")
 	f.DurationVar(&cfg.reapInterval, "reap-interval", 30*time.Second, "how often expired pods are destroyed")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("SPACEPODS_LOG_LEVEL", "info"), "debug, info, warn or error (env SPACEPODS_LOG_LEVEL)")
@@ -93,6 +99,10 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.vault.Mount, "vault-mount", envOr("SPACEPODS_VAULT_MOUNT", "secret"), "Vault KV v2 mount (env SPACEPODS_VAULT_MOUNT)")
 	f.StringVar(&cfg.vault.Namespace, "vault-namespace", envOr("SPACEPODS_VAULT_NAMESPACE", ""), "Vault namespace (env SPACEPODS_VAULT_NAMESPACE)")
 	f.StringVar(&cfg.vault.PathPrefix, "vault-prefix", envOr("SPACEPODS_VAULT_PREFIX", "spacepods"), "path prefix of Spacepods' secrets in the mount (env SPACEPODS_VAULT_PREFIX)")
+	f.StringVar(&cfg.kubeconfig, "kubeconfig", envOr("SPACEPODS_KUBECONFIG", ""), "kubernetes runtime: kubeconfig file; empty = in-cluster config (env SPACEPODS_KUBECONFIG)")
+	f.StringVar(&cfg.kubeContext, "kube-context", envOr("SPACEPODS_KUBE_CONTEXT", ""), "kubernetes runtime: kubeconfig context (env SPACEPODS_KUBE_CONTEXT)")
+	f.StringVar(&cfg.ingressClass, "ingress-class", envOr("SPACEPODS_INGRESS_CLASS", ""), "kubernetes runtime: ingressClassName of app Ingresses (env SPACEPODS_INGRESS_CLASS)")
+	f.StringVar(&cfg.kubeHostAddr, "kubernetes-host-address", envOr("SPACEPODS_KUBERNETES_HOST_ADDRESS", ""), "kubernetes runtime: address at which pods reach PostgreSQL (env SPACEPODS_KUBERNETES_HOST_ADDRESS)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
 }
@@ -202,13 +212,27 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	switch cfg.runtime {
 	case "none":
 		logger.Info("runtime none: pods and deploys are off")
-	case "docker":
-		drv, err := docker.New(logger.With("component", "docker"))
-		if err != nil {
-			return err
-		}
-		if err := drv.Ping(ctx); err != nil {
-			return err
+	case "docker", "kubernetes":
+		var drv runtime.Driver
+		if cfg.runtime == "docker" {
+			dd, err := docker.New(logger.With("component", "docker"))
+			if err != nil {
+				return err
+			}
+			if err := dd.Ping(ctx); err != nil {
+				return err
+			}
+			drv = dd
+		} else {
+			kd, err := kubernetes.New(kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
+				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Logger: logger.With("component", "kubernetes")})
+			if err != nil {
+				return err
+			}
+			if err := kd.Ping(ctx); err != nil {
+				return err
+			}
+			drv = kd
 		}
 		rt, err := startRouter(ctx, g.dataDir, cfg.router, logger)
 		if err != nil {
@@ -249,7 +273,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		}
 		srv.Pods, srv.Deploys = podSvc, engine
 	default:
-		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker (kubernetes and ecs are planned), or none", cfg.runtime)
+		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker, kubernetes (with --kubeconfig, or in a cluster) or none (ecs is planned)", cfg.runtime)
 	}
 	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Config: cfgSvc, Pods: podSvc, Deploys: engine, Store: st, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI = webUI

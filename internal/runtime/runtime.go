@@ -145,3 +145,16 @@ type Driver interface {
 type Gatewayer interface {
 	HostAddress(ctx context.Context, env string) (string, error)
 }
+
+// Ingresser is an optional ability: the runtime routes an app's host name
+// (<app>.<environment>.<domain>) to a service itself, e.g. with a Kubernetes
+// Ingress, instead of Spacepods' own edge router.
+type Ingresser interface {
+	// Route points the app's host in env at target (a service name or one
+	// of its aliases), creating or replacing the app's route, and returns
+	// the host. ENOTFOUND if the environment or target does not exist;
+	// EINVALID if target has no port.
+	Route(ctx context.Context, env, app, target string) (host string, err error)
+	// Unroute removes the app's route in env. A missing route is not an error.
+	Unroute(ctx context.Context, env, app string) error
+}

@@ -20,7 +20,6 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -53,7 +52,6 @@ const (
 	stopGrace       = 5 * time.Second  // SIGTERM, then SIGKILL after this
 	defaultTimeout  = 2 * time.Second  // health probe timeout
 	defaultTaskTime = 10 * time.Minute // RunTask timeout
-	taskTailBytes   = 64 << 10         // TaskResult.LogTail limit
 	errorLogLines   = 10               // log lines quoted in Replica.Error
 )
 
@@ -124,17 +122,6 @@ func (d *Driver) lock(env, name string) func() {
 	m := &d.locks[h.Sum32()%uint32(len(d.locks))]
 	m.Lock()
 	return m.Unlock
-}
-
-// parallel runs fn(0..n-1) concurrently and returns the first error.
-func parallel(n int, fn func(i int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = fn(i) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 func networkName(env string) string { return "spacepods-" + env }

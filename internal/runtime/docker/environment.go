@@ -4,7 +4,6 @@ import (
 	"context"
 	"maps"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -17,17 +16,7 @@ import (
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-// dnsLabel is what environment and service names must look like: they end
-// up in container names and DNS aliases.
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-func validName(kind, name string) error {
-	if !dnsLabel.MatchString(name) {
-		return spacepods.Errorf(spacepods.EINVALID,
-			"%s name %q is not a DNS label: use 1-63 lower-case letters, digits and dashes", kind, name)
-	}
-	return nil
-}
+func validName(kind, name string) error { return runtime.ValidateName(kind, name) }
 
 // managedFilter selects objects Spacepods made, optionally of one environment.
 func managedFilter(env string, more ...filters.KeyValuePair) filters.Args {
@@ -102,7 +91,7 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 	if err != nil {
 		return d.wrap(err, "list containers")
 	}
-	err = parallel(len(cs), func(i int) error { return d.remove(ctx, cs[i].ID, false) })
+	err = runtime.Parallel(len(cs), func(i int) error { return d.remove(ctx, cs[i].ID, false) })
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,10 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -44,75 +42,16 @@ func (d *Driver) Logs(ctx context.Context, env, name string, opts runtime.LogOpt
 		streams = append(streams, rc)
 	}
 
-	pr, pw := io.Pipe()
-	var mu sync.Mutex
-	copyOne := func(i int) error {
-		defer streams[i].Close()
-		prefix := fmt.Sprintf("[%d] ", replicaNumber(s.replicas[i]))
-		stdout := &lineWriter{prefix: prefix, out: pw, mu: &mu}
-		stderr := &lineWriter{prefix: prefix, out: pw, mu: &mu}
-		_, err := stdcopy.StdCopy(stdout, stderr, streams[i])
-		stdout.flush()
-		stderr.flush()
-		return err
-	}
-	go func() {
-		defer cancel()
-		if opts.Follow {
-			parallel(len(streams), copyOne)
-		} else {
-			for i := range streams {
-				copyOne(i)
-			}
+	sources := make([]runtime.LogSource, len(streams))
+	for i, rc := range streams {
+		sources[i] = runtime.LogSource{
+			Prefix: fmt.Sprintf("[%d] ", replicaNumber(s.replicas[i])),
+			Copy: func(stdout, stderr io.Writer) error {
+				_, err := stdcopy.StdCopy(stdout, stderr, rc)
+				return err
+			},
+			Close: rc.Close,
 		}
-		pw.Close()
-	}()
-	return &logStream{PipeReader: pr, cancel: cancel}, nil
-}
-
-type logStream struct {
-	*io.PipeReader
-	cancel context.CancelFunc
-}
-
-func (l *logStream) Close() error {
-	l.cancel()
-	return l.PipeReader.Close()
-}
-
-// lineWriter writes whole lines, each with a prefix, to a shared writer.
-type lineWriter struct {
-	prefix string
-	out    io.Writer
-	mu     *sync.Mutex
-	buf    []byte
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		if err := l.emit(l.buf[:i+1]); err != nil {
-			return 0, err
-		}
-		l.buf = l.buf[i+1:]
 	}
-}
-
-func (l *lineWriter) emit(line []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, err := l.out.Write(append([]byte(l.prefix), line...))
-	return err
-}
-
-// flush writes a last line that had no newline.
-func (l *lineWriter) flush() {
-	if len(l.buf) > 0 {
-		l.emit(append(l.buf, '\n'))
-		l.buf = nil
-	}
+	return runtime.MergeLogs(cancel, sources, opts.Follow), nil
 }

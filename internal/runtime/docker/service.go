@@ -124,7 +124,7 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	if _, err := d.create(ctx, spec, 0); err != nil {
 		return err
 	}
-	err = parallel(spec.Replicas, func(i int) error { return d.startReplica(ctx, spec, i+1) })
+	err = runtime.Parallel(spec.Replicas, func(i int) error { return d.startReplica(ctx, spec, i+1) })
 	if err != nil {
 		// Leave nothing half-made, so that a retry starts clean.
 		if s, ferr := d.findService(context.WithoutCancel(ctx), spec.Environment, spec.Name); ferr == nil {
@@ -137,27 +137,7 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	return nil
 }
 
-func validateService(spec runtime.ServiceSpec) error {
-	if err := validName("environment", spec.Environment); err != nil {
-		return err
-	}
-	if err := validName("service", spec.Name); err != nil {
-		return err
-	}
-	switch {
-	case spec.Role == runtime.RoleTask:
-		return spacepods.Errorf(spacepods.EINVALID, "service %q: role %q is for RunTask", spec.Name, spec.Role)
-	case spec.Image == "":
-		return spacepods.Errorf(spacepods.EINVALID, "service %q has no image", spec.Name)
-	case spec.Replicas < 0:
-		return spacepods.Errorf(spacepods.EINVALID, "service %q: replicas must be 0 or more", spec.Name)
-	case spec.Port < 0 || spec.Port > 65535:
-		return spacepods.Errorf(spacepods.EINVALID, "service %q: port %d is out of range", spec.Name, spec.Port)
-	case spec.Health.Path != "" && !strings.HasPrefix(spec.Health.Path, "/"):
-		return spacepods.Errorf(spacepods.EINVALID, "service %q: health path must start with /", spec.Name)
-	}
-	return nil
-}
+func validateService(spec runtime.ServiceSpec) error { return spec.Validate() }
 
 // ScaleService sets the number of replicas: it starts new ones numbered after
 // the highest, or stops and removes the highest-numbered first. ENOTFOUND if
@@ -185,13 +165,13 @@ func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas in
 		if have > 0 {
 			next = replicaNumber(s.replicas[have-1]) + 1
 		}
-		err = parallel(replicas-have, func(i int) error { return d.startReplica(ctx, spec, next+i) })
+		err = runtime.Parallel(replicas-have, func(i int) error { return d.startReplica(ctx, spec, next+i) })
 		if err != nil {
 			return err
 		}
 	case replicas < have:
 		gone := s.replicas[replicas:]
-		err := parallel(len(gone), func(i int) error { return d.remove(ctx, gone[i].ID, true) })
+		err := runtime.Parallel(len(gone), func(i int) error { return d.remove(ctx, gone[i].ID, true) })
 		if err != nil {
 			return err
 		}
@@ -222,7 +202,7 @@ func (d *Driver) removeAll(ctx context.Context, s *service, graceful bool) error
 	if s.spec != nil {
 		cs = append(slices.Clone(cs), *s.spec)
 	}
-	return parallel(len(cs), func(i int) error { return d.remove(ctx, cs[i].ID, graceful) })
+	return runtime.Parallel(len(cs), func(i int) error { return d.remove(ctx, cs[i].ID, graceful) })
 }
 
 // ServiceStatus reports a service's replicas, probing the health of each
@@ -244,7 +224,7 @@ func (d *Driver) ListServices(ctx context.Context, env string) ([]runtime.Servic
 	}
 	ss := services(cs)
 	out := make([]runtime.ServiceStatus, len(ss))
-	parallel(len(ss), func(i int) error { out[i] = d.status(ctx, ss[i]); return nil })
+	runtime.Parallel(len(ss), func(i int) error { out[i] = d.status(ctx, ss[i]); return nil })
 	return out, nil
 }
 
@@ -261,7 +241,7 @@ func (d *Driver) status(ctx context.Context, s *service) runtime.ServiceStatus {
 		Replicas:    make([]runtime.Replica, len(s.replicas)),
 		Labels:      extraLabels(l),
 	}
-	parallel(len(s.replicas), func(i int) error {
+	runtime.Parallel(len(s.replicas), func(i int) error {
 		st.Replicas[i] = d.replica(ctx, s.replicas[i])
 		return nil
 	})
@@ -330,21 +310,6 @@ func extraLabels(l map[string]string) map[string]string {
 	return out
 }
 
-// labels returns the labels of every object made for a service or task.
-func labels(extra map[string]string, env, app, service, role string, release int) map[string]string {
-	l := maps.Clone(extra)
-	if l == nil {
-		l = map[string]string{}
-	}
-	l[runtime.LabelManaged] = "true"
-	l[runtime.LabelEnvironment] = env
-	l[runtime.LabelApp] = app
-	l[runtime.LabelRelease] = strconv.Itoa(release)
-	l[runtime.LabelRole] = role
-	l[runtime.LabelService] = service
-	return l
-}
-
 func envList(env map[string]string) []string {
 	out := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {
@@ -360,7 +325,7 @@ func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (s
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	l := labels(spec.Labels, spec.Environment, spec.App, spec.Name, spec.Role, spec.Release)
+	l := runtime.Labels(spec.Labels, spec.Environment, spec.App, spec.Name, spec.Role, spec.Release)
 	l[labelReplica] = strconv.Itoa(n)
 	l[labelPort] = strconv.Itoa(spec.Port)
 	l[labelAliases] = strings.Join(spec.Aliases, ",")

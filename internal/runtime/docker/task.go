@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -48,7 +47,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 		Image:  task.Image,
 		Cmd:    task.Command,
 		Env:    envList(task.Env),
-		Labels: labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release),
+		Labels: runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release),
 	}
 	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(task.Environment))}
 	created, err := d.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
@@ -98,7 +97,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	}
 }
 
-// taskLogs returns the last taskTailBytes of a container's stdout and
+// taskLogs returns the last runtime.TaskLogTailBytes of a container's stdout and
 // stderr, starting at a line boundary.
 func (d *Driver) taskLogs(ctx context.Context, id string) string {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -108,37 +107,7 @@ func (d *Driver) taskLogs(ctx context.Context, id string) string {
 		return ""
 	}
 	defer rc.Close()
-	tail := &tailBuffer{max: taskTailBytes}
+	tail := &runtime.TailBuffer{Max: runtime.TaskLogTailBytes}
 	stdcopy.StdCopy(tail, tail, rc)
 	return tail.String()
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max       int
-	buf       []byte
-	truncated bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 2*t.max { // compact now and then, not on every write
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-		t.truncated = true
-	}
-	return len(p), nil
-}
-
-// String returns the kept bytes, without a partial first line if truncated.
-func (t *tailBuffer) String() string {
-	s := string(t.buf)
-	if len(s) > t.max {
-		s, t.truncated = s[len(s)-t.max:], true
-	}
-	if t.truncated {
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			s = s[i+1:]
-		}
-	}
-	return s
 }

@@ -62,6 +62,7 @@ type suite struct {
 	d         runtime.Driver
 	newDriver func(t *testing.T) runtime.Driver
 	images    Images
+	opts      Options
 }
 
 // ctx is a context for one driver call.

@@ -1,0 +1,180 @@
+package kubernetes
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// EnsureEnvironment creates the environment's namespace if missing, labelled
+// spacepods.managed=true and spacepods.environment=<env> (and env.Labels).
+// EINVALID for a bad name or label; ECONFLICT if the namespace exists but
+// Spacepods did not make it, or is still being deleted.
+func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) error {
+	if err := validName("environment", env.Name); err != nil {
+		return err
+	}
+	if err := validLabels(env.Labels); err != nil {
+		return err
+	}
+	if _, err := d.namespace(ctx, env.Name); err == nil || spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		return err
+	}
+	l := maps.Clone(env.Labels)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[runtime.LabelManaged] = "true"
+	l[runtime.LabelEnvironment] = env.Name
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.Namespace(env.Name), Labels: l}}
+	_, err := d.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) { // created concurrently, or still terminating
+		_, err = d.namespace(ctx, env.Name)
+		if spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
+			return spacepods.Errorf(spacepods.ECONFLICT, "environment %q is still being destroyed: try again when namespace %s is gone", env.Name, ns.Name)
+		}
+		return err
+	}
+	if err != nil {
+		return d.wrap(err, "create namespace "+ns.Name)
+	}
+	d.logger.Info("environment created", "env", env.Name, "namespace", ns.Name)
+	return nil
+}
+
+// namespace reads an environment's namespace. ENOTFOUND if it is missing
+// or being deleted; ECONFLICT if Spacepods did not make it.
+func (d *Driver) namespace(ctx context.Context, env string) (*corev1.Namespace, error) {
+	name := d.Namespace(env)
+	ns, err := d.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "environment %q does not exist on Kubernetes (no namespace %s)", env, name)
+	}
+	if err != nil {
+		return nil, d.wrap(err, "get namespace "+name)
+	}
+	if ns.Labels[runtime.LabelManaged] != "true" || ns.Labels[runtime.LabelEnvironment] != env {
+		return nil, spacepods.Errorf(spacepods.ECONFLICT,
+			"namespace %s exists but Spacepods did not create it: delete it or pick another environment name (or namespace prefix)", name)
+	}
+	if ns.DeletionTimestamp != nil {
+		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "environment %q is being destroyed (namespace %s is terminating)", env, name)
+	}
+	return ns, nil
+}
+
+// liveNamespace returns the namespace of an environment that exists.
+func (d *Driver) liveNamespace(ctx context.Context, env string) (string, error) {
+	if err := validName("environment", env); err != nil {
+		return "", err
+	}
+	ns, err := d.namespace(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	return ns.Name, nil
+}
+
+// DestroyEnvironment deletes the environment's namespace, and with it
+// everything in it, and waits until the namespace is gone. A missing
+// environment is not an error; ECONFLICT if the namespace is not one
+// Spacepods made (it is left alone).
+func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
+	if env == "" {
+		return spacepods.Errorf(spacepods.EINVALID, "environment name is empty")
+	}
+	name := d.Namespace(env)
+	ns, err := d.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return d.wrap(err, "get namespace "+name)
+	}
+	if ns.Labels[runtime.LabelManaged] != "true" || ns.Labels[runtime.LabelEnvironment] != env {
+		return spacepods.Errorf(spacepods.ECONFLICT, "namespace %s exists but Spacepods did not create it: it was left alone", name)
+	}
+	if ns.DeletionTimestamp == nil {
+		bg := metav1.DeletePropagationBackground
+		err := d.client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{
+			PropagationPolicy: &bg,
+			Preconditions:     &metav1.Preconditions{UID: &ns.UID},
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return d.wrap(err, "delete namespace "+name)
+		}
+	}
+	// The namespace controller deletes its content first; wait for it.
+	start := time.Now()
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+		_, err := d.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			return d.wrap(err, "get namespace "+name)
+		}
+		select {
+		case <-ctx.Done():
+			return spacepods.Errorf(spacepods.EUNAVAILABLE,
+				"namespace %s of environment %q is still terminating after %s: see `kubectl describe namespace %s` for what holds it",
+				name, env, time.Since(start).Round(time.Second), name)
+		case <-time.After(wait):
+		}
+	}
+	d.logger.Info("environment destroyed", "env", env, "namespace", name, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// ListEnvironments lists the environments that have a Spacepods namespace
+// (or a Spacepods Deployment or Job anywhere), sorted.
+func (d *Driver) ListEnvironments(ctx context.Context) ([]string, error) {
+	sel := metav1.ListOptions{LabelSelector: managedSelector("")}
+	nss, err := d.client.CoreV1().Namespaces().List(ctx, sel)
+	if err != nil {
+		return nil, d.wrap(err, "list namespaces")
+	}
+	deps, err := d.client.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, sel)
+	if err != nil {
+		return nil, d.wrap(err, "list deployments")
+	}
+	jobs, err := d.client.BatchV1().Jobs(metav1.NamespaceAll).List(ctx, sel)
+	if err != nil {
+		return nil, d.wrap(err, "list jobs")
+	}
+	seen := map[string]bool{}
+	for _, ns := range nss.Items {
+		seen[ns.Labels[runtime.LabelEnvironment]] = true
+	}
+	for _, o := range deps.Items {
+		seen[o.Labels[runtime.LabelEnvironment]] = true
+	}
+	for _, o := range jobs.Items {
+		seen[o.Labels[runtime.LabelEnvironment]] = true
+	}
+	delete(seen, "")
+	return slices.Sorted(maps.Keys(seen)), nil
+}
+
+// HostAddress returns Config.HostAddress: the address at which the pods of
+// an environment reach services that Spacepods runs outside the cluster
+// (PostgreSQL). ENOTFOUND if the environment does not exist; EINVALID if no
+// host address is configured.
+func (d *Driver) HostAddress(ctx context.Context, env string) (string, error) {
+	if _, err := d.liveNamespace(ctx, env); err != nil {
+		return "", err
+	}
+	if d.cfg.HostAddress == "" {
+		return "", spacepods.Errorf(spacepods.EINVALID,
+			"no host address is configured for the kubernetes runtime: set --kubernetes-host-address to the address at which pods reach PostgreSQL (see docs/kubernetes.md)")
+	}
+	return d.cfg.HostAddress, nil
+}

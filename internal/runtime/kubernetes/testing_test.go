@@ -1,0 +1,185 @@
+package kubernetes_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	k8s "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
+	"github.com/spacepods/spacepods/internal/testenv"
+)
+
+// The identity the conformance suite runs as: bound to the ClusterRole of
+// docs/kubernetes-rbac.yaml, nothing more.
+const (
+	testServiceAccount = "spacepods-driver-test"
+	testSANamespace    = "default"
+	rbacFile           = "../../../docs/kubernetes-rbac.yaml"
+)
+
+// cluster is what the tests know of the test cluster.
+type cluster struct {
+	kubeconfig string
+	admin      *rest.Config // system:masters
+	limited    *rest.Config // the service account bound to the documented ClusterRole
+	client     k8s.Interface
+}
+
+var testCluster struct {
+	once sync.Once
+	c    *cluster
+	err  error
+}
+
+// requireCluster returns the test cluster that scripts/k8s-cluster.sh
+// started (SPACEPODS_TEST_KUBECONFIG), set up once per test process. It
+// skips outside CI and fails in CI when there is none.
+func requireCluster(t testing.TB) *cluster {
+	t.Helper()
+	path := os.Getenv("SPACEPODS_TEST_KUBECONFIG")
+	if path == "" {
+		testenv.Missing(t, "Kubernetes test cluster (SPACEPODS_TEST_KUBECONFIG)",
+			"run scripts/test.sh, or `scripts/k8s-cluster.sh start` and export the line it prints")
+	}
+	testCluster.once.Do(func() { testCluster.c, testCluster.err = setUpCluster(path) })
+	if testCluster.err != nil {
+		if testenv.InCI() {
+			t.Fatalf("test cluster at %s: %v", path, testCluster.err)
+		}
+		testenv.Missing(t, "a Kubernetes test cluster that answers", testCluster.err.Error())
+	}
+	return testCluster.c
+}
+
+func setUpCluster(path string) (*cluster, error) {
+	admin, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := k8s.NewForConfig(admin)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cs.Discovery().ServerVersion(); err != nil {
+		return nil, err
+	}
+	role, err := documentedClusterRole()
+	if err != nil {
+		return nil, err
+	}
+	role.Name = testServiceAccount
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		have, err := cs.RbacV1().ClusterRoles().Get(ctx, role.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		have.Rules = role.Rules
+		if _, err := cs.RbacV1().ClusterRoles().Update(ctx, have, metav1.UpdateOptions{}); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: testServiceAccount, Namespace: testSANamespace}}
+	if _, err := cs.CoreV1().ServiceAccounts(testSANamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: testServiceAccount},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: testServiceAccount, Namespace: testSANamespace}},
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	tok, err := cs.CoreV1().ServiceAccounts(testSANamespace).CreateToken(ctx, testServiceAccount,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	limited := rest.AnonymousClientConfig(admin)
+	limited.BearerToken = tok.Status.Token
+	return &cluster{kubeconfig: path, admin: admin, limited: limited, client: cs}, nil
+}
+
+// documentedClusterRole reads the ClusterRole of docs/kubernetes-rbac.yaml.
+func documentedClusterRole() (*rbacv1.ClusterRole, error) {
+	b, err := os.ReadFile(rbacFile)
+	if err != nil {
+		return nil, err
+	}
+	r := yaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New(rbacFile + " has no ClusterRole")
+		} else if err != nil {
+			return nil, err
+		}
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			return nil, err
+		}
+		if tm.Kind != "ClusterRole" {
+			continue
+		}
+		var role rbacv1.ClusterRole
+		if err := yaml.Unmarshal(doc, &role); err != nil {
+			return nil, err
+		}
+		return &role, nil
+	}
+}
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if testing.Verbose() {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// newDriver returns a driver that acts as the documented ClusterRole's
+// service account.
+func newDriver(t testing.TB, cfg kubernetes.Config) *kubernetes.Driver {
+	t.Helper()
+	c := requireCluster(t)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger()
+	}
+	d, err := kubernetes.NewForConfig(c.limited, cfg)
+	if err != nil {
+		t.Fatalf("kubernetes.NewForConfig: %v", err)
+	}
+	return d
+}
+
+// podLogFile is the log every simulated pod has (scripts/k8s-cluster.sh
+// writes it next to the kubeconfig), in the CRI log format.
+func podLogFile(c *cluster) string { return filepath.Join(filepath.Dir(c.kubeconfig), "pod.log") }
+
+// uniqueEnv returns an environment name no other test uses.
+func uniqueEnv(hint string) string {
+	return "kt-" + hint + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+}

@@ -1,0 +1,64 @@
+package runtime
+
+import (
+	"maps"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// dnsLabel is what environment, service and task names must look like on
+// every driver: they end up in container, network and namespace names.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidateName checks an environment, service or task name. EINVALID.
+func ValidateName(kind, name string) error {
+	if !dnsLabel.MatchString(name) {
+		return spacepods.Errorf(spacepods.EINVALID,
+			"%s name %q is not a DNS label: use 1-63 lower-case letters, digits and dashes", kind, name)
+	}
+	return nil
+}
+
+// Validate checks what every driver needs of a service spec. EINVALID.
+func (s ServiceSpec) Validate() error {
+	if err := ValidateName("environment", s.Environment); err != nil {
+		return err
+	}
+	if err := ValidateName("service", s.Name); err != nil {
+		return err
+	}
+	switch {
+	case s.Role == RoleTask:
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: role %q is for RunTask", s.Name, s.Role)
+	case s.Role != RoleWeb && s.Role != RoleWorker:
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: role %q: use web or worker", s.Name, s.Role)
+	case s.Image == "":
+		return spacepods.Errorf(spacepods.EINVALID, "service %q has no image", s.Name)
+	case s.Replicas < 0:
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: replicas must be 0 or more", s.Name)
+	case s.Port < 0 || s.Port > 65535:
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: port %d is out of range", s.Name, s.Port)
+	case s.Health.Path != "" && !strings.HasPrefix(s.Health.Path, "/"):
+		return spacepods.Errorf(spacepods.EINVALID, "service %q: health path must start with /", s.Name)
+	}
+	return nil
+}
+
+// Labels returns the labels of every object made for a service or task:
+// extra plus the Spacepods labels, which win.
+func Labels(extra map[string]string, env, app, service, role string, release int) map[string]string {
+	l := maps.Clone(extra)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[LabelManaged] = "true"
+	l[LabelEnvironment] = env
+	l[LabelApp] = app
+	l[LabelRelease] = strconv.Itoa(release)
+	l[LabelRole] = role
+	l[LabelService] = service
+	return l
+}
