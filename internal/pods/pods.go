@@ -285,8 +285,8 @@ func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) 
 		if ctx.Err() != nil {
 			return // replaced by a destroy or another update
 		}
-		s.setStatus(ctx, env, spacepods.StatusFailed, reason)
 		s.event(ctx, env, "", "error", "%s failed: %s", op, reason)
+		s.setStatus(ctx, env, spacepods.StatusFailed, reason)
 	}
 	// Databases do not need the network: make them while it is made. The
 	// deploys' own DatabaseURL calls then find them (or wait on their lock,
@@ -354,8 +354,9 @@ func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) 
 		fail(strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
-	s.setStatus(ctx, env, spacepods.StatusReady, "")
+	// The event first: whoever sees the status sees the line that explains it.
 	s.event(ctx, env, "", "info", "%s done in %s: every app is healthy and routable", op, time.Since(start).Round(time.Millisecond))
+	s.setStatus(ctx, env, spacepods.StatusReady, "")
 }
 
 // setStatus records the end of a create or update, unless a destroy has
