@@ -33,7 +33,7 @@ func (s *Store) AddBuild(ctx context.Context, b spacepods.Build) (spacepods.Buil
 
 const buildCols = `app, number, git_sha, branch, pr, image, created_by, created_at`
 
-func scanBuild(row interface{ Scan(...any) error }) (spacepods.Build, error) {
+func scanBuild(row scanner) (spacepods.Build, error) {
 	var b spacepods.Build
 	var at int64
 	err := row.Scan(&b.App, &b.Number, &b.GitSHA, &b.Branch, &b.PR, &b.Image, &b.CreatedBy, &at)
@@ -61,20 +61,7 @@ func (s *Store) ListBuilds(ctx context.Context, f spacepods.BuildFilter) ([]spac
 		query = `SELECT ` + buildCols + ` FROM builds WHERE app = $1 AND branch = $3 ORDER BY number DESC LIMIT $2`
 		args = append(args, f.Branch)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rows.Close()
-	out := []spacepods.Build{}
-	for rows.Next() {
-		b, err := scanBuild(rows)
-		if err != nil {
-			return nil, s.wrap(err)
-		}
-		out = append(out, b)
-	}
-	return out, s.wrap(rows.Err())
+	return queryAll(ctx, s, scanBuild, query, args...)
 }
 
 // LatestBuild returns the newest build of app on branch. ENOTFOUND if none.

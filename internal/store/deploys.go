@@ -46,7 +46,7 @@ func (s *Store) GetRelease(ctx context.Context, env, app string, number int) (sp
 
 const deployCols = `id, env, app, build, release, from_release, rollback, status, step, error, output, steps, created_by, created_at, started_at, ended_at`
 
-func scanDeploy(row interface{ Scan(...any) error }) (spacepods.Deploy, error) {
+func scanDeploy(row scanner) (spacepods.Deploy, error) {
 	var d spacepods.Deploy
 	var rollback int
 	var steps string
@@ -108,37 +108,11 @@ func (s *Store) ListDeploys(ctx context.Context, env, app string, limit int) ([]
 	if limit <= 0 || limit > 1000 {
 		limit = 50
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+deployCols+` FROM deploys WHERE ($1 = '' OR env = $1) AND ($2 = '' OR app = $2) ORDER BY id DESC LIMIT $3`), env, app, limit)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rows.Close()
-	out := []spacepods.Deploy{}
-	for rows.Next() {
-		d, err := scanDeploy(rows)
-		if err != nil {
-			return nil, s.wrap(err)
-		}
-		out = append(out, d)
-	}
-	return out, s.wrap(rows.Err())
+	return queryAll(ctx, s, scanDeploy, `SELECT `+deployCols+` FROM deploys WHERE ($1 = '' OR env = $1) AND ($2 = '' OR app = $2) ORDER BY id DESC LIMIT $3`, env, app, limit)
 }
 
 // UnfinishedDeploys lists queued and running deploys, oldest first (for
 // resuming after a restart and for queueing).
 func (s *Store) UnfinishedDeploys(ctx context.Context) ([]spacepods.Deploy, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deployCols+` FROM deploys WHERE status IN ('queued', 'running') ORDER BY id`)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rows.Close()
-	out := []spacepods.Deploy{}
-	for rows.Next() {
-		d, err := scanDeploy(rows)
-		if err != nil {
-			return nil, s.wrap(err)
-		}
-		out = append(out, d)
-	}
-	return out, s.wrap(rows.Err())
+	return queryAll(ctx, s, scanDeploy, `SELECT `+deployCols+` FROM deploys WHERE status IN ('queued', 'running') ORDER BY id`)
 }

@@ -12,7 +12,7 @@ import (
 
 const envCols = `name, kind, owner, status, reason, protected, apps, builds, expires_at, created_at, updated_at`
 
-func scanEnv(row interface{ Scan(...any) error }) (spacepods.Environment, error) {
+func scanEnv(row scanner) (spacepods.Environment, error) {
 	var e spacepods.Environment
 	var protected int
 	var apps, builds string
@@ -86,38 +86,12 @@ func (s *Store) GetEnvironment(ctx context.Context, name string) (spacepods.Envi
 
 // ListEnvironments lists live environments of a kind ("" = all).
 func (s *Store) ListEnvironments(ctx context.Context, kind string) ([]spacepods.Environment, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE status <> 'destroyed' AND ($1 = '' OR kind = $1) ORDER BY name`), kind)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rows.Close()
-	out := []spacepods.Environment{}
-	for rows.Next() {
-		e, err := scanEnv(rows)
-		if err != nil {
-			return nil, s.wrap(err)
-		}
-		out = append(out, e)
-	}
-	return out, s.wrap(rows.Err())
+	return queryAll(ctx, s, scanEnv, `SELECT `+envCols+` FROM environments WHERE status <> 'destroyed' AND ($1 = '' OR kind = $1) ORDER BY name`, kind)
 }
 
 // ExpiredPods lists live pods whose TTL has passed.
 func (s *Store) ExpiredPods(ctx context.Context, now time.Time) ([]spacepods.Environment, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+envCols+` FROM environments WHERE kind = 'pod' AND status NOT IN ('destroyed', 'destroying') AND expires_at IS NOT NULL AND expires_at < $1`), micros(now))
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rows.Close()
-	out := []spacepods.Environment{}
-	for rows.Next() {
-		e, err := scanEnv(rows)
-		if err != nil {
-			return nil, s.wrap(err)
-		}
-		out = append(out, e)
-	}
-	return out, s.wrap(rows.Err())
+	return queryAll(ctx, s, scanEnv, `SELECT `+envCols+` FROM environments WHERE kind = 'pod' AND status NOT IN ('destroyed', 'destroying') AND expires_at IS NOT NULL AND expires_at < $1`, micros(now))
 }
 
 // SetEnvironmentStatus sets status and reason.

@@ -214,6 +214,27 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, v)
+	}
+	return out, s.wrap(rows.Err())
+}
+
 // audit writes one audit entry inside tx.
 func (s *Store) audit(ctx context.Context, tx *sql.Tx, action, target, details string) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit (actor, action, target, details, at) VALUES ($1, $2, $3, $4, $5)`),
