@@ -31,28 +31,12 @@ var mode string
 
 func main() {
 	app := appkit.New("catalog-api", mode)
-	cmd := "serve"
-	if len(os.Args) > 1 {
-		cmd = os.Args[1]
-	}
-	switch cmd {
-	case "serve":
-		app.CrashIfAsked("serve")
-		serve(app)
-	case "migrate":
-		migrate(app)
-	case "worker":
-		app.CrashIfAsked("worker")
-		worker(app)
-	case "selftest":
-		os.Exit(selftest(os.Args[2:]))
-	case "healthcheck":
-		app.Healthcheck()
-	case "version":
-		app.Version()
-	default:
-		app.Usage(cmd, "serve", "migrate", "worker", "selftest", "healthcheck", "version")
-	}
+	app.Main(
+		appkit.Command{Name: "serve", Crash: true, Run: func() { serve(app) }},
+		appkit.Command{Name: "migrate", Run: func() { migrate(app) }},
+		appkit.Command{Name: "worker", Crash: true, Run: func() { worker(app) }},
+		appkit.Command{Name: "selftest", Run: func() { os.Exit(selftest(os.Args[2:])) }},
+	)
 }
 
 // Product is one catalog entry with its price from pricing-api.

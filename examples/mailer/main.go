@@ -21,21 +21,10 @@ var mode string
 
 func main() {
 	app := appkit.New("mailer", mode)
-	cmd := "run"
-	if len(os.Args) > 1 {
-		cmd = os.Args[1]
-	}
-	switch cmd {
-	case "run", "serve":
-		app.CrashIfAsked(cmd)
-		run(app)
-	case "healthcheck":
-		app.Healthcheck()
-	case "version":
-		app.Version()
-	default:
-		app.Usage(cmd, "run", "healthcheck", "version")
-	}
+	app.Main(
+		appkit.Command{Name: "run", Crash: true, Run: func() { run(app) }},
+		appkit.Command{Name: "serve", Crash: true, Run: func() { run(app) }},
+	)
 }
 
 func run(app *appkit.App) {

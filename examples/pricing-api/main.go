@@ -52,21 +52,7 @@ func priceOf(sku string, salePct int, currency string) Price {
 
 func main() {
 	app := appkit.New("pricing-api", mode)
-	cmd := "serve"
-	if len(os.Args) > 1 {
-		cmd = os.Args[1]
-	}
-	switch cmd {
-	case "serve":
-		app.CrashIfAsked("serve")
-		serve(app)
-	case "healthcheck":
-		app.Healthcheck()
-	case "version":
-		app.Version()
-	default:
-		app.Usage(cmd, "serve", "healthcheck", "version")
-	}
+	app.Main(appkit.Command{Name: "serve", Crash: true, Run: func() { serve(app) }})
 }
 
 func serve(app *appkit.App) {

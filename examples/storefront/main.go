@@ -22,21 +22,7 @@ var mode string
 
 func main() {
 	app := appkit.New("storefront", mode)
-	cmd := "serve"
-	if len(os.Args) > 1 {
-		cmd = os.Args[1]
-	}
-	switch cmd {
-	case "serve":
-		app.CrashIfAsked("serve")
-		serve(app)
-	case "healthcheck":
-		app.Healthcheck()
-	case "version":
-		app.Version()
-	default:
-		app.Usage(cmd, "serve", "healthcheck", "version")
-	}
+	app.Main(appkit.Command{Name: "serve", Crash: true, Run: func() { serve(app) }})
 }
 
 type product struct {

@@ -137,6 +137,24 @@ func deployState(d spacepods.Deploy) liveState {
 	return liveState{Hash: hashOf(parts...), Status: d.Status}
 }
 
+// eventLines returns a pump that sends the events after the last one sent
+// as "line" messages; fetch reads the events after an ID.
+func eventLines(s *sseWriter, last int64, fetch func(after int64) ([]spacepods.Event, error)) func() error {
+	return func() error {
+		evs, err := fetch(last)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if err := s.sendJSON("line", ev.ID, ev); err != nil {
+				return err
+			}
+			last = ev.ID
+		}
+		return nil
+	}
+}
+
 // envEvents streams a pod's or environment's progress lines and state.
 func (u *UI) envEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := u.needRuntime(); err != nil {
@@ -151,19 +169,7 @@ func (u *UI) envEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	last := after(r)
 	s := startSSE(w)
-	lines := func() error {
-		evs, err := u.cfg.Pods.Events(ctx, name, last)
-		if err != nil {
-			return err
-		}
-		for _, ev := range evs {
-			if err := s.sendJSON("line", ev.ID, ev); err != nil {
-				return err
-			}
-			last = ev.ID
-		}
-		return nil
-	}
+	lines := eventLines(s, last, func(after int64) ([]spacepods.Event, error) { return u.cfg.Pods.Events(ctx, name, after) })
 	return u.stream(ctx, s, st, lines, func() (liveState, error) { return u.envState(ctx, name) })
 }
 
@@ -184,19 +190,7 @@ func (u *UI) deployEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	last := after(r)
 	s := startSSE(w)
-	lines := func() error {
-		evs, err := u.cfg.Deploys.Events(ctx, id, last)
-		if err != nil {
-			return err
-		}
-		for _, ev := range evs {
-			if err := s.sendJSON("line", ev.ID, ev); err != nil {
-				return err
-			}
-			last = ev.ID
-		}
-		return nil
-	}
+	lines := eventLines(s, last, func(after int64) ([]spacepods.Event, error) { return u.cfg.Deploys.Events(ctx, id, after) })
 	state := func() (liveState, error) {
 		d, err := u.cfg.Deploys.Get(ctx, id)
 		if err != nil {

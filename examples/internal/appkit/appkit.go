@@ -372,6 +372,42 @@ func (a *App) Version() {
 }
 
 // Usage exits 2 with the list of subcommands.
+// Command is one subcommand of an example app.
+type Command struct {
+	Name  string
+	Crash bool // honour the crash failure mode before running
+	Run   func()
+}
+
+// Main runs the subcommand named by os.Args[1] (default: the first
+// command's name); healthcheck and version are built in.
+func (a *App) Main(cmds ...Command) {
+	cmd := cmds[0].Name
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	names := []string{}
+	for _, c := range cmds {
+		names = append(names, c.Name)
+		if c.Name == cmd {
+			if c.Crash {
+				a.CrashIfAsked(cmd)
+			}
+			c.Run()
+			return
+		}
+	}
+	switch cmd {
+	case "healthcheck":
+		a.Healthcheck()
+	case "version":
+		a.Version()
+	default:
+		a.Usage(cmd, append(names, "healthcheck", "version")...)
+	}
+}
+
+// Usage exits with a message listing the known commands.
 func (a *App) Usage(cmd string, commands ...string) {
 	a.Fatalf(2, "unknown command %q: use one of %s", cmd, strings.Join(commands, ", "))
 }
