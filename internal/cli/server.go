@@ -50,6 +50,8 @@ type serverConfig struct {
 	kubeContext  string
 	ingressClass string
 	kubeHostAddr string
+	kubeNodeAddr string
+	routing      string
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -102,6 +104,8 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.kubeconfig, "kubeconfig", envOr("SPACEPODS_KUBECONFIG", ""), "kubernetes runtime: kubeconfig file; empty = in-cluster config (env SPACEPODS_KUBECONFIG)")
 	f.StringVar(&cfg.kubeContext, "kube-context", envOr("SPACEPODS_KUBE_CONTEXT", ""), "kubernetes runtime: kubeconfig context (env SPACEPODS_KUBE_CONTEXT)")
 	f.StringVar(&cfg.ingressClass, "ingress-class", envOr("SPACEPODS_INGRESS_CLASS", ""), "kubernetes runtime: ingressClassName of app Ingresses (env SPACEPODS_INGRESS_CLASS)")
+	f.StringVar(&cfg.routing, "routing", envOr("SPACEPODS_ROUTING", ""), "how app hosts are routed: router (the built-in edge router) or ingress (a Kubernetes Ingress per app host, served by the cluster's ingress controller); default router on docker, ingress on kubernetes (env SPACEPODS_ROUTING)")
+	f.StringVar(&cfg.kubeNodeAddr, "kubernetes-node-address", envOr("SPACEPODS_KUBERNETES_NODE_ADDRESS", ""), "kubernetes runtime with --routing router: a node address at which the router reaches Services by node port; empty = their ClusterIPs (router inside the cluster) (env SPACEPODS_KUBERNETES_NODE_ADDRESS)")
 	f.StringVar(&cfg.kubeHostAddr, "kubernetes-host-address", envOr("SPACEPODS_KUBERNETES_HOST_ADDRESS", ""), "kubernetes runtime: address at which pods reach PostgreSQL (env SPACEPODS_KUBERNETES_HOST_ADDRESS)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
@@ -213,7 +217,15 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	case "none":
 		logger.Info("runtime none: pods and deploys are off")
 	case "docker", "kubernetes":
+		routing := cfg.routing
+		if routing == "" {
+			routing = map[string]string{"docker": "router", "kubernetes": "ingress"}[cfg.runtime]
+		}
+		if routing != "router" && routing != "ingress" || routing == "ingress" && cfg.runtime != "kubernetes" {
+			return spacepods.Errorf(spacepods.EINVALID, "--routing %q with --runtime %s: use router (any runtime) or ingress (kubernetes only)", cfg.routing, cfg.runtime)
+		}
 		var drv runtime.Driver
+		var ingress runtime.Ingresser
 		if cfg.runtime == "docker" {
 			dd, err := docker.New(logger.With("component", "docker"))
 			if err != nil {
@@ -224,8 +236,12 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			}
 			drv = dd
 		} else {
-			kd, err := kubernetes.New(kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
-				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Logger: logger.With("component", "kubernetes")})
+			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
+				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Logger: logger.With("component", "kubernetes")}
+			if routing == "router" {
+				kc.NodeAddress = cfg.kubeNodeAddr
+			}
+			kd, err := kubernetes.New(kc)
 			if err != nil {
 				return err
 			}
@@ -233,10 +249,21 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 				return err
 			}
 			drv = kd
+			if routing == "ingress" {
+				ingress = kd
+			}
 		}
-		rt, err := startRouter(ctx, g.dataDir, cfg.router, logger)
-		if err != nil {
-			return err
+		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, DefaultTTL: cfg.defaultTTL, Logger: logger.With("component", "pods")}
+		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Ingress: ingress, Config: cfgSvc, Domain: cfg.router.domain, Logger: logger.With("component", "deploy")}
+		if ingress == nil {
+			rt, err := startRouter(ctx, g.dataDir, cfg.router, logger)
+			if err != nil {
+				return err
+			}
+			podSvc.Router, engine.Router = rt, rt
+			_, engine.RouterPort, _ = net.SplitHostPort(cfg.router.listen)
+		} else {
+			logger.Info("routing: an Ingress per app host; the built-in edge router is not started", "ingress_class", cfg.ingressClass, "domain", cfg.router.domain)
 		}
 		adminURL := cfg.postgresURL
 		if adminURL == "" {
@@ -252,9 +279,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			return err
 		}
 		defer dbs.Close()
-		_, port, _ := net.SplitHostPort(cfg.router.listen)
-		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, Router: rt, Databases: dbs, DefaultTTL: cfg.defaultTTL, Logger: logger.With("component", "pods")}
-		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Router: rt, DatabaseURL: podSvc.DatabaseURL, Config: cfgSvc, Domain: cfg.router.domain, RouterPort: port, Logger: logger.With("component", "deploy")}
+		podSvc.Databases, engine.DatabaseURL = dbs, podSvc.DatabaseURL
 		if v := os.Getenv("SPACEPODS_TEST_DEPLOY_PAUSE"); v != "" {
 			step, dur, _ := strings.Cut(v, "=")
 			d, err := time.ParseDuration(dur)

@@ -58,7 +58,10 @@ type Engine struct {
 	Store   *store.Store
 	Catalog *catalog.Service
 	Driver  runtime.Driver
-	Router  Router
+	Router  Router // the edge router, unless Ingress routes
+	// Ingress, when set, routes app hosts through the runtime itself (a
+	// Kubernetes Ingress per app host) instead of the edge router.
+	Ingress runtime.Ingresser
 	// DatabaseURL returns the DATABASE_URL containers of env use for app
 	// ("" when the app has no database).
 	DatabaseURL func(ctx context.Context, env string, app spacepods.App) (string, error)
@@ -67,7 +70,7 @@ type Engine struct {
 	// vars only.
 	Config     *config.Service
 	Domain     string // host names are <app>.<env>.<Domain>
-	RouterPort string // for URLs shown to users, e.g. "8080"
+	RouterPort string // port of app URLs shown to users, e.g. "8080" ("" or "80": none)
 	Options    Options
 	Logger     *slog.Logger
 
@@ -369,7 +372,8 @@ func (e *Engine) event(ctx context.Context, d *spacepods.Deploy, level, msg stri
 	}
 }
 
-// URL is the address users open for app in env, through the router.
+// URL is the address users open for app in env, through the router (or
+// the ingress controller).
 func (e *Engine) URL(env, app string) string {
 	host := fmt.Sprintf("%s.%s.%s", app, env, e.Domain)
 	if e.RouterPort != "" && e.RouterPort != "80" {

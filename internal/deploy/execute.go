@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/config"
-	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -42,6 +41,7 @@ type run struct {
 	// createdAt is when the new service was asked for: stage 1's wait for
 	// healthy replicas counts from here.
 	createdAt time.Time
+	tr        traffic // made on first use: see (*run).traffic
 }
 
 func (e *Engine) now() *time.Time {
@@ -467,7 +467,7 @@ func (r *run) createService(ctx context.Context) error {
 		return err
 	}
 	if r.app.Kind == spacepods.KindWeb {
-		if err := r.route(ctx, nil, r.oldTargets(ctx, -1)); err != nil {
+		if err := r.traffic().prepare(ctx); err != nil {
 			return err
 		}
 	}
@@ -521,45 +521,6 @@ func (r *run) joinEarly() error {
 	err := <-r.early
 	r.early = nil
 	return err
-}
-
-// oldTargets returns the addresses of the first n replicas of the old
-// service (n < 0: all), in the driver's order: it scales down from the
-// end, so these are the replicas a scale to n keeps. Replicas without an
-// address (restarting) are left out.
-func (r *run) oldTargets(ctx context.Context, n int) []string {
-	if r.old == nil {
-		return nil
-	}
-	st, err := r.e.Driver.ServiceStatus(ctx, r.d.Env, ServiceName(r.d.App, r.old.Number, ""))
-	if err != nil {
-		return nil
-	}
-	return addrsOf(st.Replicas, n)
-}
-
-// addrsOf returns the addresses of the first n replicas (n < 0: all).
-func addrsOf(reps []runtime.Replica, n int) []string {
-	if n >= 0 && n < len(reps) {
-		reps = reps[:n]
-	}
-	var out []string
-	for _, rep := range reps {
-		if rep.Addr != "" {
-			out = append(out, rep.Addr)
-		}
-	}
-	return out
-}
-
-// route sets the app's target group: new and old addresses, weight 1 each
-// (the replica counts carry the split); targets left out drain.
-func (r *run) route(ctx context.Context, newAddrs, oldAddrs []string) error {
-	g := router.GroupSpec{HealthPath: r.app.Health}
-	for _, a := range append(append([]string{}, oldAddrs...), newAddrs...) {
-		g.Targets = append(g.Targets, router.TargetSpec{Addr: a, Weight: 1})
-	}
-	return r.e.router().SetGroup(ctx, r.d.Env, r.d.App, g)
 }
 
 // Step 5: staged rollout.
@@ -616,25 +577,17 @@ func (r *run) rollout(ctx context.Context) error {
 		}
 		e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: %d new replicas running and healthy after %s", i+1, len(stages), n, time.Since(waitFrom).Round(time.Millisecond)))
 		if r.app.Kind == spacepods.KindWeb {
-			// New targets join next to the old; the router sends them
-			// traffic only once its own health check passes.
-			if err := r.route(ctx, newAddrs, r.oldTargets(ctx, -1)); err != nil {
+			tr := r.traffic()
+			if err := tr.admit(ctx, newAddrs, n); err != nil {
 				return err
 			}
-			if err := r.waitRouted(ctx, newAddrs); err != nil {
+			e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: new replicas take traffic after %s", i+1, len(stages), time.Since(start).Round(time.Millisecond)))
+			if err := tr.bake(ctx, n); err != nil {
 				return err
 			}
-			e.event(ctx, d, "info", fmt.Sprintf("stage %d/%d: new targets take traffic at the router after %s", i+1, len(stages), time.Since(start).Round(time.Millisecond)))
-			if err := r.bake(ctx, newAddrs); err != nil {
+			if err := tr.retire(ctx, oldN); err != nil {
 				return err
 			}
-			// Old targets leave the group (draining) before their
-			// containers stop.
-			keep := r.oldTargets(ctx, oldN)
-			if err := r.route(ctx, newAddrs, keep); err != nil {
-				return err
-			}
-			r.waitDrained(ctx, newAddrs, keep)
 		}
 		if r.old != nil {
 			pendingOld = oldN
@@ -756,99 +709,6 @@ func (r *run) failureOutput(ctx context.Context, name string, st runtime.Service
 	return b.String()
 }
 
-// waitRouted waits until the router's own health check passes for addrs.
-func (r *run) waitRouted(ctx context.Context, addrs []string) error {
-	e, d := r.e, r.d
-	deadline := time.Now().Add(e.opts().HealthTimeout)
-	for {
-		st, err := e.Router.Stats(ctx, d.Env, d.App)
-		if err != nil {
-			return err
-		}
-		ok := 0
-		var last string
-		for _, a := range addrs {
-			if t, found := st.Target(a); found && t.Healthy && t.State == router.StateHealthy {
-				ok++
-			} else if found {
-				last = t.LastError
-			}
-		}
-		if ok == len(addrs) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fail(last, "the router's health check did not pass for %d of %d new targets within %s", len(addrs)-ok, len(addrs), e.opts().HealthTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(e.opts().Poll):
-		}
-	}
-}
-
-// bake holds the stage while watching the new targets' error rate at the
-// router (master environments only).
-func (r *run) bake(ctx context.Context, addrs []string) error {
-	e, d := r.e, r.d
-	if r.env.Kind == spacepods.EnvPod || e.opts().Bake <= 0 {
-		return nil
-	}
-	before, _ := e.Router.Stats(ctx, d.Env, d.App)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(e.opts().Bake):
-	}
-	after, err := e.Router.Stats(ctx, d.Env, d.App)
-	if err != nil {
-		return err
-	}
-	var reqs, errs uint64
-	for _, a := range addrs {
-		t1, _ := after.Target(a)
-		t0, _ := before.Target(a)
-		reqs += t1.Requests - t0.Requests
-		errs += (t1.Responses5xx + t1.TransportErrors) - (t0.Responses5xx + t0.TransportErrors)
-	}
-	if reqs >= 5 && float64(errs)/float64(reqs) > e.opts().ErrorThreshold {
-		return fail("", "the new targets failed %d of %d requests during the %s bake (threshold %.0f%%)", errs, reqs, e.opts().Bake, e.opts().ErrorThreshold*100)
-	}
-	e.event(ctx, d, "info", fmt.Sprintf("bake %s: new targets served %d requests, %d failed", e.opts().Bake, reqs, errs))
-	return nil
-}
-
-// waitDrained waits (up to 15s) until targets outside keep+newAddrs have
-// no requests in flight at the router.
-func (r *run) waitDrained(ctx context.Context, newAddrs, keep []string) {
-	want := map[string]bool{}
-	for _, a := range append(append([]string{}, newAddrs...), keep...) {
-		want[a] = true
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		st, err := r.e.Router.Stats(ctx, r.d.Env, r.d.App)
-		if err != nil {
-			return
-		}
-		busy := false
-		for _, t := range st.Targets {
-			if !want[t.Addr] && t.InFlight > 0 {
-				busy = true
-			}
-		}
-		if !busy {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(r.e.opts().Poll):
-		}
-	}
-}
-
 // rollback restores the old release's count and routing and discards the
 // new service.
 func (r *run) rollback(ctx context.Context) {
@@ -893,26 +753,15 @@ func (r *run) restore(ctx context.Context) error {
 			}
 		}
 		if app.Kind == spacepods.KindWeb && old.Replicas > 0 {
-			// Wait (bounded) for the old replicas; route them all, even if
-			// some are still starting: the router admits each once healthy.
+			// Traffic moves back once the old replicas are healthy
+			// (bounded wait).
 			healthy, werr := r.waitReady(ctx, name, old.Replicas)
-			all := healthy
-			if st, err := e.Driver.ServiceStatus(ctx, d.Env, name); err == nil {
-				all = addrsOf(st.Replicas, -1)
-			}
-			if err := r.route(ctx, nil, all); err != nil {
+			if err := r.traffic().restore(ctx, healthy, werr); err != nil {
 				errs = append(errs, err)
-			} else if werr == nil {
-				if err := r.waitRouted(ctx, healthy); err != nil {
-					e.event(ctx, d, "warn", "rollback: "+err.Error())
-				}
-			} else {
-				e.event(ctx, d, "warn", "rollback: the old replicas are not all healthy: "+spacepods.ErrorMessage(werr))
 			}
-			r.waitDrained(ctx, nil, all)
 		}
 	} else if app.Kind == spacepods.KindWeb {
-		if err := e.router().SetGroup(ctx, d.Env, d.App, router.GroupSpec{HealthPath: app.Health}); err != nil {
+		if err := r.traffic().restore(ctx, nil, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}

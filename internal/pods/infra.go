@@ -25,7 +25,7 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
 		return env, err
 	}
-	if err := s.Router.SetEnvironment(ctx, name); err != nil {
+	if err := s.router().SetEnvironment(ctx, name); err != nil {
 		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
 		return env, err
 	}
@@ -137,7 +137,7 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 			}
 		}
 	}
-	groups, err := s.Router.Groups(ctx)
+	groups, err := s.router().Groups(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 			leaks = append(leaks, Leak{Kind: "route", Environment: g.Environment, Name: g.Host})
 		}
 	}
-	renvs, err := s.Router.Environments(ctx)
+	renvs, err := s.router().Environments(ctx)
 	if err != nil {
 		return nil, err
 	}

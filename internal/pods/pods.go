@@ -33,6 +33,23 @@ type Router interface {
 	Environments(ctx context.Context) ([]string, error)
 }
 
+// noRouter is the edge router's place when there is none (the runtime
+// routes app hosts itself): it holds no environment and no group.
+type noRouter struct{}
+
+func (noRouter) SetEnvironment(context.Context, string) error         { return nil }
+func (noRouter) RemoveEnvironment(context.Context, string) error      { return nil }
+func (noRouter) DeleteGroup(context.Context, string, string) error    { return nil }
+func (noRouter) Groups(context.Context) ([]router.GroupStatus, error) { return nil, nil }
+func (noRouter) Environments(context.Context) ([]string, error)       { return nil, nil }
+
+func (s *Service) router() Router {
+	if s.Router == nil {
+		return noRouter{}
+	}
+	return s.Router
+}
+
 // Service runs pod and environment operations. Long operations run in the
 // background; their progress is recorded as events.
 type Service struct {
@@ -40,7 +57,7 @@ type Service struct {
 	Catalog    *catalog.Service
 	Engine     *deploy.Engine
 	Driver     runtime.Driver
-	Router     Router
+	Router     Router // nil when the runtime routes app hosts itself (Engine.Ingress)
 	Databases  *databases.Manager
 	DefaultTTL time.Duration // default 24h
 	MaxTTL     time.Duration // default 30 days
@@ -314,7 +331,7 @@ func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) 
 		fail("runtime: " + spacepods.ErrorMessage(err))
 		return
 	}
-	if err := s.Router.SetEnvironment(wctx, env); err != nil {
+	if err := s.router().SetEnvironment(wctx, env); err != nil {
 		fail("router: " + spacepods.ErrorMessage(err))
 		return
 	}
@@ -531,16 +548,16 @@ func (s *Service) removeParts(ctx context.Context, name string) error {
 		}
 		return err
 	}
-	if groups, err := s.Router.Groups(ctx); err == nil {
+	if groups, err := s.router().Groups(ctx); err == nil {
 		for _, g := range groups {
 			if g.Environment == name {
-				errs = append(errs, notFoundOK(s.Router.DeleteGroup(ctx, name, g.App)))
+				errs = append(errs, notFoundOK(s.router().DeleteGroup(ctx, name, g.App)))
 			}
 		}
 	} else {
 		errs = append(errs, err)
 	}
-	errs = append(errs, notFoundOK(s.Router.RemoveEnvironment(ctx, name)))
+	errs = append(errs, notFoundOK(s.router().RemoveEnvironment(ctx, name)))
 	errs = append(errs, s.Driver.DestroyEnvironment(ctx, name))
 	if s.Databases != nil {
 		errs = append(errs, s.Databases.DropEnvironment(ctx, name))
@@ -566,7 +583,7 @@ func (s *Service) leftovers(ctx context.Context, name string) error {
 	if slices.Contains(envs, name) {
 		left = append(left, "runtime scope (network)")
 	}
-	groups, err := s.Router.Groups(ctx)
+	groups, err := s.router().Groups(ctx)
 	if err != nil {
 		return err
 	}
@@ -575,7 +592,7 @@ func (s *Service) leftovers(ctx context.Context, name string) error {
 			left = append(left, "route "+g.Host)
 		}
 	}
-	renvs, err := s.Router.Environments(ctx)
+	renvs, err := s.router().Environments(ctx)
 	if err != nil {
 		return err
 	}

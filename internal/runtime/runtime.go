@@ -158,3 +158,14 @@ type Ingresser interface {
 	// Unroute removes the app's route in env. A missing route is not an error.
 	Unroute(ctx context.Context, env, app string) error
 }
+
+// ServiceAddresser is an optional ability: each service has one stable
+// address that balances over its ready replicas (a Kubernetes Service). The
+// edge router in front of such a runtime targets these (weighted by replica
+// counts) instead of the replicas' own addresses.
+type ServiceAddresser interface {
+	// ServiceAddr returns host:port of the service name in env, reachable
+	// from the edge router. ENOTFOUND if there is no such service;
+	// EINVALID if it has no port (a worker).
+	ServiceAddr(ctx context.Context, env, name string) (string, error)
+}

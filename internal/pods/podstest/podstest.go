@@ -30,6 +30,7 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
+	"github.com/spacepods/spacepods/internal/router/routertest"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -85,7 +86,7 @@ type Stack struct {
 	envs         []string // environments this stack made (for cleanup and leak checks)
 
 	podsCancel context.CancelFunc
-	servers    []*http.Server
+	running    *routertest.Running
 	dataDir    string
 	http       *http.Client
 }
@@ -162,7 +163,7 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 // startRouter runs the edge router in-process: proxy and control API on free
 // loopback ports.
 func (s *Stack) startRouter() error {
-	r, err := router.New(router.Options{
+	rr, err := routertest.Start(router.Options{
 		HealthInterval: s.cfg.RouterHealthInterval,
 		DrainTimeout:   10 * time.Second,
 		Logger:         s.cfg.Logger.With("component", "router"),
@@ -170,25 +171,8 @@ func (s *Stack) startRouter() error {
 	if err != nil {
 		return err
 	}
-	s.Router = r
-	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	controlLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		proxyLn.Close()
-		return err
-	}
-	token := randomHex(16)
-	info := router.Info{PID: os.Getpid(), Listen: proxyLn.Addr().String(), Control: controlLn.Addr().String(), Domain: r.Domain()}
-	proxy := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	control := &http.Server{Handler: r.ControlHandler(token, info), ReadHeaderTimeout: 10 * time.Second}
-	go proxy.Serve(proxyLn)
-	go control.Serve(controlLn)
-	s.servers = append(s.servers, proxy, control)
-	s.RouterAddr = info.Listen
-	s.RouterClient = router.NewClient(info.Control, token)
+	s.running = rr
+	s.Router, s.RouterClient, s.RouterAddr = rr.Router, rr.Client, rr.Addr
 	return nil
 }
 
@@ -253,11 +237,8 @@ func (s *Stack) Close() {
 		s.Pods.Wait()
 	}
 	s.StopEngine()
-	for _, srv := range s.servers {
-		srv.Close()
-	}
-	if s.Router != nil {
-		s.Router.Close()
+	if s.running != nil {
+		s.running.Close()
 	}
 	if s.Databases != nil {
 		s.Databases.Close()

@@ -2,102 +2,60 @@ package kubernetes_test
 
 import (
 	"context"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/router"
-	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 )
 
-// simRouter stands in for the edge router on a cluster with no data plane:
-// it holds the target groups the deploy engine sets and reports every
-// target healthy with no errors, so that the driver's pod readiness alone
-// decides a rollout. It sends no traffic.
-type simRouter struct {
-	mu     sync.Mutex
-	groups map[string]router.GroupSpec
+// webManifest is a web app with four replicas and the seed's stages.
+const webManifest = `name: web
+repo: acme/web
+kind: web
+port: 8080
+health: /healthz
+rollout: {stages: [25, 50, 100], replicas: {default: 4}}
+`
+
+// rolloutImages are the builds of web: two good ones, then one whose pods
+// run but never become Ready (a kwok stage: the tag ends in -unready).
+var rolloutImages = map[int]string{1: "acme/web:1", 2: "acme/web:2", 3: "acme/web:3-unready"}
+
+// deployRig is the deploy engine on the kubernetes driver with one master
+// environment holding nothing yet, and web registered with rolloutImages.
+type deployRig struct {
+	t      *testing.T
+	ctx    context.Context
+	d      *kubernetes.Driver
+	engine *deploy.Engine
+	env    string
 }
 
-func (r *simRouter) SetGroup(_ context.Context, env, app string, g router.GroupSpec) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.groups[env+"/"+app] = g
-	return nil
-}
-
-func (r *simRouter) DeleteGroup(_ context.Context, env, app string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.groups, env+"/"+app)
-	return nil
-}
-
-func (r *simRouter) SetEnvironment(context.Context, string) error    { return nil }
-func (r *simRouter) RemoveEnvironment(context.Context, string) error { return nil }
-func (r *simRouter) Environments(context.Context) ([]string, error)  { return nil, nil }
-
-func (r *simRouter) Groups(ctx context.Context) ([]router.GroupStatus, error) {
-	r.mu.Lock()
-	keys := make([]string, 0, len(r.groups))
-	for k := range r.groups {
-		keys = append(keys, k)
-	}
-	r.mu.Unlock()
-	var out []router.GroupStatus
-	for _, k := range keys {
-		env, app, _ := strings.Cut(k, "/")
-		st, _ := r.Stats(ctx, env, app)
-		out = append(out, st)
-	}
-	return out, nil
-}
-
-func (r *simRouter) Stats(_ context.Context, env, app string) (router.GroupStatus, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st := router.GroupStatus{Environment: env, App: app}
-	for _, t := range r.groups[env+"/"+app].Targets {
-		st.Targets = append(st.Targets, router.TargetStatus{Addr: t.Addr, Weight: t.Weight, State: router.StateHealthy, Healthy: true})
-		st.HealthyTargets++
-	}
-	return st, nil
-}
-
-// TestDeploy_FailedStagedRolloutRollsBackOnKubernetes runs the deploy
-// engine (its exported API only) on the kubernetes driver: build 1 of the
-// example pricing-api rolls out to a master environment, then build 2,
-// whose image crashes (a kwok stage: the tag ends in -crash), fails its
-// first stage and is rolled back to release 1, with nothing of it left.
-func TestDeploy_FailedStagedRolloutRollsBackOnKubernetes(t *testing.T) {
-	requireCluster(t)
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	d := newDriver(t, kubernetes.Config{})
-
+func newDeployRig(t *testing.T, ctx context.Context, d *kubernetes.Driver, engine *deploy.Engine) *deployRig {
+	t.Helper()
 	st, err := store.Open(ctx, "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	cat := catalog.NewService(st)
-	manifest, err := os.ReadFile("../../../examples/pricing-api/spacepods.yaml")
-	if err != nil {
-		t.Fatal(err)
+	if _, _, err := cat.Register(ctx, []byte(webManifest), ""); err != nil {
+		t.Fatalf("register web: %v", err)
 	}
-	if _, _, err := cat.Register(ctx, manifest, ""); err != nil {
-		t.Fatalf("register pricing-api: %v", err)
-	}
-	for n, image := range map[int]string{1: "spacepods-example/pricing-api:1", 2: "spacepods-example/pricing-api:2-crash"} {
-		if _, err := cat.RecordBuild(ctx, spacepods.Build{App: "pricing-api", Number: n, GitSHA: strings.Repeat("a", 40), Branch: "main", Image: image}); err != nil {
+	for n, image := range rolloutImages {
+		if _, err := cat.RecordBuild(ctx, spacepods.Build{App: "web", Number: n, GitSHA: strings.Repeat("a", 40), Branch: "main", Image: image}); err != nil {
 			t.Fatalf("record build %d: %v", n, err)
 		}
 	}
@@ -106,54 +64,216 @@ func TestDeploy_FailedStagedRolloutRollsBackOnKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ensureEnv(t, d, env)
-
-	engine := &deploy.Engine{
-		Store: st, Catalog: cat, Driver: d, Router: &simRouter{groups: map[string]router.GroupSpec{}},
-		Domain: "localhost", Logger: testLogger(),
-		Options: deploy.Options{HealthTimeout: 15 * time.Second, Bake: -1, Poll: 200 * time.Millisecond},
-	}
+	engine.Store, engine.Catalog, engine.Driver, engine.Logger = st, cat, d, testLogger()
+	engine.Options = deploy.Options{HealthTimeout: 10 * time.Second, Bake: 500 * time.Millisecond, Poll: 100 * time.Millisecond}
 	ectx, stop := context.WithCancel(context.Background())
 	if err := engine.Start(ectx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stop(); engine.Wait() })
+	return &deployRig{t: t, ctx: ctx, d: d, engine: engine, env: env}
+}
 
-	run := func(build int) spacepods.Deploy {
-		t.Helper()
-		dep, err := engine.Submit(ctx, deploy.Request{Env: env, App: "pricing-api", Build: build})
-		if err != nil {
-			t.Fatalf("submit build %d: %v", build, err)
-		}
-		dep, err = engine.WaitDeploy(ctx, dep.ID)
-		if err != nil {
-			t.Fatalf("wait for the deploy of build %d: %v", build, err)
-		}
-		return dep
+func (r *deployRig) deploy(build int) spacepods.Deploy {
+	r.t.Helper()
+	dep, err := r.engine.Submit(r.ctx, deploy.Request{Env: r.env, App: "web", Build: build})
+	if err != nil {
+		r.t.Fatalf("submit build %d: %v", build, err)
 	}
-	first := run(1)
-	if first.Status != spacepods.DeployCompleted {
-		t.Fatalf("deploy of build 1: %s (%s)\n%s", first.Status, first.Error, first.Output)
+	dep, err = r.engine.WaitDeploy(r.ctx, dep.ID)
+	if err != nil {
+		r.t.Fatalf("wait for the deploy of build %d: %v", build, err)
 	}
-	second := run(2)
-	if second.Status != spacepods.DeployRolledBack {
-		t.Fatalf("deploy of the crashing build 2: %s (%s), want rolled back\n%s", second.Status, second.Error, second.Output)
-	}
-	if !strings.Contains(second.Output+second.Error, "simulated crash") {
-		t.Errorf("the failed deploy's output does not quote the crash:\nerror: %s\noutput: %s", second.Error, second.Output)
-	}
-	t.Logf("rolled back: %s", second.Error)
+	return dep
+}
 
-	svcs, err := d.ListServices(ctx, env)
+// wantRolledBack checks that build 3's deploy was rolled back for its
+// readiness, and that only release 2 is left, with its four ready replicas.
+func (r *deployRig) wantRolledBack(dep spacepods.Deploy, r2 int) {
+	t := r.t
+	t.Helper()
+	if dep.Status != spacepods.DeployRolledBack {
+		t.Fatalf("deploy of the never-ready build 3: %s (%s), want rolled back\n%s", dep.Status, dep.Error, dep.Output)
+	}
+	if !strings.Contains(dep.Output+dep.Error, "Readiness probe failed") {
+		t.Errorf("the failed deploy does not quote the failing readiness probe:\nerror: %s\noutput: %s", dep.Error, dep.Output)
+	}
+	svcs, err := r.d.ListServices(r.ctx, r.env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var web []runtime.ServiceStatus
-	for _, s := range svcs {
-		if s.App == "pricing-api" {
-			web = append(web, s)
+	if len(svcs) != 1 || svcs[0].Name != deploy.ServiceName("web", r2, "") || svcs[0].Desired != 4 || svcs[0].Healthy != 4 {
+		t.Fatalf("services after the rollback = %+v, want only release %d with 4 ready replicas", svcs, r2)
+	}
+}
+
+// scaleLog records, from a watch, every replica count each Deployment of a
+// namespace is given, in order.
+type scaleLog struct {
+	mu   sync.Mutex
+	seen map[string][]int
+}
+
+func watchScale(t *testing.T, ctx context.Context, c *cluster, ns string) *scaleLog {
+	t.Helper()
+	w, err := c.client.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &scaleLog{seen: map[string][]int{}}
+	go func() {
+		for ev := range w.ResultChan() {
+			dep, ok := ev.Object.(*appsv1.Deployment)
+			if !ok || ev.Type == watch.Deleted || dep.Spec.Replicas == nil {
+				continue
+			}
+			l.mu.Lock()
+			n := int(*dep.Spec.Replicas)
+			if s := l.seen[dep.Name]; len(s) == 0 || s[len(s)-1] != n {
+				l.seen[dep.Name] = append(s, n)
+			}
+			l.mu.Unlock()
 		}
+	}()
+	t.Cleanup(w.Stop)
+	return l
+}
+
+func (l *scaleLog) of(name string) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen[name])
+}
+
+// ingressLog records, from a watch, each backend Service an Ingress is
+// pointed at, in order.
+type ingressLog struct {
+	mu      sync.Mutex
+	targets []string
+	last    *networkingv1.Ingress
+}
+
+func watchIngress(t *testing.T, ctx context.Context, c *cluster, ns, name string) *ingressLog {
+	t.Helper()
+	w, err := c.client.NetworkingV1().Ingresses(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(web) != 1 || web[0].Name != deploy.ServiceName("pricing-api", first.Release, "") || web[0].Desired != 1 || web[0].Healthy != 1 {
-		t.Fatalf("services of pricing-api after the rollback = %+v, want only release %d with 1 healthy replica", web, first.Release)
+	l := &ingressLog{}
+	go func() {
+		for ev := range w.ResultChan() {
+			ing, ok := ev.Object.(*networkingv1.Ingress)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			target := ""
+			if rs := ing.Spec.Rules; len(rs) == 1 && rs[0].HTTP != nil && len(rs[0].HTTP.Paths) == 1 && rs[0].HTTP.Paths[0].Backend.Service != nil {
+				target = rs[0].HTTP.Paths[0].Backend.Service.Name
+			}
+			l.mu.Lock()
+			if len(l.targets) == 0 || l.targets[len(l.targets)-1] != target {
+				l.targets = append(l.targets, target)
+			}
+			l.last = ing.DeepCopy()
+			l.mu.Unlock()
+		}
+	}()
+	t.Cleanup(w.Stop)
+	return l
+}
+
+// since returns the targets recorded from index i on.
+func (l *ingressLog) since(i int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.targets[min(i, len(l.targets)):])
+}
+
+func (l *ingressLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.targets)
+}
+
+// waitFor polls cond (for what a watch may deliver a moment later).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 50 {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	t.Errorf("%s: not within 5s", what)
+}
+
+// TestDeploy_StagedRolloutThroughAnIngressOnKubernetes runs the deploy engine
+// with Kubernetes routing (runtime.Ingresser, no edge router) on a master
+// environment: the app's host is an Ingress with the configured class; the
+// rollout of build 2 scales the new Deployment up 1 → 2 → 4 and the old one
+// down 4 → 3 → 2 → 0 (the seed's stages), moving the Ingress from the old
+// release's Service to the app's alias once the first new pod is Ready;
+// build 3, whose pods never become Ready, stops at its first stage and is
+// rolled back: the old Deployment never loses a replica, the Ingress never
+// points at a Service holding the new pods, and nothing of release 3 is left.
+func TestDeploy_StagedRolloutThroughAnIngressOnKubernetes(t *testing.T) {
+	c := requireCluster(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	d := newDriver(t, kubernetes.Config{IngressClass: "spacepods-test", Domain: "apps.example.test"})
+	r := newDeployRig(t, ctx, d, &deploy.Engine{Ingress: d, Domain: "apps.example.test"})
+	ns := d.Namespace(r.env)
+	scale := watchScale(t, ctx, c, ns)
+	ing := watchIngress(t, ctx, c, ns, "web")
+
+	first := r.deploy(1)
+	if first.Status != spacepods.DeployCompleted {
+		t.Fatalf("deploy of build 1: %s (%s)\n%s", first.Status, first.Error, first.Output)
+	}
+	waitFor(t, "the Ingress of web after build 1", func() bool { return slices.Equal(ing.since(0), []string{"web"}) })
+	ing.mu.Lock()
+	got := ing.last
+	ing.mu.Unlock()
+	if got == nil || got.Spec.IngressClassName == nil || *got.Spec.IngressClassName != "spacepods-test" ||
+		got.Spec.Rules[0].Host != "web."+r.env+".apps.example.test" || got.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number != 8080 {
+		t.Fatalf("Ingress of web after build 1 = %+v, want class spacepods-test, host web.%s.apps.example.test, port 8080", got, r.env)
+	}
+	if want := "http://web." + r.env + ".apps.example.test"; r.engine.URL(r.env, "web") != want {
+		t.Errorf("URL = %s, want %s", r.engine.URL(r.env, "web"), want)
+	}
+
+	mark := ing.count()
+	second := r.deploy(2)
+	if second.Status != spacepods.DeployCompleted {
+		t.Fatalf("deploy of build 2: %s (%s)\n%s", second.Status, second.Error, second.Output)
+	}
+	r1, r2 := deploy.ServiceName("web", first.Release, ""), deploy.ServiceName("web", second.Release, "")
+	// Release 1 rolled out in stages too (nothing was live), then down.
+	waitFor(t, "the old Deployment's scale-down", func() bool { return slices.Equal(scale.of(r1), []int{1, 2, 4, 3, 2, 0}) })
+	if got := scale.of(r2); !slices.Equal(got, []int{1, 2, 4}) {
+		t.Errorf("replicas of the new Deployment %s over the rollout = %v, want [1 2 4]", r2, got)
+	}
+	if got := scale.of(r1); !slices.Equal(got, []int{1, 2, 4, 3, 2, 0}) {
+		t.Errorf("replicas of the old Deployment %s over both rollouts = %v, want [1 2 4] then [3 2 0]", r1, got)
+	}
+	if got := ing.since(mark); !slices.Equal(got, []string{r1, "web"}) {
+		t.Errorf("Ingress backends during the rollout of build 2 = %v, want [%s web]", got, r1)
+	}
+
+	mark = ing.count()
+	third := r.deploy(3)
+	r.wantRolledBack(third, second.Release)
+	r3 := deploy.ServiceName("web", third.Release, "")
+	if got := scale.of(r2); !slices.Equal(got, []int{1, 2, 4}) {
+		t.Errorf("replicas of %s, live while build 3 failed = %v, want it never scaled down from 4", r2, got)
+	}
+	if got := scale.of(r3); !slices.Equal(got, []int{1}) {
+		t.Errorf("replicas of the failing Deployment %s = %v, want [1]: its first stage only", r3, got)
+	}
+	waitFor(t, "the Ingress back on the old release", func() bool { return slices.Equal(ing.since(mark), []string{r2}) })
+	if got := ing.since(mark); !slices.Equal(got, []string{r2}) {
+		t.Errorf("Ingress backends during the failed deploy of build 3 = %v, want only [%s]", got, r2)
+	}
+	t.Logf("rolled back: %s", third.Error)
 }

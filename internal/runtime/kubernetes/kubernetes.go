@@ -43,6 +43,8 @@ var (
 	_ runtime.Driver    = (*Driver)(nil)
 	_ runtime.Gatewayer = (*Driver)(nil)
 	_ runtime.Ingresser = (*Driver)(nil)
+
+	_ runtime.ServiceAddresser = (*Driver)(nil)
 )
 
 // Names the driver gives things, next to the shared labels in package runtime.
@@ -96,6 +98,13 @@ type Config struct {
 	// HostAddress is the address at which pods reach services outside the
 	// cluster that Spacepods runs (PostgreSQL): what HostAddress returns.
 	HostAddress string
+	// NodeAddress, when set, is the address of a cluster node (or a load
+	// balancer in front of the nodes) at which the edge router reaches
+	// services: each release's Service gets type NodePort and ServiceAddr
+	// returns NodeAddress:<node port>. Empty: ServiceAddr returns the
+	// Service's ClusterIP and port, reachable from the nodes and pods only
+	// (an edge router that runs in the cluster).
+	NodeAddress string
 	// ImagePullPolicy of every container: IfNotPresent (default), Always or
 	// Never.
 	ImagePullPolicy string

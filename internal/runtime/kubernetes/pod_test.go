@@ -15,7 +15,6 @@ import (
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
-	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -74,10 +73,10 @@ func TestPod_ExampleSystemRunsAndGoesAwayOnKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &simRouter{groups: map[string]router.GroupSpec{}}
-	podSvc := &pods.Service{Store: st, Catalog: cat, Driver: d, Router: rt, Databases: dbs, Logger: testLogger()}
+	// Routing by Ingress: no edge router.
+	podSvc := &pods.Service{Store: st, Catalog: cat, Driver: d, Databases: dbs, Logger: testLogger()}
 	engine := &deploy.Engine{
-		Store: st, Catalog: cat, Driver: d, Router: rt, DatabaseURL: podSvc.DatabaseURL,
+		Store: st, Catalog: cat, Driver: d, Ingress: d, DatabaseURL: podSvc.DatabaseURL,
 		Domain: "localhost", Logger: testLogger(),
 		Options: deploy.Options{HealthTimeout: 30 * time.Second, Poll: 200 * time.Millisecond},
 	}
@@ -114,6 +113,22 @@ func TestPod_ExampleSystemRunsAndGoesAwayOnKubernetes(t *testing.T) {
 		}
 	}
 	ns := d.Namespace(name)
+	ings, err := c.client.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string]string{}
+	for _, ing := range ings.Items {
+		hosts[ing.Spec.Rules[0].Host] = ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name
+	}
+	for _, app := range []string{"storefront", "catalog-api", "pricing-api"} {
+		if got := hosts[app+"."+name+".localhost"]; got != app {
+			t.Errorf("Ingress of %s.%s.localhost goes to %q, want the app's Service %q (all Ingresses: %v)", app, name, got, app, hosts)
+		}
+	}
+	if len(hosts) != 3 {
+		t.Errorf("Ingresses in the pod = %v, want one per web app (the mailer worker has none)", hosts)
+	}
 	deps, err := c.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

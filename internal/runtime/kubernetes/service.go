@@ -199,6 +199,9 @@ func (d *Driver) ensureServices(ctx context.Context, ns string, spec runtime.Ser
 			svc.Spec.Ports = []corev1.ServicePort{{
 				Name: "http", Port: int32(spec.Port), TargetPort: intstr.FromInt32(int32(spec.Port)), Protocol: corev1.ProtocolTCP,
 			}}
+			if n == spec.Name && d.cfg.NodeAddress != "" {
+				svc.Spec.Type = corev1.ServiceTypeNodePort // the edge router's target: ServiceAddr
+			}
 		} else {
 			svc.Spec.ClusterIP = corev1.ClusterIPNone // a worker: DNS names only
 		}
@@ -621,4 +624,34 @@ func eventTime(e corev1.Event) time.Time {
 		return e.EventTime.Time
 	}
 	return e.CreationTimestamp.Time
+}
+
+// ServiceAddr returns where the edge router reaches a service: with
+// Config.NodeAddress, that address and the node port of the service's own
+// Service; otherwise the Service's ClusterIP and port (reachable from the
+// cluster's nodes and pods). Either way the cluster balances over the ready
+// pods of that one release. ENOTFOUND if there is no such service; EINVALID
+// for a worker (no port).
+func (d *Driver) ServiceAddr(ctx context.Context, env, name string) (string, error) {
+	if _, err := d.getDeployment(ctx, env, name); err != nil {
+		return "", err
+	}
+	svc, err := d.client.CoreV1().Services(d.Namespace(env)).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", spacepods.Errorf(spacepods.ENOTFOUND, "service %q in environment %q has no Kubernetes Service", name, env)
+	}
+	if err != nil {
+		return "", d.wrap(err, "get service "+name)
+	}
+	if len(svc.Spec.Ports) == 0 || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		return "", spacepods.Errorf(spacepods.EINVALID, "service %q in environment %q has no port: only web services have an address", name, env)
+	}
+	p := svc.Spec.Ports[0]
+	if d.cfg.NodeAddress != "" {
+		if p.NodePort == 0 {
+			return "", spacepods.Errorf(spacepods.ECONFLICT, "service %q in environment %q has no node port (it was made before --kubernetes-node-address was set): redeploy the app", name, env)
+		}
+		return net.JoinHostPort(d.cfg.NodeAddress, strconv.Itoa(int(p.NodePort))), nil
+	}
+	return net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(p.Port))), nil
 }

@@ -1,0 +1,60 @@
+// Package routertest runs the edge router in-process for tests: its proxy
+// and its control API on free loopback ports, reached through the same
+// client the control plane uses.
+package routertest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/router"
+)
+
+// Running is a router serving on loopback.
+type Running struct {
+	Router *router.Router
+	Client *router.Client // its control API, with its token
+	Addr   string         // the proxy's 127.0.0.1:port
+
+	servers []*http.Server
+}
+
+// Start runs a router with opts.
+func Start(opts router.Options) (*Running, error) {
+	r, err := router.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	controlLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		proxyLn.Close()
+		r.Close()
+		return nil, err
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	token := hex.EncodeToString(b)
+	info := router.Info{PID: os.Getpid(), Listen: proxyLn.Addr().String(), Control: controlLn.Addr().String(), Domain: r.Domain()}
+	proxy := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	control := &http.Server{Handler: r.ControlHandler(token, info), ReadHeaderTimeout: 10 * time.Second}
+	go proxy.Serve(proxyLn)
+	go control.Serve(controlLn)
+	return &Running{Router: r, Client: router.NewClient(info.Control, token), Addr: info.Listen, servers: []*http.Server{proxy, control}}, nil
+}
+
+// Close stops serving and closes the router.
+func (r *Running) Close() {
+	for _, s := range r.servers {
+		s.Close()
+	}
+	r.Router.Close()
+}
