@@ -103,12 +103,13 @@ stop_postgres() {
 # ~/.cache/spacepods/k8s/<version>/).
 STARTED_K8S_DIR=""
 
-# wants_k8s PKG...: whether these go test patterns include the kubernetes driver.
+# wants_k8s PKG...: whether these go test patterns include the kubernetes
+# driver's tests or the end-to-end tests (one runs the binary on the cluster).
 wants_k8s() {
   local p
   for p in "$@"; do
     case "$p" in
-    ./... | ./internal/... | ./internal/runtime/... | *internal/runtime/kubernetes*) return 0 ;;
+    ./... | ./internal/... | ./internal/runtime/... | *internal/runtime/kubernetes* | *internal/e2e*) return 0 ;;
     esac
   done
   return 1

@@ -71,6 +71,15 @@ for this data dir, so that restarting the server never drops traffic), and a
 local PostgreSQL cluster for pod databases in <data-dir>/postgres (initdb and
 pg_ctl must be on PATH) unless --postgres-admin-url names a server.
 
+With --runtime kubernetes it runs environments on a cluster instead: a
+namespace per environment, Deployments, Services and Jobs (see
+docs/kubernetes.md). App hosts are then routed by an Ingress each, served by
+the cluster's ingress controller (--ingress-class), and no edge router is
+started; --routing router keeps the built-in router in front of the
+cluster, targeting each release's Service (by node port with
+--kubernetes-node-address, else by ClusterIP from inside the cluster).
+Pods reach PostgreSQL at --kubernetes-host-address.
+
 On first start it creates an admin token and writes it to
 <data-dir>/admin.token (mode 0600); the CLI on this machine picks it up.
 
@@ -78,6 +87,8 @@ Every flag can also be set with an environment variable: SPACEPODS_ + the flag
 name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 		Example: `  spacepods server
   spacepods server --database-url postgres://spacepods:pw@127.0.0.1/spacepods --postgres-admin-url postgres://postgres:pw@127.0.0.1:5432/postgres
+  spacepods server --runtime kubernetes --kubeconfig ~/.kube/spacepods.yaml --ingress-class nginx \
+      --domain dev.example.com --kubernetes-host-address 10.0.12.5 --postgres-admin-url postgres://postgres:pw@10.0.12.5:5432/postgres
   spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

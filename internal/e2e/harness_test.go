@@ -78,6 +78,7 @@ type site struct {
 	control string
 	pgURL   string
 	extra   []string // extra env for the server
+	args    []string // extra server flags
 	suffix  string   // makes this site's environment names unique on a shared Docker host
 	server  *exec.Cmd
 	log     *bytes.Buffer
@@ -86,9 +87,8 @@ type site struct {
 
 func newSite(t *testing.T, extraEnv ...string) *site {
 	testenv.RequireDocker(t)
-	s := &site{t: t, bin: binary(t), dataDir: t.TempDir(), pgURL: testenv.PostgresURL(t), extra: extraEnv,
-		api: "127.0.0.1:" + freePort(t), router: "127.0.0.1:" + freePort(t), control: "127.0.0.1:" + freePort(t), log: &bytes.Buffer{},
-		suffix: fmt.Sprintf("%04x", time.Now().UnixNano()&0xffff)}
+	s := newBareSite(t)
+	s.extra = extraEnv
 	root, err := podstest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +100,14 @@ func newSite(t *testing.T, extraEnv ...string) *site {
 	}
 	t.Cleanup(s.teardown)
 	return s
+}
+
+// newBareSite is a site whose server runs on no runtime in particular
+// (add its flags to args); it is torn down at the end of the test.
+func newBareSite(t *testing.T) *site {
+	return &site{t: t, bin: binary(t), dataDir: t.TempDir(), pgURL: testenv.PostgresURL(t),
+		api: "127.0.0.1:" + freePort(t), router: "127.0.0.1:" + freePort(t), control: "127.0.0.1:" + freePort(t), log: &bytes.Buffer{},
+		suffix: fmt.Sprintf("%04x", time.Now().UnixNano()&0xffff)}
 }
 
 type lockedWriter struct {
@@ -118,6 +126,7 @@ func (s *site) start() {
 	s.t.Helper()
 	cmd := exec.Command(s.bin, "server", "--data-dir", s.dataDir, "--listen", s.api,
 		"--router-listen", s.router, "--router-control", s.control, "--postgres-admin-url", s.pgURL, "--reap-interval", "1s", "--log-level", "debug")
+	cmd.Args = append(cmd.Args, s.args...)
 	cmd.Env = append(os.Environ(), s.extra...)
 	cmd.Stdout = lockedWriter{&s.logMu, s.log}
 	cmd.Stderr = lockedWriter{&s.logMu, s.log}

@@ -53,3 +53,15 @@ func RequireBinary(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// Kubeconfig returns the kubeconfig of the Kubernetes test cluster that
+// scripts/k8s-cluster.sh started (SPACEPODS_TEST_KUBECONFIG).
+func Kubeconfig(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("SPACEPODS_TEST_KUBECONFIG")
+	if path == "" {
+		Missing(t, "Kubernetes test cluster (SPACEPODS_TEST_KUBECONFIG)",
+			"run scripts/test.sh, or `scripts/k8s-cluster.sh start` and export the line it prints")
+	}
+	return path
+}

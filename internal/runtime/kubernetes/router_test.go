@@ -185,10 +185,17 @@ func watchGroup(ctx context.Context, c *router.Client, np *nodePorts, env, app s
 		for ctx.Err() == nil {
 			if st, err := c.Stats(ctx, env, app); err == nil {
 				var ts []string
+				known := true
 				for _, tg := range st.Targets {
 					if tg.State != router.StateDraining && tg.Weight > 0 {
-						ts = append(ts, fmt.Sprintf("%s:%d", np.service(tg.Addr), tg.Weight))
+						svc := np.service(tg.Addr)
+						known = known && svc != "" // else: a node port not listened on yet
+						ts = append(ts, fmt.Sprintf("%s:%d", svc, tg.Weight))
 					}
+				}
+				if !known {
+					time.Sleep(10 * time.Millisecond)
+					continue
 				}
 				sort.Strings(ts)
 				s := strings.Join(ts, " ")

@@ -55,11 +55,7 @@ var testCluster struct {
 // skips outside CI and fails in CI when there is none.
 func requireCluster(t testing.TB) *cluster {
 	t.Helper()
-	path := os.Getenv("SPACEPODS_TEST_KUBECONFIG")
-	if path == "" {
-		testenv.Missing(t, "Kubernetes test cluster (SPACEPODS_TEST_KUBECONFIG)",
-			"run scripts/test.sh, or `scripts/k8s-cluster.sh start` and export the line it prints")
-	}
+	path := testenv.Kubeconfig(t)
 	testCluster.once.Do(func() { testCluster.c, testCluster.err = setUpCluster(path) })
 	if testCluster.err != nil {
 		if testenv.InCI() {
