@@ -135,7 +135,7 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 }
 
 // ListEnvironments lists the environments that have a Spacepods namespace
-// (or a Spacepods Deployment or Job anywhere), sorted.
+// (or a Spacepods Deployment, Job, Service or Ingress anywhere), sorted.
 func (d *Driver) ListEnvironments(ctx context.Context) ([]string, error) {
 	sel := metav1.ListOptions{LabelSelector: managedSelector("")}
 	nss, err := d.client.CoreV1().Namespaces().List(ctx, sel)
@@ -150,16 +150,20 @@ func (d *Driver) ListEnvironments(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, d.wrap(err, "list jobs")
 	}
+	svcs, err := d.client.CoreV1().Services(metav1.NamespaceAll).List(ctx, sel)
+	if err != nil {
+		return nil, d.wrap(err, "list services")
+	}
+	ings, err := d.client.NetworkingV1().Ingresses(metav1.NamespaceAll).List(ctx, sel)
+	if err != nil {
+		return nil, d.wrap(err, "list ingresses")
+	}
 	seen := map[string]bool{}
-	for _, ns := range nss.Items {
-		seen[ns.Labels[runtime.LabelEnvironment]] = true
-	}
-	for _, o := range deps.Items {
-		seen[o.Labels[runtime.LabelEnvironment]] = true
-	}
-	for _, o := range jobs.Items {
-		seen[o.Labels[runtime.LabelEnvironment]] = true
-	}
+	markEnvs(seen, nss.Items)
+	markEnvs(seen, deps.Items)
+	markEnvs(seen, jobs.Items)
+	markEnvs(seen, svcs.Items)
+	markEnvs(seen, ings.Items)
 	delete(seen, "")
 	return slices.Sorted(maps.Keys(seen)), nil
 }
@@ -177,4 +181,14 @@ func (d *Driver) HostAddress(ctx context.Context, env string) (string, error) {
 			"no host address is configured for the kubernetes runtime: set --kubernetes-host-address to the address at which pods reach PostgreSQL (see docs/kubernetes.md)")
 	}
 	return d.cfg.HostAddress, nil
+}
+
+// markEnvs marks the environment label of each object.
+func markEnvs[T any, P interface {
+	*T
+	GetLabels() map[string]string
+}](seen map[string]bool, items []T) {
+	for i := range items {
+		seen[P(&items[i]).GetLabels()[runtime.LabelEnvironment]] = true
+	}
 }

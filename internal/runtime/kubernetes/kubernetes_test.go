@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -494,6 +495,40 @@ func TestDriver_LeavesForeignNamespacesAlone(t *testing.T) {
 	}
 	err = d.CreateService(t.Context(), webSpec(env, "web"))
 	wantCode(t, err, spacepods.ECONFLICT, "CreateService in a foreign namespace")
+}
+
+// TestDriver_StrayLabelledObjectsNameTheirEnvironment: a labelled object
+// outside any Spacepods namespace (here a Service and an Ingress in
+// "default", as a half-done manual cleanup might leave) still names its
+// environment in ListEnvironments, so the leak audit reports it.
+func TestDriver_StrayLabelledObjectsNameTheirEnvironment(t *testing.T) {
+	c := requireCluster(t)
+	t.Parallel()
+	d := newDriver(t, kubernetes.Config{})
+	for _, kind := range []string{"service", "ingress"} {
+		env := uniqueEnv("stray" + kind)
+		meta := metav1.ObjectMeta{Name: env, Namespace: "default", Labels: map[string]string{runtime.LabelManaged: "true", runtime.LabelEnvironment: env}}
+		var err error
+		if kind == "service" {
+			_, err = c.client.CoreV1().Services("default").Create(t.Context(), &corev1.Service{ObjectMeta: meta,
+				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+			t.Cleanup(func() { c.client.CoreV1().Services("default").Delete(context.Background(), env, metav1.DeleteOptions{}) })
+		} else {
+			_, err = c.client.NetworkingV1().Ingresses("default").Create(t.Context(), &networkingv1.Ingress{ObjectMeta: meta,
+				Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "x", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}, metav1.CreateOptions{})
+			t.Cleanup(func() { c.client.NetworkingV1().Ingresses("default").Delete(context.Background(), env, metav1.DeleteOptions{}) })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs, err := d.ListEnvironments(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(envs, env) {
+			t.Errorf("ListEnvironments does not name %s, which a stray %s carries", env, kind)
+		}
+	}
 }
 
 // TestDriver_UnreachableAPIServerIsUnavailable needs no cluster.
