@@ -512,11 +512,15 @@ func TestDriver_StrayLabelledObjectsNameTheirEnvironment(t *testing.T) {
 		if kind == "service" {
 			_, err = c.client.CoreV1().Services("default").Create(t.Context(), &corev1.Service{ObjectMeta: meta,
 				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
-			t.Cleanup(func() { c.client.CoreV1().Services("default").Delete(context.Background(), env, metav1.DeleteOptions{}) })
+			t.Cleanup(func() {
+				c.client.CoreV1().Services("default").Delete(context.Background(), env, metav1.DeleteOptions{})
+			})
 		} else {
 			_, err = c.client.NetworkingV1().Ingresses("default").Create(t.Context(), &networkingv1.Ingress{ObjectMeta: meta,
 				Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "x", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}, metav1.CreateOptions{})
-			t.Cleanup(func() { c.client.NetworkingV1().Ingresses("default").Delete(context.Background(), env, metav1.DeleteOptions{}) })
+			t.Cleanup(func() {
+				c.client.NetworkingV1().Ingresses("default").Delete(context.Background(), env, metav1.DeleteOptions{})
+			})
 		}
 		if err != nil {
 			t.Fatal(err)
