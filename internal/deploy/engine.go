@@ -38,7 +38,11 @@ type Router interface {
 
 // Options tune the rollout.
 type Options struct {
-	HealthTimeout  time.Duration // per stage: new replicas must be healthy by then (default 90s)
+	HealthTimeout time.Duration // per stage: new replicas must be healthy by then (default 90s)
+	// CrashRestarts fails a stage at once when a new replica has been
+	// restarted this many times (a crash loop) instead of waiting out
+	// HealthTimeout (default 5; negative: never).
+	CrashRestarts  int
 	Bake           time.Duration // per stage on master environments: watch the router's error rate (default 3s)
 	ErrorThreshold float64       // failed share of the new targets' requests that fails a stage (default 0.05)
 	Poll           time.Duration // default 200ms
@@ -100,6 +104,9 @@ func (e *Engine) opts() Options {
 	o := e.Options
 	if o.HealthTimeout == 0 {
 		o.HealthTimeout = 90 * time.Second
+	}
+	if o.CrashRestarts == 0 {
+		o.CrashRestarts = 5
 	}
 	if o.Bake == 0 {
 		o.Bake = 3 * time.Second // negative: no bake

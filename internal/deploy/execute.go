@@ -661,13 +661,19 @@ func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, erro
 			return nil, err
 		}
 		var addrs []string
+		var looping []string
 		for _, rep := range st.Replicas {
 			if rep.Running && (rep.Healthy || r.app.Kind != spacepods.KindWeb) {
 				addrs = append(addrs, rep.Addr)
+			} else if max := e.opts().CrashRestarts; max > 0 && rep.Restarts >= max {
+				looping = append(looping, rep.ID)
 			}
 		}
 		if len(addrs) >= n {
 			return addrs[:n], nil
+		}
+		if len(looping) > 0 {
+			return nil, fail(r.failureOutput(ctx, name, st), "new replica %s is crash-looping (restarted %d+ times) after %s", strings.Join(looping, ", "), e.opts().CrashRestarts, time.Since(deadline.Add(-e.opts().HealthTimeout)).Round(time.Millisecond))
 		}
 		if time.Now().After(deadline) {
 			return nil, fail(r.failureOutput(ctx, name, st), "%d of %d new replicas became healthy within %s", len(addrs), n, e.opts().HealthTimeout)

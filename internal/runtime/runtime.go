@@ -64,7 +64,10 @@ type Replica struct {
 	Addr    string `json:"addr"` // host:port reachable from the control plane (127.0.0.1:NNNN on Docker)
 	Running bool   `json:"running"`
 	Healthy bool   `json:"healthy"`
-	Error   string `json:"error,omitempty"` // last exit reason or failed health check output
+	// Restarts counts how often the runtime restarted the replica's
+	// process after it exited (a crash loop climbs fast).
+	Restarts int    `json:"restarts,omitempty"`
+	Error    string `json:"error,omitempty"` // last exit reason or failed health check output
 }
 
 // ServiceStatus is what a driver knows of a service right now.

@@ -55,9 +55,11 @@ func (d *Driver) replica(ctx context.Context, c container.Summary) runtime.Repli
 	}
 	if !r.Healthy {
 		// Why it died matters more than why the probe failed.
-		if why := d.exitReason(ctx, c.ID); why != "" {
+		why, restarts := d.exitReason(ctx, c.ID)
+		if why != "" {
 			r.Error = strings.TrimSuffix(why+"; "+r.Error, "; ")
 		}
+		r.Restarts = restarts
 	}
 	return r
 }
@@ -83,12 +85,12 @@ func (d *Driver) probeHealth(ctx context.Context, addr, path string, timeout tim
 }
 
 // exitReason says why a replica is not (or was not always) running: exit
-// code, restarts and its last log lines. "" for a replica running since it
-// started.
-func (d *Driver) exitReason(ctx context.Context, id string) string {
+// code, restarts and its last log lines ("" for a replica running since it
+// started), and how often Docker restarted it.
+func (d *Driver) exitReason(ctx context.Context, id string) (string, int) {
 	c, err := d.client.ContainerInspect(ctx, id)
 	if err != nil || c.State == nil {
-		return ""
+		return "", 0
 	}
 	st := c.State
 	var why string
@@ -96,7 +98,7 @@ func (d *Driver) exitReason(ctx context.Context, id string) string {
 	case st.Error != "":
 		why = "failed to start: " + st.Error
 	case st.Status == container.StateCreated:
-		return "created but not started"
+		return "created but not started", 0
 	case st.Restarting || !st.Running:
 		why = fmt.Sprintf("exited with code %d", st.ExitCode)
 		if st.OOMKilled {
@@ -108,12 +110,12 @@ func (d *Driver) exitReason(ctx context.Context, id string) string {
 	case c.RestartCount > 0:
 		why = fmt.Sprintf("restarted %d times", c.RestartCount)
 	default:
-		return ""
+		return "", 0
 	}
 	if tail := d.logTail(ctx, id, errorLogLines); tail != "" {
 		why += "; last log lines:\n" + tail
 	}
-	return why
+	return why, c.RestartCount
 }
 
 // logTail returns the last lines of a container's stdout and stderr.

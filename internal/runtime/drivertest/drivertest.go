@@ -352,8 +352,8 @@ func testWorkerState(t *testing.T, s *suite) {
 func testCrash(t *testing.T, s *suite) {
 	env := s.env(t, "crash")
 	s.create(t, s.web(env, "crasher", map[string]string{"TESTAPP_MODE": "crash", "TESTAPP_EXIT_CODE": "3"}))
-	s.waitFor(t, env, "crasher", "an error with exit code 3 and the crash log line", func(st runtime.ServiceStatus) bool {
-		return st.Desired == 1 && st.Healthy == 0 && len(st.Replicas) == 1 &&
+	s.waitFor(t, env, "crasher", "an error with exit code 3 and the crash log line, and a restart", func(st runtime.ServiceStatus) bool {
+		return st.Desired == 1 && st.Healthy == 0 && len(st.Replicas) == 1 && st.Replicas[0].Restarts > 0 &&
 			strings.Contains(st.Replicas[0].Error, "code 3") &&
 			strings.Contains(st.Replicas[0].Error, "crashing on purpose")
 	})

@@ -555,6 +555,7 @@ func replica(p *corev1.Pod, port int) runtime.Replica {
 	if cs == nil {
 		return r
 	}
+	r.Restarts = int(cs.RestartCount)
 	var msgs []string
 	if t := cs.LastTerminationState.Terminated; t != nil && !r.Healthy {
 		msgs = append(msgs, terminated(t, cs.RestartCount))
