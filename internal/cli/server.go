@@ -235,10 +235,18 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		if routing != "router" && routing != "ingress" || routing == "ingress" && cfg.runtime != "kubernetes" {
 			return spacepods.Errorf(spacepods.EINVALID, "--routing %q with --runtime %s: use router (any runtime) or ingress (kubernetes only)", cfg.routing, cfg.runtime)
 		}
+		// Everything this installation makes on the runtime and the
+		// PostgreSQL server carries its ID: installations sharing them
+		// keep apart.
+		inst, err := st.Installation(ctx)
+		if err != nil {
+			return err
+		}
+		logger.Info("installation", "id", inst)
 		var drv runtime.Driver
 		var ingress runtime.Ingresser
 		if cfg.runtime == "docker" {
-			dd, err := docker.New(logger.With("component", "docker"))
+			dd, err := docker.New(logger.With("component", "docker"), docker.WithInstallation(inst))
 			if err != nil {
 				return err
 			}
@@ -248,7 +256,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			drv = dd
 		} else {
 			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
-				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Logger: logger.With("component", "kubernetes")}
+				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, Logger: logger.With("component", "kubernetes")}
 			if routing == "router" {
 				kc.NodeAddress = cfg.kubeNodeAddr
 			}
@@ -285,7 +293,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			}
 			adminURL = cl.AdminURL()
 		}
-		dbs, err := databases.Open(ctx, adminURL, logger.With("component", "databases"))
+		dbs, err := databases.Open(ctx, adminURL, logger.With("component", "databases"), databases.WithInstallation(inst))
 		if err != nil {
 			return err
 		}

@@ -34,13 +34,17 @@ type Manager struct {
 	port      int
 	sslMode   string
 	superuser bool
+	// installation is put in the marker of every database and role and
+	// narrows List and ownership to them; "" = any installation's.
+	installation string
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	secret []byte
+	secret       []byte
+	installation string
 }
 
 // WithSecret sets the key from which the password of every database's role is
@@ -51,6 +55,13 @@ type options struct {
 // URL's password, which grants more than the derived passwords anyway.
 func WithSecret(key []byte) Option {
 	return func(o *options) { o.secret = append([]byte(nil), key...) }
+}
+
+// WithInstallation marks what the manager makes as this installation's, and
+// makes it see only those: installations sharing a PostgreSQL server do not
+// take each other's databases for leaks.
+func WithInstallation(id string) Option {
+	return func(o *options) { o.installation = id }
 }
 
 // lockClass is the first key of every advisory lock the package takes
@@ -96,6 +107,8 @@ func Open(ctx context.Context, adminURL string, logger *slog.Logger, opts ...Opt
 		host:    cfg.ConnConfig.Host,
 		port:    int(cfg.ConnConfig.Port),
 		sslMode: sslModeOf(adminURL),
+
+		installation: o.installation,
 	}
 	if strings.HasPrefix(m.host, "/") { // a Unix socket; containers need TCP
 		m.host = "127.0.0.1"
@@ -261,14 +274,19 @@ func inspect(ctx context.Context, q querier, name string) (found, error) {
 	return f, err
 }
 
-// ownedBy reports whether comment marks an object made for env/app.
-func ownedBy(comment *string, env, app string) (marker, bool) {
+// ownedBy reports whether comment marks an object made for env/app by this
+// installation (objects of another installation sharing the server are not
+// ours; with no installation set, every installation's are).
+func (m *Manager) ownedBy(comment *string, env, app string) (marker, bool) {
 	if comment == nil {
 		return marker{}, false
 	}
 	mk, ok := parseMarker(*comment)
-	return mk, ok && mk.Kind == kindDatabase && mk.Env == env && mk.App == app
+	return mk, ok && mk.Kind == kindDatabase && mk.Env == env && mk.App == app && m.mine(mk)
 }
+
+// mine reports whether a marker belongs to this installation.
+func (m *Manager) mine(mk marker) bool { return m.installation == "" || mk.Inst == m.installation }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
@@ -324,12 +342,12 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 	if err != nil {
 		return Database{}, err
 	}
-	_, roleOurs := ownedBy(f.role, env, app)
+	_, roleOurs := m.ownedBy(f.role, env, app)
 	if f.role != nil && !roleOurs {
 		return Database{}, spacepods.Errorf(spacepods.ECONFLICT, "a PostgreSQL role %q exists that Spacepods did not make for app %q in environment %q: drop or rename it", name, app, env)
 	}
 	if f.db != nil {
-		mk, dbOurs := ownedBy(f.db, env, app)
+		mk, dbOurs := m.ownedBy(f.db, env, app)
 		switch {
 		case dbOurs && mk.State == stateReady:
 			if err := m.ensureRole(ctx, conn, name, env, app, f.role != nil); err != nil {
@@ -405,7 +423,7 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 		return undo(err)
 	}
 	created = true
-	mk := marker{Kind: kindDatabase, Env: env, App: app, State: stateCreating}
+	mk := marker{Kind: kindDatabase, Env: env, App: app, State: stateCreating, Inst: m.installation}
 	if _, err := conn.Exec(ctx, "COMMENT ON DATABASE "+ident(name)+" IS "+quoteLiteral(mk.String())); err != nil {
 		return undo(err)
 	}
@@ -444,7 +462,7 @@ func (m *Manager) ensureRole(ctx context.Context, conn *pgxpool.Conn, name, env,
 			return err
 		}
 	} else {
-		mk := marker{Kind: kindDatabase, Env: env, App: app}
+		mk := marker{Kind: kindDatabase, Env: env, App: app, Inst: m.installation}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "CREATE ROLE "+ident(name)+" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD "+quoteLiteral(verifier)); err != nil {
 				return err
@@ -509,11 +527,11 @@ func (m *Manager) Get(ctx context.Context, env, app string) (Database, error) {
 	if err != nil {
 		return Database{}, m.fail("get database", err)
 	}
-	mk, ok := ownedBy(f.db, env, app)
+	mk, ok := m.ownedBy(f.db, env, app)
 	if !ok || mk.State != stateReady {
 		return Database{}, spacepods.Errorf(spacepods.ENOTFOUND, "no database for app %q in environment %q", app, env)
 	}
-	if _, ok := ownedBy(f.role, env, app); !ok {
+	if _, ok := m.ownedBy(f.role, env, app); !ok {
 		return Database{}, spacepods.Errorf(spacepods.ENOTFOUND, "the database of app %q in environment %q has lost its login role: create it again to repair it", app, env)
 	}
 	return m.database(env, app, name, StatusReady), nil
@@ -540,9 +558,9 @@ func (m *Manager) drop(ctx context.Context, env, app string) error {
 	if err != nil {
 		return err
 	}
-	_, roleOurs := ownedBy(f.role, env, app)
+	_, roleOurs := m.ownedBy(f.role, env, app)
 	if f.db != nil {
-		if _, dbOurs := ownedBy(f.db, env, app); !dbOurs && !(*f.db == "" && roleOurs) {
+		if _, dbOurs := m.ownedBy(f.db, env, app); !dbOurs && !(*f.db == "" && roleOurs) {
 			return spacepods.Errorf(spacepods.ECONFLICT, "refusing to drop database %q: Spacepods did not make it for app %q in environment %q", name, app, env)
 		}
 		if err := dropDatabase(ctx, conn, name); err != nil {
@@ -595,7 +613,7 @@ func (m *Manager) List(ctx context.Context) ([]Database, error) {
 	}
 	var name, comment string
 	_, err = pgx.ForEachRow(rows, []any{&name, &comment}, func() error {
-		if mk, ok := parseMarker(comment); ok && mk.Kind == kindDatabase && DatabaseName(mk.Env, mk.App) == name {
+		if mk, ok := parseMarker(comment); ok && mk.Kind == kindDatabase && DatabaseName(mk.Env, mk.App) == name && m.mine(mk) {
 			roles[name] = mk
 		}
 		return nil
@@ -614,7 +632,7 @@ func (m *Manager) List(ctx context.Context) ([]Database, error) {
 	_, err = pgx.ForEachRow(rows, []any{&name, &comment}, func() error {
 		mk, ok := parseMarker(comment)
 		switch {
-		case ok && mk.Kind == kindDatabase && DatabaseName(mk.Env, mk.App) == name:
+		case ok && mk.Kind == kindDatabase && DatabaseName(mk.Env, mk.App) == name && m.mine(mk):
 			status := StatusReady
 			if mk.State != stateReady {
 				status = StatusIncomplete

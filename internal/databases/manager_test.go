@@ -356,3 +356,41 @@ func dockerGateway() string {
 	}
 	return ""
 }
+
+// TestManager_InstallationsSharingAServerKeepApart: two installations on one
+// PostgreSQL server. Neither lists the other's databases (so neither audit
+// takes them for leaks), nor takes over, drops or snapshots them.
+func TestManager_InstallationsSharingAServerKeepApart(t *testing.T) {
+	t.Parallel()
+	a := mustOpen(t, WithInstallation("inst-a"))
+	b := mustOpen(t, WithInstallation("inst-b"))
+	ctx := testContext(t)
+	env := newEnv(t, a, "inst")
+	mustCreate(t, a, env, "api", Source{})
+
+	for name, m := range map[string]*Manager{"a": a, "b": b} {
+		all, err := m.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, d := range all {
+			found = found || d.Env == env
+		}
+		if found != (name == "a") {
+			t.Errorf("installation %s lists the database of installation a: %v, want %v", name, found, name == "a")
+		}
+	}
+	if _, err := b.Create(ctx, env, "api", Source{}); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
+		t.Errorf("installation b creating a's database: %v, want a conflict", err)
+	}
+	if err := b.DropEnvironment(ctx, env); err != nil {
+		t.Errorf("installation b dropping the environment: %v (it has nothing there)", err)
+	}
+	if _, err := b.Get(ctx, env, "api"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		t.Errorf("installation b getting a's database: %v, want not found", err)
+	}
+	if _, err := a.Get(ctx, env, "api"); err != nil {
+		t.Errorf("installation a's database after b's attempts: %v", err)
+	}
+}

@@ -122,6 +122,7 @@ type marker struct {
 	Env   string `json:"env,omitempty"`
 	App   string `json:"app,omitempty"`
 	State string `json:"state,omitempty"`
+	Inst  string `json:"inst,omitempty"` // the installation that made it
 	// Snapshots only.
 	Name    string    `json:"name,omitempty"`
 	Created time.Time `json:"created,omitzero"`

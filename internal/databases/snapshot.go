@@ -57,10 +57,10 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 	if err != nil {
 		return Snapshot{}, err
 	}
-	if mk, ok := ownedBy(f.db, env, app); !ok || mk.State != stateReady {
+	if mk, ok := m.ownedBy(f.db, env, app); !ok || mk.State != stateReady {
 		return Snapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "no database for app %q in environment %q to snapshot", app, env)
 	}
-	if _, ok := ownedBy(f.role, env, app); !ok {
+	if _, ok := m.ownedBy(f.role, env, app); !ok {
 		return Snapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "the database of app %q in environment %q has lost its login role: create it again to repair it", app, env)
 	}
 	if err := shareSnapshotOwner(ctx, conn); err != nil {

@@ -26,10 +26,10 @@ func testContext(t testing.TB) context.Context {
 }
 
 // mustOpen opens a Manager on the test server (SPACEPODS_TEST_POSTGRES).
-func mustOpen(t testing.TB) *Manager {
+func mustOpen(t testing.TB, opts ...Option) *Manager {
 	t.Helper()
 	u := testenv.PostgresURL(t)
-	m, err := Open(testContext(t), u, testLogger(t))
+	m, err := Open(testContext(t), u, testLogger(t), opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

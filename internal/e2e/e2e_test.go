@@ -232,3 +232,33 @@ func dockerServices(t *testing.T, env, app string) []string {
 	}
 	return names
 }
+
+// TestE2E_TwoInstallationsShareADockerHost runs two servers (two data dirs,
+// two installations) against one Docker daemon and one PostgreSQL server:
+// the second's leak audit does not report the first's pod (and so its
+// `audit leaks --remove` cannot touch it), and a pod of the same name there
+// fails with a message naming the other installation.
+func TestE2E_TwoInstallationsShareADockerHost(t *testing.T) {
+	a, b := newSite(t), newSite(t)
+	a.start()
+	b.start()
+	a.registerExamples()
+	b.registerExamples()
+	pod := a.name("shared")
+	out := a.mustCLI("pod", "create", pod, "--app", "pricing-api", "--wait")
+	if !strings.Contains(out, "is ready") {
+		t.Fatalf("pod create in installation a: %s", out)
+	}
+	leaks := b.mustCLI("audit", "leaks", "-o", "json")
+	if strings.Contains(leaks, pod) {
+		t.Fatalf("installation b's leak audit reports a's live pod %s:\n%s", pod, leaks)
+	}
+	out, err := b.cli("pod", "create", pod, "--app", "pricing-api", "--wait")
+	if err == nil || !strings.Contains(out, "another Spacepods installation") {
+		t.Fatalf("a pod of the same name in installation b: err %v, output:\n%s\nwant a failure naming the other installation", err, out)
+	}
+	b.mustCLI("pod", "destroy", pod, "--wait")
+	if status, body, err := a.get(pod, "pricing-api", "/healthz"); err != nil || status != 200 {
+		t.Fatalf("a's pod after b destroyed its own failed pod of that name: %d %v %.200s", status, err, body)
+	}
+}

@@ -18,6 +18,11 @@ const (
 	LabelRelease     = "spacepods.release"
 	LabelRole        = "spacepods.role" // web | worker | task
 	LabelService     = "spacepods.service"
+	// LabelInstallation names the Spacepods installation that made the
+	// object, so that installations sharing a Docker host or a cluster tell
+	// their objects apart. Drivers configured with no installation neither
+	// set nor check it.
+	LabelInstallation = "spacepods.installation"
 )
 
 // Roles of runtime objects.

@@ -47,15 +47,47 @@ func (s ServiceSpec) Validate() error {
 	return nil
 }
 
-// Labels returns the labels of every object made for a service or task:
-// extra plus the Spacepods labels, which win.
-func Labels(extra map[string]string, env, app, service, role string, release int) map[string]string {
+// EnvLabels returns the labels of an environment's scope (a network, a
+// namespace): extra plus the Spacepods labels, which win. installation ""
+// sets none.
+func EnvLabels(extra map[string]string, env, installation string) map[string]string {
 	l := maps.Clone(extra)
 	if l == nil {
 		l = map[string]string{}
 	}
 	l[LabelManaged] = "true"
 	l[LabelEnvironment] = env
+	if installation != "" {
+		l[LabelInstallation] = installation
+	}
+	return l
+}
+
+// Ours reports whether labels mark an object of env made by installation
+// (any installation's when that is "").
+func Ours(labels map[string]string, env, installation string) bool {
+	return labels[LabelManaged] == "true" && labels[LabelEnvironment] == env &&
+		(installation == "" || labels[LabelInstallation] == installation)
+}
+
+// CheckOwner returns nil when labels mark an object of env made by
+// installation, else ECONFLICT saying who made it: another installation, or
+// not Spacepods (then fix says what to do). what names the object, e.g.
+// "Docker network spacepods-demo".
+func CheckOwner(labels map[string]string, env, installation, what, fix string) error {
+	switch {
+	case Ours(labels, env, installation):
+		return nil
+	case Ours(labels, env, ""):
+		return spacepods.Errorf(spacepods.ECONFLICT, "%s belongs to another Spacepods installation (%s): pick another environment name", what, labels[LabelInstallation])
+	}
+	return spacepods.Errorf(spacepods.ECONFLICT, "%s exists but Spacepods did not create it: %s", what, fix)
+}
+
+// Labels returns the labels of every object made for a service or task:
+// extra plus the Spacepods labels, which win.
+func Labels(extra map[string]string, env, app, service, role string, release int, installation string) map[string]string {
+	l := EnvLabels(extra, env, installation)
 	l[LabelApp] = app
 	l[LabelRelease] = strconv.Itoa(release)
 	l[LabelRole] = role

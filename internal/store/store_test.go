@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,6 +228,31 @@ func TestStore_ImportBuildsIsAllOrNothing(t *testing.T) {
 		all, _ := s.ListBuilds(ctx, spacepods.BuildFilter{App: "web"})
 		if len(all) != 3 {
 			t.Fatalf("a failed import must add nothing; have %d builds", len(all))
+		}
+	})
+}
+
+func TestStore_InstallationIsMadeOnceAndKept(t *testing.T) {
+	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ids := make([]string, 8)
+		errs := make([]error, 8)
+		var wg sync.WaitGroup
+		for i := range ids {
+			wg.Go(func() { ids[i], errs[i] = s.Installation(ctx) })
+		}
+		wg.Wait()
+		for i := range ids {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if len(ids[i]) != 12 || ids[i] != ids[0] {
+				t.Fatalf("concurrent first calls returned %v, want one 12-digit ID", ids)
+			}
+		}
+		again, err := s.Installation(ctx)
+		if err != nil || again != ids[0] {
+			t.Fatalf("second call: %q %v, want %q", again, err, ids[0])
 		}
 	})
 }

@@ -64,11 +64,22 @@ type Driver struct {
 	locks  [64]sync.Mutex // striped per (environment, service)
 
 	probeSlots chan struct{} // bounds concurrent replica probes
+
+	installation string // see WithInstallation
 }
+
+// Option configures New.
+type Option func(*Driver)
+
+// WithInstallation labels everything the driver makes with the
+// installation's ID and makes it see only what carries that ID: two
+// installations sharing a Docker daemon do not see each other's
+// environments (nor take them for leaks).
+func WithInstallation(id string) Option { return func(d *Driver) { d.installation = id } }
 
 // New returns a driver for the daemon named by the DOCKER_* environment
 // variables (default: the local socket). It does not connect; see Ping.
-func New(logger *slog.Logger) (*Driver, error) {
+func New(logger *slog.Logger, opts ...Option) (*Driver, error) {
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, spacepods.Errorf(spacepods.EINVALID, "docker client: %v: check DOCKER_HOST and the other DOCKER_* variables", err)
@@ -76,7 +87,7 @@ func New(logger *slog.Logger) (*Driver, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{
+	d := &Driver{
 		client:     c,
 		logger:     logger.With("driver", "docker"),
 		probeSlots: make(chan struct{}, 32),
@@ -86,7 +97,11 @@ func New(logger *slog.Logger) (*Driver, error) {
 				return http.ErrUseLastResponse
 			},
 		},
-	}, nil
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
 }
 
 // Name returns the driver's registry ID.

@@ -58,7 +58,16 @@ func testAppImage(t *testing.T, d *docker.Driver) string {
 func TestDriver_Conformance(t *testing.T) {
 	d := newDriver(t)
 	images := drivertest.Images{TestApp: testAppImage(t, d)}
-	drivertest.Run(t, func(t *testing.T) runtime.Driver { return newDriver(t) }, images)
+	drivertest.RunWithOptions(t, func(t *testing.T) runtime.Driver { return newDriver(t) }, images, drivertest.Options{
+		Installation: func(t *testing.T, id string) runtime.Driver {
+			d, err := docker.New(nil, docker.WithInstallation(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			return d
+		},
+	})
 }
 
 func TestDriver_MissingImageIsInvalidAndNeverPulled(t *testing.T) {

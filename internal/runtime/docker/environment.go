@@ -18,9 +18,13 @@ import (
 
 func validName(kind, name string) error { return runtime.ValidateName(kind, name) }
 
-// managedFilter selects objects Spacepods made, optionally of one environment.
-func managedFilter(env string, more ...filters.KeyValuePair) filters.Args {
+// managedFilter selects objects this installation of Spacepods made,
+// optionally of one environment.
+func (d *Driver) managedFilter(env string, more ...filters.KeyValuePair) filters.Args {
 	args := filters.NewArgs(filters.Arg("label", runtime.LabelManaged+"=true"))
+	if d.installation != "" {
+		args.Add("label", runtime.LabelInstallation+"="+d.installation)
+	}
 	if env != "" {
 		args.Add("label", runtime.LabelEnvironment+"="+env)
 	}
@@ -41,12 +45,7 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 	if _, err := d.network(ctx, env.Name); err == nil || spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		return err
 	}
-	labels := maps.Clone(env.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[runtime.LabelManaged] = "true"
-	labels[runtime.LabelEnvironment] = env.Name
+	labels := runtime.EnvLabels(env.Labels, env.Name, d.installation)
 	_, err := d.client.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
 	if cerrdefs.IsConflict(err) { // created concurrently
 		_, err = d.network(ctx, env.Name)
@@ -74,9 +73,8 @@ func (d *Driver) network(ctx context.Context, env string) (network.Inspect, erro
 	if err != nil {
 		return n, d.wrap(err, "inspect network "+name)
 	}
-	if n.Labels[runtime.LabelManaged] != "true" || n.Labels[runtime.LabelEnvironment] != env {
-		return n, spacepods.Errorf(spacepods.ECONFLICT,
-			"Docker network %s exists but Spacepods did not create it: remove it or pick another environment name", name)
+	if err := runtime.CheckOwner(n.Labels, env, d.installation, "Docker network "+name, "remove it or pick another environment name"); err != nil {
+		return n, err
 	}
 	return n, nil
 }
@@ -87,7 +85,7 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 	if env == "" {
 		return spacepods.Errorf(spacepods.EINVALID, "environment name is empty")
 	}
-	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: managedFilter(env)})
+	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: d.managedFilter(env)})
 	if err != nil {
 		return d.wrap(err, "list containers")
 	}
@@ -95,7 +93,7 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 	if err != nil {
 		return err
 	}
-	nets, err := d.client.NetworkList(ctx, network.ListOptions{Filters: managedFilter(env)})
+	nets, err := d.client.NetworkList(ctx, network.ListOptions{Filters: d.managedFilter(env)})
 	if err != nil {
 		return d.wrap(err, "list networks")
 	}
@@ -111,11 +109,11 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 // ListEnvironments lists the environments that have a Spacepods network or
 // container, sorted.
 func (d *Driver) ListEnvironments(ctx context.Context) ([]string, error) {
-	nets, err := d.client.NetworkList(ctx, network.ListOptions{Filters: managedFilter("")})
+	nets, err := d.client.NetworkList(ctx, network.ListOptions{Filters: d.managedFilter("")})
 	if err != nil {
 		return nil, d.wrap(err, "list networks")
 	}
-	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: managedFilter("")})
+	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: d.managedFilter("")})
 	if err != nil {
 		return nil, d.wrap(err, "list containers")
 	}

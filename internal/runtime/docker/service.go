@@ -80,7 +80,7 @@ func (d *Driver) findService(ctx context.Context, env, name string) (*service, e
 	}
 	cs, err := d.client.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: managedFilter(env, filters.Arg("label", runtime.LabelService+"="+name)),
+		Filters: d.managedFilter(env, filters.Arg("label", runtime.LabelService+"="+name)),
 	})
 	if err != nil {
 		return nil, d.wrap(err, "list containers")
@@ -218,7 +218,7 @@ func (d *Driver) ServiceStatus(ctx context.Context, env, name string) (runtime.S
 // ListServices lists services by labels, with their status; env "" lists
 // every environment.
 func (d *Driver) ListServices(ctx context.Context, env string) ([]runtime.ServiceStatus, error) {
-	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: managedFilter(env)})
+	cs, err := d.client.ContainerList(ctx, container.ListOptions{All: true, Filters: d.managedFilter(env)})
 	if err != nil {
 		return nil, d.wrap(err, "list containers")
 	}
@@ -325,7 +325,7 @@ func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (s
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	l := runtime.Labels(spec.Labels, spec.Environment, spec.App, spec.Name, spec.Role, spec.Release)
+	l := runtime.Labels(spec.Labels, spec.Environment, spec.App, spec.Name, spec.Role, spec.Release, d.installation)
 	l[labelReplica] = strconv.Itoa(n)
 	l[labelPort] = strconv.Itoa(spec.Port)
 	l[labelAliases] = strings.Join(spec.Aliases, ",")

@@ -47,7 +47,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 		Image:  task.Image,
 		Cmd:    task.Command,
 		Env:    envList(task.Env),
-		Labels: runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release),
+		Labels: runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release, d.installation),
 	}
 	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(task.Environment))}
 	created, err := d.client.ContainerCreate(ctx, cfg, host, nil, nil, name)

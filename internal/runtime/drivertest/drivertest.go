@@ -61,6 +61,7 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 		{"Task/TimeoutKillsTheTask", testTaskTimeout},
 		{"Logs/TailAndFollowAllReplicas", testLogs},
 		{"Gateway/ContainersReachTheHost", testGateway},
+		{"Installation/AnotherNeitherSeesNorTouchesIt", testInstallations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,10 +3,12 @@ package drivertest
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 // Options adapt the suite to what a driver's runtime can do. The zero value
@@ -19,6 +21,11 @@ type Options struct {
 	// no traffic to replicas and expects no program output; it checks what
 	// traffic would have shown through the runtime's API instead.
 	Simulated *Simulation
+	// Installation, when set, returns a driver of the same runtime
+	// configured for installation id (its objects labelled with it, and
+	// only those seen). The suite then checks that two installations
+	// sharing the runtime neither see nor touch each other's environments.
+	Installation func(t *testing.T, id string) runtime.Driver
 }
 
 // Simulation is how the suite looks into a runtime with no data plane.
@@ -64,4 +71,51 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// testInstallations: installation b neither lists a's environment and
+// service, nor takes it over, nor destroys it.
+func testInstallations(t *testing.T, s *suite) {
+	if s.opts.Installation == nil {
+		t.Skip("the driver has no installation setting")
+	}
+	ctx := s.ctx(t)
+	suffix := uniqueName("")
+	a, b := s.opts.Installation(t, "a"+suffix), s.opts.Installation(t, "b"+suffix)
+	env := uniqueName("inst")
+	if err := a.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.DestroyEnvironment(context.Background(), env) })
+	idle := s.web(env, "web", nil)
+	idle.Replicas = 0
+	if err := a.CreateService(ctx, idle); err != nil {
+		t.Fatal(err)
+	}
+	if envs, err := b.ListEnvironments(ctx); err != nil || slices.Contains(envs, env) {
+		t.Errorf("installation b lists environments %v (%v): must not include a's %s", envs, err, env)
+	}
+	if svcs, err := b.ListServices(ctx, ""); err != nil {
+		t.Error(err)
+	} else {
+		for _, sv := range svcs {
+			if sv.Environment == env {
+				t.Errorf("installation b lists a's service %s/%s", env, sv.Name)
+			}
+		}
+	}
+	err := b.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env})
+	wantCode(t, err, spacepods.ECONFLICT, "EnsureEnvironment of another installation's environment")
+	if err != nil && !strings.Contains(err.Error(), "another Spacepods installation") {
+		t.Errorf("the conflict does not say that another installation has it: %v", err)
+	}
+	if err := b.DestroyEnvironment(ctx, env); err != nil && spacepods.ErrorCode(err) != spacepods.ECONFLICT {
+		t.Errorf("installation b destroying a's environment: %v, want nothing done (or a conflict)", err)
+	}
+	if _, err := a.ServiceStatus(ctx, env, "web"); err != nil {
+		t.Errorf("a's service after b's attempts: %v", err)
+	}
+	if envs, err := a.ListEnvironments(ctx); err != nil || !slices.Contains(envs, env) {
+		t.Errorf("installation a lists %v (%v): missing its own %s", envs, err, env)
+	}
 }

@@ -28,12 +28,7 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 	if _, err := d.namespace(ctx, env.Name); err == nil || spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		return err
 	}
-	l := maps.Clone(env.Labels)
-	if l == nil {
-		l = map[string]string{}
-	}
-	l[runtime.LabelManaged] = "true"
-	l[runtime.LabelEnvironment] = env.Name
+	l := runtime.EnvLabels(env.Labels, env.Name, d.cfg.Installation)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.Namespace(env.Name), Labels: l}}
 	_, err := d.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) { // created concurrently, or still terminating
@@ -61,9 +56,8 @@ func (d *Driver) namespace(ctx context.Context, env string) (*corev1.Namespace, 
 	if err != nil {
 		return nil, d.wrap(err, "get namespace "+name)
 	}
-	if ns.Labels[runtime.LabelManaged] != "true" || ns.Labels[runtime.LabelEnvironment] != env {
-		return nil, spacepods.Errorf(spacepods.ECONFLICT,
-			"namespace %s exists but Spacepods did not create it: delete it or pick another environment name (or namespace prefix)", name)
+	if err := runtime.CheckOwner(ns.Labels, env, d.cfg.Installation, "namespace "+name, "delete it or pick another environment name (or namespace prefix)"); err != nil {
+		return nil, err
 	}
 	if ns.DeletionTimestamp != nil {
 		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "environment %q is being destroyed (namespace %s is terminating)", env, name)
@@ -99,8 +93,8 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 	if err != nil {
 		return d.wrap(err, "get namespace "+name)
 	}
-	if ns.Labels[runtime.LabelManaged] != "true" || ns.Labels[runtime.LabelEnvironment] != env {
-		return spacepods.Errorf(spacepods.ECONFLICT, "namespace %s exists but Spacepods did not create it: it was left alone", name)
+	if err := runtime.CheckOwner(ns.Labels, env, d.cfg.Installation, "namespace "+name, "it was left alone"); err != nil {
+		return err
 	}
 	if ns.DeletionTimestamp == nil {
 		bg := metav1.DeletePropagationBackground
@@ -137,7 +131,7 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 // ListEnvironments lists the environments that have a Spacepods namespace
 // (or a Spacepods Deployment, Job, Service or Ingress anywhere), sorted.
 func (d *Driver) ListEnvironments(ctx context.Context) ([]string, error) {
-	sel := metav1.ListOptions{LabelSelector: managedSelector("")}
+	sel := metav1.ListOptions{LabelSelector: d.managedSelector("")}
 	nss, err := d.client.CoreV1().Namespaces().List(ctx, sel)
 	if err != nil {
 		return nil, d.wrap(err, "list namespaces")

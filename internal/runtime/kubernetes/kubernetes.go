@@ -105,6 +105,11 @@ type Config struct {
 	// Service's ClusterIP and port, reachable from the nodes and pods only
 	// (an edge router that runs in the cluster).
 	NodeAddress string
+	// Installation, when set, labels everything the driver makes and
+	// narrows what it lists and owns to objects with that label: two
+	// installations can share a cluster (give them different
+	// NamespacePrefixes too, or environment names will collide).
+	Installation string
 	// ImagePullPolicy of every container: IfNotPresent (default), Always or
 	// Never.
 	ImagePullPolicy string
@@ -294,10 +299,13 @@ func extraLabels(l map[string]string) map[string]string {
 	return out
 }
 
-// managedSelector selects objects Spacepods made, optionally of one
-// environment.
-func managedSelector(env string) string {
+// managedSelector selects objects this installation of Spacepods made,
+// optionally of one environment.
+func (d *Driver) managedSelector(env string) string {
 	s := runtime.LabelManaged + "=true"
+	if d.cfg.Installation != "" {
+		s += "," + runtime.LabelInstallation + "=" + d.cfg.Installation
+	}
 	if env != "" {
 		s += "," + runtime.LabelEnvironment + "=" + env
 	}

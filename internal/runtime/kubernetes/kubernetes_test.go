@@ -48,7 +48,8 @@ func TestDriver_Conformance(t *testing.T) {
 		},
 	}
 	drivertest.RunWithOptions(t, func(t *testing.T) runtime.Driver { return newDriver(t, kubernetes.Config{}) },
-		drivertest.Images{TestApp: testImage}, drivertest.Options{Simulated: sim})
+		drivertest.Images{TestApp: testImage}, drivertest.Options{Simulated: sim,
+			Installation: func(t *testing.T, id string) runtime.Driver { return newDriver(t, kubernetes.Config{Installation: id}) }})
 }
 
 // resolve is what cluster DNS would answer for a Service name in a

@@ -112,7 +112,7 @@ func seconds(d, def time.Duration) int32 {
 
 // deployment is the Deployment of a service: the whole spec lives in it.
 func (d *Driver) deployment(ns string, spec runtime.ServiceSpec) *appsv1.Deployment {
-	l := runtime.Labels(spec.Labels, spec.Environment, spec.App, spec.Name, spec.Role, spec.Release)
+	l := runtime.Labels(spec.Labels, spec.Environment, spec.App, spec.Name, spec.Role, spec.Release, d.cfg.Installation)
 	podLabels := maps.Clone(l)
 	for _, n := range dnsNames(spec.Name, spec.Aliases) {
 		podLabels[aliasLabelPrefix+n] = "true"
@@ -216,7 +216,7 @@ func (d *Driver) ensureServices(ctx context.Context, ns string, spec runtime.Ser
 // pruneServices deletes the Services of a namespace that no Deployment
 // answers to any more. The caller holds the namespace's lock.
 func (d *Driver) pruneServices(ctx context.Context, ns string) error {
-	deps, err := d.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: managedSelector("")})
+	deps, err := d.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: d.managedSelector("")})
 	if err != nil {
 		return d.wrap(err, "list deployments")
 	}
@@ -229,7 +229,7 @@ func (d *Driver) pruneServices(ctx context.Context, ns string) error {
 			used[n] = true
 		}
 	}
-	svcs, err := d.client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{LabelSelector: managedSelector("")})
+	svcs, err := d.client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{LabelSelector: d.managedSelector("")})
 	if err != nil {
 		return d.wrap(err, "list services")
 	}
@@ -422,11 +422,11 @@ func (d *Driver) ListServices(ctx context.Context, env string) ([]runtime.Servic
 		}
 		ns = d.Namespace(env)
 	}
-	deps, err := d.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: managedSelector(env)})
+	deps, err := d.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: d.managedSelector(env)})
 	if err != nil {
 		return nil, d.wrap(err, "list deployments")
 	}
-	sel := managedSelector(env) + "," + runtime.LabelRole + " in (" + runtime.RoleWeb + "," + runtime.RoleWorker + ")"
+	sel := d.managedSelector(env) + "," + runtime.LabelRole + " in (" + runtime.RoleWeb + "," + runtime.RoleWorker + ")"
 	pods, err := d.pods(ctx, ns, sel)
 	if err != nil {
 		return nil, err

@@ -115,7 +115,7 @@ func (d *Driver) job(ns string, task runtime.TaskSpec, timeout time.Duration) *b
 	suffix := make([]byte, 4)
 	rand.Read(suffix)
 	name := strings.TrimRight(task.Name[:min(len(task.Name), 54)], "-") + "-" + hex.EncodeToString(suffix)
-	l := runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release)
+	l := runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release, d.cfg.Installation)
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l},
 		Spec: batchv1.JobSpec{
