@@ -259,6 +259,9 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, Logger: logger.With("component", "kubernetes")}
 			if routing == "router" {
 				kc.NodeAddress = cfg.kubeNodeAddr
+				if kc.NodeAddress == "" {
+					logger.Warn("--routing router on kubernetes without --kubernetes-node-address: the edge router targets Services by ClusterIP, which routes only on a cluster node or in a pod; elsewhere set --kubernetes-node-address")
+				}
 			}
 			kd, err := kubernetes.New(kc)
 			if err != nil {
