@@ -51,6 +51,7 @@ type serverConfig struct {
 	ingressClass string
 	kubeHostAddr string
 	kubeNodeAddr string
+	pullSecret   string
 	routing      string
 }
 
@@ -117,6 +118,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.ingressClass, "ingress-class", envOr("SPACEPODS_INGRESS_CLASS", ""), "kubernetes runtime: ingressClassName of app Ingresses (env SPACEPODS_INGRESS_CLASS)")
 	f.StringVar(&cfg.routing, "routing", envOr("SPACEPODS_ROUTING", ""), "how app hosts are routed: router (the built-in edge router) or ingress (a Kubernetes Ingress per app host, served by the cluster's ingress controller); default router on docker, ingress on kubernetes (env SPACEPODS_ROUTING)")
 	f.StringVar(&cfg.kubeNodeAddr, "kubernetes-node-address", envOr("SPACEPODS_KUBERNETES_NODE_ADDRESS", ""), "kubernetes runtime with --routing router: a node address at which the router reaches Services by node port; empty = their ClusterIPs (router inside the cluster) (env SPACEPODS_KUBERNETES_NODE_ADDRESS)")
+	f.StringVar(&cfg.pullSecret, "kubernetes-image-pull-secret", envOr("SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET", ""), "kubernetes runtime: <namespace>/<name> of a registry credential (docker-registry Secret) copied into every environment and used by every pod (env SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET)")
 	f.StringVar(&cfg.kubeHostAddr, "kubernetes-host-address", envOr("SPACEPODS_KUBERNETES_HOST_ADDRESS", ""), "kubernetes runtime: address at which pods reach PostgreSQL (env SPACEPODS_KUBERNETES_HOST_ADDRESS)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
@@ -256,7 +258,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			drv = dd
 		} else {
 			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
-				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, Logger: logger.With("component", "kubernetes")}
+				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, ImagePullSecret: cfg.pullSecret, Logger: logger.With("component", "kubernetes")}
 			if routing == "router" {
 				kc.NodeAddress = cfg.kubeNodeAddr
 				if kc.NodeAddress == "" {

@@ -25,7 +25,9 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 	if err := validLabels(env.Labels); err != nil {
 		return err
 	}
-	if _, err := d.namespace(ctx, env.Name); err == nil || spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+	if ns, err := d.namespace(ctx, env.Name); err == nil {
+		return d.ensurePullSecret(ctx, env.Name, ns.Name)
+	} else if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		return err
 	}
 	l := runtime.EnvLabels(env.Labels, env.Name, d.cfg.Installation)
@@ -40,6 +42,9 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 	}
 	if err != nil {
 		return d.wrap(err, "create namespace "+ns.Name)
+	}
+	if err := d.ensurePullSecret(ctx, env.Name, ns.Name); err != nil {
+		return err
 	}
 	d.logger.Info("environment created", "env", env.Name, "namespace", ns.Name)
 	return nil

@@ -110,6 +110,12 @@ type Config struct {
 	// installations can share a cluster (give them different
 	// NamespacePrefixes too, or environment names will collide).
 	Installation string
+	// ImagePullSecret, "<namespace>/<name>", names a registry credential
+	// (a Secret of type kubernetes.io/dockerconfigjson) that the driver
+	// copies into every environment's namespace and puts in every pod's
+	// imagePullSecrets. Empty: none (the nodes pull anonymously or with
+	// their own credentials).
+	ImagePullSecret string
 	// ImagePullPolicy of every container: IfNotPresent (default), Always or
 	// Never.
 	ImagePullPolicy string
@@ -183,6 +189,12 @@ func newDriver(cs kubernetes.Interface, host string, cfg Config) (*Driver, error
 	default:
 		return nil, spacepods.Errorf(spacepods.EINVALID, "image pull policy %q: use IfNotPresent, Always or Never", cfg.ImagePullPolicy)
 	}
+	if cfg.ImagePullSecret != "" {
+		ns, name, _ := strings.Cut(cfg.ImagePullSecret, "/")
+		if validation.IsDNS1123Label(ns) != nil || validation.IsDNS1123Subdomain(name) != nil {
+			return nil, spacepods.Errorf(spacepods.EINVALID, "image pull secret %q: write <namespace>/<secret name>", cfg.ImagePullSecret)
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -198,7 +210,14 @@ func (d *Driver) Client() kubernetes.Interface { return d.client }
 // Ping checks that the API server answers. EUNAVAILABLE if it does not.
 func (d *Driver) Ping(ctx context.Context) error {
 	_, err := d.client.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
-	return d.wrap(err, "ping")
+	if err != nil {
+		return d.wrap(err, "ping")
+	}
+	if _, _, ok := d.pullSecret(); ok {
+		_, err := d.sourcePullSecret(ctx)
+		return err
+	}
+	return nil
 }
 
 // Namespace returns the namespace of an environment: the prefix and the

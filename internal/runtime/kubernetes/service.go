@@ -37,6 +37,11 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	if err != nil {
 		return err
 	}
+	// A rotated registry credential reaches the environment with its
+	// next deploy.
+	if err := d.ensurePullSecret(ctx, spec.Environment, ns); err != nil {
+		return err
+	}
 	defer d.lock(ns)()
 	want := d.deployment(ns, spec)
 	_, err = d.client.AppsV1().Deployments(ns).Create(ctx, want, metav1.CreateOptions{})
@@ -164,6 +169,7 @@ func (d *Driver) deployment(ns string, spec runtime.ServiceSpec) *appsv1.Deploym
 					TerminationGracePeriodSeconds: new(stopGrace),
 					EnableServiceLinks:            new(false),
 					AutomountServiceAccountToken:  new(false),
+					ImagePullSecrets:              d.imagePullSecrets(),
 				},
 			},
 		},

@@ -57,6 +57,9 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	if err != nil {
 		return runtime.TaskResult{}, err
 	}
+	if err := d.ensurePullSecret(ctx, task.Environment, ns); err != nil {
+		return runtime.TaskResult{}, err
+	}
 
 	job := d.job(ns, task, timeout)
 	if _, err := d.client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
@@ -137,6 +140,7 @@ func (d *Driver) job(ns string, task runtime.TaskSpec, timeout time.Duration) *b
 					}},
 					EnableServiceLinks:           new(false),
 					AutomountServiceAccountToken: new(false),
+					ImagePullSecrets:             d.imagePullSecrets(),
 				},
 			},
 		},

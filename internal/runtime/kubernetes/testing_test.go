@@ -40,8 +40,10 @@ const (
 type cluster struct {
 	kubeconfig string
 	admin      *rest.Config // system:masters
-	limited    *rest.Config // the service account bound to the documented ClusterRole
-	client     k8s.Interface
+	limited    *rest.Config // the service account bound to the documented ClusterRole spacepods-driver
+	// limitedPull is bound to spacepods-driver and spacepods-image-pull.
+	limitedPull *rest.Config
+	client      k8s.Interface
 }
 
 var testCluster struct {
@@ -80,56 +82,78 @@ func setUpCluster(path string) (*cluster, error) {
 	if _, err := cs.Discovery().ServerVersion(); err != nil {
 		return nil, err
 	}
-	role, err := documentedClusterRole()
+	roles, err := documentedClusterRoles()
 	if err != nil {
 		return nil, err
 	}
-	role.Name = testServiceAccount
-	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		have, err := cs.RbacV1().ClusterRoles().Get(ctx, role.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		have.Rules = role.Rules
-		if _, err := cs.RbacV1().ClusterRoles().Update(ctx, have, metav1.UpdateOptions{}); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
+	limited, err := boundIdentity(ctx, cs, admin, testServiceAccount, roles["spacepods-driver"])
+	if err != nil {
 		return nil, err
 	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: testServiceAccount, Namespace: testSANamespace}}
+	limitedPull, err := boundIdentity(ctx, cs, admin, testServiceAccount+"-pull", roles["spacepods-driver"], roles["spacepods-image-pull"])
+	if err != nil {
+		return nil, err
+	}
+	return &cluster{kubeconfig: path, admin: admin, limited: limited, limitedPull: limitedPull, client: cs}, nil
+}
+
+// boundIdentity makes a service account bound to copies of roles (named
+// after it) and returns a REST config that acts as it.
+func boundIdentity(ctx context.Context, cs k8s.Interface, admin *rest.Config, name string, roles ...*rbacv1.ClusterRole) (*rest.Config, error) {
+	for _, r := range roles {
+		if r == nil {
+			return nil, errors.New(rbacFile + " lacks a ClusterRole the tests bind")
+		}
+		role := r.DeepCopy()
+		role.Name = name + "-" + r.Name
+		if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+			have, err := cs.RbacV1().ClusterRoles().Get(ctx, role.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			have.Rules = role.Rules
+			if _, err := cs.RbacV1().ClusterRoles().Update(ctx, have, metav1.UpdateOptions{}); err != nil {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: testSANamespace}},
+		}
+		if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, err
+		}
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testSANamespace}}
 	if _, err := cs.CoreV1().ServiceAccounts(testSANamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: testServiceAccount},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: testServiceAccount, Namespace: testSANamespace}},
-	}
-	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
-	}
-	tok, err := cs.CoreV1().ServiceAccounts(testSANamespace).CreateToken(ctx, testServiceAccount,
+	tok, err := cs.CoreV1().ServiceAccounts(testSANamespace).CreateToken(ctx, name,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))}}, metav1.CreateOptions{})
 	if err != nil {
 		return nil, err
 	}
-	limited := rest.AnonymousClientConfig(admin)
-	limited.BearerToken = tok.Status.Token
-	return &cluster{kubeconfig: path, admin: admin, limited: limited, client: cs}, nil
+	rc := rest.AnonymousClientConfig(admin)
+	rc.BearerToken = tok.Status.Token
+	return rc, nil
 }
 
-// documentedClusterRole reads the ClusterRole of docs/kubernetes-rbac.yaml.
-func documentedClusterRole() (*rbacv1.ClusterRole, error) {
+// documentedClusterRoles reads the ClusterRoles of docs/kubernetes-rbac.yaml,
+// by name.
+func documentedClusterRoles() (map[string]*rbacv1.ClusterRole, error) {
 	b, err := os.ReadFile(rbacFile)
 	if err != nil {
 		return nil, err
 	}
+	out := map[string]*rbacv1.ClusterRole{}
 	r := yaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New(rbacFile + " has no ClusterRole")
+			return out, nil
 		} else if err != nil {
 			return nil, err
 		}
@@ -144,7 +168,7 @@ func documentedClusterRole() (*rbacv1.ClusterRole, error) {
 		if err := yaml.Unmarshal(doc, &role); err != nil {
 			return nil, err
 		}
-		return &role, nil
+		out[role.Name] = &role
 	}
 }
 
@@ -164,7 +188,11 @@ func newDriver(t testing.TB, cfg kubernetes.Config) *kubernetes.Driver {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger()
 	}
-	d, err := kubernetes.NewForConfig(c.limited, cfg)
+	rc := c.limited
+	if cfg.ImagePullSecret != "" {
+		rc = c.limitedPull
+	}
+	d, err := kubernetes.NewForConfig(rc, cfg)
 	if err != nil {
 		t.Fatalf("kubernetes.NewForConfig: %v", err)
 	}
