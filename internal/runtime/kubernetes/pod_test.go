@@ -2,6 +2,7 @@ package kubernetes_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,61 +35,7 @@ func TestPod_ExampleSystemRunsAndGoesAwayOnKubernetes(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	// Pods reach PostgreSQL at this address in DATABASE_URL; on the
-	// simulated cluster nothing connects to it.
-	d := newDriver(t, kubernetes.Config{HostAddress: "192.0.2.10"})
-
-	st, err := store.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cat := catalog.NewService(st)
-	for _, app := range exampleApps {
-		dir := filepath.Join("../../../examples", app)
-		m, err := os.ReadFile(filepath.Join(dir, "spacepods.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := catalog.ParseManifest(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed := ""
-		if a.Database != nil && a.Database.Seed != "" {
-			b, err := os.ReadFile(filepath.Join(dir, a.Database.Seed))
-			if err != nil {
-				t.Fatal(err)
-			}
-			seed = string(b)
-		}
-		if _, _, err := cat.Register(ctx, m, seed); err != nil {
-			t.Fatalf("register %s: %v", app, err)
-		}
-		if _, err := cat.RecordBuild(ctx, spacepods.Build{App: app, Number: 1, GitSHA: strings.Repeat("b", 40), Branch: spacepods.DefaultBranch, Image: "spacepods-example/" + app + ":1"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dbs, err := databases.Open(ctx, pgURL, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Routing by Ingress: no edge router.
-	podSvc := &pods.Service{Store: st, Catalog: cat, Driver: d, Databases: dbs, Logger: testLogger()}
-	engine := &deploy.Engine{
-		Store: st, Catalog: cat, Driver: d, Ingress: d, DatabaseURL: podSvc.DatabaseURL,
-		Domain: "localhost", Logger: testLogger(),
-		Options: deploy.Options{HealthTimeout: 30 * time.Second, Poll: 200 * time.Millisecond},
-	}
-	podSvc.Engine = engine
-	bg, stop := context.WithCancel(context.Background())
-	if err := engine.Start(bg); err != nil {
-		t.Fatal(err)
-	}
-	if err := podSvc.Start(bg, 0); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stop(); engine.Wait(); podSvc.Wait() })
+	d, st, podSvc := newPodRig(t, ctx, pgURL)
 
 	name := uniqueEnv("pod")
 	plan, _, err := podSvc.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"storefront"}})
@@ -149,16 +96,7 @@ func TestPod_ExampleSystemRunsAndGoesAwayOnKubernetes(t *testing.T) {
 	if err := podSvc.Destroy(ctx, name); err != nil {
 		t.Fatalf("destroy pod: %v", err)
 	}
-	for {
-		if _, err := st.GetEnvironment(ctx, name); spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("pod %s not destroyed: %v", name, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	waitEnvGone(t, ctx, st, name)
 	if _, err := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace %s after the pod was destroyed: %v", ns, err)
 	}
@@ -189,6 +127,120 @@ func waitEnvStatus(t *testing.T, ctx context.Context, st *store.Store, name, wan
 		select {
 		case <-ctx.Done():
 			t.Fatalf("environment %s never became %s (last %+v, %v)", name, want, e, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// newPodRig is the pods service and the deploy engine on the kubernetes
+// driver, routing by Ingress (no edge router), with the example apps
+// registered (build 1 each) and pod databases on the test PostgreSQL.
+func newPodRig(t *testing.T, ctx context.Context, pgURL string) (*kubernetes.Driver, *store.Store, *pods.Service) {
+	t.Helper()
+	// Pods reach PostgreSQL at this address in DATABASE_URL; on the
+	// simulated cluster nothing connects to it.
+	d := newDriver(t, kubernetes.Config{HostAddress: "192.0.2.10"})
+
+	st, err := store.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cat := catalog.NewService(st)
+	for _, app := range exampleApps {
+		dir := filepath.Join("../../../examples", app)
+		m, err := os.ReadFile(filepath.Join(dir, "spacepods.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := catalog.ParseManifest(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := ""
+		if a.Database != nil && a.Database.Seed != "" {
+			b, err := os.ReadFile(filepath.Join(dir, a.Database.Seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seed = string(b)
+		}
+		if _, _, err := cat.Register(ctx, m, seed); err != nil {
+			t.Fatalf("register %s: %v", app, err)
+		}
+		if _, err := cat.RecordBuild(ctx, spacepods.Build{App: app, Number: 1, GitSHA: strings.Repeat("b", 40), Branch: spacepods.DefaultBranch, Image: "spacepods-example/" + app + ":1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dbs, err := databases.Open(ctx, pgURL, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dbs.Close)
+	// Routing by Ingress: no edge router.
+	podSvc := &pods.Service{Store: st, Catalog: cat, Driver: d, Databases: dbs, Logger: testLogger()}
+	engine := &deploy.Engine{
+		Store: st, Catalog: cat, Driver: d, Ingress: d, DatabaseURL: podSvc.DatabaseURL,
+		Domain: "localhost", Logger: testLogger(),
+		Options: deploy.Options{HealthTimeout: 30 * time.Second, Poll: 200 * time.Millisecond},
+	}
+	podSvc.Engine = engine
+	bg, stop := context.WithCancel(context.Background())
+	if err := engine.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := podSvc.Start(bg, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); engine.Wait(); podSvc.Wait() })
+
+	return d, st, podSvc
+}
+
+// TestPod_CreateDestroyCyclesLeaveNoLeakOnKubernetes: ten pods of
+// pricing-api created and destroyed through the pods service, names coming
+// back as pods' do; the leak audit then reports nothing of them.
+func TestPod_CreateDestroyCyclesLeaveNoLeakOnKubernetes(t *testing.T) {
+	requireCluster(t)
+	pgURL := testenv.PostgresURL(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	_, st, podSvc := newPodRig(t, ctx, pgURL)
+	base := uniqueEnv("cyc")
+	start := time.Now()
+	for i := range 10 {
+		name := fmt.Sprintf("%s-%d", base, i%3)
+		if _, _, err := podSvc.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"pricing-api"}}); err != nil {
+			t.Fatalf("cycle %d: create: %v", i, err)
+		}
+		waitEnvStatus(t, ctx, st, name, spacepods.StatusReady)
+		if err := podSvc.Destroy(ctx, name); err != nil {
+			t.Fatalf("cycle %d: destroy: %v", i, err)
+		}
+		waitEnvGone(t, ctx, st, name)
+	}
+	t.Logf("10 pod create/destroy cycles took %s", time.Since(start).Round(time.Millisecond))
+	leaks, err := podSvc.Leaks(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leaks {
+		if strings.HasPrefix(l.Environment, base) {
+			t.Errorf("leak after 10 cycles: %+v", l)
+		}
+	}
+}
+
+func waitEnvGone(t *testing.T, ctx context.Context, st *store.Store, name string) {
+	t.Helper()
+	for {
+		if _, err := st.GetEnvironment(ctx, name); spacepods.ErrorCode(err) == spacepods.ENOTFOUND {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pod %s not destroyed: %v", name, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
