@@ -2,11 +2,15 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -93,7 +97,7 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 	name := d.Namespace(env)
 	ns, err := d.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil
+		return d.deleteStrays(ctx, env)
 	}
 	if err != nil {
 		return d.wrap(err, "get namespace "+name)
@@ -130,39 +134,110 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 		}
 	}
 	d.logger.Info("environment destroyed", "env", env, "namespace", name, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return d.deleteStrays(ctx, env)
+}
+
+// deleteStrays deletes the objects labelled for env (by this installation)
+// that live outside its namespace, e.g. left by a half-done manual move:
+// the leak audit reports them, and removing the leak must remove them.
+func (d *Driver) deleteStrays(ctx context.Context, env string) error {
+	home := d.Namespace(env)
+	var errs []error
+	for _, k := range d.labelledKinds() {
+		objs, err := k.list(ctx, d.managedSelector(env))
+		if err != nil {
+			errs = append(errs, d.wrap(err, "list "+k.kind+"s"))
+			continue
+		}
+		for _, o := range objs {
+			if o.Namespace == home {
+				continue
+			}
+			if err := k.del(ctx, o.Namespace, o.Name); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, d.wrap(err, "delete "+k.kind+" "+o.Namespace+"/"+o.Name))
+				continue
+			}
+			d.logger.Info("stray object deleted", "env", env, "kind", k.kind, "namespace", o.Namespace, "name", o.Name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// labelledKind is a kind of namespaced object the driver makes: listed
+// across all namespaces by a label selector, deleted by name.
+type labelledKind struct {
+	kind string
+	list func(ctx context.Context, selector string) ([]metav1.ObjectMeta, error)
+	del  func(ctx context.Context, ns, name string) error
+}
+
+// labelledKinds are the kinds ListEnvironments and deleteStrays look at.
+func (d *Driver) labelledKinds() []labelledKind {
+	return []labelledKind{
+		labelled("deployment", d.client.AppsV1().Deployments, func(l *appsv1.DeploymentList) []appsv1.Deployment { return l.Items }),
+		labelled("job", d.client.BatchV1().Jobs, func(l *batchv1.JobList) []batchv1.Job { return l.Items }),
+		labelled("service", d.client.CoreV1().Services, func(l *corev1.ServiceList) []corev1.Service { return l.Items }),
+		labelled("ingress", d.client.NetworkingV1().Ingresses, func(l *networkingv1.IngressList) []networkingv1.Ingress { return l.Items }),
+	}
+}
+
+// namespacedClient is what every typed client of a namespaced kind has.
+type namespacedClient[L any] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+// labelled makes the labelledKind of a typed client (e.g.
+// AppsV1().Deployments) and the items of its list type.
+func labelled[L, T any, P interface {
+	*T
+	GetName() string
+	GetNamespace() string
+	GetLabels() map[string]string
+}, C namespacedClient[L]](kind string, client func(ns string) C, items func(L) []T) labelledKind {
+	bg := metav1.DeletePropagationBackground
+	return labelledKind{
+		kind: kind,
+		list: func(ctx context.Context, sel string) ([]metav1.ObjectMeta, error) {
+			l, err := client(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: sel})
+			if err != nil {
+				return nil, err
+			}
+			its := items(l)
+			out := make([]metav1.ObjectMeta, 0, len(its))
+			for i := range its {
+				o := P(&its[i])
+				out = append(out, metav1.ObjectMeta{Name: o.GetName(), Namespace: o.GetNamespace(), Labels: o.GetLabels()})
+			}
+			return out, nil
+		},
+		del: func(ctx context.Context, ns, name string) error {
+			return client(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
+		},
+	}
 }
 
 // ListEnvironments lists the environments that have a Spacepods namespace
 // (or a Spacepods Deployment, Job, Service or Ingress anywhere), sorted.
 func (d *Driver) ListEnvironments(ctx context.Context) ([]string, error) {
-	sel := metav1.ListOptions{LabelSelector: d.managedSelector("")}
-	nss, err := d.client.CoreV1().Namespaces().List(ctx, sel)
+	sel := d.managedSelector("")
+	nss, err := d.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, d.wrap(err, "list namespaces")
 	}
-	deps, err := d.client.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, sel)
-	if err != nil {
-		return nil, d.wrap(err, "list deployments")
-	}
-	jobs, err := d.client.BatchV1().Jobs(metav1.NamespaceAll).List(ctx, sel)
-	if err != nil {
-		return nil, d.wrap(err, "list jobs")
-	}
-	svcs, err := d.client.CoreV1().Services(metav1.NamespaceAll).List(ctx, sel)
-	if err != nil {
-		return nil, d.wrap(err, "list services")
-	}
-	ings, err := d.client.NetworkingV1().Ingresses(metav1.NamespaceAll).List(ctx, sel)
-	if err != nil {
-		return nil, d.wrap(err, "list ingresses")
-	}
 	seen := map[string]bool{}
-	markEnvs(seen, nss.Items)
-	markEnvs(seen, deps.Items)
-	markEnvs(seen, jobs.Items)
-	markEnvs(seen, svcs.Items)
-	markEnvs(seen, ings.Items)
+	for _, ns := range nss.Items {
+		seen[ns.Labels[runtime.LabelEnvironment]] = true
+	}
+	for _, k := range d.labelledKinds() {
+		objs, err := k.list(ctx, sel)
+		if err != nil {
+			return nil, d.wrap(err, "list "+k.kind+"s")
+		}
+		for _, o := range objs {
+			seen[o.Labels[runtime.LabelEnvironment]] = true
+		}
+	}
 	delete(seen, "")
 	return slices.Sorted(maps.Keys(seen)), nil
 }
@@ -180,14 +255,4 @@ func (d *Driver) HostAddress(ctx context.Context, env string) (string, error) {
 			"no host address is configured for the kubernetes runtime: set --kubernetes-host-address to the address at which pods reach PostgreSQL (see docs/kubernetes.md)")
 	}
 	return d.cfg.HostAddress, nil
-}
-
-// markEnvs marks the environment label of each object.
-func markEnvs[T any, P interface {
-	*T
-	GetLabels() map[string]string
-}](seen map[string]bool, items []T) {
-	for i := range items {
-		seen[P(&items[i]).GetLabels()[runtime.LabelEnvironment]] = true
-	}
 }

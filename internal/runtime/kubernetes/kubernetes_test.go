@@ -501,7 +501,8 @@ func TestDriver_LeavesForeignNamespacesAlone(t *testing.T) {
 // TestDriver_StrayLabelledObjectsNameTheirEnvironment: a labelled object
 // outside any Spacepods namespace (here a Service and an Ingress in
 // "default", as a half-done manual cleanup might leave) still names its
-// environment in ListEnvironments, so the leak audit reports it.
+// environment in ListEnvironments, so the leak audit reports it, and
+// DestroyEnvironment (the audit's --remove) deletes it.
 func TestDriver_StrayLabelledObjectsNameTheirEnvironment(t *testing.T) {
 	c := requireCluster(t)
 	t.Parallel()
@@ -532,6 +533,13 @@ func TestDriver_StrayLabelledObjectsNameTheirEnvironment(t *testing.T) {
 		}
 		if !slices.Contains(envs, env) {
 			t.Errorf("ListEnvironments does not name %s, which a stray %s carries", env, kind)
+		}
+		// What `audit leaks --remove` does: the stray goes too.
+		if err := d.DestroyEnvironment(t.Context(), env); err != nil {
+			t.Fatalf("DestroyEnvironment of the leaked %s: %v", env, err)
+		}
+		if envs, err := d.ListEnvironments(t.Context()); err != nil || slices.Contains(envs, env) {
+			t.Errorf("after DestroyEnvironment, ListEnvironments = %v (%v): the stray %s is left", envs, err, kind)
 		}
 	}
 }
