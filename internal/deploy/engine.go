@@ -204,6 +204,25 @@ func newSteps() []spacepods.DeployStep {
 	return steps
 }
 
+// backoff returns the pause between two looks at something the deploy waits
+// for (replicas turning healthy, the router's checks): 25 ms at first,
+// doubling up to Options.Poll, so that what is quick is seen at once and
+// what is slow is not asked about too often. It returns ctx's error if ctx
+// ends first.
+func (e *Engine) backoff() func(ctx context.Context) error {
+	next, limit := 25*time.Millisecond, e.opts().Poll
+	return func(ctx context.Context) error {
+		d := min(next, limit)
+		next *= 2
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
+}
+
 // WaitDeploy polls until the deploy has ended or ctx is done.
 func (e *Engine) WaitDeploy(ctx context.Context, id int64) (spacepods.Deploy, error) {
 	for {

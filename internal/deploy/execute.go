@@ -655,6 +655,7 @@ func (r *run) removeOld(ctx context.Context) {
 func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, error) {
 	e, d := r.e, r.d
 	deadline := time.Now().Add(e.opts().HealthTimeout)
+	pause := e.backoff()
 	for {
 		st, err := e.Driver.ServiceStatus(ctx, d.Env, name)
 		if err != nil {
@@ -678,10 +679,8 @@ func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, erro
 		if time.Now().After(deadline) {
 			return nil, fail(r.failureOutput(ctx, name, st), "%d of %d new replicas became healthy within %s", len(addrs), n, e.opts().HealthTimeout)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(e.opts().Poll):
+		if err := pause(ctx); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -223,6 +223,7 @@ func addrsOf(reps []runtime.Replica, n int) []string {
 func (r *run) waitRouted(ctx context.Context, addrs []string) error {
 	e, d := r.e, r.d
 	deadline := time.Now().Add(e.opts().HealthTimeout)
+	pause := e.backoff()
 	for {
 		st, err := e.Router.Stats(ctx, d.Env, d.App)
 		if err != nil {
@@ -243,10 +244,8 @@ func (r *run) waitRouted(ctx context.Context, addrs []string) error {
 		if time.Now().After(deadline) {
 			return fail(last, "the router's health check did not pass for %d of %d new targets within %s", len(addrs)-ok, len(addrs), e.opts().HealthTimeout)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(e.opts().Poll):
+		if err := pause(ctx); err != nil {
+			return err
 		}
 	}
 }
