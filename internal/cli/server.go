@@ -52,6 +52,8 @@ type serverConfig struct {
 	kubeHostAddr string
 	kubeNodeAddr string
 	pullSecret   string
+	isolation    bool
+	allowFrom    []string
 	routing      string
 }
 
@@ -119,6 +121,12 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.routing, "routing", envOr("SPACEPODS_ROUTING", ""), "how app hosts are routed: router (the built-in edge router) or ingress (a Kubernetes Ingress per app host, served by the cluster's ingress controller); default router on docker, ingress on kubernetes (env SPACEPODS_ROUTING)")
 	f.StringVar(&cfg.kubeNodeAddr, "kubernetes-node-address", envOr("SPACEPODS_KUBERNETES_NODE_ADDRESS", ""), "kubernetes runtime with --routing router: a node address at which the router reaches Services by node port; empty = their ClusterIPs (router inside the cluster) (env SPACEPODS_KUBERNETES_NODE_ADDRESS)")
 	f.StringVar(&cfg.pullSecret, "kubernetes-image-pull-secret", envOr("SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET", ""), "kubernetes runtime: <namespace>/<name> of a registry credential (docker-registry Secret) copied into every environment and used by every pod (env SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET)")
+	f.BoolVar(&cfg.isolation, "kubernetes-isolation", envOr("SPACEPODS_KUBERNETES_ISOLATION", "") == "true", "kubernetes runtime: a NetworkPolicy per environment admitting traffic only from its own namespace and --kubernetes-allow-from (env SPACEPODS_KUBERNETES_ISOLATION=true)")
+	var allowFrom []string
+	if v := envOr("SPACEPODS_KUBERNETES_ALLOW_FROM", ""); v != "" {
+		allowFrom = strings.Split(v, ",")
+	}
+	f.StringSliceVar(&cfg.allowFrom, "kubernetes-allow-from", allowFrom, "kubernetes runtime with --kubernetes-isolation: namespaces whose pods may reach environments, e.g. ingress-nginx (repeat or comma-separate; env SPACEPODS_KUBERNETES_ALLOW_FROM)")
 	f.StringVar(&cfg.kubeHostAddr, "kubernetes-host-address", envOr("SPACEPODS_KUBERNETES_HOST_ADDRESS", ""), "kubernetes runtime: address at which pods reach PostgreSQL (env SPACEPODS_KUBERNETES_HOST_ADDRESS)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
@@ -258,9 +266,13 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			drv = dd
 		} else {
 			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
-				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, ImagePullSecret: cfg.pullSecret, Logger: logger.With("component", "kubernetes")}
+				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, ImagePullSecret: cfg.pullSecret,
+				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, Logger: logger.With("component", "kubernetes")}
 			if routing == "router" {
 				kc.NodeAddress = cfg.kubeNodeAddr
+				if cfg.isolation {
+					logger.Warn("--kubernetes-isolation with --routing router: the network policies admit no traffic from nodes, so the edge router reaches environments only where the network plugin exempts node traffic")
+				}
 				if kc.NodeAddress == "" {
 					logger.Warn("--routing router on kubernetes without --kubernetes-node-address: the edge router targets Services by ClusterIP, which routes only on a cluster node or in a pod; elsewhere set --kubernetes-node-address")
 				}

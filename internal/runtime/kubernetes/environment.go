@@ -30,7 +30,7 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 		return err
 	}
 	if ns, err := d.namespace(ctx, env.Name); err == nil {
-		return d.ensurePullSecret(ctx, env.Name, ns.Name)
+		return errors.Join(d.ensurePullSecret(ctx, env.Name, ns.Name), d.ensureIsolation(ctx, env.Name, ns))
 	} else if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		return err
 	}
@@ -48,6 +48,9 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 		return d.wrap(err, "create namespace "+ns.Name)
 	}
 	if err := d.ensurePullSecret(ctx, env.Name, ns.Name); err != nil {
+		return err
+	}
+	if err := d.ensureIsolation(ctx, env.Name, ns); err != nil {
 		return err
 	}
 	d.logger.Info("environment created", "env", env.Name, "namespace", ns.Name)

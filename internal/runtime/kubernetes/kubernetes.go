@@ -116,6 +116,14 @@ type Config struct {
 	// imagePullSecrets. Empty: none (the nodes pull anonymously or with
 	// their own credentials).
 	ImagePullSecret string
+	// Isolation, when set, gives every environment's namespace a
+	// NetworkPolicy that admits traffic to its pods only from pods of the
+	// same namespace and from the namespaces in AllowFrom (the ingress
+	// controller's). Without it, pods of other namespaces can reach an
+	// environment's Services by their full names. It takes effect where the
+	// cluster's network plugin enforces NetworkPolicies.
+	Isolation bool
+	AllowFrom []string
 	// ImagePullPolicy of every container: IfNotPresent (default), Always or
 	// Never.
 	ImagePullPolicy string
@@ -193,6 +201,11 @@ func newDriver(cs kubernetes.Interface, host string, cfg Config) (*Driver, error
 		ns, name, _ := strings.Cut(cfg.ImagePullSecret, "/")
 		if validation.IsDNS1123Label(ns) != nil || validation.IsDNS1123Subdomain(name) != nil {
 			return nil, spacepods.Errorf(spacepods.EINVALID, "image pull secret %q: write <namespace>/<secret name>", cfg.ImagePullSecret)
+		}
+	}
+	for _, ns := range cfg.AllowFrom {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			return nil, spacepods.Errorf(spacepods.EINVALID, "namespace %q to allow traffic from: %s", ns, strings.Join(msgs, "; "))
 		}
 	}
 	if cfg.Logger == nil {

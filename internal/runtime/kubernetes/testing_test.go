@@ -41,9 +41,10 @@ type cluster struct {
 	kubeconfig string
 	admin      *rest.Config // system:masters
 	limited    *rest.Config // the service account bound to the documented ClusterRole spacepods-driver
-	// limitedPull is bound to spacepods-driver and spacepods-image-pull.
-	limitedPull *rest.Config
-	client      k8s.Interface
+	// limitedAll is bound to every documented ClusterRole (the optional
+	// ones too).
+	limitedAll *rest.Config
+	client     k8s.Interface
 }
 
 var testCluster struct {
@@ -90,11 +91,12 @@ func setUpCluster(path string) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	limitedPull, err := boundIdentity(ctx, cs, admin, testServiceAccount+"-pull", roles["spacepods-driver"], roles["spacepods-image-pull"])
+	limitedAll, err := boundIdentity(ctx, cs, admin, testServiceAccount+"-all",
+		roles["spacepods-driver"], roles["spacepods-image-pull"], roles["spacepods-isolation"])
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{kubeconfig: path, admin: admin, limited: limited, limitedPull: limitedPull, client: cs}, nil
+	return &cluster{kubeconfig: path, admin: admin, limited: limited, limitedAll: limitedAll, client: cs}, nil
 }
 
 // boundIdentity makes a service account bound to copies of roles (named
@@ -189,8 +191,8 @@ func newDriver(t testing.TB, cfg kubernetes.Config) *kubernetes.Driver {
 		cfg.Logger = testLogger()
 	}
 	rc := c.limited
-	if cfg.ImagePullSecret != "" {
-		rc = c.limitedPull
+	if cfg.ImagePullSecret != "" || cfg.Isolation {
+		rc = c.limitedAll
 	}
 	d, err := kubernetes.NewForConfig(rc, cfg)
 	if err != nil {
