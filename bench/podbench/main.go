@@ -177,7 +177,7 @@ var (
 	dbRE      = regexp.MustCompile(`^database ready in (.+)$`)
 	podDBRE   = regexp.MustCompile(`^database ready in ([^ ]+) \(`)
 	healthyRE = regexp.MustCompile(`^stage 1/\d+: \d+ new replicas running and healthy after (.+)$`)
-	routedRE  = regexp.MustCompile(`^stage 1/\d+: new targets take traffic at the router after (.+)$`)
+	routedRE  = regexp.MustCompile(`^stage 1/\d+: new replicas take traffic after (.+)$`)
 )
 
 // phases reads a pod's timings from its events and deploys.
