@@ -53,6 +53,8 @@ type serverConfig struct {
 	kubeNodeAddr string
 	pullSecret   string
 	isolation    bool
+	ingressTLS   bool
+	ingressAnn   map[string]string
 	allowFrom    []string
 	routing      string
 }
@@ -122,6 +124,8 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.kubeNodeAddr, "kubernetes-node-address", envOr("SPACEPODS_KUBERNETES_NODE_ADDRESS", ""), "kubernetes runtime with --routing router: a node address at which the router reaches Services by node port; empty = their ClusterIPs (router inside the cluster) (env SPACEPODS_KUBERNETES_NODE_ADDRESS)")
 	f.StringVar(&cfg.pullSecret, "kubernetes-image-pull-secret", envOr("SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET", ""), "kubernetes runtime: <namespace>/<name> of a registry credential (docker-registry Secret) copied into every environment and used by every pod (env SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET)")
 	f.BoolVar(&cfg.isolation, "kubernetes-isolation", envOr("SPACEPODS_KUBERNETES_ISOLATION", "") == "true", "kubernetes runtime: a NetworkPolicy per environment admitting traffic only from its own namespace and --kubernetes-allow-from (env SPACEPODS_KUBERNETES_ISOLATION=true)")
+	f.BoolVar(&cfg.ingressTLS, "ingress-tls", envOr("SPACEPODS_INGRESS_TLS", "") == "true", "kubernetes runtime, routing by Ingress: serve app hosts over TLS from the Secret <app>-tls (made by cert-manager given an issuer annotation); app URLs become https (env SPACEPODS_INGRESS_TLS=true)")
+	f.StringToStringVar(&cfg.ingressAnn, "ingress-annotation", nil, "kubernetes runtime, routing by Ingress: an annotation of every app Ingress, e.g. cert-manager.io/cluster-issuer=letsencrypt (repeatable)")
 	var allowFrom []string
 	if v := envOr("SPACEPODS_KUBERNETES_ALLOW_FROM", ""); v != "" {
 		allowFrom = strings.Split(v, ",")
@@ -267,7 +271,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		} else {
 			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
 				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, ImagePullSecret: cfg.pullSecret,
-				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, Logger: logger.With("component", "kubernetes")}
+				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn, Logger: logger.With("component", "kubernetes")}
 			if routing == "router" {
 				kc.NodeAddress = cfg.kubeNodeAddr
 				if cfg.isolation {
@@ -299,7 +303,10 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			podSvc.Router, engine.Router = rt, rt
 			_, engine.RouterPort, _ = net.SplitHostPort(cfg.router.listen)
 		} else {
-			logger.Info("routing: an Ingress per app host; the built-in edge router is not started", "ingress_class", cfg.ingressClass, "domain", cfg.router.domain)
+			logger.Info("routing: an Ingress per app host; the built-in edge router is not started", "ingress_class", cfg.ingressClass, "domain", cfg.router.domain, "tls", cfg.ingressTLS)
+			if cfg.ingressTLS {
+				engine.Scheme = "https"
+			}
 		}
 		adminURL := cfg.postgresURL
 		if adminURL == "" {

@@ -75,6 +75,7 @@ type Engine struct {
 	Config     *config.Service
 	Domain     string // host names are <app>.<env>.<Domain>
 	RouterPort string // port of app URLs shown to users, e.g. "8080" ("" or "80": none)
+	Scheme     string // of app URLs: "http" (default) or "https" (TLS at the ingress)
 	Options    Options
 	Logger     *slog.Logger
 
@@ -405,7 +406,11 @@ func (e *Engine) URL(env, app string) string {
 	if e.RouterPort != "" && e.RouterPort != "80" {
 		host += ":" + e.RouterPort
 	}
-	return "http://" + host
+	scheme := e.Scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + host
 }
 
 // ServiceName is the runtime name of app's release (and worker process).

@@ -105,6 +105,20 @@ func (r *deployRig) wantRolledBack(dep spacepods.Deploy, r2 int) {
 	if len(svcs) != 1 || svcs[0].Name != deploy.ServiceName("web", r2, "") || svcs[0].Desired != 4 || svcs[0].Healthy != 4 {
 		t.Fatalf("services after the rollback = %+v, want only release %d with 4 ready replicas", svcs, r2)
 	}
+	// Kubernetes Services: the alias and release 2's own; release 3's is
+	// pruned with its Deployment, release 1's went after the last rollout.
+	ks, err := r.d.Client().CoreV1().Services(r.d.Namespace(r.env)).List(r.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range ks.Items {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"web", deploy.ServiceName("web", r2, "")}; !slices.Equal(names, want) {
+		t.Errorf("Kubernetes Services after the rollback = %v, want %v", names, want)
+	}
 }
 
 // scaleLog records, from a watch, every replica count each Deployment of a
@@ -221,8 +235,9 @@ func TestDeploy_StagedRolloutThroughAnIngressOnKubernetes(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	d := newDriver(t, kubernetes.Config{IngressClass: "spacepods-test", Domain: "apps.example.test"})
-	r := newDeployRig(t, ctx, d, &deploy.Engine{Ingress: d, Domain: "apps.example.test"})
+	d := newDriver(t, kubernetes.Config{IngressClass: "spacepods-test", Domain: "apps.example.test", Installation: "rollout-test",
+		IngressAnnotations: map[string]string{"cert-manager.io/cluster-issuer": "test-issuer"}, IngressTLS: true})
+	r := newDeployRig(t, ctx, d, &deploy.Engine{Ingress: d, Domain: "apps.example.test", Scheme: "https"})
 	ns := d.Namespace(r.env)
 	scale := watchScale(t, ctx, c, ns)
 	ing := watchIngress(t, ctx, c, ns, "web")
@@ -239,7 +254,11 @@ func TestDeploy_StagedRolloutThroughAnIngressOnKubernetes(t *testing.T) {
 		got.Spec.Rules[0].Host != "web."+r.env+".apps.example.test" || got.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number != 8080 {
 		t.Fatalf("Ingress of web after build 1 = %+v, want class spacepods-test, host web.%s.apps.example.test, port 8080", got, r.env)
 	}
-	if want := "http://web." + r.env + ".apps.example.test"; r.engine.URL(r.env, "web") != want {
+	if got.Annotations["cert-manager.io/cluster-issuer"] != "test-issuer" || len(got.Spec.TLS) != 1 ||
+		got.Spec.TLS[0].SecretName != "web-tls" || !slices.Equal(got.Spec.TLS[0].Hosts, []string{got.Spec.Rules[0].Host}) {
+		t.Errorf("Ingress of web: annotations %v, tls %+v; want the configured annotation and TLS for its host from web-tls", got.Annotations, got.Spec.TLS)
+	}
+	if want := "https://web." + r.env + ".apps.example.test"; r.engine.URL(r.env, "web") != want {
 		t.Errorf("URL = %s, want %s", r.engine.URL(r.env, "web"), want)
 	}
 

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"maps"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -58,15 +59,15 @@ func (d *Driver) Route(ctx context.Context, env, app, target string) (string, er
 	if d.cfg.IngressClass != "" {
 		spec.IngressClassName = new(d.cfg.IngressClass)
 	}
+	if d.cfg.IngressTLS {
+		spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: app + "-tls"}}
+	}
 	ing := &networkingv1.Ingress{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      app,
-			Namespace: ns,
-			Labels: map[string]string{
-				runtime.LabelManaged:     "true",
-				runtime.LabelEnvironment: env,
-				runtime.LabelApp:         app,
-			},
+			Name:        app,
+			Namespace:   ns,
+			Labels:      d.appLabels(env, app),
+			Annotations: maps.Clone(d.cfg.IngressAnnotations),
 		},
 		Spec: spec,
 	}
@@ -79,6 +80,10 @@ func (d *Driver) Route(ctx context.Context, env, app, target string) (string, er
 		return "", spacepods.Errorf(spacepods.ECONFLICT, "ingress %s/%s exists but Spacepods did not create it", ns, app)
 	case err == nil:
 		have.Labels, have.Spec = ing.Labels, ing.Spec
+		if have.Annotations == nil {
+			have.Annotations = map[string]string{}
+		}
+		maps.Copy(have.Annotations, ing.Annotations) // others (a controller's) stay
 		_, err = ings.Update(ctx, have, metav1.UpdateOptions{})
 	}
 	if err != nil {

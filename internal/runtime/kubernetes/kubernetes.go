@@ -89,6 +89,14 @@ type Config struct {
 	// IngressClass is the ingressClassName of app Ingresses; empty means the
 	// cluster's default class.
 	IngressClass string
+	// IngressAnnotations are put on every app Ingress, e.g.
+	// cert-manager.io/cluster-issuer=letsencrypt, or an ingress
+	// controller's own settings.
+	IngressAnnotations map[string]string
+	// IngressTLS makes every app Ingress serve its host over TLS with the
+	// certificate in the Secret <app>-tls of the environment's namespace
+	// (which cert-manager, given an issuer annotation, makes and renews).
+	IngressTLS bool
 	// Domain is the domain of app hosts, <app>.<environment>.<domain>
 	// (default "localhost").
 	Domain string

@@ -193,11 +193,7 @@ func (d *Driver) ensureServices(ctx context.Context, ns string, spec runtime.Ser
 			ObjectMeta: metav1.ObjectMeta{
 				Name:      n,
 				Namespace: ns,
-				Labels: map[string]string{
-					runtime.LabelManaged:     "true",
-					runtime.LabelEnvironment: spec.Environment,
-					runtime.LabelApp:         spec.App,
-				},
+				Labels:    d.appLabels(spec.Environment, spec.App),
 			},
 			Spec: corev1.ServiceSpec{Selector: map[string]string{aliasLabelPrefix + n: "true"}},
 		}
@@ -661,4 +657,12 @@ func (d *Driver) ServiceAddr(ctx context.Context, env, name string) (string, err
 		return net.JoinHostPort(d.cfg.NodeAddress, strconv.Itoa(int(p.NodePort))), nil
 	}
 	return net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(p.Port))), nil
+}
+
+// appLabels are the labels of an object made for an app rather than for
+// one of its releases (a Service of a DNS name, an Ingress).
+func (d *Driver) appLabels(env, app string) map[string]string {
+	l := runtime.EnvLabels(nil, env, d.cfg.Installation)
+	l[runtime.LabelApp] = app
+	return l
 }
