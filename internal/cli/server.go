@@ -241,6 +241,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	switch cfg.runtime {
 	case "none":
 		logger.Info("runtime none: pods and deploys are off")
+		srv.Runtime = "none"
 	case "docker", "kubernetes":
 		routing := cfg.routing
 		if routing == "" {
@@ -340,6 +341,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			return err
 		}
 		srv.Pods, srv.Deploys = podSvc, engine
+		srv.Runtime, srv.Routing, srv.Installation = cfg.runtime, routing, inst
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker, kubernetes (with --kubeconfig, or in a cluster) or none (ecs is planned)", cfg.runtime)
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,17 @@ func TestE2E_PodOnKubernetes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+
+	resp, err := http.Get("http://" + s.api + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct{ Runtime, Routing, Installation string }
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if err != nil || health.Runtime != "kubernetes" || health.Routing != "ingress" || len(health.Installation) != 12 {
+		t.Errorf("/healthz = %+v (%v), want runtime kubernetes, routing ingress and the installation ID", health, err)
+	}
 
 	pod := s.name("kdemo")
 	out := s.mustCLI("pod", "create", pod, "--app", "storefront", "--wait")

@@ -66,6 +66,12 @@ type Health struct {
 	Status  string `json:"status"`
 	Version string `json:"version"`
 	Store   string `json:"store"`
+	// Where environments run: docker, kubernetes or none, how app hosts
+	// are routed (router or ingress), and the ID every runtime object and
+	// database of this installation carries.
+	Runtime      string `json:"runtime,omitempty"`
+	Routing      string `json:"routing,omitempty"`
+	Installation string `json:"installation,omitempty"`
 }
 
 func (s *Server) routes() []route {

@@ -34,6 +34,8 @@ type Server struct {
 	Store     *store.Store
 	Logger    *slog.Logger
 	Version   string
+	// Runtime, Routing and Installation are reported by /healthz.
+	Runtime, Routing, Installation string
 	// UI, when set, serves every path the API does not (the web UI, mounted at "/").
 	UI http.Handler
 
@@ -71,7 +73,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	h := Health{Status: "ok", Version: s.Version, Store: s.Store.Dialect()}
+	h := Health{Status: "ok", Version: s.Version, Store: s.Store.Dialect(), Runtime: s.Runtime, Routing: s.Routing, Installation: s.Installation}
 	if err := s.Store.DB().PingContext(r.Context()); err != nil {
 		h.Status = "store unreachable"
 		writeJSON(w, http.StatusServiceUnavailable, h)
