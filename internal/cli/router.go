@@ -13,6 +13,7 @@ import (
 
 type routerConfig struct {
 	listen, control, domain string
+	internal                string // set by the server (docker runtime): the Docker bridge's gateway and the listen port
 	healthInterval          time.Duration
 	drainTimeout            time.Duration
 }
@@ -44,10 +45,11 @@ one already running for its data dir); run this only to manage it yourself.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return router.Run(ctx, router.Config{Listen: rc.listen, ControlListen: rc.control, DataDir: routerDir(g.dataDir), Domain: rc.domain, Logger: logger})
+			return router.Run(ctx, router.Config{Listen: rc.listen, ControlListen: rc.control, InternalListen: rc.internal, DataDir: routerDir(g.dataDir), Domain: rc.domain, Logger: logger})
 		},
 	}
 	rc.flags(cmd, "")
+	cmd.Flags().StringVar(&rc.internal, "internal-listen", "", "where the apps' containers call their dependencies through the router (e.g. the Docker bridge's gateway, 172.17.0.1:8080); empty = none")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

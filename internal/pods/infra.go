@@ -25,7 +25,7 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
 		return env, err
 	}
-	if err := s.router().SetEnvironment(ctx, name); err != nil {
+	if err := s.setRouterEnvironment(ctx, name); err != nil {
 		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
 		return env, err
 	}

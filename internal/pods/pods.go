@@ -26,7 +26,7 @@ import (
 
 // Router is what pods need of the edge router.
 type Router interface {
-	SetEnvironment(ctx context.Context, env string) error
+	SetEnvironment(ctx context.Context, env, subnet string) error
 	RemoveEnvironment(ctx context.Context, env string) error
 	DeleteGroup(ctx context.Context, env, app string) error
 	Groups(ctx context.Context) ([]router.GroupStatus, error)
@@ -37,11 +37,25 @@ type Router interface {
 // routes app hosts itself): it holds no environment and no group.
 type noRouter struct{}
 
-func (noRouter) SetEnvironment(context.Context, string) error         { return nil }
+func (noRouter) SetEnvironment(context.Context, string, string) error { return nil }
 func (noRouter) RemoveEnvironment(context.Context, string) error      { return nil }
 func (noRouter) DeleteGroup(context.Context, string, string) error    { return nil }
 func (noRouter) Groups(context.Context) ([]router.GroupStatus, error) { return nil, nil }
 func (noRouter) Environments(context.Context) ([]string, error)       { return nil, nil }
+
+// setRouterEnvironment declares env at the edge router with its
+// containers' subnet (when the runtime has one), so that they may call the
+// environment's apps through the router's internal listener.
+func (s *Service) setRouterEnvironment(ctx context.Context, env string) error {
+	subnet := ""
+	if sn, ok := s.Driver.(runtime.Subnetter); ok {
+		var err error
+		if subnet, err = sn.Subnet(ctx, env); err != nil {
+			return err
+		}
+	}
+	return s.router().SetEnvironment(ctx, env, subnet)
+}
 
 func (s *Service) router() Router {
 	if s.Router == nil {
@@ -331,7 +345,7 @@ func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) 
 		fail("runtime: " + spacepods.ErrorMessage(err))
 		return
 	}
-	if err := s.router().SetEnvironment(wctx, env); err != nil {
+	if err := s.setRouterEnvironment(wctx, env); err != nil {
 		fail("router: " + spacepods.ErrorMessage(err))
 		return
 	}

@@ -55,8 +55,12 @@ func (c *Client) DeleteGroup(ctx context.Context, env, app string) error {
 }
 
 // SetEnvironment declares env. Returns EINVALID for a bad name.
-func (c *Client) SetEnvironment(ctx context.Context, env string) error {
-	return c.do(ctx, http.MethodPut, "/v1/environments/"+url.PathEscape(env), nil, nil)
+func (c *Client) SetEnvironment(ctx context.Context, env, subnet string) error {
+	var body any
+	if subnet != "" {
+		body = EnvironmentSpec{Subnet: subnet}
+	}
+	return c.do(ctx, http.MethodPut, "/v1/environments/"+url.PathEscape(env), body, nil)
 }
 
 // RemoveEnvironment forgets env and deletes its groups. Returns ENOTFOUND if

@@ -24,6 +24,9 @@ type Info struct {
 	Control string `json:"control,omitempty"` // control API address
 	Domain  string `json:"domain"`
 	Groups  int    `json:"groups"`
+	// Internal is the listener of the apps' calls to their dependencies
+	// (InternalHandler); "" when there is none.
+	Internal string `json:"internal,omitempty"`
 }
 
 // ControlHandler returns the control API of r. Every request must carry
@@ -130,8 +133,20 @@ func (c *control) listEnvironments(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, c.r.Environments())
 }
 
+// EnvironmentSpec is the optional body of PUT /v1/environments/{env}.
+type EnvironmentSpec struct {
+	Subnet string `json:"subnet,omitempty"` // its containers' subnet, for the internal listener
+}
+
 func (c *control) setEnvironment(w http.ResponseWriter, req *http.Request) {
-	if err := c.r.SetEnvironment(req.PathValue("env")); err != nil {
+	var spec EnvironmentSpec
+	if req.ContentLength != 0 {
+		if err := readJSON(w, req, &spec); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if err := c.r.SetEnvironment(req.PathValue("env"), spec.Subnet); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -77,7 +77,7 @@ func TestControlAPI_ManagesGroupsThroughClient(t *testing.T) {
 	defer cancel()
 	a, b := newBackend(t, "a"), newBackend(t, "b")
 
-	if err := cl.SetEnvironment(ctx, "alice"); err != nil {
+	if err := cl.SetEnvironment(ctx, "alice", ""); err != nil {
 		t.Fatal(err)
 	}
 	spec := GroupSpec{HealthPath: "/healthz", Targets: []TargetSpec{{a.addr, 1}, {b.addr, 1}}}

@@ -18,6 +18,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -83,7 +84,8 @@ type Router struct {
 
 	mu      sync.RWMutex
 	groups  map[groupKey]*group
-	envs    map[string]bool // environments declared with SetEnvironment
+	envs    map[string]bool         // environments declared with SetEnvironment
+	nets    map[string]netip.Prefix // their containers' subnets (InternalHandler)
 	closed  bool
 	version uint64 // bumped on every change of the route table
 
@@ -106,6 +108,7 @@ func New(opts Options) (*Router, error) {
 		cancel:   cancel,
 		groups:   make(map[groupKey]*group),
 		envs:     make(map[string]bool),
+		nets:     make(map[string]netip.Prefix),
 	}
 	if opts.SnapshotPath != "" {
 		if err := r.restore(); err != nil {
@@ -322,25 +325,35 @@ func (r *Router) deleteGroupLocked(g *group) {
 }
 
 // SetEnvironment declares that env exists, so that a request for an app it
-// lacks gets "no app named x" rather than "no environment". Idempotent.
-// Returns EINVALID for a bad name.
-func (r *Router) SetEnvironment(env string) error {
+// lacks gets "no app named x" rather than "no environment", and records the
+// subnet of its containers ("" = none), from which InternalHandler admits
+// calls to env's apps. Idempotent. Returns EINVALID for a bad name or subnet.
+func (r *Router) SetEnvironment(env, subnet string) error {
 	if err := spacepods.ValidateName("environment", env); err != nil {
 		return err
+	}
+	p, hasNet, err := parseSubnet(subnet)
+	if err != nil {
+		return spacepods.Errorf(spacepods.EINVALID, "subnet %q of environment %s: %v", subnet, env, err)
 	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return errClosed()
 	}
-	if r.envs[env] {
+	if r.envs[env] && r.nets[env] == p {
 		r.mu.Unlock()
 		return nil
 	}
 	r.envs[env] = true
+	if hasNet {
+		r.nets[env] = p
+	} else {
+		delete(r.nets, env)
+	}
 	snap := r.changedLocked()
 	r.mu.Unlock()
-	r.log.Info("environment set", "env", env)
+	r.log.Info("environment set", "env", env, "subnet", subnet)
 	return r.persist(snap)
 }
 
@@ -350,6 +363,7 @@ func (r *Router) RemoveEnvironment(env string) error {
 	r.mu.Lock()
 	found := r.envs[env]
 	delete(r.envs, env)
+	delete(r.nets, env)
 	for k, g := range r.groups {
 		if k.env == env {
 			r.deleteGroupLocked(g)

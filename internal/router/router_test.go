@@ -330,7 +330,7 @@ func TestRouter_ErrorPagesNameEnvironmentAndApp(t *testing.T) {
 	c := newTestClient(t)
 	api, web, sick := newBackend(t, "api"), newBackend(t, "web"), newBackend(t, "sick")
 	sick.healthy.Store(false)
-	if err := r.SetEnvironment("alice"); err != nil {
+	if err := r.SetEnvironment("alice", ""); err != nil {
 		t.Fatal(err)
 	}
 	mustSetGroup(t, r, "bob", "api", GroupSpec{Targets: []TargetSpec{{api.addr, 1}}})
@@ -579,7 +579,7 @@ func TestRouter_SnapshotSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r1.SetEnvironment("alice"); err != nil {
+	if err := r1.SetEnvironment("alice", ""); err != nil {
 		t.Fatal(err)
 	}
 	mustSetGroup(t, r1, "bob", "web", GroupSpec{HealthPath: "/healthz", Targets: []TargetSpec{{a.addr, 2}, {b.addr, 1}}})
@@ -647,7 +647,7 @@ func TestRouter_UnreadableSnapshotIsMovedAside(t *testing.T) {
 	if len(moved) != 1 {
 		t.Fatalf("corrupt snapshot not kept aside: %v", moved)
 	}
-	if err := r.SetEnvironment("alice"); err != nil {
+	if err := r.SetEnvironment("alice", ""); err != nil {
 		t.Fatalf("router cannot write a new snapshot: %v", err)
 	}
 }

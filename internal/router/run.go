@@ -38,8 +38,11 @@ const (
 // ControlListen DefaultControlListen, Domain "localhost", HealthInterval 1s,
 // DrainTimeout 30s. DataDir is required.
 type Config struct {
-	Listen         string // proxy listener (host:port; port 0 picks one)
-	ControlListen  string // control API listener; must be a loopback address
+	Listen        string // proxy listener (host:port; port 0 picks one)
+	ControlListen string // control API listener; must be a loopback address
+	// InternalListen, when set, is where the apps' containers call their
+	// dependencies (InternalHandler), e.g. the Docker bridge's gateway.
+	InternalListen string
 	DataDir        string // token, pid, info and route snapshot live here
 	Domain         string
 	HealthInterval time.Duration
@@ -106,6 +109,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: control API: listen on %s: %v", cfg.ControlListen, err)
 	}
 	defer controlLn.Close()
+	var internalLn net.Listener
+	if cfg.InternalListen != "" {
+		internalLn, err = net.Listen("tcp", cfg.InternalListen)
+		if err != nil {
+			return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: internal listener: listen on %s: %v", cfg.InternalListen, err)
+		}
+		defer internalLn.Close()
+	}
 
 	// Restored targets get their first check before traffic is let in.
 	wctx, cancel := context.WithTimeout(ctx, DefaultHealthTimeout)
@@ -113,6 +124,9 @@ func Run(ctx context.Context, cfg Config) error {
 	cancel()
 
 	info := Info{PID: os.Getpid(), Listen: proxyLn.Addr().String(), Control: controlLn.Addr().String(), Domain: r.Domain()}
+	if internalLn != nil {
+		info.Internal = internalLn.Addr().String()
+	}
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	proxySrv := &http.Server{
 		Handler:           r,
@@ -125,9 +139,18 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
 	}
-	errc := make(chan error, 2)
+	internalSrv := &http.Server{
+		Handler:           r.InternalHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          errLog,
+	}
+	errc := make(chan error, 3)
 	go func() { errc <- proxySrv.Serve(proxyLn) }()
 	go func() { errc <- controlSrv.Serve(controlLn) }()
+	if internalLn != nil {
+		go func() { errc <- internalSrv.Serve(internalLn) }()
+	}
 
 	pidPath, infoPath := filepath.Join(cfg.DataDir, PIDFile), filepath.Join(cfg.DataDir, InfoFile)
 	if err := writeFileAtomic(pidPath, []byte(strconv.Itoa(info.PID)+"\n"), 0o644); err != nil {
@@ -138,7 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 		logger.Error("write info file", "path", infoPath, "err", err)
 	}
 	defer removeIfOurs(pidPath, infoPath, info.PID)
-	logger.Info("router serving", "listen", info.Listen, "control", info.Control, "domain", info.Domain, "data_dir", cfg.DataDir, "pid", info.PID)
+	logger.Info("router serving", "listen", info.Listen, "control", info.Control, "internal", info.Internal, "domain", info.Domain, "data_dir", cfg.DataDir, "pid", info.PID)
 
 	var serveErr error
 	select {
@@ -149,6 +172,7 @@ func Run(ctx context.Context, cfg Config) error {
 	sctx, scancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer scancel()
 	_ = controlSrv.Shutdown(sctx)
+	_ = internalSrv.Shutdown(sctx)
 	if err := proxySrv.Shutdown(sctx); err != nil {
 		logger.Warn("requests still running at the end of the drain timeout were cut", "err", err)
 		proxySrv.Close()

@@ -15,9 +15,10 @@ import (
 // snapshot is the route table as written to disk: the declared state only
 // (health and counters are rebuilt at run time).
 type snapshot struct {
-	Version      int             `json:"version"`
-	Environments []string        `json:"environments"`
-	Groups       []snapshotGroup `json:"groups"`
+	Version      int               `json:"version"`
+	Environments []string          `json:"environments"`
+	Subnets      map[string]string `json:"subnets,omitempty"` // environment → its containers' subnet
+	Groups       []snapshotGroup   `json:"groups"`
 }
 
 type snapshotGroup struct {
@@ -48,6 +49,12 @@ func (r *Router) changedLocked() pendingSnapshot {
 		s.Environments = append(s.Environments, e)
 	}
 	slices.Sort(s.Environments)
+	for e, p := range r.nets {
+		if s.Subnets == nil {
+			s.Subnets = map[string]string{}
+		}
+		s.Subnets[e] = p.String()
+	}
 	for _, g := range r.groups {
 		sg := snapshotGroup{Environment: g.env, App: g.app, HealthPath: g.healthPath, Targets: []TargetSpec{}}
 		for _, t := range g.live {
@@ -147,6 +154,9 @@ func (r *Router) restore() error {
 	defer r.mu.Unlock()
 	for _, e := range s.Environments {
 		r.envs[e] = true
+		if p, ok, _ := parseSubnet(s.Subnets[e]); ok {
+			r.nets[e] = p
+		}
 	}
 	for _, g := range s.Groups {
 		r.setGroupLocked(g.Environment, g.App, GroupSpec{HealthPath: g.HealthPath, Targets: g.Targets})
@@ -161,6 +171,9 @@ func (s snapshot) validate() error {
 	for _, e := range s.Environments {
 		if err := validateNames(e, "x"); err != nil {
 			return err
+		}
+		if _, _, err := parseSubnet(s.Subnets[e]); err != nil {
+			return fmt.Errorf("environment %s: subnet: %w", e, err)
 		}
 	}
 	for _, g := range s.Groups {

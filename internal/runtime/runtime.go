@@ -58,9 +58,12 @@ type ServiceSpec struct {
 	Env         map[string]string // injected at start; values never logged
 	Port        int               // container port for web services; 0 for workers
 	Aliases     []string          // DNS names inside the environment's network, e.g. the app name
-	Health      HealthCheck
-	Replicas    int
-	Labels      map[string]string // extra labels
+	// Hosts are extra host name → IP entries of the replicas (/etc/hosts),
+	// e.g. dependencies' host names pointing at the edge router.
+	Hosts    map[string]string
+	Health   HealthCheck
+	Replicas int
+	Labels   map[string]string // extra labels
 }
 
 // Replica is one running instance of a service.
@@ -98,7 +101,8 @@ type TaskSpec struct {
 	Image       string
 	Command     []string // as ServiceSpec.Command
 	Env         map[string]string
-	Timeout     time.Duration // default 10m
+	Hosts       map[string]string // as ServiceSpec.Hosts
+	Timeout     time.Duration     // default 10m
 	Labels      map[string]string
 }
 
@@ -176,4 +180,11 @@ type ServiceAddresser interface {
 	// from the edge router. ENOTFOUND if there is no such service;
 	// EINVALID if it has no port (a worker).
 	ServiceAddr(ctx context.Context, env, name string) (string, error)
+}
+
+// Subnetter is an optional ability: the subnet of an environment's
+// containers (its Docker network's), from which the edge router's internal
+// listener admits their calls to the environment's apps.
+type Subnetter interface {
+	Subnet(ctx context.Context, env string) (string, error)
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,4 +94,27 @@ func Labels(extra map[string]string, env, app, service, role string, release int
 	l[LabelRole] = role
 	l[LabelService] = service
 	return l
+}
+
+// HostsList returns hosts as sorted "name:ip" entries (Docker's ExtraHosts).
+func HostsList(hosts map[string]string) []string {
+	out := make([]string, 0, len(hosts))
+	for _, name := range slices.Sorted(maps.Keys(hosts)) {
+		out = append(out, name+":"+hosts[name])
+	}
+	return out
+}
+
+// ParseHostsList is the inverse of HostsList.
+func ParseHostsList(list []string) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(list))
+	for _, e := range list {
+		if name, ip, ok := strings.Cut(e, ":"); ok {
+			out[name] = ip
+		}
+	}
+	return out
 }

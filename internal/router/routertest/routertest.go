@@ -19,12 +19,15 @@ type Running struct {
 	Router *router.Router
 	Client *router.Client // its control API, with its token
 	Addr   string         // the proxy's 127.0.0.1:port
+	// Internal is the internal listener's address ("" if none).
+	Internal string
 
 	servers []*http.Server
 }
 
-// Start runs a router with opts.
-func Start(opts router.Options) (*Running, error) {
+// Start runs a router with opts. internal, when set, is the address of its
+// internal listener (InternalHandler; port 0 picks one): Running.Internal.
+func Start(opts router.Options, internal ...string) (*Running, error) {
 	r, err := router.New(opts)
 	if err != nil {
 		return nil, err
@@ -48,7 +51,19 @@ func Start(opts router.Options) (*Running, error) {
 	control := &http.Server{Handler: r.ControlHandler(token, info), ReadHeaderTimeout: 10 * time.Second}
 	go proxy.Serve(proxyLn)
 	go control.Serve(controlLn)
-	return &Running{Router: r, Client: router.NewClient(info.Control, token), Addr: info.Listen, servers: []*http.Server{proxy, control}}, nil
+	run := &Running{Router: r, Client: router.NewClient(info.Control, token), Addr: info.Listen, servers: []*http.Server{proxy, control}}
+	if len(internal) > 0 && internal[0] != "" {
+		ln, err := net.Listen("tcp", internal[0])
+		if err != nil {
+			run.Close()
+			return nil, err
+		}
+		srv := &http.Server{Handler: r.InternalHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		run.servers = append(run.servers, srv)
+		run.Internal = ln.Addr().String()
+	}
+	return run, nil
 }
 
 // Close stops serving and closes the router.

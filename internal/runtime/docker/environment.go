@@ -147,3 +147,18 @@ func (d *Driver) HostAddress(ctx context.Context, env string) (string, error) {
 	}
 	return "", spacepods.Errorf(spacepods.EINTERNAL, "network %s has no IPv4 gateway", n.Name)
 }
+
+// Subnet returns the subnet of the environment's network. ENOTFOUND if the
+// environment does not exist.
+func (d *Driver) Subnet(ctx context.Context, env string) (string, error) {
+	n, err := d.network(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range n.IPAM.Config {
+		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
+			return p.String(), nil
+		}
+	}
+	return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "network %s has no IPv4 subnet", networkName(env))
+}

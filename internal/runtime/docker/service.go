@@ -287,6 +287,7 @@ func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSp
 		Env:         env,
 		Port:        port,
 		Aliases:     aliases,
+		Hosts:       hostsOf(c),
 		Health:      runtime.HealthCheck{Path: l[labelHealthPath], Timeout: timeout},
 		Labels:      extraLabels(l),
 	}, nil
@@ -340,7 +341,7 @@ func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (s
 		Labels:      l,
 		StopTimeout: &grace,
 	}
-	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(spec.Environment))}
+	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(spec.Environment)), ExtraHosts: runtime.HostsList(spec.Hosts)}
 	if n > 0 {
 		host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 		if spec.Port > 0 {
@@ -387,4 +388,12 @@ func (d *Driver) remove(ctx context.Context, id string, graceful bool) error {
 		return d.wrap(err, "remove container")
 	}
 	return nil
+}
+
+// hostsOf reads a container's extra hosts back.
+func hostsOf(c container.InspectResponse) map[string]string {
+	if c.HostConfig == nil {
+		return nil
+	}
+	return runtime.ParseHostsList(c.HostConfig.ExtraHosts)
 }

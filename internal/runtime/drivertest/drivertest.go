@@ -626,11 +626,27 @@ func testGateway(t *testing.T, s *suite) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	s.create(t, s.web(env, "web", nil))
+	// Hosts put a name in the replicas' /etc/hosts: here the host's.
+	web := s.web(env, "web", nil)
+	web.Hosts = map[string]string{"host.spacepods.test": ip.String()}
+	s.create(t, web)
 	st := s.healthy(t, env, "web", 1)
 	target := url.QueryEscape("http://" + ln.Addr().String() + "/")
 	if code, body := get(t, "http://"+st.Replicas[0].Addr+"/call?url="+target); code != http.StatusOK || body != "hello from the host" {
 		t.Fatalf("container calling the host at %s = %d %q", ln.Addr(), code, body)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	target = url.QueryEscape("http://host.spacepods.test:" + port + "/")
+	if code, body := get(t, "http://"+st.Replicas[0].Addr+"/call?url="+target); code != http.StatusOK || body != "hello from the host" {
+		t.Fatalf("container calling the host by the name in its Hosts = %d %q", code, body)
+	}
+	// A replica added later (from the stored spec) has the entry too.
+	if err := s.d.ScaleService(s.ctx(t), env, "web", 2); err != nil {
+		t.Fatal(err)
+	}
+	st = s.healthy(t, env, "web", 2)
+	if code, body := get(t, "http://"+st.Replicas[1].Addr+"/call?url="+target); code != http.StatusOK || body != "hello from the host" {
+		t.Fatalf("the scaled-up replica calling the host by name = %d %q", code, body)
 	}
 }
 

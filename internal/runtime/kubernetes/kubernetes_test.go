@@ -544,6 +544,29 @@ func TestDriver_StrayLabelledObjectsNameTheirEnvironment(t *testing.T) {
 	}
 }
 
+// TestDriver_HostsBecomeHostAliases: a service's extra hosts are its pods'
+// hostAliases, one per IP address.
+func TestDriver_HostsBecomeHostAliases(t *testing.T) {
+	c := requireCluster(t)
+	t.Parallel()
+	d := newDriver(t, kubernetes.Config{})
+	env := uniqueEnv("hosts")
+	ensureEnv(t, d, env)
+	spec := webSpec(env, "web")
+	spec.Hosts = map[string]string{"b.example.test": "10.0.0.1", "a.example.test": "10.0.0.1", "c.example.test": "10.0.0.2"}
+	if err := d.CreateService(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := c.client.AppsV1().Deployments(d.Namespace(env)).Get(t.Context(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(dep.Spec.Template.Spec.HostAliases)
+	if want := "[{10.0.0.1 [a.example.test b.example.test]} {10.0.0.2 [c.example.test]}]"; got != want {
+		t.Errorf("hostAliases = %s, want %s", got, want)
+	}
+}
+
 // TestDriver_UnreachableAPIServerIsUnavailable needs no cluster.
 func TestDriver_UnreachableAPIServerIsUnavailable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kubeconfig")

@@ -253,7 +253,7 @@ func TestDeploy_EdgeRouterInFrontOfTheClusterTargetsServices(t *testing.T) {
 	d := newDriver(t, kubernetes.Config{NodeAddress: "127.0.0.1"})
 	_, port, _ := net.SplitHostPort(rr.Addr)
 	r := newDeployRig(t, ctx, d, &deploy.Engine{Router: rr.Client, Domain: rr.Router.Domain(), RouterPort: port})
-	if err := rr.Client.SetEnvironment(ctx, r.env); err != nil {
+	if err := rr.Client.SetEnvironment(ctx, r.env, ""); err != nil {
 		t.Fatal(err)
 	}
 	np := serveNodePorts(t, ctx, c, d.Namespace(r.env))

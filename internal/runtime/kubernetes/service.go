@@ -170,6 +170,7 @@ func (d *Driver) deployment(ns string, spec runtime.ServiceSpec) *appsv1.Deploym
 					EnableServiceLinks:            new(false),
 					AutomountServiceAccountToken:  new(false),
 					ImagePullSecrets:              d.imagePullSecrets(),
+					HostAliases:                   hostAliases(spec.Hosts),
 				},
 			},
 		},
@@ -665,4 +666,18 @@ func (d *Driver) appLabels(env, app string) map[string]string {
 	l := runtime.EnvLabels(nil, env, d.cfg.Installation)
 	l[runtime.LabelApp] = app
 	return l
+}
+
+// hostAliases turns extra host entries into the pod's /etc/hosts aliases,
+// one per IP address, in a stable order.
+func hostAliases(hosts map[string]string) []corev1.HostAlias {
+	byIP := map[string][]string{}
+	for _, name := range slices.Sorted(maps.Keys(hosts)) {
+		byIP[hosts[name]] = append(byIP[hosts[name]], name)
+	}
+	var out []corev1.HostAlias
+	for _, ip := range slices.Sorted(maps.Keys(byIP)) {
+		out = append(out, corev1.HostAlias{IP: ip, Hostnames: byIP[ip]})
+	}
+	return out
 }

@@ -141,6 +141,7 @@ func (d *Driver) job(ns string, task runtime.TaskSpec, timeout time.Duration) *b
 					EnableServiceLinks:           new(false),
 					AutomountServiceAccountToken: new(false),
 					ImagePullSecrets:             d.imagePullSecrets(),
+					HostAliases:                  hostAliases(task.Hosts),
 				},
 			},
 		},
