@@ -173,7 +173,7 @@ func startRouter(ctx context.Context, dataDir string, rc routerConfig, logger *s
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(exe, "router", "--data-dir", dataDir, "--listen", rc.listen, "--control", rc.control, "--domain", rc.domain)
+	cmd := exec.Command(exe, "router", "--data-dir", dataDir, "--listen", rc.listen, "--control", rc.control, "--domain", rc.domain, "--internal-listen", rc.internal)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -297,12 +297,32 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, DefaultTTL: cfg.defaultTTL, Logger: logger.With("component", "pods")}
 		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Ingress: ingress, Config: cfgSvc, Domain: cfg.router.domain, Logger: logger.With("component", "deploy")}
 		if ingress == nil {
-			rt, err := startRouter(ctx, g.dataDir, cfg.router, logger)
+			rc := cfg.router
+			_, port, _ := net.SplitHostPort(rc.listen)
+			if dd, ok := drv.(*docker.Driver); ok {
+				// Apps call their dependencies through the router too, at
+				// the default bridge's gateway, which every container reaches.
+				gw, err := dd.BridgeGateway(ctx)
+				if err != nil {
+					return err
+				}
+				rc.internal = net.JoinHostPort(gw, port)
+			}
+			rt, err := startRouter(ctx, g.dataDir, rc, logger)
 			if err != nil {
 				return err
 			}
 			podSvc.Router, engine.Router = rt, rt
-			_, engine.RouterPort, _ = net.SplitHostPort(cfg.router.listen)
+			engine.RouterPort = port
+			info, err := rt.Info(ctx)
+			if err != nil {
+				return err
+			}
+			engine.InternalRouter = info.Internal
+			if rc.internal != "" && info.Internal != rc.internal {
+				logger.Warn("the running edge router has no internal listener at "+rc.internal+": apps reach their dependencies by network alias until it is restarted (stop it by its PID in <data-dir>/router/router.pid, then restart the server)",
+					"router_pid", info.PID, "router_internal", info.Internal)
+			}
 		} else {
 			logger.Info("routing: an Ingress per app host; the built-in edge router is not started", "ingress_class", cfg.ingressClass, "domain", cfg.router.domain, "tls", cfg.ingressTLS)
 			if cfg.ingressTLS {

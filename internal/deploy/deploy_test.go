@@ -465,3 +465,50 @@ func buildOf(t *testing.T, s *podstest.Stack, env, app string) string {
 	b, _, _ := strings.Cut(rest, `"`)
 	return b
 }
+
+// TestDeploy_DependenciesAreCalledOnlyOnAdmittedReplicas rolls out a build
+// of pricing-api (a dependency of catalog-api, itself storefront's) whose
+// health check never passes, under constant load on storefront. Apps call
+// their dependencies through the router's internal listener, so the new
+// replica, never admitted, gets none of catalog-api's calls (by network
+// alias it would get about half): its log, kept on the rolled-back deploy,
+// shows no request. Meanwhile the old replica serves them all, through the
+// router, and no storefront request fails.
+func TestDeploy_DependenciesAreCalledOnlyOnAdmittedReplicas(t *testing.T) {
+	t.Parallel()
+	s := podstest.Start(t, podstest.Config{Deploy: deploy.Options{HealthTimeout: 8 * time.Second}})
+	env := masterWithStorefront(t, s, 2)
+	ctx := podstest.Context(t, 3*time.Minute)
+	if err := s.AddBuild(ctx, "pricing-api", podstest.BuildUnhealthy, "unhealthy"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.RouterClient.Stats(ctx, env, "pricing-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLoad(s, env)
+	d := submitAndWait(t, s, deploy.Request{Env: env, App: "pricing-api", Build: podstest.BuildUnhealthy})
+	requireNoFailures(t, l, "the unhealthy dependency's deploy")
+	wantStatus(t, s, d, spacepods.DeployRolledBack)
+	if !strings.Contains(d.Output, "unhealthy") {
+		t.Fatalf("the rolled-back deploy does not keep the new replica's output:\n%s", describe(s, d))
+	}
+	if strings.Contains(d.Output, `"path":"/prices"`) {
+		t.Errorf("the never-admitted replica was called by catalog-api:\n%s", d.Output)
+	}
+	after, err := s.RouterClient.Stats(ctx, env, "pricing-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n0, n1 uint64
+	for _, tg := range before.Targets {
+		n0 += tg.Requests
+	}
+	for _, tg := range after.Targets {
+		n1 += tg.Requests
+	}
+	if n1 <= n0 {
+		t.Errorf("the router's pricing-api targets served %d requests during the deploy, want catalog-api's calls", n1-n0)
+	}
+	t.Logf("pricing-api served %d calls through the router during the deploy", n1-n0)
+}

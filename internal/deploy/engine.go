@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -75,9 +76,16 @@ type Engine struct {
 	Config     *config.Service
 	Domain     string // host names are <app>.<env>.<Domain>
 	RouterPort string // port of app URLs shown to users, e.g. "8080" ("" or "80": none)
-	Scheme     string // of app URLs: "http" (default) or "https" (TLS at the ingress)
-	Options    Options
-	Logger     *slog.Logger
+	// InternalRouter, when set (Docker, with the edge router), is the
+	// host:port of the router's internal listener. Apps then call their web
+	// dependencies at http://<dep>.<env>.<domain>:<port>, a name their
+	// containers resolve to that host (ServiceSpec.Hosts), so those calls
+	// go only to healthy, admitted replicas, as users' requests do, rather
+	// than to every running replica a network alias names.
+	InternalRouter string
+	Scheme         string // of app URLs: "http" (default) or "https" (TLS at the ingress)
+	Options        Options
+	Logger         *slog.Logger
 
 	mu         sync.Mutex
 	workers    map[string]*worker // env/app key → its running worker
@@ -411,6 +419,31 @@ func (e *Engine) URL(env, app string) string {
 		scheme = "http"
 	}
 	return scheme + "://" + host
+}
+
+// DependencyURL is the URL at which the apps of env reach the web app dep
+// ("" if dep is not a web app).
+func (e *Engine) DependencyURL(env string, dep spacepods.App) string {
+	u := config.DependencyURL(dep)
+	if u == "" || e.InternalRouter == "" {
+		return u
+	}
+	_, port, _ := net.SplitHostPort(e.InternalRouter)
+	return fmt.Sprintf("http://%s.%s.%s:%s", dep.Name, env, e.Domain, port)
+}
+
+// dependencyHosts are the Hosts of app's containers in env: its
+// dependencies' host names at the router's internal listener.
+func (e *Engine) dependencyHosts(env string, app spacepods.App) map[string]string {
+	if e.InternalRouter == "" || len(app.Dependencies) == 0 {
+		return nil
+	}
+	ip, _, _ := net.SplitHostPort(e.InternalRouter)
+	hosts := make(map[string]string, len(app.Dependencies))
+	for _, dep := range app.Dependencies {
+		hosts[dep+"."+env+"."+e.Domain] = ip
+	}
+	return hosts
 }
 
 // ServiceName is the runtime name of app's release (and worker process).

@@ -312,7 +312,7 @@ func (r *run) register(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			deps[dep] = config.DependencyURL(da)
+			deps[dep] = e.DependencyURL(d.Env, da)
 		}
 		dbURL := ""
 		if r.app.Database != nil && e.DatabaseURL != nil {
@@ -366,7 +366,7 @@ func (r *run) migrate(ctx context.Context) error {
 	r.startEarly(ctx)
 	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
 		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
-		Image: r.rel.Image, Command: r.rel.Migrate, Env: env, Timeout: e.opts().TaskTimeout,
+		Image: r.rel.Image, Command: r.rel.Migrate, Env: env, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: e.opts().TaskTimeout,
 	})
 	if err != nil {
 		return fail(res.LogTail, "migration task: %s", spacepods.ErrorMessage(err))
@@ -409,14 +409,14 @@ func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, ""), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: role,
 		Image: r.rel.Image, Command: r.rel.Command, Env: r.rel.Vars, Port: r.app.Port, Aliases: []string{r.d.App},
-		Health: runtime.HealthCheck{Path: r.app.Health}, Replicas: replicas,
+		Hosts: r.e.dependencyHosts(r.d.Env, r.app), Health: runtime.HealthCheck{Path: r.app.Health}, Replicas: replicas,
 	}
 }
 
 func (r *run) workerSpec(w spacepods.Worker) runtime.ServiceSpec {
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, w.Name), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: runtime.RoleWorker,
-		Image: r.rel.Image, Command: w.Command, Env: r.rel.Vars, Replicas: 1,
+		Image: r.rel.Image, Command: w.Command, Env: r.rel.Vars, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Replicas: 1,
 		Labels: map[string]string{"spacepods.worker": w.Name},
 	}
 }

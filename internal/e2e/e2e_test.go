@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -71,7 +72,10 @@ func TestE2E_PodFromREADMEAndItsConfig(t *testing.T) {
 		t.Fatalf("pod sees SIGNING_KEY=%q, want the secret", got)
 	}
 	ce := envOf(t, s, demo, "catalog-api")
-	if envVar(t, ce, "SPACEPODS_ENV") != demo || envVar(t, ce, "PRICING_API_URL") != "http://pricing-api:8080" || ce["database"] != "set" {
+	// Dependencies are called through the router's internal listener, on
+	// the router's port.
+	_, routerPort, _ := net.SplitHostPort(s.router)
+	if envVar(t, ce, "SPACEPODS_ENV") != demo || envVar(t, ce, "PRICING_API_URL") != "http://pricing-api."+demo+".localhost:"+routerPort || ce["database"] != "set" {
 		t.Fatalf("catalog-api env: %v", ce)
 	}
 

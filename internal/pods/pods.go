@@ -161,6 +161,13 @@ func (s *Service) Start(ctx context.Context, reapEvery time.Duration) error {
 			s.Store.SetEnvironmentStatus(ctx, e.Name, spacepods.StatusFailed, "the control plane restarted during "+strings.TrimSuffix(e.Status, "ing")+"e: run `spacepods pod update "+e.Name+"` to redeploy, or destroy it")
 		case spacepods.StatusDestroying:
 			s.background(e.Name, func(ctx context.Context) { s.destroy(ctx, e.Name) })
+		case spacepods.StatusReady, spacepods.StatusFailed:
+			// The router learns (again) the subnets whose containers may
+			// call the environment's apps: after a router restart without
+			// its snapshot, or an upgrade from a version without them.
+			if err := s.setRouterEnvironment(ctx, e.Name); err != nil && spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+				s.Logger.Warn("declare the environment at the edge router", "env", e.Name, "err", err)
+			}
 		}
 	}
 	if reapEvery > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -106,9 +107,11 @@ func TestPod_ExampleServesThroughTheRouterAndUpdates(t *testing.T) {
 
 	t.Run("catalog-api gets the standard variables", func(t *testing.T) {
 		flat := envOf(t, s, name, "catalog-api")
+		// Dependencies are called through the router's internal listener.
+		_, port, _ := net.SplitHostPort(s.RouterInternal)
 		for k, want := range map[string]string{
 			"SPACEPODS_ENV": name, "SPACEPODS_APP": "catalog-api", "SPACEPODS_BUILD": "1", "SPACEPODS_GIT_SHA": s.SHA,
-			"PORT": "8080", "PRICING_API_URL": "http://pricing-api:8080", "database": "set",
+			"PORT": "8080", "PRICING_API_URL": "http://pricing-api." + name + ".localhost:" + port, "database": "set",
 		} {
 			if got := flat[k]; got != want {
 				t.Errorf("/env %s = %q, want %q (all: %v)", k, got, want, flat)

@@ -111,6 +111,9 @@ func (s *Server) effectiveConfig(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range app.Dependencies {
 		if da, err := s.Catalog.Get(ctx, d); err == nil {
 			deps[d] = config.DependencyURL(da)
+			if s.Deploys != nil {
+				deps[d] = s.Deploys.DependencyURL(envName, da)
+			}
 		}
 	}
 	eff, err := s.Config.EffectiveFor(ctx, app, deps, env.Name, env.Kind, build)

@@ -73,10 +73,13 @@ type Stack struct {
 	Router       *router.Router
 	RouterClient *router.Client
 	RouterAddr   string // the proxy's 127.0.0.1:port
-	Databases    *databases.Manager
-	Pods         *pods.Service
-	Logger       *slog.Logger
-	SHA          string // git SHA the example images were built from
+	// RouterInternal is the router's internal listener (the apps' calls to
+	// their dependencies): the default bridge's gateway and a port.
+	RouterInternal string
+	Databases      *databases.Manager
+	Pods           *pods.Service
+	Logger         *slog.Logger
+	SHA            string // git SHA the example images were built from
 
 	cfg Config
 
@@ -163,16 +166,22 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 // startRouter runs the edge router in-process: proxy and control API on free
 // loopback ports.
 func (s *Stack) startRouter() error {
+	// The internal listener (apps calling their dependencies) goes where
+	// the server puts it: the default bridge's gateway.
+	gw, err := s.Driver.BridgeGateway(context.Background())
+	if err != nil {
+		return err
+	}
 	rr, err := routertest.Start(router.Options{
 		HealthInterval: s.cfg.RouterHealthInterval,
 		DrainTimeout:   10 * time.Second,
 		Logger:         s.cfg.Logger.With("component", "router"),
-	})
+	}, net.JoinHostPort(gw, "0"))
 	if err != nil {
 		return err
 	}
 	s.running = rr
-	s.Router, s.RouterClient, s.RouterAddr = rr.Router, rr.Client, rr.Addr
+	s.Router, s.RouterClient, s.RouterAddr, s.RouterInternal = rr.Router, rr.Client, rr.Addr, rr.Internal
 	return nil
 }
 
@@ -183,7 +192,7 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 	_, port, _ := net.SplitHostPort(s.RouterAddr)
 	e := &deploy.Engine{
 		Store: s.Store, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
-		DatabaseURL: s.Pods.DatabaseURL, Domain: s.Router.Domain(), RouterPort: port,
+		DatabaseURL: s.Pods.DatabaseURL, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
 		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"),
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -162,3 +162,19 @@ func (d *Driver) Subnet(ctx context.Context, env string) (string, error) {
 	}
 	return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "network %s has no IPv4 subnet", networkName(env))
 }
+
+// BridgeGateway returns the gateway address of Docker's default bridge
+// network (docker0): an address of this host that every environment's
+// containers reach, where the edge router's internal listener goes.
+func (d *Driver) BridgeGateway(ctx context.Context) (string, error) {
+	n, err := d.client.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	if err != nil {
+		return "", d.wrap(err, "inspect Docker's default bridge network")
+	}
+	for _, c := range n.IPAM.Config {
+		if gw, err := netip.ParseAddr(c.Gateway); err == nil && gw.Is4() {
+			return gw.String(), nil
+		}
+	}
+	return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "Docker's default bridge network has no IPv4 gateway: start dockerd with its default bridge (docker0)")
+}
