@@ -654,7 +654,8 @@ func (r *run) removeOld(ctx context.Context) {
 // and returns their addresses (web) — or fails with their errors and logs.
 func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, error) {
 	e, d := r.e, r.d
-	deadline := time.Now().Add(e.opts().HealthTimeout)
+	start := time.Now()
+	deadline := start.Add(e.opts().HealthTimeout)
 	pause := e.backoff()
 	for {
 		st, err := e.Driver.ServiceStatus(ctx, d.Env, name)
@@ -674,7 +675,7 @@ func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, erro
 			return addrs[:n], nil
 		}
 		if len(looping) > 0 {
-			return nil, fail(r.failureOutput(ctx, name, st), "new replica %s is crash-looping (restarted %d+ times) after %s", strings.Join(looping, ", "), e.opts().CrashRestarts, time.Since(deadline.Add(-e.opts().HealthTimeout)).Round(time.Millisecond))
+			return nil, fail(r.failureOutput(ctx, name, st), "new replica %s is crash-looping (restarted %d+ times) after %s", strings.Join(looping, ", "), e.opts().CrashRestarts, time.Since(start).Round(time.Millisecond))
 		}
 		if time.Now().After(deadline) {
 			return nil, fail(r.failureOutput(ctx, name, st), "%d of %d new replicas became healthy within %s", len(addrs), n, e.opts().HealthTimeout)

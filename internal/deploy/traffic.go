@@ -59,7 +59,7 @@ type routerTraffic struct {
 	r        *run
 	services runtime.ServiceAddresser // nil: replica targets
 	newT     []router.TargetSpec      // the new release's targets, from admit on
-	oldW     int                      // services: the old release's weight (-1: not read yet)
+	oldW     int                      // services: the old release's weight, once oldSet
 	oldSet   bool
 }
 

@@ -1,7 +1,6 @@
 package router
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 )
@@ -37,12 +36,5 @@ func parseSubnet(s string) (netip.Prefix, bool, error) {
 		return netip.Prefix{}, false, nil
 	}
 	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		_, n, err2 := net.ParseCIDR(s)
-		if err2 != nil {
-			return netip.Prefix{}, false, err
-		}
-		p, _ = netip.ParsePrefix(n.String())
-	}
-	return p.Masked(), true, nil
+	return p.Masked(), err == nil, err
 }

@@ -5,7 +5,6 @@ package router
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -21,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spacepods/spacepods/internal/testenv"
 )
 
 // testOptions are fast defaults for tests: checks every 20 ms.
@@ -35,31 +36,7 @@ func testOptions(t testing.TB) Options {
 
 // testLogger collects the router's logs and prints them only if the test fails.
 func testLogger(t testing.TB) *slog.Logger {
-	t.Helper()
-	buf := &lockedBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("router log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return testenv.Logger(t, "router log", slog.LevelDebug)
 }
 
 // mustNewRouter starts a router and an HTTP front for it on 127.0.0.1.

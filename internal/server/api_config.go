@@ -109,11 +109,13 @@ func (s *Server) effectiveConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	deps := map[string]string{}
 	for _, d := range app.Dependencies {
-		if da, err := s.Catalog.Get(ctx, d); err == nil {
+		da, err := s.Catalog.Get(ctx, d)
+		switch {
+		case err != nil:
+		case s.Deploys != nil:
+			deps[d] = s.Deploys.DependencyURL(envName, da)
+		default:
 			deps[d] = config.DependencyURL(da)
-			if s.Deploys != nil {
-				deps[d] = s.Deploys.DependencyURL(envName, da)
-			}
 		}
 	}
 	eff, err := s.Config.EffectiveFor(ctx, app, deps, env.Name, env.Kind, build)

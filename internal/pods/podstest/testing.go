@@ -1,12 +1,10 @@
 package podstest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +22,7 @@ func Start(t testing.TB, cfg Config) *Stack {
 	testenv.RequireDocker(t)
 	cfg.PostgresURL = testenv.PostgresURL(t)
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger(t)
+		cfg.Logger = testenv.Logger(t, "stack log", slog.LevelInfo)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -64,36 +62,4 @@ func FormatLeaks(leaks []pods.Leak) string {
 		fmt.Fprintf(&b, "  %s %s (environment %s)\n", l.Kind, l.Name, l.Environment)
 	}
 	return b.String()
-}
-
-// testLogger keeps logs in memory and prints them only if t fails.
-func testLogger(t testing.TB) *slog.Logger {
-	buf := &lockedBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("stack log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 8<<20 { // keep the last few MiB
-		rest := l.b.Bytes()[l.b.Len()-4<<20:]
-		l.b = *bytes.NewBuffer(append([]byte(nil), rest...))
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -142,10 +142,7 @@ func watchScale(t *testing.T, ctx context.Context, c *cluster, ns string) *scale
 				continue
 			}
 			l.mu.Lock()
-			n := int(*dep.Spec.Replicas)
-			if s := l.seen[dep.Name]; len(s) == 0 || s[len(s)-1] != n {
-				l.seen[dep.Name] = append(s, n)
-			}
+			l.seen[dep.Name] = appendChanged(l.seen[dep.Name], int(*dep.Spec.Replicas))
 			l.mu.Unlock()
 		}
 	}()
@@ -185,9 +182,7 @@ func watchIngress(t *testing.T, ctx context.Context, c *cluster, ns, name string
 				target = rs[0].HTTP.Paths[0].Backend.Service.Name
 			}
 			l.mu.Lock()
-			if len(l.targets) == 0 || l.targets[len(l.targets)-1] != target {
-				l.targets = append(l.targets, target)
-			}
+			l.targets = appendChanged(l.targets, target)
 			l.last = ing.DeepCopy()
 			l.mu.Unlock()
 		}

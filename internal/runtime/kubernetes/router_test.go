@@ -200,9 +200,7 @@ func watchGroup(ctx context.Context, c *router.Client, np *nodePorts, env, app s
 				sort.Strings(ts)
 				s := strings.Join(ts, " ")
 				mu.Lock()
-				if len(seen) == 0 || seen[len(seen)-1] != s {
-					seen = append(seen, s)
-				}
+				seen = appendChanged(seen, s)
 				mu.Unlock()
 			}
 			time.Sleep(10 * time.Millisecond)

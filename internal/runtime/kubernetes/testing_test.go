@@ -209,3 +209,12 @@ func podLogFile(c *cluster) string { return filepath.Join(filepath.Dir(c.kubecon
 func uniqueEnv(hint string) string {
 	return "kt-" + hint + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 }
+
+// appendChanged appends v to s unless it equals s's last element: the
+// distinct states something went through, in order.
+func appendChanged[T comparable](s []T, v T) []T {
+	if len(s) > 0 && s[len(s)-1] == v {
+		return s
+	}
+	return append(s, v)
+}
