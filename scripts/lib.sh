@@ -55,7 +55,17 @@ stop_docker() {
   if [ -n "$STARTED_DOCKERD_PID" ]; then
     log "stopping the dockerd we started (pid $STARTED_DOCKERD_PID)"
     kill "$STARTED_DOCKERD_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 60); do # it stops its containers first (10 s grace each, in parallel)
+      kill -0 "$STARTED_DOCKERD_PID" 2>/dev/null || break
+      sleep 0.5
+    done
+    if kill -0 "$STARTED_DOCKERD_PID" 2>/dev/null; then
+      log "dockerd (pid $STARTED_DOCKERD_PID) did not stop within 30s: killing it"
+      kill -KILL "$STARTED_DOCKERD_PID" 2>/dev/null || true
+    fi
     wait "$STARTED_DOCKERD_PID" 2>/dev/null || true
+    STARTED_DOCKERD_PID=""
   fi
 }
 

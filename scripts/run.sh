@@ -14,6 +14,22 @@ export SPACEPODS_LISTEN=${SPACEPODS_LISTEN:-127.0.0.1:7070}
 export SPACEPODS_SERVER=http://$SPACEPODS_LISTEN
 mkdir -p bin "$SPACEPODS_DATA_DIR"
 
+# Whatever way this script ends (Ctrl-C, a failed step, the server exiting),
+# it stops the server and the dockerd that it started, and nothing else.
+server_pid=""
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    log "stopping the server (pid $server_pid)"
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  stop_docker
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 ensure_packages
 ensure_docker
 find_pg_bin && export PATH=$PATH:$PG_BIN
@@ -29,7 +45,6 @@ fi
 log "starting the server on $SPACEPODS_LISTEN (data in $SPACEPODS_DATA_DIR)"
 bin/spacepods server &
 server_pid=$!
-trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; stop_docker' EXIT
 for _ in $(seq 1 100); do
   curl -fsS "$SPACEPODS_SERVER/healthz" >/dev/null 2>&1 && break
   kill -0 $server_pid 2>/dev/null || { log "the server exited; see its log above"; exit 1; }
@@ -54,6 +69,6 @@ Try, in another terminal:
   bin/spacepods app list
   bin/spacepods deps storefront
   bin/spacepods pod create demo --app storefront --wait
-Ctrl-C stops the server.
+Ctrl-C stops the server${STARTED_DOCKERD_PID:+ and the dockerd this script started}.
 MSG
 wait $server_pid

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -23,7 +22,6 @@ import (
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
-	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
@@ -151,49 +149,6 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	return nil, spacepods.Errorf(spacepods.EINVALID, "--log-format %q: use text or json", format)
 }
 
-func routerDir(dataDir string) string { return filepath.Join(dataDir, "router") }
-
-// startRouter adopts the router already serving dataDir or starts
-// `spacepods router` as its own process (own session: it outlives us).
-func startRouter(ctx context.Context, dataDir string, rc routerConfig, logger *slog.Logger) (*router.Client, error) {
-	dir := routerDir(dataDir)
-	if c, ok := router.Adopt(dir, rc.control); ok {
-		logger.Info("adopted the running edge router", "control", c.Addr())
-		return c, nil
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	logf, err := os.OpenFile(filepath.Join(dir, "router.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(exe, "router", "--data-dir", dataDir, "--listen", rc.listen, "--control", rc.control, "--domain", rc.domain, "--internal-listen", rc.internal)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the edge router: %w", err)
-	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, ok := router.Adopt(dir, rc.control); ok {
-			logger.Info("started the edge router", "pid", pid, "listen", rc.listen, "control", c.Addr(), "log", logf.Name())
-			return c, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "the edge router did not come up within 15s: see %s (is %s in use? choose another with --router-listen)", logf.Name(), rc.listen)
-}
-
 func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	logger, err := newLogger(cfg.logLevel, cfg.logFormat)
 	if err != nil {
@@ -201,6 +156,18 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	}
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	lock, err := lockDataDir(g.dataDir, cfg.listen)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	// Take the API's address first: a second server on the same port fails
+	// here, before it starts anything.
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return spacepods.Errorf(spacepods.EUNAVAILABLE, "the API cannot listen on %s: %v: another program (another Spacepods server?) has it; choose another address with --listen", cfg.listen, err)
+	}
+	defer ln.Close()
 
 	st, err := store.Open(ctx, cfg.databaseURL, g.dataDir)
 	if err != nil {
@@ -299,16 +266,15 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		if ingress == nil {
 			rc := cfg.router
 			_, port, _ := net.SplitHostPort(rc.listen)
+			var gateway string
 			if dd, ok := drv.(*docker.Driver); ok {
 				// Apps call their dependencies through the router too, at
 				// the default bridge's gateway, which every container reaches.
-				gw, err := dd.BridgeGateway(ctx)
-				if err != nil {
+				if gateway, err = dd.BridgeGateway(ctx); err != nil {
 					return err
 				}
-				rc.internal = net.JoinHostPort(gw, port)
 			}
-			rt, err := startRouter(ctx, g.dataDir, rc, logger)
+			rt, err := startRouter(ctx, g.dataDir, &rc, gateway, logger)
 			if err != nil {
 				return err
 			}
@@ -368,10 +334,6 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Config: cfgSvc, Pods: podSvc, Deploys: engine, Store: st, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI = webUI
 
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return spacepods.Errorf(spacepods.EINVALID, "cannot listen on %s: %v (is another server running? choose another with --listen)", cfg.listen, err)
-	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	hs.RegisterOnShutdown(webUI.Close) // end the UI's live streams, or Shutdown waits for them
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -264,5 +265,76 @@ func TestE2E_TwoInstallationsShareADockerHost(t *testing.T) {
 	b.mustCLI("pod", "destroy", pod, "--wait")
 	if status, body, err := a.get(pod, "pricing-api", "/healthz"); err != nil || status != 200 {
 		t.Fatalf("a's pod after b destroyed its own failed pod of that name: %d %v %.200s", status, err, body)
+	}
+	// Both installations serve pods at once, each through its own router,
+	// and their apps call dependencies through each one's own internal
+	// listener (a free port each, kept in the data dir).
+	podB := b.name("other")
+	if out := b.mustCLI("pod", "create", podB, "--app", "catalog-api", "--wait"); !strings.Contains(out, "is ready") {
+		t.Fatalf("pod create in installation b: %s", out)
+	}
+	if status, body, err := b.get(podB, "catalog-api", "/products"); err != nil || status != 200 || !strings.Contains(body, "price") {
+		t.Fatalf("b's catalog-api (calls pricing-api through b's internal listener): %d %v %.300s", status, err, body)
+	}
+	if status, _, err := a.get(pod, "pricing-api", "/healthz"); err != nil || status != 200 {
+		t.Fatalf("a's pod while b serves one: %d %v", status, err)
+	}
+	pa, pb := internalPortOf(t, a), internalPortOf(t, b)
+	if pa == pb {
+		t.Fatalf("both installations' routers have their internal listener on port %s", pa)
+	}
+}
+
+// internalPortOf returns the port of a site's router internal listener,
+// kept in its data dir.
+func internalPortOf(t *testing.T, s *site) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dataDir, "router", "internal.port"))
+	if err != nil {
+		t.Fatalf("the router's internal port is not kept in the data dir: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestE2E_SecondServerSaysWhatIsTaken: a second server on a host fails at
+// once, naming what another one holds (its data dir, or a port) and the flag
+// that moves it — not after a 15 s wait on a router that cannot start.
+func TestE2E_SecondServerSaysWhatIsTaken(t *testing.T) {
+	a := newSite(t)
+	a.start()
+	tests := []struct {
+		name  string
+		tweak func(b *site)
+		want  []string
+	}{
+		{"same data dir", func(b *site) { b.dataDir = a.dataDir }, []string{"in use by another Spacepods server", "--data-dir"}},
+		{"same API address", func(b *site) { b.api = a.api }, []string{a.api, "--listen"}},
+		{"same router address", func(b *site) { b.router = a.router }, []string{a.router, "--router-listen"}},
+		{"same router control address", func(b *site) { b.control = a.control }, []string{a.control, "--router-control"}},
+		{"same internal port", func(b *site) { b.args = append(b.args, "--router-internal-port", internalPortOf(t, a)) }, []string{":" + internalPortOf(t, a), "--router-internal-port"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBareSite(t)
+			b.pgURL = a.pgURL
+			tt.tweak(b)
+			start := time.Now()
+			out, err := b.runUntilExit(20 * time.Second)
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("the second server did not fail; its log:\n%s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Fatalf("the second server's error does not say %q; its log:\n%s", w, out)
+				}
+			}
+			if took > 10*time.Second {
+				t.Fatalf("the second server took %s to fail; want at once", took)
+			}
+		})
+	}
+	if status, _, err := a.get("nothing-"+a.suffix, "x", "/"); err != nil || status != http.StatusNotFound {
+		t.Fatalf("the first server's router after the second servers failed: %d %v", status, err)
 	}
 }

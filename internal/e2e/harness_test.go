@@ -147,6 +147,21 @@ func (s *site) start() {
 	s.t.Fatalf("server did not answer within 60s; its log:\n%s", s.logs())
 }
 
+// runUntilExit runs `spacepods server` for a site that is expected to fail
+// at start, and returns its output and exit error (killed after max).
+func (s *site) runUntilExit(max time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), max)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, "server", "--data-dir", s.dataDir, "--listen", s.api,
+		"--router-listen", s.router, "--router-control", s.control, "--postgres-admin-url", s.pgURL)
+	cmd.Args = append(cmd.Args, s.args...)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return string(out), nil // still running: it did not fail
+	}
+	return string(out), err
+}
+
 // kill SIGKILLs the server (the router, its own process, keeps serving).
 func (s *site) kill() {
 	s.t.Helper()

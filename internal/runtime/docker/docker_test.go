@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,4 +117,37 @@ func TestDriver_DaemonDownIsUnavailable(t *testing.T) {
 			t.Errorf("%s message %q does not say how to fix it", name, msg)
 		}
 	}
+}
+
+// TestDriver_BridgeGatewayIsDocker0sAddress: the address the router's
+// internal listener goes to is docker0's own, whether or not the daemon
+// reports the bridge's gateway (it does not on its first start).
+func TestDriver_BridgeGatewayIsDocker0sAddress(t *testing.T) {
+	d := newDriver(t)
+	gw, err := d.BridgeGateway(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	iface, err := net.InterfaceByName("docker0")
+	if err != nil {
+		t.Skipf("no docker0 interface on this host (remote daemon?): %v", err)
+	}
+	addrs, err := iface.Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			have = append(have, ipn.IP.String())
+		}
+	}
+	if !slices.Contains(have, gw) {
+		t.Fatalf("BridgeGateway = %s; docker0 has %v", gw, have)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
+	if err != nil {
+		t.Fatalf("cannot listen on the bridge gateway %s: %v", gw, err)
+	}
+	ln.Close()
 }

@@ -136,14 +136,8 @@ func (d *Driver) HostAddress(ctx context.Context, env string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, c := range n.IPAM.Config {
-		if gw, err := netip.ParseAddr(c.Gateway); err == nil && gw.Is4() {
-			return gw.String(), nil
-		}
-		// Docker fills in the gateway as the subnet's first address.
-		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
-			return p.Masked().Addr().Next().String(), nil
-		}
+	if gw, ok := ipv4Gateway(n.IPAM.Config); ok {
+		return gw, nil
 	}
 	return "", spacepods.Errorf(spacepods.EINTERNAL, "network %s has no IPv4 gateway", n.Name)
 }
@@ -171,10 +165,27 @@ func (d *Driver) BridgeGateway(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", d.wrap(err, "inspect Docker's default bridge network")
 	}
-	for _, c := range n.IPAM.Config {
+	if gw, ok := ipv4Gateway(n.IPAM.Config); ok {
+		return gw, nil
+	}
+	return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "Docker's default bridge network has no IPv4 subnet (IPAM config %+v): start dockerd with its default bridge (docker0), not --bridge=none", n.IPAM.Config)
+}
+
+// ipv4Gateway returns the IPv4 gateway of a network's IPAM configs. Docker
+// leaves the Gateway field out in some cases (the default bridge on the
+// first start of a daemon with an empty network store reports only
+// {"Subnet": "172.17.0.0/16"}); the gateway is then the subnet's first
+// address, which is what Docker assigns.
+func ipv4Gateway(configs []network.IPAMConfig) (string, bool) {
+	for _, c := range configs {
 		if gw, err := netip.ParseAddr(c.Gateway); err == nil && gw.Is4() {
-			return gw.String(), nil
+			return gw.String(), true
 		}
 	}
-	return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "Docker's default bridge network has no IPv4 gateway: start dockerd with its default bridge (docker0)")
+	for _, c := range configs {
+		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() && p.Bits() < 31 {
+			return p.Masked().Addr().Next().String(), true
+		}
+	}
+	return "", false
 }
