@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 )
@@ -179,6 +182,19 @@ func TestE2E_AttackerInAPodGetsNowhere(t *testing.T) {
 			`CREATE FUNCTION public.left(name, integer) RETURNS text LANGUAGE plpgsql AS $f$` + escalate + `$f$`,
 			`CREATE FUNCTION public.lower(name) RETURNS text LANGUAGE plpgsql AS $f$` + escalate + `$f$`,
 			`CREATE FUNCTION public.starts_with(name, text) RETURNS boolean LANGUAGE plpgsql AS $f$BEGIN EXECUTE 'ALTER ROLE "` + me.Body + `" SUPERUSER'; RETURN false; END$f$`,
+		}
+		// PostgreSQL 14 and older let PUBLIC create objects in public:
+		// give this server the same default for the test.
+		admin, err := pgx.Connect(t.Context(), s.pgURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			admin.Exec(context.Background(), "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+			admin.Close(context.Background())
+		})
+		if _, err := admin.Exec(t.Context(), "GRANT CREATE ON SCHEMA public TO PUBLIC"); err != nil {
+			t.Fatal(err)
 		}
 		for _, db := range []string{"", "postgres"} {
 			dsn := own
