@@ -79,7 +79,9 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 			}
 		}
 	}
-	cfg := ui.Config{Catalog: cat, Auth: a, Config: cfgSvc, Store: st, Version: "test", Poll: 20 * time.Millisecond}
+	// Poll is long: live pages must learn of changes from the store's
+	// change notifications, not from polling.
+	cfg := ui.Config{Catalog: cat, Auth: a, Config: cfgSvc, Store: st, Version: "test", Poll: time.Minute, Settle: 10 * time.Millisecond}
 	if withRuntime {
 		quiet := slog.New(slog.DiscardHandler)
 		engine := &deploy.Engine{Store: st, Catalog: cat, Domain: "localhost", RouterPort: "8080", Logger: quiet}
@@ -292,6 +294,17 @@ func mutatingForms(body string) []string {
 		}
 	}
 	return out
+}
+
+// sessionCookie opens a session for role's token, as the sign-in form
+// does, and returns its cookie.
+func (f *fixture) sessionCookie(role string) *http.Cookie {
+	f.t.Helper()
+	id, _, err := f.auth.SignIn(context.Background(), f.tokens[role])
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &http.Cookie{Name: auth.SessionCookie, Value: id}
 }
 
 // apiServer mounts the UI beside the REST API, as `spacepods server` does.
