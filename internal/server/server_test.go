@@ -93,6 +93,9 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 		r = bytes.NewReader(raw)
 	}
 	req, _ := http.NewRequest(method, f.ts.URL+path, r)
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,8 @@ type fixture struct {
 	ts      *httptest.Server
 	tokens  map[string]string // role → secret
 	deploys map[string]int64  // "env/app/release" → deploy id
+	queries *atomic.Int64     // statements sent to the store's database
+	streams *server.Streams
 }
 
 const (
@@ -54,12 +57,12 @@ var admin = spacepods.WithActor(context.Background(), &spacepods.Token{Name: "se
 // started with --runtime none.
 func newFixture(t *testing.T, withRuntime bool) *fixture {
 	t.Helper()
-	st := store.MustOpenSQLite(t)
+	st, queries := store.MustOpenCountingSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
 	sec := &memSecrets{m: map[string]string{}}
 	cfgSvc := &config.Service{Store: st, Secrets: sec}
-	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}}
+	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}, queries: queries, streams: &server.Streams{}}
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
 		secret, _, err := a.Create(admin, "t-"+role, role)
 		if err != nil {
@@ -81,7 +84,7 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 	}
 	// Poll is long: live pages must learn of changes from the store's
 	// change notifications, not from polling.
-	cfg := ui.Config{Catalog: cat, Auth: a, Config: cfgSvc, Store: st, Version: "test", Poll: time.Minute, Settle: 10 * time.Millisecond}
+	cfg := ui.Config{Catalog: cat, Auth: a, Config: cfgSvc, Store: st, Version: "test", Poll: time.Minute, Settle: 10 * time.Millisecond, Streams: f.streams}
 	if withRuntime {
 		quiet := slog.New(slog.DiscardHandler)
 		engine := &deploy.Engine{Store: st, Catalog: cat, Domain: "localhost", RouterPort: "8080", Logger: quiet}
@@ -309,7 +312,7 @@ func (f *fixture) sessionCookie(role string) *http.Cookie {
 
 // apiServer mounts the UI beside the REST API, as `spacepods server` does.
 func (f *fixture) apiServer() *httptest.Server {
-	srv := &server.Server{Catalog: f.cat, Auth: f.auth, Store: f.st, Version: "test", UI: f.ui}
+	srv := &server.Server{Catalog: f.cat, Auth: f.auth, Store: f.st, Version: "test", UI: f.ui, Streams: f.streams}
 	ts := httptest.NewServer(srv.Handler())
 	f.t.Cleanup(ts.Close)
 	return ts
