@@ -43,6 +43,7 @@ type fixture struct {
 	deploys map[string]int64  // "env/app/release" → deploy id
 	queries *atomic.Int64     // statements sent to the store's database
 	streams *server.Streams
+	pods    *pods.Service // nil without runtime
 }
 
 const (
@@ -88,7 +89,8 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 	if withRuntime {
 		quiet := slog.New(slog.DiscardHandler)
 		engine := &deploy.Engine{Store: st, Catalog: cat, Domain: "localhost", RouterPort: "8080", Logger: quiet}
-		cfg.Pods = &pods.Service{Store: st, Catalog: cat, Engine: engine, Driver: logDriver{}, Logger: quiet}
+		f.pods = &pods.Service{Store: st, Catalog: cat, Engine: engine, Driver: logDriver{}, Logger: quiet}
+		cfg.Pods = f.pods
 		cfg.Deploys = engine
 		f.seedEnvironments()
 	}

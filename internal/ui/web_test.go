@@ -323,3 +323,22 @@ func TestUI_LiveStreamsOutliveTheServersTimeouts(t *testing.T) {
 		t.Fatalf("line: %+v", ev)
 	}
 }
+
+// TestUI_NewPodOverTheQuotaSaysHowToFreeOne: the pod form shows the
+// quota's refusal with the user's pods and what to do.
+func TestUI_NewPodOverTheQuotaSaysHowToFreeOne(t *testing.T) {
+	f := newFixture(t, true)
+	f.pods.PodQuota = 1 // t-developer owns p1
+	status, body, _ := f.signIn("developer").post("/pods", url.Values{"name": {"p2"}, "app": {"web"}})
+	if status != http.StatusForbidden {
+		t.Fatalf("second pod over a quota of 1: %d\n%s", status, body)
+	}
+	for _, want := range []string{"p1 (ready)", "--pod-quota 1", "spacepods pod destroy NAME", "ask an admin", `id="create-form"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the new pod page lacks %q", want)
+		}
+	}
+	if _, err := f.st.GetEnvironment(context.Background(), "p2"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		t.Fatalf("the refused pod exists: %v", err)
+	}
+}
