@@ -68,9 +68,9 @@ func TestAPI_SessionCookieReadsButNeedsTheCSRFHeaderToWrite(t *testing.T) {
 		t.Fatalf("GET with the session cookie: %d %s", s, out)
 	}
 	for name, h := range map[string]map[string]string{
-		"no CSRF header":    jsonCT,
-		"a wrong one":       {"Content-Type": "application/json", server.CSRFHeader: "forged"},
-		"the session ID":    {"Content-Type": "application/json", server.CSRFHeader: id},
+		"no CSRF header": jsonCT,
+		"a wrong one":    {"Content-Type": "application/json", server.CSRFHeader: "forged"},
+		"the session ID": {"Content-Type": "application/json", server.CSRFHeader: id},
 	} {
 		s, out := f.send(t, "POST", "/api/v1/apps/web/builds", build("41"), h, cookie)
 		if s != http.StatusForbidden || !strings.Contains(out, "Authorization: Bearer") || !strings.Contains(out, server.CSRFHeader) {

@@ -16,6 +16,11 @@ type Changes struct {
 	topics map[string]chan struct{} // environment → closed at its next change
 }
 
+// SessionsTopic is signalled when a session or a token is revoked, so that
+// open streams can end those of a session that ended. (No environment name
+// has a NUL.)
+const SessionsTopic = "\x00sessions"
+
 // NewChanges returns a broadcaster with no watchers.
 func NewChanges() *Changes {
 	return &Changes{topics: map[string]chan struct{}{}}

@@ -61,6 +61,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (spacepods.Sessi
 // session already ended or unknown is not an error: the browser is signed
 // out either way.
 func (s *Store) RevokeSession(ctx context.Context, hash string) error {
+	defer s.changes.Signal(spacepods.SessionsTopic)
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL`), hash, micros(s.Now()))
 	return s.wrap(err)
 }

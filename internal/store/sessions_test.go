@@ -82,7 +82,10 @@ func TestStore_WritesSignalChangesOfTheirEnvironment(t *testing.T) {
 	for name, write := range map[string]func() error{
 		"status": func() error { return s.SetEnvironmentStatus(ctx, "p1", spacepods.StatusReady, "") },
 		"event":  func() error { _, err := s.AddEvent(ctx, spacepods.Event{Env: "p1", Message: "x"}); return err },
-		"deploy": func() error { _, err := s.CreateDeploy(ctx, spacepods.Deploy{Env: "p1", App: "web", Build: 1}); return err },
+		"deploy": func() error {
+			_, err := s.CreateDeploy(ctx, spacepods.Deploy{Env: "p1", App: "web", Build: 1})
+			return err
+		},
 		"envapp": func() error { return s.PutEnvApp(ctx, spacepods.EnvApp{Env: "p1", App: "web", Status: "healthy"}) },
 	} {
 		w := s.Changes().Watch("p1")

@@ -168,7 +168,36 @@ func (u *UI) openStream(r *http.Request) (ctx context.Context, done func(), err 
 		return nil, nil, err
 	}
 	ctx, cancel := u.streamContext(r)
+	if s := sessionOf(r); s != nil && u.cfg.Store != nil {
+		go u.endWithSession(ctx, cancel, s.ID)
+	}
 	return ctx, func() { cancel(); release() }, nil
+}
+
+// sessionRecheck is how often an open stream checks that its session is
+// still live when no revocation was signalled (expiry; sign-outs on other
+// servers sharing the store).
+const sessionRecheck = time.Minute
+
+// endWithSession ends a stream (cancel) once its session has ended: signed
+// out, or its token revoked. It looks when a revocation is signalled, and
+// every sessionRecheck.
+func (u *UI) endWithSession(ctx context.Context, cancel context.CancelFunc, id string) {
+	t := time.NewTicker(sessionRecheck)
+	defer t.Stop()
+	for {
+		revoked := u.cfg.Store.Changes().Watch(spacepods.SessionsTopic)
+		select {
+		case <-ctx.Done():
+			return
+		case <-revoked:
+		case <-t.C:
+		}
+		if _, err := u.cfg.Auth.Session(ctx, id); spacepods.ErrorCode(err) == spacepods.EUNAUTHORIZED {
+			cancel()
+			return
+		}
+	}
 }
 
 // envEvents streams a pod's or environment's progress lines and state.

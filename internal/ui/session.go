@@ -139,6 +139,9 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 		}
 		return u.renderLogin(w, r, http.StatusUnauthorized, "That token is not valid (mistyped, or revoked): copy it again, or ask an admin for a new one.")
 	}
+	if old := sessionOf(r); old != nil { // signing in again replaces this browser's session
+		u.cfg.Auth.SignOut(r.Context(), old.ID)
+	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode})
 	u.cfg.Auth.SetCookie(w, r, id, ss)
 	return redirect(w, r, safeNext(r.PostForm.Get("next")), "")

@@ -70,6 +70,12 @@ func TestUI_SignInSetsASessionCookieAndSignOutRevokesIt(t *testing.T) {
 	if r := withCopy(api.URL, "/api/v1/whoami"); r.StatusCode != 200 {
 		t.Fatalf("the copied cookie before sign-out: API %d", r.StatusCode)
 	}
+	// A live page opened before sign-out is closed by it.
+	live, status, _ := openStream(t, context.Background(), f.ts.URL, "/ui/events/env/p1?after="+f.lastEvent("p1"), copied)
+	if live == nil {
+		t.Fatalf("live stream before sign-out: %d", status)
+	}
+	live.next(t, "state", 5*time.Second)
 
 	b.csrf = csrfOf(t, body)
 	status, _, loc := b.post("/logout", nil)
@@ -88,6 +94,14 @@ func TestUI_SignInSetsASessionCookieAndSignOutRevokesIt(t *testing.T) {
 	}
 	if r := withCopy(f.ts.URL, "/ui/events/env/p1"); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the copied cookie after sign-out opens a live stream: %d, want 401", r.StatusCode)
+	}
+	select {
+	case _, open := <-live.events:
+		if open {
+			t.Fatal("the live stream sent an event after sign-out")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live stream of the signed-out session is still open 5s later")
 	}
 }
 
