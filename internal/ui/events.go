@@ -282,7 +282,9 @@ func (u *UI) stream(ctx context.Context, s *sseWriter, env string, first liveSta
 		}
 		st, err := state()
 		if err != nil {
-			u.log.Warn("ui event stream: read state", "err", err)
+			if ctx.Err() == nil { // not merely the stream ending
+				u.log.Warn("ui event stream: read state", "err", err)
+			}
 			return nil
 		}
 		if st.Gone || st.Final {
