@@ -1,5 +1,5 @@
-// Package auth issues and checks API tokens. Tokens are random secrets shown
-// once; only their SHA-256 is stored.
+// Package auth issues and checks API tokens and browser sessions. Tokens
+// and session IDs are random secrets; only their SHA-256 is stored.
 package auth
 
 import (
@@ -10,9 +10,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -27,11 +29,19 @@ type Store interface {
 	ListTokens(ctx context.Context) ([]spacepods.Token, error)
 	DeleteToken(ctx context.Context, name string) error
 	CountTokens(ctx context.Context) (int, error)
+	SessionStore
 }
 
-// Service issues and checks tokens.
+// Service issues and checks tokens and browser sessions.
 type Service struct {
 	Store Store
+	// SessionTTL is how long a browser session lasts (default 7 days).
+	SessionTTL time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-Proto is believed
+	// (--trusted-proxy): session cookies are Secure behind an HTTPS proxy.
+	TrustedProxies []netip.Prefix
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Hash returns the stored form of a token secret.

@@ -178,6 +178,9 @@ func (g *globals) printDeploy(d client.Deploy, evs []client.Event) {
 	if d.Output != "" {
 		fmt.Fprintf(w, "\noutput kept from the failure:\n%s\n", d.Output)
 	}
+	if d.OutputHidden {
+		fmt.Fprintln(w, "\noutput kept from the failure: hidden (it needs a developer or admin token: task output often carries connection strings)")
+	}
 	if len(evs) > 0 {
 		fmt.Fprintln(w, "\nevents:")
 		for _, e := range evs {

@@ -55,6 +55,32 @@ type serverConfig struct {
 	ingressAnn   map[string]string
 	allowFrom    []string
 	routing      string
+	// The web and API's limits (issue 11 §4).
+	trustedProxies []string
+	timeouts       server.Timeouts
+	maxStreams     int
+	maxUserStreams int
+	podQuota       int
+}
+
+// envFlags are the flags that take their SPACEPODS_* variable in RunE
+// (typed flags: a bad value is an error, not a silent default).
+var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota"}
+
+// applyEnv sets each of names that is not on the command line from its
+// environment variable, SPACEPODS_ + the name in upper case with '-' as '_'.
+func applyEnv(cmd *cobra.Command, names []string) error {
+	for _, name := range names {
+		key := "SPACEPODS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		v, ok := os.LookupEnv(key)
+		if !ok || v == "" || cmd.Flags().Changed(name) {
+			continue
+		}
+		if err := cmd.Flags().Set(name, v); err != nil {
+			return spacepods.Errorf(spacepods.EINVALID, "%s=%q: %v (see `spacepods server --help` for --%s)", key, v, err, name)
+		}
+	}
+	return nil
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -95,6 +121,9 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
   spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, envFlags); err != nil {
+				return err
+			}
 			return runServer(cmd.Context(), g, cfg)
 		},
 	}
@@ -130,6 +159,13 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	}
 	f.StringSliceVar(&cfg.allowFrom, "kubernetes-allow-from", allowFrom, "kubernetes runtime with --kubernetes-isolation: namespaces whose pods may reach environments, e.g. ingress-nginx (repeat or comma-separate; env SPACEPODS_KUBERNETES_ALLOW_FROM)")
 	f.StringVar(&cfg.kubeHostAddr, "kubernetes-host-address", envOr("SPACEPODS_KUBERNETES_HOST_ADDRESS", ""), "kubernetes runtime: address at which pods reach PostgreSQL (env SPACEPODS_KUBERNETES_HOST_ADDRESS)")
+	f.StringSliceVar(&cfg.trustedProxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy whose X-Forwarded-Proto is believed, so that session cookies are Secure behind HTTPS (repeat or comma-separate; env SPACEPODS_TRUSTED_PROXY)")
+	f.DurationVar(&cfg.timeouts.Read, "http-read-timeout", server.DefaultTimeouts.Read, "the whole request, body included, must arrive within this (env SPACEPODS_HTTP_READ_TIMEOUT)")
+	f.DurationVar(&cfg.timeouts.Write, "http-write-timeout", server.DefaultTimeouts.Write, "a response must be written within this; live streams and log follows are exempt (env SPACEPODS_HTTP_WRITE_TIMEOUT)")
+	f.DurationVar(&cfg.timeouts.Idle, "http-idle-timeout", server.DefaultTimeouts.Idle, "how long a kept-alive connection waits for its next request (env SPACEPODS_HTTP_IDLE_TIMEOUT)")
+	f.IntVar(&cfg.maxStreams, "max-streams", server.DefaultMaxStreams, "live streams (UI live pages, log follows) open at once, in total (env SPACEPODS_MAX_STREAMS)")
+	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", server.DefaultMaxStreamsPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
+	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
 }
@@ -174,7 +210,14 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	defer st.Close()
-	authSvc := &auth.Service{Store: st}
+	proxies, err := auth.ParseTrustedProxies(cfg.trustedProxies)
+	if err != nil {
+		return err
+	}
+	if cfg.maxStreams < 1 || cfg.maxUserStreams < 1 || cfg.podQuota < 0 {
+		return spacepods.Errorf(spacepods.EINVALID, "--max-streams and --max-streams-per-user must be at least 1, --pod-quota at least 0 (0 = no limit)")
+	}
+	authSvc := &auth.Service{Store: st, TrustedProxies: proxies}
 	tokenPath, created, err := authSvc.Bootstrap(ctx, g.dataDir)
 	if err != nil {
 		return fmt.Errorf("create the first admin token: %w", err)
@@ -261,7 +304,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 				ingress = kd
 			}
 		}
-		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, DefaultTTL: cfg.defaultTTL, Logger: logger.With("component", "pods")}
+		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods")}
 		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Ingress: ingress, Config: cfgSvc, Domain: cfg.router.domain, Logger: logger.With("component", "deploy")}
 		if ingress == nil {
 			rc := cfg.router
@@ -331,10 +374,11 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker, kubernetes (with --kubeconfig, or in a cluster) or none (ecs is planned)", cfg.runtime)
 	}
-	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Config: cfgSvc, Pods: podSvc, Deploys: engine, Store: st, Logger: logger.With("component", "ui"), Version: Version})
-	srv.UI = webUI
+	streams := &server.Streams{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
+	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Config: cfgSvc, Pods: podSvc, Deploys: engine, Store: st, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	srv.UI, srv.Streams = webUI, streams
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := server.HTTPServer(srv.Handler(), cfg.timeouts)
 	hs.RegisterOnShutdown(webUI.Close) // end the UI's live streams, or Shutdown waits for them
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	errc := make(chan error, 1)

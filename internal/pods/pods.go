@@ -75,7 +75,12 @@ type Service struct {
 	Databases  *databases.Manager
 	DefaultTTL time.Duration // default 24h
 	MaxTTL     time.Duration // default 30 days
-	Logger     *slog.Logger
+	// PodQuota is how many pods one user (token) may have at once
+	// (--pod-quota); 0 = no limit. Admins have none.
+	PodQuota int
+	Logger   *slog.Logger
+
+	quotaMu sync.Mutex // one quota check and create at a time, so two creates cannot both take the last slot
 
 	mu      sync.Mutex
 	base    context.Context
@@ -301,10 +306,16 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Plan, spacepod
 		builds[a.App] = a.Build
 	}
 	exp := p.ExpiresAt
-	env, err := s.Store.CreateEnvironment(ctx, spacepods.Environment{
-		Name: req.Name, Kind: spacepods.EnvPod, Owner: spacepods.ActorName(ctx), Status: spacepods.StatusCreating,
-		Apps: req.Apps, Builds: builds, ExpiresAt: &exp,
-	})
+	s.quotaMu.Lock()
+	err = s.checkQuota(ctx, req.Name)
+	var env spacepods.Environment
+	if err == nil {
+		env, err = s.Store.CreateEnvironment(ctx, spacepods.Environment{
+			Name: req.Name, Kind: spacepods.EnvPod, Owner: spacepods.ActorName(ctx), Status: spacepods.StatusCreating,
+			Apps: req.Apps, Builds: builds, ExpiresAt: &exp,
+		})
+	}
+	s.quotaMu.Unlock()
 	if err != nil {
 		return p, env, err
 	}
@@ -313,6 +324,31 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Plan, spacepod
 		s.deployAll(spacepods.WithActor(ctx, actor), env.Name, p, "create")
 	})
 	return p, env, nil
+}
+
+// checkQuota refuses a new pod (named name) to a caller who has PodQuota
+// pods already, naming them and how to free one. Admins are exempt; pods
+// being destroyed do not count.
+func (s *Service) checkQuota(ctx context.Context, name string) error {
+	actor := spacepods.ActorFrom(ctx)
+	if s.PodQuota <= 0 || actor == nil || spacepods.RoleAtLeast(actor.Role, spacepods.RoleAdmin) {
+		return nil
+	}
+	all, err := s.Store.ListEnvironments(ctx, spacepods.EnvPod)
+	if err != nil {
+		return err
+	}
+	var mine []string
+	for _, e := range all {
+		if e.Owner == actor.Name && e.Status != spacepods.StatusDestroying && e.Name != name {
+			mine = append(mine, fmt.Sprintf("%s (%s)", e.Name, e.Status))
+		}
+	}
+	if len(mine) < s.PodQuota {
+		return nil
+	}
+	return spacepods.Errorf(spacepods.EFORBIDDEN, "%s has %d pods, the most one user may have (--pod-quota %d): %s. Free one with `spacepods pod destroy NAME` (or wait for one to expire), or ask an admin to create it or to raise the quota",
+		actor.Name, len(mine), s.PodQuota, strings.Join(mine, ", "))
 }
 
 // deployAll sets up the environment's scope and deploys every planned app

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -170,6 +171,14 @@ func (s *Server) appLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	follow := r.URL.Query().Get("follow") == "true"
+	if follow {
+		release, err := s.Streams.Acquire(r.Context())
+		if err != nil {
+			return err
+		}
+		defer release()
+		LiftDeadlines(w)
+	}
 	rc, err := s.Pods.Logs(r.Context(), name, app, runtime.LogOptions{Follow: follow, Tail: tail})
 	if err != nil {
 		return err
@@ -224,6 +233,9 @@ func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ds, err := s.Deploys.List(r.Context(), r.URL.Query().Get("env"), r.URL.Query().Get("app"), limit)
+	for i := range ds {
+		HideOutput(r.Context(), &ds[i])
+	}
 	return reply(w, http.StatusOK, ds, err)
 }
 
@@ -241,6 +253,7 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d, err := s.Deploys.Get(r.Context(), id)
+	HideOutput(r.Context(), &d)
 	return reply(w, http.StatusOK, d, err)
 }
 
@@ -255,6 +268,18 @@ func (s *Server) deployEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	evs, err := s.Deploys.Events(r.Context(), id, int64(after))
 	return reply(w, http.StatusOK, evs, err)
+}
+
+// HideOutput withholds a deploy's failure output from callers below
+// developer: task and container output often carries connection strings
+// and other secrets that the apps print.
+func HideOutput(ctx context.Context, d *spacepods.Deploy) {
+	if d.Output == "" {
+		return
+	}
+	if a := spacepods.ActorFrom(ctx); a == nil || !spacepods.RoleAtLeast(a.Role, spacepods.RoleDeveloper) {
+		d.Output, d.OutputHidden = "", true
+	}
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {

@@ -26,6 +26,8 @@ var codeStatus = map[string]int{
 	spacepods.EUNAUTHORIZED: http.StatusUnauthorized,
 	spacepods.EFORBIDDEN:    http.StatusForbidden,
 	spacepods.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	spacepods.EMEDIATYPE:    http.StatusUnsupportedMediaType,
+	spacepods.ELIMIT:        http.StatusTooManyRequests,
 	spacepods.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	spacepods.ENOTIMPL:      http.StatusNotImplemented,
 	spacepods.EINTERNAL:     http.StatusInternalServerError,

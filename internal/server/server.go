@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type Server struct {
 	Runtime, Routing, Installation string
 	// UI, when set, serves every path the API does not (the web UI, mounted at "/").
 	UI http.Handler
+	// Streams caps log follows (shared with the UI's live streams); nil =
+	// the default caps.
+	Streams *Streams
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -51,11 +55,16 @@ func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	if s.Streams == nil {
+		s.Streams = &Streams{}
+	}
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spacepods_http_requests_total", Help: "API requests by route and status."}, []string{"method", "route", "status"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spacepods_http_request_duration_seconds", Help: "API latency by route.", Buckets: prometheus.DefBuckets}, []string{"method", "route"})
 	s.registry.MustRegister(s.requests, s.latency)
+	s.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "spacepods_live_streams", Help: "Live streams open (UI event streams and log follows)."},
+		func() float64 { return float64(s.Streams.Open()) }))
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -119,6 +128,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		err := s.authorize(r, rt.Role)
+		if err == nil && rt.Request != nil {
+			err = needJSON(r)
+		}
 		if err == nil && rt.Runtime {
 			err = s.needRuntime()
 		}
@@ -134,27 +146,64 @@ func (s *Server) wrap(rt route) http.Handler {
 	})
 }
 
-// authorize checks the bearer token and the role; on success it puts the
-// token into the request's context.
+// CSRFHeader carries a browser session's CSRF token on unsafe API
+// requests made with the session cookie (fetches from Spacepods pages).
+const CSRFHeader = "X-CSRF-Token"
+
+// safeMethod reports whether a method only reads: the API takes the session
+// cookie alone for these.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// authorize checks the bearer token (or the browser's session cookie) and
+// the role; on success it puts the token into the request's context. The
+// cookie alone is taken only for reads: a browser sends it with requests
+// that other sites make, so unsafe methods need the session's CSRF token
+// in the X-CSRF-Token header as well.
 func (s *Server) authorize(r *http.Request, role string) error {
 	if role == "" {
 		return nil
 	}
+	var tok spacepods.Token
 	secret := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
-	if secret == "" {
-		if c, err := r.Cookie("spacepods_token"); err == nil {
-			secret = c.Value
+	c, cerr := r.Cookie(auth.SessionCookie)
+	switch {
+	case secret == "" && cerr == nil && c.Value != "":
+		sess, err := s.Auth.Session(r.Context(), c.Value)
+		if err != nil {
+			return err
 		}
-	}
-	tok, err := s.Auth.Authenticate(r.Context(), secret)
-	if err != nil {
-		return err
+		if !safeMethod(r.Method) && !sess.CheckCSRF(r.Header.Get(CSRFHeader)) {
+			return spacepods.Errorf(spacepods.EFORBIDDEN, "%s %s with only the browser's session cookie is refused (it could come from another site): send 'Authorization: Bearer <token>', or from a Spacepods page the session's CSRF token in the %s header", r.Method, r.URL.Path, CSRFHeader)
+		}
+		tok = sess.Token
+	default:
+		var err error
+		if tok, err = s.Auth.Authenticate(r.Context(), secret); err != nil {
+			return err
+		}
 	}
 	if !spacepods.RoleAtLeast(tok.Role, role) {
 		return spacepods.Errorf(spacepods.EFORBIDDEN, "token %q has role %s; %s %s needs %s or above: ask an admin for a token with that role", tok.Name, tok.Role, r.Method, r.URL.Path, role)
 	}
 	*r = *r.WithContext(spacepods.WithActor(r.Context(), &tok))
 	return nil
+}
+
+// needJSON refuses a body the route would decode as JSON unless it says it
+// is JSON: a browser form (or a cross-site one) cannot send this type
+// without the site's consent, and a clear 415 beats a confusing parse error.
+func needJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && mt == "application/json" {
+		return nil
+	}
+	if ct == "" {
+		ct = "none"
+	}
+	return spacepods.Errorf(spacepods.EMEDIATYPE, "%s %s takes a JSON body: send it with the header 'Content-Type: application/json' (got Content-Type %s)", r.Method, r.URL.Path, ct)
 }
 
 // recoverer turns a panic into a 500 with a logged stack, never a dropped

@@ -93,6 +93,9 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 		r = bytes.NewReader(raw)
 	}
 	req, _ := http.NewRequest(method, f.ts.URL+path, r)
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -152,10 +155,23 @@ func concretePath(p string) string {
 	})
 }
 
+// leastRoles pins the least role of routes whose answers carry what a
+// viewer must not read, so that the route table cannot drift below it.
+var leastRoles = map[string]string{
+	"GET /api/v1/pods/{name}/apps/{app}/logs": spacepods.RoleDeveloper, // logs often carry connection strings
+	"GET /api/v1/audit":                       spacepods.RoleAdmin,
+	"GET /api/v1/tokens":                      spacepods.RoleAdmin,
+}
+
 // TestRoutes_EveryRouteChecksEveryRole covers every route × role: callers
 // below the route's role get 401/403, callers at or above never do.
 func TestRoutes_EveryRouteChecksEveryRole(t *testing.T) {
 	f := newFixture(t)
+	for _, rt := range server.Routes(f.srv) {
+		if want, ok := leastRoles[rt.Method+" "+rt.Path]; ok && rt.Role != want {
+			t.Errorf("%s %s needs %s, want %s", rt.Method, rt.Path, rt.Role, want)
+		}
+	}
 	roles := []string{"", "bogus", spacepods.RoleViewer, spacepods.RoleDeveloper, spacepods.RoleAdmin}
 	for _, rt := range server.Routes(f.srv) {
 		for _, role := range roles {

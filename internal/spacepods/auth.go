@@ -62,3 +62,14 @@ func ActorName(ctx context.Context) string {
 	}
 	return "system"
 }
+
+// Session is a signed-in browser: its own revocable record, bound to the
+// token that signed in. Only the hash of its random ID is stored; the ID
+// lives in the browser's HttpOnly cookie.
+type Session struct {
+	ID        int64      `json:"id"`
+	Token     Token      `json:"token"` // the token it signed in with (its role applies)
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}

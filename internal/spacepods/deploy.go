@@ -33,6 +33,10 @@ type Deploy struct {
 	StartedAt   *time.Time   `json:"started_at,omitempty"`
 	EndedAt     *time.Time   `json:"ended_at,omitempty"`
 	Steps       []DeployStep `json:"steps,omitempty"`
+
+	// OutputHidden says that Output was withheld from a viewer: task and
+	// container output often carries connection strings.
+	OutputHidden bool `json:"output_hidden,omitempty"`
 }
 
 // DeployStep is one step's record.

@@ -18,6 +18,8 @@ const (
 	ETOOLARGE     = "too_large"    // body or value over a limit
 	EUNAVAILABLE  = "unavailable"  // an outside system (Docker, PostgreSQL, Vault) cannot be reached
 	ENOTIMPL      = "not_implemented"
+	ELIMIT        = "too_many"               // over a limit of open things (live streams); retry later
+	EMEDIATYPE    = "unsupported_media_type" // the body is not in a format the endpoint takes
 )
 
 // Error is an application error with a code and a message meant for users.

@@ -14,6 +14,7 @@ import (
 // PutApp registers an app or updates it, keeping every earlier version.
 // It returns the stored app (with Version set) and whether it was new.
 func (s *Store) PutApp(ctx context.Context, app spacepods.App) (spacepods.App, bool, error) {
+	defer s.changes.Signal("") // every view may show apps
 	app.Version, app.CreatedAt, app.UpdatedAt = 0, s.Now(), s.Now()
 	manifest, err := json.Marshal(app)
 	if err != nil {

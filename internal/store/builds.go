@@ -12,6 +12,7 @@ import (
 // AddBuild records a build. ECONFLICT if the app already has that number;
 // ENOTFOUND if the app is not registered.
 func (s *Store) AddBuild(ctx context.Context, b spacepods.Build) (spacepods.Build, error) {
+	defer s.changes.Signal("")
 	b.CreatedAt = s.Now()
 	b.CreatedBy = spacepods.ActorName(ctx)
 	if _, err := s.GetApp(ctx, b.App); err != nil {
@@ -76,6 +77,7 @@ func (s *Store) LatestBuild(ctx context.Context, app, branch string) (spacepods.
 // ImportBuilds records many builds in one transaction (backfills from a CI
 // system's history). One audit entry covers the batch.
 func (s *Store) ImportBuilds(ctx context.Context, bs []spacepods.Build) error {
+	defer s.changes.Signal("")
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO builds (app, number, git_sha, branch, pr, image, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`))
 		if err != nil {

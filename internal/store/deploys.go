@@ -13,6 +13,7 @@ import (
 // AddRelease registers the next release of (env, app); the number is
 // assigned here, one more than the last.
 func (s *Store) AddRelease(ctx context.Context, r spacepods.Release) (spacepods.Release, error) {
+	defer s.changes.Signal(r.Env)
 	r.CreatedAt = s.Now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var last sql.NullInt64
@@ -72,6 +73,7 @@ func scanDeploy(row scanner) (spacepods.Deploy, error) {
 
 // CreateDeploy queues a deploy.
 func (s *Store) CreateDeploy(ctx context.Context, d spacepods.Deploy) (spacepods.Deploy, error) {
+	defer s.changes.Signal(d.Env)
 	d.CreatedAt, d.CreatedBy, d.Status = s.Now(), spacepods.ActorName(ctx), spacepods.DeployQueued
 	steps, _ := json.Marshal(d.Steps)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -88,6 +90,7 @@ func (s *Store) CreateDeploy(ctx context.Context, d spacepods.Deploy) (spacepods
 // SaveDeploy writes a deploy's mutable fields (status, step, steps, error,
 // output, release, times).
 func (s *Store) SaveDeploy(ctx context.Context, d spacepods.Deploy) error {
+	defer s.changes.Signal(d.Env)
 	steps, _ := json.Marshal(d.Steps)
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE deploys SET release = $2, from_release = $3, status = $4, step = $5, error = $6, output = $7, steps = $8, started_at = $9, ended_at = $10 WHERE id = $1`),
 		d.ID, d.Release, d.FromRelease, d.Status, d.Step, d.Error, d.Output, string(steps), nullMicros(d.StartedAt), nullMicros(d.EndedAt))

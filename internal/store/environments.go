@@ -49,6 +49,7 @@ func boolInt(b bool) int {
 // CreateEnvironment inserts an environment. ECONFLICT if the name is taken
 // by a live environment; a destroyed one of that name is replaced.
 func (s *Store) CreateEnvironment(ctx context.Context, e spacepods.Environment) (spacepods.Environment, error) {
+	defer s.changes.Signal(e.Name)
 	e.CreatedAt, e.UpdatedAt = s.Now(), s.Now()
 	apps, _ := json.Marshal(e.Apps)
 	builds, _ := json.Marshal(e.Builds)
@@ -96,12 +97,14 @@ func (s *Store) ExpiredPods(ctx context.Context, now time.Time) ([]spacepods.Env
 
 // SetEnvironmentStatus sets status and reason.
 func (s *Store) SetEnvironmentStatus(ctx context.Context, name, status, reason string) error {
+	defer s.changes.Signal(name)
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE environments SET status = $2, reason = $3, updated_at = $4 WHERE name = $1`), name, status, reason, micros(s.Now()))
 	return s.wrap(err)
 }
 
 // UpdateEnvironmentSpec records what a pod was asked for (apps, builds).
 func (s *Store) UpdateEnvironmentSpec(ctx context.Context, name string, apps []string, builds map[string]int) error {
+	defer s.changes.Signal(name)
 	a, _ := json.Marshal(apps)
 	b, _ := json.Marshal(builds)
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE environments SET apps = $2, builds = $3, updated_at = $4 WHERE name = $1`), name, string(a), string(b), micros(s.Now()))
@@ -110,6 +113,7 @@ func (s *Store) UpdateEnvironmentSpec(ctx context.Context, name string, apps []s
 
 // ExtendEnvironment sets a pod's expiry.
 func (s *Store) ExtendEnvironment(ctx context.Context, name string, expires time.Time) error {
+	defer s.changes.Signal(name)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE environments SET expires_at = $2, updated_at = $3 WHERE name = $1`), name, micros(expires), micros(s.Now())); err != nil {
 			return err
@@ -120,6 +124,7 @@ func (s *Store) ExtendEnvironment(ctx context.Context, name string, expires time
 
 // PutEnvApp inserts or replaces one app row of an environment.
 func (s *Store) PutEnvApp(ctx context.Context, a spacepods.EnvApp) error {
+	defer s.changes.Signal(a.Env)
 	a.UpdatedAt = s.Now()
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO env_apps (env, app, build, release, status, reason, url, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (env, app) DO UPDATE SET build = $3, release = $4, status = $5, reason = $6, url = $7, updated_at = $8`),
@@ -162,12 +167,14 @@ func (s *Store) GetEnvApp(ctx context.Context, env, app string) (spacepods.EnvAp
 
 // DeleteEnvApps removes every app row of an environment.
 func (s *Store) DeleteEnvApps(ctx context.Context, env string) error {
+	defer s.changes.Signal(env)
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM env_apps WHERE env = $1`), env)
 	return s.wrap(err)
 }
 
 // AddEvent appends a progress line.
 func (s *Store) AddEvent(ctx context.Context, ev spacepods.Event) (spacepods.Event, error) {
+	defer s.changes.Signal(ev.Env)
 	ev.At = s.Now()
 	if ev.Level == "" {
 		ev.Level = "info"

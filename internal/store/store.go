@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
+	"modernc.org/sqlite"               // registers "sqlite"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -40,12 +41,25 @@ type Store struct {
 	dialect string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// changes is signalled after writes to environments, their apps,
+	// events, releases, deploys, apps and builds (see Changes).
+	changes *spacepods.Changes
 }
+
+// Changes is the broadcast that live views wait on: signalled by this
+// process's writes to environments, their apps and events, releases,
+// deploys (with the environment), apps and builds (everything).
+func (s *Store) Changes() *spacepods.Changes { return s.changes }
 
 // Open opens (and migrates) the store. url "" means the SQLite file
 // <dataDir>/spacepods.db; a postgres:// or postgresql:// URL means PostgreSQL.
 func Open(ctx context.Context, url, dataDir string) (*Store, error) {
-	s := &Store{Now: func() time.Time { return time.Now().UTC() }}
+	return open(ctx, url, dataDir, nil)
+}
+
+// open is Open; wrap, when set, wraps the SQLite driver (tests count queries).
+func open(ctx context.Context, url, dataDir string, wrap func(driver.Driver) driver.Driver) (*Store, error) {
+	s := &Store{Now: func() time.Time { return time.Now().UTC() }, changes: spacepods.NewChanges()}
 	var err error
 	switch {
 	case url == "":
@@ -55,7 +69,11 @@ func Open(ctx context.Context, url, dataDir string) (*Store, error) {
 		s.dialect = SQLite
 		path := filepath.Join(dataDir, "spacepods.db")
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-		s.db, err = sql.Open("sqlite", dsn)
+		if wrap != nil {
+			s.db = sql.OpenDB(dsnConnector{wrap(&sqlite.Driver{}), dsn})
+		} else {
+			s.db, err = sql.Open("sqlite", dsn)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -241,3 +259,12 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, action, target, details s
 		spacepods.ActorName(ctx), action, target, details, micros(s.Now()))
 	return err
 }
+
+// dsnConnector opens connections of a driver with a fixed DSN.
+type dsnConnector struct {
+	d   driver.Driver
+	dsn string
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.d }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/testenv"
@@ -75,4 +77,85 @@ func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Store)) {
 		}
 		fn(t, MustOpenPostgres(t))
 	})
+}
+
+// MustOpenCountingSQLite opens a fresh SQLite store like MustOpenSQLite and
+// returns a counter of the statements it sends to the database (queries,
+// execs and prepares), for tests that prove something does not query.
+func MustOpenCountingSQLite(tb testing.TB) (*Store, *atomic.Int64) {
+	tb.Helper()
+	n := new(atomic.Int64)
+	s, err := open(context.Background(), "", tb.TempDir(), func(d driver.Driver) driver.Driver { return countingDriver{d, n} })
+	if err != nil {
+		tb.Fatalf("open sqlite store: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s, n
+}
+
+type countingDriver struct {
+	driver.Driver
+	n *atomic.Int64
+}
+
+func (d countingDriver) Open(name string) (driver.Conn, error) {
+	c, err := d.Driver.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: d.n}, nil
+}
+
+// countingConn counts statements and passes everything through; the
+// optional interfaces it forwards are the ones database/sql uses.
+type countingConn struct {
+	driver.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	qc, ok := c.Conn.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	c.n.Add(1)
+	return qc.QueryContext(ctx, q, args)
+}
+
+func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	ec, ok := c.Conn.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	c.n.Add(1)
+	return ec.ExecContext(ctx, q, args)
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	c.n.Add(1)
+	if pc, ok := c.Conn.(driver.ConnPrepareContext); ok {
+		return pc.PrepareContext(ctx, q)
+	}
+	return c.Conn.Prepare(q)
+}
+
+func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if bc, ok := c.Conn.(driver.ConnBeginTx); ok {
+		return bc.BeginTx(ctx, opts)
+	}
+	return c.Conn.Begin() //nolint:staticcheck // fallback for drivers without BeginTx
+}
+
+func (c *countingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *countingConn) CheckNamedValue(v *driver.NamedValue) error {
+	if nc, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return nc.CheckNamedValue(v)
+	}
+	return driver.ErrSkip
 }

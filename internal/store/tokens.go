@@ -85,6 +85,7 @@ func (s *Store) CountTokens(ctx context.Context) (int, error) {
 
 // DeleteToken revokes a token by name. ENOTFOUND if missing.
 func (s *Store) DeleteToken(ctx context.Context, name string) error {
+	defer s.changes.Signal(spacepods.SessionsTopic) // its sessions end with it
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM tokens WHERE name = $1`), name)
 		if err != nil {

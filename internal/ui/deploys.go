@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -59,6 +60,8 @@ func (u *UI) deployPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	st := deployState(dep) // what the live stream compares with: before hiding
+	server.HideOutput(ctx, &dep)
 	d := deployData{Deploy: dep}
 	if env, err := u.cfg.Pods.Show(ctx, dep.Env); err == nil {
 		d.Env = &env.Environment
@@ -74,7 +77,7 @@ func (u *UI) deployPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := u.newView(r, "Deploy "+strconv.FormatInt(id, 10), "deploys", &d)
 	v.Live = "/ui/events/deploys/" + strconv.FormatInt(id, 10) + "?after=" + strconv.FormatInt(d.LastEvent, 10)
-	v.State = deployState(dep).Hash
+	v.State = st.Hash
 	if !dep.Done() {
 		v.Refresh = 3
 	}

@@ -11,11 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-// Live pages open an EventSource on /ui/events/...; the server polls the
-// store every Poll and pushes:
+// Live pages open an EventSource on /ui/events/...; the stream waits for a
+// change of its environment (Store.Changes, signalled by this process's
+// writes; and every Poll for other processes' writes), reads the store
+// once, and pushes:
 //
 //	event: line   data: a spacepods.Event (id: the event's id, for resuming)
 //	event: state  data: {"hash": ..., "status": ..., "gone": bool, "final": bool}
@@ -43,6 +46,7 @@ type sseWriter struct {
 }
 
 func startSSE(w http.ResponseWriter) *sseWriter {
+	server.LiftDeadlines(w) // a stream outlives the server's read and write timeouts
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -155,13 +159,57 @@ func eventLines(s *sseWriter, last int64, fetch func(after int64) ([]spacepods.E
 	}
 }
 
+// openStream takes a stream slot for the caller (429 over the caps) and a
+// context that ends with the request or when the UI is closed. The caller
+// must call done.
+func (u *UI) openStream(r *http.Request) (ctx context.Context, done func(), err error) {
+	release, err := u.cfg.Streams.Acquire(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := u.streamContext(r)
+	if s := sessionOf(r); s != nil && u.cfg.Store != nil {
+		go u.endWithSession(ctx, cancel, s.ID)
+	}
+	return ctx, func() { cancel(); release() }, nil
+}
+
+// sessionRecheck is how often an open stream checks that its session is
+// still live when no revocation was signalled (expiry; sign-outs on other
+// servers sharing the store).
+const sessionRecheck = time.Minute
+
+// endWithSession ends a stream (cancel) once its session has ended: signed
+// out, or its token revoked. It looks when a revocation is signalled, and
+// every sessionRecheck.
+func (u *UI) endWithSession(ctx context.Context, cancel context.CancelFunc, id string) {
+	t := time.NewTicker(sessionRecheck)
+	defer t.Stop()
+	for {
+		revoked := u.cfg.Store.Changes().Watch(spacepods.SessionsTopic)
+		select {
+		case <-ctx.Done():
+			return
+		case <-revoked:
+		case <-t.C:
+		}
+		if _, err := u.cfg.Auth.Session(ctx, id); spacepods.ErrorCode(err) == spacepods.EUNAUTHORIZED {
+			cancel()
+			return
+		}
+	}
+}
+
 // envEvents streams a pod's or environment's progress lines and state.
 func (u *UI) envEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := u.needRuntime(); err != nil {
 		return err
 	}
-	ctx, cancel := u.streamContext(r)
-	defer cancel()
+	ctx, done, err := u.openStream(r)
+	if err != nil {
+		return err
+	}
+	defer done()
 	name := r.PathValue("name")
 	st, err := u.envState(ctx, name)
 	if err != nil {
@@ -170,7 +218,7 @@ func (u *UI) envEvents(w http.ResponseWriter, r *http.Request) error {
 	last := after(r)
 	s := startSSE(w)
 	lines := eventLines(s, last, func(after int64) ([]spacepods.Event, error) { return u.cfg.Pods.Events(ctx, name, after) })
-	return u.stream(ctx, s, st, lines, func() (liveState, error) { return u.envState(ctx, name) })
+	return u.stream(ctx, s, name, st, lines, func() (liveState, error) { return u.envState(ctx, name) })
 }
 
 // deployEvents streams a deploy's progress lines and state until it ends.
@@ -178,12 +226,15 @@ func (u *UI) deployEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := u.needRuntime(); err != nil {
 		return err
 	}
-	ctx, cancel := u.streamContext(r)
-	defer cancel()
 	id, err := parseID(r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	ctx, done, err := u.openStream(r)
+	if err != nil {
+		return err
+	}
+	defer done()
 	d, err := u.cfg.Deploys.Get(ctx, id)
 	if err != nil {
 		return err
@@ -200,34 +251,47 @@ func (u *UI) deployEvents(w http.ResponseWriter, r *http.Request) error {
 		st.Final = d.Done()
 		return st, nil
 	}
-	return u.stream(ctx, s, deployState(d), lines, state)
+	return u.stream(ctx, s, d.Env, deployState(d), lines, state)
 }
 
-// stream pushes the first state, then polls: new lines, then the state
-// when it changed. A state that is Gone or Final is pushed after one last
-// look for lines, followed by "done".
-func (u *UI) stream(ctx context.Context, s *sseWriter, first liveState, lines func() error, state func() (liveState, error)) error {
+// finalGrace is how long a stream whose state is final (deploy ended,
+// environment gone) waits for the last progress lines written after it.
+const finalGrace = 300 * time.Millisecond
+
+// stream pushes the first state, then, each time env changes (or every
+// Poll), new lines, then the state when it changed. A state that is Gone
+// or Final is pushed after one last look for lines, followed by "done".
+// An idle stream reads nothing: it only sends a keep-alive comment.
+func (u *UI) stream(ctx context.Context, s *sseWriter, env string, first liveState, lines func() error, state func() (liveState, error)) error {
 	if err := s.sendJSON("state", 0, first); err != nil {
 		return nil
 	}
+	var changes *spacepods.Changes
+	if u.cfg.Store != nil {
+		changes = u.cfg.Store.Changes()
+	}
 	prev := first.Hash
-	tick := time.NewTicker(u.cfg.Poll)
-	defer tick.Stop()
-	idle := time.Now()
+	poll := time.NewTimer(u.cfg.Poll)
+	defer poll.Stop()
+	ping := time.NewTicker(keepAlive)
+	defer ping.Stop()
 	for {
+		changed := changes.Watch(env) // before reading: a change during the read wakes the next wait
 		if err := lines(); err != nil {
 			return nil
 		}
 		st, err := state()
 		if err != nil {
-			u.log.Warn("ui event stream: read state", "err", err)
+			if ctx.Err() == nil { // not merely the stream ending
+				u.log.Warn("ui event stream: read state", "err", err)
+			}
 			return nil
 		}
 		if st.Gone || st.Final {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(u.cfg.Poll):
+			case <-time.After(finalGrace):
 			}
 			lines()
 			s.sendJSON("state", 0, st)
@@ -239,17 +303,36 @@ func (u *UI) stream(ctx context.Context, s *sseWriter, first liveState, lines fu
 			if err := s.sendJSON("state", 0, st); err != nil {
 				return nil
 			}
-			idle = time.Now()
-		} else if time.Since(idle) > keepAlive {
-			if err := s.ping(); err != nil {
-				return nil
-			}
-			idle = time.Now()
 		}
+		if !u.wait(ctx, s, changed, poll, ping.C) {
+			return nil
+		}
+	}
+}
+
+// wait blocks until env changed (then lets a burst of writes settle) or
+// the fallback poll is due, keeping the connection alive meanwhile. It
+// reports false when the stream is over.
+func (u *UI) wait(ctx context.Context, s *sseWriter, changed <-chan struct{}, poll *time.Timer, ping <-chan time.Time) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+			return false
+		case <-ping:
+			if err := s.ping(); err != nil {
+				return false
+			}
+		case <-poll.C:
+			poll.Reset(u.cfg.Poll)
+			return true
+		case <-changed:
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(u.cfg.Settle):
+			}
+			poll.Reset(u.cfg.Poll)
+			return true
 		}
 	}
 }

@@ -387,8 +387,11 @@ func (u *UI) logEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := u.needRuntime(); err != nil {
 		return err
 	}
-	ctx, cancel := u.streamContext(r)
-	defer cancel()
+	ctx, done, err := u.openStream(r)
+	if err != nil {
+		return err
+	}
+	defer done()
 	rc, err := u.cfg.Pods.Logs(ctx, r.PathValue("env"), r.PathValue("app"), runtime.LogOptions{Follow: true, Tail: 200})
 	if err != nil {
 		return err

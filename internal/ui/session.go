@@ -9,40 +9,36 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+	"unicode"
 
+	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-// Cookie names. TokenCookie holds the API token itself (HttpOnly), which the
-// API's auth middleware accepts too; loginCookie is the pre-session nonce
-// the sign-in form's CSRF token is bound to.
-const (
-	TokenCookie = "spacepods_token"
-	loginCookie = "spacepods_login"
-)
+// loginCookie is the pre-session nonce the sign-in form's CSRF token is
+// bound to. The session itself is in auth.SessionCookie.
+const loginCookie = "spacepods_login"
 
-// sessionTTL is how long the browser keeps the token cookie.
-const sessionTTL = 7 * 24 * time.Hour
-
-// session is a signed-in browser.
+// session is a signed-in browser: its token (the role), its CSRF token
+// (every form carries it), and its secret ID from the cookie.
 type session struct {
-	Token spacepods.Token
-	CSRF  string // the token every form of this session carries
+	ID string
+	auth.Session
 }
 
-// session authenticates the token cookie. (nil, nil): no cookie; (nil,
-// err): a cookie whose token is not (any longer) valid.
+// session authenticates the session cookie. (nil, nil): no cookie; (nil,
+// err): a cookie whose session is not (any longer) valid: signed out,
+// expired, or its token revoked.
 func (u *UI) session(r *http.Request) (*session, error) {
-	c, err := r.Cookie(TokenCookie)
+	c, err := r.Cookie(auth.SessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	tok, err := u.cfg.Auth.Authenticate(r.Context(), c.Value)
+	ss, err := u.cfg.Auth.Session(r.Context(), c.Value)
 	if err != nil {
 		return nil, err
 	}
-	return &session{Token: tok, CSRF: u.sign("csrf", c.Value)}, nil
+	return &session{ID: c.Value, Session: ss}, nil
 }
 
 // sign derives a token from the server's key: HMAC-SHA256(key, purpose ‖ 0 ‖ value).
@@ -67,8 +63,7 @@ func (u *UI) checkCSRF(r *http.Request, s *session) error {
 	if err := r.ParseForm(); err != nil {
 		return spacepods.Errorf(spacepods.EINVALID, "the form could not be read: reload the page and try again")
 	}
-	got := r.PostForm.Get("csrf")
-	if got == "" || !hmac.Equal([]byte(got), []byte(s.CSRF)) {
+	if !s.CheckCSRF(r.PostForm.Get("csrf")) {
 		return spacepods.Errorf(spacepods.EFORBIDDEN, "this form has expired or did not come from a Spacepods page (its CSRF token does not match your session): reload the page and submit it again")
 	}
 	return nil
@@ -106,7 +101,7 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, err
 	b := make([]byte, 16)
 	rand.Read(b)
 	nonce := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: "/login", MaxAge: 3600, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: "/login", MaxAge: 3600, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode})
 	next := r.URL.Query().Get("next")
 	if r.Method == http.MethodPost {
 		next = r.PostForm.Get("next")
@@ -137,25 +132,56 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 	if secret == "" {
 		return u.renderLogin(w, r, http.StatusBadRequest, "Paste your API token: it starts with sp_. The first admin token is in <data-dir>/admin.token; an admin can make more with `spacepods token create --name NAME --role developer`.")
 	}
-	if _, err := u.cfg.Auth.Authenticate(r.Context(), secret); err != nil {
+	id, ss, err := u.cfg.Auth.SignIn(r.Context(), secret)
+	if err != nil {
 		if spacepods.ErrorCode(err) != spacepods.EUNAUTHORIZED {
 			return err
 		}
 		return u.renderLogin(w, r, http.StatusUnauthorized, "That token is not valid (mistyped, or revoked): copy it again, or ask an admin for a new one.")
 	}
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-	http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: secret, Path: "/", MaxAge: int(sessionTTL.Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	if old := sessionOf(r); old != nil { // signing in again replaces this browser's session
+		u.cfg.Auth.SignOut(r.Context(), old.ID)
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode})
+	u.cfg.Auth.SetCookie(w, r, id, ss)
 	return redirect(w, r, safeNext(r.PostForm.Get("next")), "")
 }
 
+// logout revokes the session, so that the cookie (and any copy of it)
+// stops working, and clears it from the browser.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) error {
-	http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	if s := sessionOf(r); s != nil {
+		if err := u.cfg.Auth.SignOut(r.Context(), s.ID); err != nil {
+			return err
+		}
+	}
+	u.cfg.Auth.ClearCookie(w, r)
 	return redirect(w, r, "/login", "")
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext keeps a post-sign-in redirect on this site: a path of this
+// server, nothing a browser could read as another host. It refuses control
+// characters (browsers drop tabs and newlines, so "/\t/evil.example" would
+// become "//evil.example"), backslashes (read as slashes), "//" (a host),
+// and anything with a scheme or host; those go to "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	// The path is checked as sent and as decoded ("/%09/x" decodes to a tab).
+	ok := func(p string) bool {
+		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
+			return false
+		}
+		for _, c := range p {
+			if unicode.IsControl(c) || unicode.IsSpace(c) {
+				return false
+			}
+		}
+		return true
+	}
+	if !ok(next) {
+		return "/"
+	}
+	pu, err := url.Parse(next)
+	if err != nil || pu.Scheme != "" || pu.Host != "" || pu.User != nil || pu.Opaque != "" || !ok(pu.Path) {
 		return "/"
 	}
 	return next

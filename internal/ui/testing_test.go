@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,9 @@ type fixture struct {
 	ts      *httptest.Server
 	tokens  map[string]string // role → secret
 	deploys map[string]int64  // "env/app/release" → deploy id
+	queries *atomic.Int64     // statements sent to the store's database
+	streams *server.Streams
+	pods    *pods.Service // nil without runtime
 }
 
 const (
@@ -54,12 +58,12 @@ var admin = spacepods.WithActor(context.Background(), &spacepods.Token{Name: "se
 // started with --runtime none.
 func newFixture(t *testing.T, withRuntime bool) *fixture {
 	t.Helper()
-	st := store.MustOpenSQLite(t)
+	st, queries := store.MustOpenCountingSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
 	sec := &memSecrets{m: map[string]string{}}
 	cfgSvc := &config.Service{Store: st, Secrets: sec}
-	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}}
+	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}, queries: queries, streams: &server.Streams{}}
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
 		secret, _, err := a.Create(admin, "t-"+role, role)
 		if err != nil {
@@ -79,11 +83,14 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 			}
 		}
 	}
-	cfg := ui.Config{Catalog: cat, Auth: a, Config: cfgSvc, Store: st, Version: "test", Poll: 20 * time.Millisecond}
+	// Poll is long: live pages must learn of changes from the store's
+	// change notifications, not from polling.
+	cfg := ui.Config{Catalog: cat, Auth: a, Config: cfgSvc, Store: st, Version: "test", Poll: time.Minute, Settle: 10 * time.Millisecond, Streams: f.streams}
 	if withRuntime {
 		quiet := slog.New(slog.DiscardHandler)
 		engine := &deploy.Engine{Store: st, Catalog: cat, Domain: "localhost", RouterPort: "8080", Logger: quiet}
-		cfg.Pods = &pods.Service{Store: st, Catalog: cat, Engine: engine, Driver: logDriver{}, Logger: quiet}
+		f.pods = &pods.Service{Store: st, Catalog: cat, Engine: engine, Driver: logDriver{}, Logger: quiet}
+		cfg.Pods = f.pods
 		cfg.Deploys = engine
 		f.seedEnvironments()
 	}
@@ -294,9 +301,20 @@ func mutatingForms(body string) []string {
 	return out
 }
 
+// sessionCookie opens a session for role's token, as the sign-in form
+// does, and returns its cookie.
+func (f *fixture) sessionCookie(role string) *http.Cookie {
+	f.t.Helper()
+	id, _, err := f.auth.SignIn(context.Background(), f.tokens[role])
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &http.Cookie{Name: auth.SessionCookie, Value: id}
+}
+
 // apiServer mounts the UI beside the REST API, as `spacepods server` does.
 func (f *fixture) apiServer() *httptest.Server {
-	srv := &server.Server{Catalog: f.cat, Auth: f.auth, Store: f.st, Version: "test", UI: f.ui}
+	srv := &server.Server{Catalog: f.cat, Auth: f.auth, Store: f.st, Version: "test", UI: f.ui, Streams: f.streams}
 	ts := httptest.NewServer(srv.Handler())
 	f.t.Cleanup(ts.Close)
 	return ts

@@ -4,11 +4,12 @@
 // current over Server-Sent Events. Every page reads fine with JavaScript
 // off; there is no build step.
 //
-// Sign-in takes an API token and keeps it in the HttpOnly cookie
-// spacepods_token (the REST API accepts that cookie too). Every form carries
-// a CSRF token derived with HMAC from that cookie, checked on every POST.
-// Pages show only the buttons the signed-in role may use; handlers check the
-// role again.
+// Sign-in takes an API token and opens a session (auth.SignIn): a
+// revocable record whose random ID is in the HttpOnly cookie
+// spacepods_session, never the token itself. The REST API accepts that
+// cookie for reads. Every form carries the session's CSRF token, checked on
+// every POST; sign-out revokes the session. Pages show only the buttons the
+// signed-in role may use; handlers check the role again.
 package ui
 
 import (
@@ -51,11 +52,20 @@ type Config struct {
 	Store   *store.Store
 	Logger  *slog.Logger
 	Version string
-	// CSRFKey signs the per-session CSRF tokens. Empty: a random key per
-	// process, so forms opened before a server restart must be reloaded.
+	// CSRFKey signs the sign-in form's CSRF token (sessions have their
+	// own). Empty: a random key per process, so a sign-in form opened
+	// before a server restart must be reloaded.
 	CSRFKey []byte
-	// Poll is how often live pages look for news in the store (default 300ms).
+	// Streams caps the live streams (shared with the API's log follows);
+	// nil = the default caps.
+	Streams *server.Streams
+	// Live pages wait for this process's writes to the store
+	// (Store.Changes); Poll is how often they look anyway, for writes by
+	// other servers sharing the store (default 5s).
 	Poll time.Duration
+	// Settle is how long a stream waits after a change before reading, so
+	// that a burst of writes costs one read (default 200ms).
+	Settle time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -81,7 +91,13 @@ func New(cfg Config) *UI {
 		u.log = slog.Default()
 	}
 	if u.cfg.Poll <= 0 {
-		u.cfg.Poll = 300 * time.Millisecond
+		u.cfg.Poll = 5 * time.Second
+	}
+	if u.cfg.Settle <= 0 {
+		u.cfg.Settle = 200 * time.Millisecond
+	}
+	if u.cfg.Streams == nil {
+		u.cfg.Streams = &server.Streams{}
 	}
 	if u.cfg.Now == nil {
 		u.cfg.Now = time.Now
@@ -164,7 +180,7 @@ func (u *UI) routes() []route {
 		{"POST", "/pods/{name}/extend", d, u.extendPod},
 		{"POST", "/pods/{name}/update", d, u.updatePod},
 		{"POST", "/pods/{name}/destroy", d, u.destroyPod},
-		{"GET", "/logs/{env}/{app}", v, u.logsPage},
+		{"GET", "/logs/{env}/{app}", d, u.logsPage}, // logs often carry connection strings
 
 		{"GET", "/deploys", v, u.deploysPage},
 		{"GET", "/deploys/{id}", v, u.deployPage},
@@ -182,7 +198,7 @@ func (u *UI) routes() []route {
 
 		{"GET", "/ui/events/env/{name}", v, u.envEvents},
 		{"GET", "/ui/events/deploys/{id}", v, u.deployEvents},
-		{"GET", "/ui/events/logs/{env}/{app}", v, u.logEvents},
+		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
 	}
 }
 

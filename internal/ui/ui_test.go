@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/spacepods"
-	"github.com/spacepods/spacepods/internal/ui"
 )
 
-func TestUI_SignInSetsHttpOnlySameSiteCookieAndSignOutClearsIt(t *testing.T) {
+func TestUI_SignInSetsASessionCookieAndSignOutRevokesIt(t *testing.T) {
 	f := newFixture(t, true)
 	b := f.browser()
 	_, body, h := b.get("/login")
@@ -29,15 +29,18 @@ func TestUI_SignInSetsHttpOnlySameSiteCookieAndSignOutClearsIt(t *testing.T) {
 	}
 	var tok *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == ui.TokenCookie {
+		if c.Name == auth.SessionCookie {
 			tok = c
+		}
+		if strings.Contains(c.Value, f.tokens["developer"]) {
+			t.Fatalf("cookie %s holds the API token itself", c.Name)
 		}
 	}
 	switch {
 	case tok == nil:
-		t.Fatal("no spacepods_token cookie after sign-in")
-	case tok.Value != f.tokens["developer"]:
-		t.Fatal("the cookie does not hold the token")
+		t.Fatal("no spacepods_session cookie after sign-in")
+	case tok.Secure:
+		t.Error("the session cookie is Secure over plain HTTP from no trusted proxy: the browser would drop it")
 	case !tok.HttpOnly:
 		t.Error("the token cookie is not HttpOnly")
 	case tok.SameSite != http.SameSiteLaxMode && tok.SameSite != http.SameSiteStrictMode:
@@ -50,6 +53,30 @@ func TestUI_SignInSetsHttpOnlySameSiteCookieAndSignOutClearsIt(t *testing.T) {
 		t.Fatalf("dashboard after sign-in: %d, signed-in name missing", status)
 	}
 
+	// A copy of the cookie taken before sign-out (stolen, or another tab)
+	// stops working too: sign-out revokes the session on the server.
+	api := f.apiServer()
+	copied := &http.Cookie{Name: auth.SessionCookie, Value: tok.Value}
+	withCopy := func(base, path string) *http.Response {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.AddCookie(copied)
+		resp, err := http.DefaultTransport.RoundTrip(req) // no jar, no redirects
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := withCopy(api.URL, "/api/v1/whoami"); r.StatusCode != 200 {
+		t.Fatalf("the copied cookie before sign-out: API %d", r.StatusCode)
+	}
+	// A live page opened before sign-out is closed by it.
+	live, status, _ := openStream(t, context.Background(), f.ts.URL, "/ui/events/env/p1?after="+f.lastEvent("p1"), copied)
+	if live == nil {
+		t.Fatalf("live stream before sign-out: %d", status)
+	}
+	live.next(t, "state", 5*time.Second)
+
 	b.csrf = csrfOf(t, body)
 	status, _, loc := b.post("/logout", nil)
 	if status != http.StatusSeeOther || loc != "/login" {
@@ -58,6 +85,23 @@ func TestUI_SignInSetsHttpOnlySameSiteCookieAndSignOutClearsIt(t *testing.T) {
 	status, _, h = b.get("/")
 	if status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/login") {
 		t.Fatalf("after sign-out / answers %d → %q, want a redirect to /login", status, h.Get("Location"))
+	}
+	if r := withCopy(f.ts.URL, "/apps"); r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "expired=1") {
+		t.Fatalf("the copied cookie after sign-out opens a page: %d → %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := withCopy(api.URL, "/api/v1/whoami"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the copied cookie after sign-out reaches the API: %d, want 401", r.StatusCode)
+	}
+	if r := withCopy(f.ts.URL, "/ui/events/env/p1"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the copied cookie after sign-out opens a live stream: %d, want 401", r.StatusCode)
+	}
+	select {
+	case _, open := <-live.events:
+		if open {
+			t.Fatal("the live stream sent an event after sign-out")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live stream of the signed-out session is still open 5s later")
 	}
 }
 
@@ -97,8 +141,8 @@ func TestUI_SignInRejectsBadTokensAndForeignForms(t *testing.T) {
 				t.Fatalf("got %d, want %d with %q in:\n%s", resp.StatusCode, tc.wantStatus, tc.wantText, body)
 			}
 			for _, c := range resp.Cookies() {
-				if c.Name == ui.TokenCookie && c.Value != "" {
-					t.Fatal("a rejected sign-in set the token cookie")
+				if c.Name == auth.SessionCookie && c.Value != "" {
+					t.Fatal("a rejected sign-in set the session cookie")
 				}
 			}
 		})
@@ -188,7 +232,7 @@ func TestUI_EveryPostNeedsTheSessionsCSRFToken(t *testing.T) {
 func TestUI_ViewerSeesNoMutatingButtonsAndCannotPost(t *testing.T) {
 	f := newFixture(t, true)
 	qaDeploy := strconv.FormatInt(f.deploys["qa/web/2"], 10)
-	pages := []string{"/", "/apps", "/apps/web", "/pods", "/pods/new?name=x&app=web", "/pods/p1", "/deploys", "/deploys/" + qaDeploy, "/environments", "/environments/qa", "/logs/p1/web"}
+	pages := []string{"/", "/apps", "/apps/web", "/pods", "/pods/new?name=x&app=web", "/pods/p1", "/deploys", "/deploys/" + qaDeploy, "/environments", "/environments/qa"}
 	v := f.signIn("viewer")
 	for _, p := range pages {
 		status, body, _ := v.get(p)
@@ -198,13 +242,14 @@ func TestUI_ViewerSeesNoMutatingButtonsAndCannotPost(t *testing.T) {
 		if forms := mutatingForms(body); len(forms) > 0 {
 			t.Errorf("viewer sees forms that would fail on %s: %v", p, forms)
 		}
-		for _, s := range []string{`href="/pods/new"`, `href="/audit"`, `href="/leaks"`} {
+		for _, s := range []string{`href="/pods/new"`, `href="/audit"`, `href="/leaks"`, `href="/logs/`} {
 			if strings.Contains(body, s) {
 				t.Errorf("viewer sees %s on %s", s, p)
 			}
 		}
 	}
-	for _, p := range []string{"/audit", "/leaks"} {
+	// Logs need developer: they often carry connection strings.
+	for _, p := range []string{"/audit", "/leaks", "/logs/p1/web", "/ui/events/logs/p1/web"} {
 		if status, body, _ := v.get(p); status != http.StatusForbidden || !strings.Contains(body, "ask an admin") {
 			t.Errorf("viewer GET %s: %d, want 403 saying whom to ask", p, status)
 		}
@@ -283,16 +328,34 @@ func TestUI_RollbackFromTheDeployPageQueuesADeploy(t *testing.T) {
 	}
 }
 
+// TestUI_DeployPageShowsWhyItFailedAndItsOutput: everyone sees why a deploy
+// failed; only developers and admins see its output (task and container
+// output often carries connection strings).
 func TestUI_DeployPageShowsWhyItFailedAndItsOutput(t *testing.T) {
 	f := newFixture(t, true)
-	status, body, _ := f.signIn("viewer").get("/deploys/" + strconv.FormatInt(f.deploys["staging/web/failed"], 10))
+	page := "/deploys/" + strconv.FormatInt(f.deploys["staging/web/failed"], 10)
+	reason := []string{"Rolled back:", "fix the health check or the app", `data-status="rolled_back"`}
+	output := []string{"Failure output", "panic: &lt;boom&gt; &amp; more"}
+	status, body, _ := f.signIn("developer").get(page)
 	if status != 200 {
 		t.Fatalf("%d\n%s", status, body)
 	}
-	for _, s := range []string{"Rolled back:", "fix the health check or the app", "Failure output", "panic: &lt;boom&gt; &amp; more", `data-status="rolled_back"`} {
+	for _, s := range append(reason, output...) {
 		if !strings.Contains(body, s) {
-			t.Errorf("failed deploy page lacks %q", s)
+			t.Errorf("failed deploy page lacks %q for a developer", s)
 		}
+	}
+	status, body, _ = f.signIn("viewer").get(page)
+	if status != 200 {
+		t.Fatalf("%d\n%s", status, body)
+	}
+	for _, s := range reason {
+		if !strings.Contains(body, s) {
+			t.Errorf("failed deploy page lacks %q for a viewer", s)
+		}
+	}
+	if strings.Contains(body, "boom") || !strings.Contains(body, "shown to developers and admins only") {
+		t.Errorf("a viewer sees the failure output, or no word of why it is hidden:\n%s", body)
 	}
 }
 
@@ -361,7 +424,7 @@ func TestUI_MountedBesideTheAPI(t *testing.T) {
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path string) *http.Response {
 		req, _ := http.NewRequest("GET", ts.URL+path, nil)
-		req.AddCookie(&http.Cookie{Name: ui.TokenCookie, Value: f.tokens["viewer"]})
+		req.AddCookie(f.sessionCookie("viewer"))
 		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -393,7 +456,7 @@ func TestUI_EventStreamPushesNewLinesAndStateChanges(t *testing.T) {
 	}
 	last := evs[len(evs)-1].ID
 	req, _ := http.NewRequestWithContext(ctx, "GET", f.ts.URL+"/ui/events/env/p1?after="+strconv.FormatInt(last, 10), nil)
-	req.AddCookie(&http.Cookie{Name: ui.TokenCookie, Value: f.tokens["viewer"]})
+	req.AddCookie(f.sessionCookie("viewer"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -464,7 +527,7 @@ func TestUI_EventStreamPushesNewLinesAndStateChanges(t *testing.T) {
 func TestUI_CloseEndsOpenStreams(t *testing.T) {
 	f := newFixture(t, true)
 	req, _ := http.NewRequest("GET", f.ts.URL+"/ui/events/env/p1", nil)
-	req.AddCookie(&http.Cookie{Name: ui.TokenCookie, Value: f.tokens["viewer"]})
+	req.AddCookie(f.sessionCookie("viewer"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,18 @@ func (d *Driver) managedFilter(env string, more ...filters.KeyValuePair) filters
 	return args
 }
 
+// poolError explains Docker's "could not find an available,
+// non-overlapping IPv4 address pool" (every environment is a network, and
+// dockerd's default pools give about 30): the cause and both fixes. nil
+// for any other error.
+func poolError(env string, err error) error {
+	if err == nil || !strings.Contains(err.Error(), "non-overlapping IPv4 address pool") {
+		return nil
+	}
+	return spacepods.Errorf(spacepods.EUNAVAILABLE,
+		"Docker has run out of address pools for networks, so environment %q gets none (each pod is a Docker network): destroy pods you no longer need (`spacepods pod list`, `spacepods pod destroy NAME`), or give dockerd more, smaller pools with \"default-address-pools\" in /etc/docker/daemon.json, e.g. [{\"base\": \"10.200.0.0/16\", \"size\": 24}], then restart dockerd", env)
+}
+
 // EnsureEnvironment creates the environment's bridge network if missing.
 // EINVALID for a bad name; ECONFLICT if a network of that name exists that
 // Spacepods did not make.
@@ -51,9 +63,8 @@ func (d *Driver) EnsureEnvironment(ctx context.Context, env runtime.EnvSpec) err
 		_, err = d.network(ctx, env.Name)
 		return err
 	}
-	if err != nil && strings.Contains(err.Error(), "non-overlapping IPv4 address pool") {
-		return spacepods.Errorf(spacepods.EUNAVAILABLE,
-			"Docker has no free address pool for the network of environment %q: destroy unused environments, or give dockerd smaller, more numerous pools (default-address-pools in daemon.json, e.g. base 10.200.0.0/16 size 24)", env.Name)
+	if perr := poolError(env.Name, err); perr != nil {
+		return perr
 	}
 	if err != nil {
 		return d.wrap(err, "create network "+name)
