@@ -261,7 +261,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		var drv runtime.Driver
 		var ingress runtime.Ingresser
 		if cfg.runtime == "docker" {
-			dd, err := docker.New(logger.With("component", "docker"), docker.WithInstallation(inst))
+			dd, err := docker.New(logger.With("component", "docker"), docker.WithInstallation(inst), docker.WithSecrets(cfgSvc))
 			if err != nil {
 				return err
 			}
@@ -272,7 +272,8 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		} else {
 			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
 				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, ImagePullSecret: cfg.pullSecret,
-				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn, Logger: logger.With("component", "kubernetes")}
+				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn, Logger: logger.With("component", "kubernetes"),
+				Secrets: cfgSvc}
 			if routing == "router" {
 				kc.NodeAddress = cfg.kubeNodeAddr
 				if cfg.isolation {
