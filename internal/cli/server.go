@@ -224,15 +224,13 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	cfgSvc := &config.Service{Store: st, Secrets: secretStore}
 	srv := &server.Server{Catalog: cat, Auth: authSvc, Store: st, Config: cfgSvc, Logger: logger, Version: Version}
 	if l, ok := secretStore.(*secrets.Local); ok {
-		srv.RotateKey = func(ctx context.Context) (string, error) {
-			key, err := secrets.GenerateMasterKey()
-			if err != nil {
-				return "", err
-			}
-			if err := secrets.RotateMasterKeyFile(ctx, l, g.dataDir, key); err != nil {
-				return "", err
-			}
-			return l.KeyID(), nil
+		if n, err := l.UnderPreviousKey(ctx); err == nil && n > 0 {
+			logger.Warn("secrets are still wrapped by the previous master key: run `spacepods secrets rotate-key`, then remove "+secrets.PreviousMasterKeyEnv,
+				"secrets", n, "previous_key", l.PreviousKeyID(), "key", l.KeyID())
+		}
+		srv.RotateKey = func(ctx context.Context) (server.RotateKeyResponse, error) {
+			r, err := secrets.RotateMasterKey(ctx, l, g.dataDir)
+			return server.RotateKeyResponse{KeyID: r.KeyID, Next: r.Next}, err
 		}
 	}
 
