@@ -57,10 +57,14 @@ func (c *Client) ApplyConfig(ctx context.Context, app, env string) (Deploy, erro
 	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, map[string]string{"env": env}, &out)
 }
 
+// KeyRotation is what a master key rotation did.
+type KeyRotation struct {
+	KeyID string `json:"key_id"`         // the key that wraps every secret now
+	Next  string `json:"next,omitempty"` // what the operator still has to do
+}
+
 // RotateSecretsKey re-wraps every secret under a new master key.
-func (c *Client) RotateSecretsKey(ctx context.Context) (string, error) {
-	var out struct {
-		KeyID string `json:"key_id"`
-	}
-	return out.KeyID, c.do(ctx, "POST", "/api/v1/secrets/rotate-key", nil, nil, &out)
+func (c *Client) RotateSecretsKey(ctx context.Context) (KeyRotation, error) {
+	var out KeyRotation
+	return out, c.do(ctx, "POST", "/api/v1/secrets/rotate-key", nil, nil, &out)
 }

@@ -27,7 +27,9 @@ func newAppRegisterCmd(g *globals) *cobra.Command {
 		Short: "Register an app from its manifest, or update it",
 		Long: `Register an app from its spacepods.yaml manifest. Registering an app that
 exists updates it; every earlier version is kept (spacepods app show NAME --versions).
-A seed file named by database.seed is read relative to the manifest and uploaded.
+A seed file named by database.seed is read relative to the manifest and uploaded;
+it must be inside the manifest's directory (no absolute path, no ".." out of it,
+no symlink that leads out).
 Errors name the manifest's line and say what to write instead (reference: docs/manifest.md).`,
 		Example: "  spacepods app register -f examples/catalog-api/spacepods.yaml",
 		Args:    cobra.NoArgs,
@@ -73,13 +75,36 @@ func readSeed(manifestPath string, data []byte) (string, error) {
 	return readSeedFile(manifestPath, app.Database.Seed)
 }
 
+// readSeedFile reads rel, the database.seed of the manifest at
+// manifestPath, from inside the manifest's directory only: an absolute
+// path, a ".." that leaves the directory or a symlink that points out of it
+// is refused, so a manifest cannot make the CLI upload another file of the
+// machine it runs on (a key, a password file) as seed SQL.
 func readSeedFile(manifestPath, rel string) (string, error) {
 	if rel == "" {
 		return "", nil
 	}
-	p := filepath.Join(filepath.Dir(manifestPath), rel)
-	b, err := os.ReadFile(p)
+	dir := filepath.Dir(manifestPath)
+	outside := func(why string) error {
+		return spacepods.Errorf(spacepods.EINVALID, "database.seed names %s, %s: the seed file must be inside the manifest's directory (%s), e.g. seed: db/seed.sql", rel, why, dir)
+	}
+	switch {
+	case filepath.IsAbs(rel):
+		return "", outside("an absolute path")
+	case !filepath.IsLocal(rel):
+		return "", outside("which leaves the manifest's directory")
+	}
+	root, err := os.OpenRoot(dir)
 	if err != nil {
+		return "", spacepods.Errorf(spacepods.EINVALID, "cannot open the manifest's directory %s: %v", dir, err)
+	}
+	defer root.Close()
+	// os.Root follows symlinks only while they stay inside dir.
+	b, err := root.ReadFile(rel)
+	if err != nil {
+		if strings.Contains(err.Error(), "escapes") {
+			return "", outside("a symlink to a file outside it")
+		}
 		return "", spacepods.Errorf(spacepods.EINVALID, "database.seed names %s, which cannot be read: %v (the path is relative to the manifest)", rel, err)
 	}
 	return string(b), nil

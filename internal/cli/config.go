@@ -179,16 +179,27 @@ func newSecretsCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate-key",
 		Short: "Re-wrap every secret under a new master key (local store; admins)",
-		Long: `Generate a new master key and re-wrap every secret's data key with it in one
-transaction; the old key is kept as <data-dir>/secrets.key.old. Values are not
-re-encrypted (each has its own data key) and stay readable throughout.`,
+		Long: `With the master key in <data-dir>/secrets.key: generate a new key and re-wrap
+every secret's data key with it in one transaction; the old key is kept as
+<data-dir>/secrets.key.old. Values are not re-encrypted (each has its own data
+key) and stay readable throughout.
+
+With the master key in SPACEPODS_MASTER_KEY, which the server cannot change,
+rotate in four steps: make a new key (head -c 32 /dev/urandom | base64);
+restart the server with SPACEPODS_MASTER_KEY_PREVIOUS=<the current key> and
+SPACEPODS_MASTER_KEY=<the new key>; run this command, which re-wraps every
+secret under the new key; remove SPACEPODS_MASTER_KEY_PREVIOUS and restart.
+Run without SPACEPODS_MASTER_KEY_PREVIOUS, it refuses and prints these steps.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := g.client().RotateSecretsKey(ctx(cmd))
+			r, err := g.client().RotateSecretsKey(ctx(cmd))
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "rotated the master key: every secret is now wrapped by key %s\n", id)
+			fmt.Fprintf(g.stdout, "rotated the master key: every secret is now wrapped by key %s\n", r.KeyID)
+			if r.Next != "" {
+				fmt.Fprintf(g.stdout, "next: %s\n", r.Next)
+			}
 			return nil
 		},
 	})

@@ -234,15 +234,13 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	cfgSvc := &config.Service{Store: st, Secrets: secretStore}
 	srv := &server.Server{Catalog: cat, Auth: authSvc, Store: st, Config: cfgSvc, Logger: logger, Version: Version}
 	if l, ok := secretStore.(*secrets.Local); ok {
-		srv.RotateKey = func(ctx context.Context) (string, error) {
-			key, err := secrets.GenerateMasterKey()
-			if err != nil {
-				return "", err
-			}
-			if err := secrets.RotateMasterKeyFile(ctx, l, g.dataDir, key); err != nil {
-				return "", err
-			}
-			return l.KeyID(), nil
+		if n, err := l.UnderPreviousKey(ctx); err == nil && n > 0 {
+			logger.Warn("secrets are still wrapped by the previous master key: run `spacepods secrets rotate-key`, then remove "+secrets.PreviousMasterKeyEnv,
+				"secrets", n, "previous_key", l.PreviousKeyID(), "key", l.KeyID())
+		}
+		srv.RotateKey = func(ctx context.Context) (server.RotateKeyResponse, error) {
+			r, err := secrets.RotateMasterKey(ctx, l, g.dataDir)
+			return server.RotateKeyResponse{KeyID: r.KeyID, Next: r.Next}, err
 		}
 	}
 
@@ -271,7 +269,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		var drv runtime.Driver
 		var ingress runtime.Ingresser
 		if cfg.runtime == "docker" {
-			dd, err := docker.New(logger.With("component", "docker"), docker.WithInstallation(inst))
+			dd, err := docker.New(logger.With("component", "docker"), docker.WithInstallation(inst), docker.WithSecrets(cfgSvc))
 			if err != nil {
 				return err
 			}
@@ -282,7 +280,8 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		} else {
 			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
 				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, ImagePullSecret: cfg.pullSecret,
-				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn, Logger: logger.With("component", "kubernetes")}
+				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn, Logger: logger.With("component", "kubernetes"),
+				Secrets: cfgSvc}
 			if routing == "router" {
 				kc.NodeAddress = cfg.kubeNodeAddr
 				if cfg.isolation {

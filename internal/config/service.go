@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 )
@@ -119,8 +120,9 @@ func (s *Service) Unset(ctx context.Context, app, scope, key string) error {
 }
 
 // List returns an app's vars, in one scope or all (scope ""). Secret
-// values are filled in only when reveal is set (the caller checks the role
-// and audits it).
+// values are filled in only when reveal is set (the caller checks the
+// role). A reveal is audited before any value is read: when the audit
+// entry cannot be written, List fails and reveals nothing.
 func (s *Service) List(ctx context.Context, app, scope string, reveal bool) ([]spacepods.ConfigVar, error) {
 	if scope != "" {
 		var err error
@@ -131,6 +133,12 @@ func (s *Service) List(ctx context.Context, app, scope string, reveal bool) ([]s
 	vars, err := s.Store.ConfigVars(ctx, app)
 	if err != nil {
 		return nil, err
+	}
+	if reveal {
+		if err := s.Store.AddAudit(ctx, "config.reveal", app, "scope "+orAll(scope)); err != nil {
+			return nil, fmt.Errorf("%w (%v)", spacepods.Errorf(spacepods.EUNAVAILABLE,
+				"the audit log cannot be written, so no secret value was revealed: try again, and check the Spacepods database"), err)
+		}
 	}
 	out := []spacepods.ConfigVar{}
 	for _, v := range vars {
@@ -145,9 +153,6 @@ func (s *Service) List(ctx context.Context, app, scope string, reveal bool) ([]s
 			v.Value = string(b)
 		}
 		out = append(out, v)
-	}
-	if reveal {
-		s.Store.AddAudit(ctx, "config.reveal", app, "scope "+orAll(scope))
 	}
 	return out, nil
 }
@@ -246,7 +251,12 @@ func Merge(composed map[string]string, app spacepods.App, c Custom) (map[string]
 	return out, refs
 }
 
-// ResolveSecrets reads the values of secret refs (at container start only).
+// The runtime drivers read secret values through the Service, when they
+// start containers.
+var _ runtime.SecretResolver = (*Service)(nil)
+
+// ResolveSecrets reads the values of secret refs (name → ref): the runtime
+// drivers call it when they start containers, and only then.
 func (s *Service) ResolveSecrets(ctx context.Context, refs map[string]string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(refs) == 0 {

@@ -187,3 +187,61 @@ func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
 		t.Fatalf("override must be audited: %+v", audit[0])
 	}
 }
+
+// countingSecrets counts the values read from it.
+type countingSecrets struct {
+	*memSecrets
+	gets int
+}
+
+func (s *countingSecrets) Get(ctx context.Context, ref string) ([]byte, error) {
+	s.gets++
+	return s.memSecrets.Get(ctx, ref)
+}
+
+// TestConfig_RevealFailsWhenItsAuditEntryCannotBeWritten: an admin's reveal
+// is audited before any value is read; with the audit log unwritable (its
+// table gone) the reveal fails, reads no secret and returns none, and a
+// listing without reveal still works.
+func TestConfig_RevealFailsWhenItsAuditEntryCannotBeWritten(t *testing.T) {
+	store.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		sec := &countingSecrets{memSecrets: &memSecrets{m: map[string][]byte{}}}
+		svc := &config.Service{Store: st, Secrets: sec}
+		ctx := as(spacepods.RoleAdmin)
+		const planted = "PLANTED-reveal-7e2a"
+		if _, err := svc.Set(ctx, catalogApp, config.SetRequest{Vars: map[string]string{"API_TOKEN": planted}, Secret: true}); err != nil {
+			t.Fatal(err)
+		}
+		vars, err := svc.List(ctx, "catalog-api", "", true)
+		if err != nil || len(vars) != 1 || vars[0].Value != planted {
+			t.Fatalf("reveal with a working audit log = %+v, %v", vars, err)
+		}
+		if a, _ := st.ListAudit(ctx, 0, 1); len(a) == 0 || a[0].Action != "config.reveal" {
+			t.Fatalf("the reveal was not audited: %+v", a)
+		}
+
+		// The audit log breaks (as a full disk or a lost table would).
+		if _, err := st.DB().ExecContext(ctx, "ALTER TABLE audit RENAME TO audit_unwritable"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.DB().ExecContext(context.Background(), "ALTER TABLE audit_unwritable RENAME TO audit") })
+		sec.gets = 0
+		vars, err = svc.List(ctx, "catalog-api", "", true)
+		if err == nil {
+			t.Fatalf("reveal with an unwritable audit log returned %+v and no error", vars)
+		}
+		if vars != nil || strings.Contains(err.Error(), planted) {
+			t.Fatalf("the failed reveal returned %+v, %v: the secret must not come back", vars, err)
+		}
+		if sec.gets != 0 {
+			t.Errorf("the failed reveal read %d secret values from the store, want none", sec.gets)
+		}
+		if spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE || !strings.Contains(spacepods.ErrorMessage(err), "audit log") {
+			t.Errorf("error %v: want unavailable, saying the audit log failed", err)
+		}
+		vars, err = svc.List(ctx, "catalog-api", "", false)
+		if err != nil || len(vars) != 1 || vars[0].Value != "" || !vars[0].Secret {
+			t.Fatalf("listing without reveal = %+v, %v; want the masked var", vars, err)
+		}
+	})
+}

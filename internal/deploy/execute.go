@@ -359,14 +359,10 @@ func (r *run) migrate(ctx context.Context) error {
 		e.setStep(ctx, d, "migrate", "skipped", "the app declares no migrate command")
 		return nil
 	}
-	env, err := r.containerEnv(ctx)
-	if err != nil {
-		return err
-	}
 	r.startEarly(ctx)
 	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
 		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
-		Image: r.rel.Image, Command: r.rel.Migrate, Env: env, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: e.opts().TaskTimeout,
+		Image: r.rel.Image, Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: e.opts().TaskTimeout,
 	})
 	if err != nil {
 		return fail(res.LogTail, "migration task: %s", spacepods.ErrorMessage(err))
@@ -378,29 +374,6 @@ func (r *run) migrate(ctx context.Context) error {
 	return nil
 }
 
-// containerEnv is the release's env with its secrets resolved: secret
-// values exist only here, on their way into the container.
-func (r *run) containerEnv(ctx context.Context) (map[string]string, error) {
-	if len(r.rel.SecretRefs) == 0 {
-		return r.rel.Vars, nil
-	}
-	if r.e.Config == nil {
-		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "release %d names secrets but this server has no secret store", r.rel.Number)
-	}
-	secrets, err := r.e.Config.ResolveSecrets(ctx, r.rel.SecretRefs)
-	if err != nil {
-		return nil, err
-	}
-	env := make(map[string]string, len(r.rel.Vars)+len(secrets))
-	for k, v := range r.rel.Vars {
-		env[k] = v
-	}
-	for k, v := range secrets {
-		env[k] = v
-	}
-	return env, nil
-}
-
 func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 	role := runtime.RoleWeb
 	if r.app.Kind == spacepods.KindWorker {
@@ -408,7 +381,7 @@ func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 	}
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, ""), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: role,
-		Image: r.rel.Image, Command: r.rel.Command, Env: r.rel.Vars, Port: r.app.Port, Aliases: []string{r.d.App},
+		Image: r.rel.Image, Command: r.rel.Command, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Port: r.app.Port, Aliases: []string{r.d.App},
 		Hosts: r.e.dependencyHosts(r.d.Env, r.app), Health: runtime.HealthCheck{Path: r.app.Health}, Replicas: replicas,
 	}
 }
@@ -416,7 +389,7 @@ func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 func (r *run) workerSpec(w spacepods.Worker) runtime.ServiceSpec {
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, w.Name), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: runtime.RoleWorker,
-		Image: r.rel.Image, Command: w.Command, Env: r.rel.Vars, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Replicas: 1,
+		Image: r.rel.Image, Command: w.Command, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Replicas: 1,
 		Labels: map[string]string{"spacepods.worker": w.Name},
 	}
 }
@@ -480,10 +453,6 @@ func (r *run) createService(ctx context.Context) error {
 // of a second.
 func (r *run) createServices(ctx context.Context) error {
 	r.created = true
-	env, err := r.containerEnv(ctx)
-	if err != nil {
-		return err
-	}
 	specs := []runtime.ServiceSpec{r.webSpec(r.stages()[0])}
 	for _, w := range r.rel.Workers {
 		specs = append(specs, r.workerSpec(w))
@@ -492,7 +461,6 @@ func (r *run) createServices(ctx context.Context) error {
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
 	for i := range specs {
-		specs[i].Env = env
 		wg.Go(func() { errs[i] = r.e.driver().CreateService(ctx, specs[i]) })
 	}
 	wg.Wait()
@@ -808,9 +776,6 @@ func (r *run) ensureService(ctx context.Context, rel spacepods.Release, worker s
 	}
 	err := r.e.driver().ScaleService(ctx, spec.Environment, spec.Name, spec.Replicas)
 	if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
-		return err
-	}
-	if spec.Env, err = r.containerEnv(ctx); err != nil {
 		return err
 	}
 	r.e.event(ctx, r.d, "warn", fmt.Sprintf("service %s was gone: created again from release %d", spec.Name, spec.Release))

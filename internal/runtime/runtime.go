@@ -56,8 +56,13 @@ type ServiceSpec struct {
 	Image       string
 	Command     []string          // replaces the image's CMD (the arguments of its ENTRYPOINT); empty = image default
 	Env         map[string]string // injected at start; values never logged
-	Port        int               // container port for web services; 0 for workers
-	Aliases     []string          // DNS names inside the environment's network, e.g. the app name
+	// Secrets are the env vars whose values are secret: name → reference
+	// in the secret store. The driver reads the values through its
+	// SecretResolver when it starts containers and keeps them out of
+	// every spec at rest (see SecretResolver).
+	Secrets map[string]string
+	Port    int      // container port for web services; 0 for workers
+	Aliases []string // DNS names inside the environment's network, e.g. the app name
 	// Hosts are extra host name → IP entries of the replicas (/etc/hosts),
 	// e.g. dependencies' host names pointing at the edge router.
 	Hosts    map[string]string
@@ -101,9 +106,24 @@ type TaskSpec struct {
 	Image       string
 	Command     []string // as ServiceSpec.Command
 	Env         map[string]string
+	Secrets     map[string]string // as ServiceSpec.Secrets
 	Hosts       map[string]string // as ServiceSpec.Hosts
 	Timeout     time.Duration     // default 10m
 	Labels      map[string]string
+}
+
+// SecretResolver reads the values of secret env vars by their references
+// in the secret store (config.Service implements it). Drivers call it when
+// they start containers, so that a value never rests where a spec does:
+// the Kubernetes driver puts the values in a Secret per service or task
+// and refers to it from the pod template; the Docker driver keeps only the
+// references in a service's spec container and gives the values to the
+// replicas it starts.
+type SecretResolver interface {
+	// ResolveSecrets returns name → value for refs (name → reference).
+	// ENOTFOUND for a reference with no value; EUNAVAILABLE when the
+	// secret store cannot be reached.
+	ResolveSecrets(ctx context.Context, refs map[string]string) (map[string]string, error)
 }
 
 // TaskResult is how a task ended.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"maps"
 	"regexp"
 	"slices"
@@ -45,7 +46,68 @@ func (s ServiceSpec) Validate() error {
 	case s.Health.Path != "" && !strings.HasPrefix(s.Health.Path, "/"):
 		return spacepods.Errorf(spacepods.EINVALID, "service %q: health path must start with /", s.Name)
 	}
+	return validateSecrets("service", s.Name, s.Env, s.Secrets)
+}
+
+// Validate checks what every driver needs of a task spec. EINVALID.
+func (t TaskSpec) Validate() error {
+	if err := ValidateName("environment", t.Environment); err != nil {
+		return err
+	}
+	if err := ValidateName("task", t.Name); err != nil {
+		return err
+	}
+	if t.Image == "" {
+		return spacepods.Errorf(spacepods.EINVALID, "task %q has no image", t.Name)
+	}
+	return validateSecrets("task", t.Name, t.Env, t.Secrets)
+}
+
+// validateSecrets checks that every secret env var has a name and a
+// reference, and is not also a plain var (one of the two would be lost).
+func validateSecrets(kind, name string, env, secrets map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(secrets)) {
+		switch {
+		case !spacepods.ValidEnvVarName(k):
+			return spacepods.Errorf(spacepods.EINVALID, "%s %q: secret env var %q is not a valid name", kind, name, k)
+		case secrets[k] == "":
+			return spacepods.Errorf(spacepods.EINVALID, "%s %q: secret env var %s has no reference", kind, name, k)
+		}
+		if _, dup := env[k]; dup {
+			return spacepods.Errorf(spacepods.EINVALID, "%s %q: %s is both a plain and a secret env var", kind, name, k)
+		}
+	}
 	return nil
+}
+
+// ResolveSecrets reads the values of refs through r: none when refs is
+// empty, EUNAVAILABLE when there are refs but no resolver.
+func ResolveSecrets(ctx context.Context, r SecretResolver, refs map[string]string) (map[string]string, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	if r == nil {
+		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "the spec names %d secret env vars but the runtime driver has no secret store to read them from", len(refs))
+	}
+	values, err := r.ResolveSecrets(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	for k := range refs {
+		if _, ok := values[k]; !ok {
+			return nil, spacepods.Errorf(spacepods.EINTERNAL, "the secret store returned no value for %s", k)
+		}
+	}
+	return values, nil
+}
+
+// Merged returns env with values laid over it, in a new map (the env of a
+// started container).
+func Merged(env, values map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+len(values))
+	maps.Copy(out, env)
+	maps.Copy(out, values)
+	return out
 }
 
 // EnvLabels returns the labels of an environment's scope (a network, a

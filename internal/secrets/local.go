@@ -49,9 +49,17 @@ var (
 type Local struct {
 	blobs BlobStore
 
-	mu     sync.RWMutex // guards the key; RotateKey holds it exclusively
+	mu     sync.RWMutex // guards the keys; RotateKey holds it exclusively
 	master cipher.AEAD
 	keyID  string
+	// prev, when set, is the master key being rotated away from
+	// (SPACEPODS_MASTER_KEY_PREVIOUS): secrets still wrapped by it open, and
+	// a rotation re-wraps them.
+	prev   cipher.AEAD
+	prevID string
+	// source is where the master key came from: KeyFromEnv, KeyFromFile,
+	// KeyFromNewFile, or "" (handed to NewLocal).
+	source string
 }
 
 var (
@@ -135,6 +143,9 @@ func (l *Local) Get(ctx context.Context, ref string) ([]byte, error) {
 	}
 	l.mu.RLock()
 	master, current := l.master, l.keyID
+	if keyID != current && l.prev != nil && keyID == l.prevID {
+		master, current = l.prev, l.prevID
+	}
 	l.mu.RUnlock()
 	if keyID != current {
 		return nil, wrongKey(ref, keyID, current)
@@ -181,28 +192,89 @@ func (l *Local) List(ctx context.Context, prefix string) ([]string, error) {
 	return refs, nil
 }
 
+// SetPreviousKey makes secrets wrapped by key (the master key being
+// rotated away from) readable, and re-wrapped by the next rotation.
+// EINVALID for a key of the wrong size.
+func (l *Local) SetPreviousKey(key []byte) error {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if KeyID(key) != l.keyID {
+		l.prev, l.prevID = aead, KeyID(key)
+	}
+	return nil
+}
+
+// PreviousKeyID returns the ID of the previous master key, "" if none.
+func (l *Local) PreviousKeyID() string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.prevID
+}
+
+// KeySource says where the master key came from: KeyFromEnv, KeyFromFile,
+// KeyFromNewFile, or "" when it was handed to NewLocal.
+func (l *Local) KeySource() string { return l.source }
+
+// UnderPreviousKey counts the secrets still wrapped by the previous master
+// key (0 when there is none).
+func (l *Local) UnderPreviousKey(ctx context.Context) (int, error) {
+	prev := l.PreviousKeyID()
+	if prev == "" {
+		return 0, nil
+	}
+	n := 0
+	err := l.blobs.ListAll(ctx, func(_, keyID string) error {
+		if keyID == prev {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // RotateKey re-wraps every data key under newKey in one transaction, then
 // switches to it. Values are not re-sealed (their data keys are unchanged).
-// A secret under a master key other than the current one aborts the
-// rotation with ErrWrongMasterKey and nothing changes. Secrets already
-// under newKey (a rotation that committed but whose key file was not
-// written) are accepted. Puts wait while it runs. The caller then persists
-// newKey: WriteMasterKeyFile, or RotateMasterKeyFile for the whole recipe.
+// A secret under a master key other than the current one (or the previous
+// one, see SetPreviousKey) aborts the rotation with ErrWrongMasterKey and
+// nothing changes. Secrets already under newKey (a rotation that committed
+// but whose key file was not written) are accepted. Puts wait while it
+// runs. The caller then persists newKey: WriteMasterKeyFile, or
+// RotateMasterKeyFile for the whole recipe. newKey may be the current key:
+// that re-wraps what is still under the previous one.
 func (l *Local) RotateKey(ctx context.Context, newKey []byte) error {
 	next, err := newAEAD(newKey)
 	if err != nil {
 		return err
 	}
-	nextID := KeyID(newKey)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err = l.blobs.ReplaceWrappedKeys(ctx, func(ref, keyID string, wrapped []byte) (string, []byte, error) {
+	return l.rewrap(ctx, next, KeyID(newKey))
+}
+
+// rewrapToCurrent re-wraps every secret under the current master key:
+// those still under the previous key move.
+func (l *Local) rewrapToCurrent(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rewrap(ctx, l.master, l.keyID)
+}
+
+// rewrap re-wraps every data key under next and switches to it. The caller
+// holds l.mu.
+func (l *Local) rewrap(ctx context.Context, next cipher.AEAD, nextID string) error {
+	err := l.blobs.ReplaceWrappedKeys(ctx, func(ref, keyID string, wrapped []byte) (string, []byte, error) {
 		var old cipher.AEAD
-		switch keyID {
-		case l.keyID:
+		switch {
+		case keyID == l.keyID:
 			old = l.master
-		case nextID:
+		case keyID == nextID:
 			old = next
+		case l.prev != nil && keyID == l.prevID:
+			old = l.prev
 		default:
 			return "", nil, wrongKey(ref, keyID, l.keyID)
 		}
@@ -226,8 +298,8 @@ func (l *Local) RotateKey(ctx context.Context, newKey []byte) error {
 
 func wrongKey(ref, sealedWith, current string) error {
 	return fmt.Errorf("%w: %w", ErrWrongMasterKey, spacepods.Errorf(spacepods.EINTERNAL,
-		"cannot decrypt secret %q: it was sealed under master key %s but this server runs with key %s; start Spacepods with the matching %s or %s (after a key rotation the previous key is kept in %s.old)",
-		ref, sealedWith, current, KeyFileName, MasterKeyEnv, KeyFileName))
+		"cannot decrypt secret %q: it was sealed under master key %s but this server runs with key %s; start Spacepods with the matching %s or %s (after a key rotation the previous key is kept in %s.old), or set %s to key %s next to the new key and run `spacepods secrets rotate-key`",
+		ref, sealedWith, current, KeyFileName, MasterKeyEnv, KeyFileName, PreviousMasterKeyEnv, sealedWith))
 }
 
 func tampered(ref string) error {

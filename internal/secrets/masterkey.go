@@ -23,6 +23,10 @@ const (
 	MasterKeyEnv = "SPACEPODS_MASTER_KEY"
 	// KeyFileName is the key file in the data dir: 32 raw bytes, mode 0600.
 	KeyFileName = "secrets.key"
+	// PreviousMasterKeyEnv holds, in base64, the master key being rotated
+	// away from, next to the new one in SPACEPODS_MASTER_KEY: secrets still
+	// wrapped by it stay readable until `secrets rotate-key` re-wraps them.
+	PreviousMasterKeyEnv = "SPACEPODS_MASTER_KEY_PREVIOUS"
 )
 
 // KeyID names a master key without revealing it: the first 8 hex digits of
@@ -55,14 +59,8 @@ const (
 // EINVALID for a malformed key.
 func LoadMasterKey(dataDir, envValue string) (key []byte, source string, err error) {
 	if v := strings.TrimSpace(envValue); v != "" {
-		key, err := base64.StdEncoding.DecodeString(v)
-		if err != nil {
-			return nil, "", spacepods.Errorf(spacepods.EINVALID, "%s is not valid base64: %v (make one with `head -c 32 /dev/urandom | base64`)", MasterKeyEnv, err)
-		}
-		if len(key) != 32 {
-			return nil, "", spacepods.Errorf(spacepods.EINVALID, "%s decodes to %d bytes; a master key is 32 bytes (make one with `head -c 32 /dev/urandom | base64`)", MasterKeyEnv, len(key))
-		}
-		return key, KeyFromEnv, nil
+		key, err := decodeKey(MasterKeyEnv, v)
+		return key, KeyFromEnv, err
 	}
 	if dataDir == "" {
 		return nil, "", spacepods.Errorf(spacepods.EINVALID, "the local secret store needs a master key: set --data-dir (the key file %s is kept there) or %s", KeyFileName, MasterKeyEnv)
@@ -97,6 +95,18 @@ func LoadMasterKey(dataDir, envValue string) (key []byte, source string, err err
 	}
 	syncDir(dataDir)
 	return key, KeyFromNewFile, nil
+}
+
+// decodeKey decodes the base64 master key in the env var name.
+func decodeKey(name, v string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil {
+		return nil, spacepods.Errorf(spacepods.EINVALID, "%s is not valid base64: %v (make one with `head -c 32 /dev/urandom | base64`)", name, err)
+	}
+	if len(key) != 32 {
+		return nil, spacepods.Errorf(spacepods.EINVALID, "%s decodes to %d bytes; a master key is 32 bytes (make one with `head -c 32 /dev/urandom | base64`)", name, len(key))
+	}
+	return key, nil
 }
 
 func readKeyFile(path string) ([]byte, error) {
@@ -206,11 +216,13 @@ func finishRotation(ctx context.Context, dataDir string, blobs BlobStore) error 
 
 // OpenLocal opens the local backend: the master key is cfg.MasterKey, else
 // SPACEPODS_MASTER_KEY, else <DataDir>/secrets.key (created if missing).
+// The previous key (SetPreviousKey) is cfg.PreviousKey, else
+// SPACEPODS_MASTER_KEY_PREVIOUS when the key comes from the environment.
 func OpenLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 	if cfg.Blobs == nil {
 		return nil, spacepods.Errorf(spacepods.EINVALID, "the local secret store needs a blob store (the Spacepods database)")
 	}
-	key := cfg.MasterKey
+	key, source, prev := cfg.MasterKey, "", cfg.PreviousKey
 	if key == nil {
 		env := os.Getenv(MasterKeyEnv)
 		if env == "" && cfg.DataDir != "" {
@@ -219,11 +231,78 @@ func OpenLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 			}
 		}
 		var err error
-		if key, _, err = LoadMasterKey(cfg.DataDir, env); err != nil {
+		if key, source, err = LoadMasterKey(cfg.DataDir, env); err != nil {
+			return nil, err
+		}
+		if v := os.Getenv(PreviousMasterKeyEnv); v != "" && prev == nil {
+			if source != KeyFromEnv {
+				return nil, spacepods.Errorf(spacepods.EINVALID, "%s is set but %s is not: set the new key in %s too (or unset %s to use %s)", PreviousMasterKeyEnv, MasterKeyEnv, MasterKeyEnv, PreviousMasterKeyEnv, KeyFileName)
+			}
+			if prev, err = decodeKey(PreviousMasterKeyEnv, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	l, err := NewLocal(cfg.Blobs, key)
+	if err != nil {
+		return nil, err
+	}
+	l.source = source
+	if prev != nil {
+		if err := l.SetPreviousKey(prev); err != nil {
 			return nil, err
 		}
 	}
-	return NewLocal(cfg.Blobs, key)
+	return l, nil
+}
+
+// Rotation is what RotateMasterKey did.
+type Rotation struct {
+	KeyID string // the master key that wraps every secret now
+	Next  string // what the operator still has to do; "" for nothing
+}
+
+// RotateMasterKey rotates the master key of l the way its source allows,
+// so that the next start reads every secret:
+//   - a key file in dataDir: a new random key, installed by
+//     RotateMasterKeyFile (the old one kept as secrets.key.old);
+//   - SPACEPODS_MASTER_KEY with SPACEPODS_MASTER_KEY_PREVIOUS: every secret
+//     still under the previous key is re-wrapped under the current one;
+//     the operator then removes SPACEPODS_MASTER_KEY_PREVIOUS (Next says so);
+//   - SPACEPODS_MASTER_KEY alone: EINVALID with the steps above. The server
+//     cannot change its own environment, and a new key it kept anywhere
+//     else would lose to the variable at the next start, leaving every
+//     secret unreadable.
+func RotateMasterKey(ctx context.Context, l *Local, dataDir string) (Rotation, error) {
+	switch l.KeySource() {
+	case KeyFromFile, KeyFromNewFile:
+		key, err := GenerateMasterKey()
+		if err != nil {
+			return Rotation{}, err
+		}
+		if err := RotateMasterKeyFile(ctx, l, dataDir, key); err != nil {
+			return Rotation{}, err
+		}
+		return Rotation{KeyID: l.KeyID(), Next: fmt.Sprintf("the previous key is kept in %s: you need it only to restore database backups taken before now; back up the new %s",
+			filepath.Join(dataDir, KeyFileName+".old"), KeyFileName)}, nil
+	case KeyFromEnv:
+		prev := l.PreviousKeyID()
+		if prev == "" {
+			return Rotation{}, spacepods.Errorf(spacepods.EINVALID, "the master key (%s) comes from %s, which this server cannot change: a key rotated here would lose to the variable at the next start and leave every secret unreadable, so nothing was changed. "+
+				"To rotate: (1) make a new key: head -c 32 /dev/urandom | base64; "+
+				"(2) restart the server with %s=<the current key> and %s=<the new key> (secrets under either key stay readable); "+
+				"(3) run `spacepods secrets rotate-key` again: it re-wraps every secret under the new key; "+
+				"(4) remove %s and restart",
+				l.KeyID(), MasterKeyEnv, PreviousMasterKeyEnv, MasterKeyEnv, PreviousMasterKeyEnv)
+		}
+		cur := l.KeyID()
+		if err := l.rewrapToCurrent(ctx); err != nil {
+			return Rotation{}, err
+		}
+		return Rotation{KeyID: cur, Next: fmt.Sprintf("every secret is wrapped by key %s (from %s): remove %s (key %s) from the server's environment; keep that key only to restore database backups taken before now",
+			cur, MasterKeyEnv, PreviousMasterKeyEnv, prev)}, nil
+	}
+	return Rotation{}, spacepods.Errorf(spacepods.EINVALID, "this store's master key was handed to it by the program (LocalConfig.MasterKey): rotate with RotateKey and keep the new key yourself")
 }
 
 // writeTemp writes data to a new 0600 temp file in dir, synced to disk.

@@ -26,6 +26,9 @@ type LocalConfig struct {
 	// MasterKey, when set, is used instead of SPACEPODS_MASTER_KEY and the
 	// key file (tests, embedding).
 	MasterKey []byte
+	// PreviousKey, when set, is used instead of
+	// SPACEPODS_MASTER_KEY_PREVIOUS (see Local.SetPreviousKey).
+	PreviousKey []byte
 }
 
 // VaultConfig configures the vault backend.

@@ -161,17 +161,18 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 // RotateKeyResponse names the new master key.
 type RotateKeyResponse struct {
 	KeyID string `json:"key_id"`
+	Next  string `json:"next,omitempty"` // what the operator still has to do
 }
 
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if s.RotateKey == nil {
 		return spacepods.Errorf(spacepods.EINVALID, "this server's secret store has no master key to rotate (rotate keys in the backend itself, e.g. Vault)")
 	}
-	id, err := s.RotateKey(r.Context())
+	res, err := s.RotateKey(r.Context())
 	if err != nil {
 		return err
 	}
-	s.Store.AddAudit(r.Context(), "secrets.rotate-key", "master key", "new key "+id)
-	writeJSON(w, http.StatusOK, RotateKeyResponse{KeyID: id})
+	s.Store.AddAudit(r.Context(), "secrets.rotate-key", "master key", "new key "+res.KeyID)
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }

@@ -27,9 +27,10 @@ type Server struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
 	Config  *config.Service
-	// RotateKey re-wraps every secret under a new master key and returns the
-	// new key's ID; nil when the secret store has no master key (vault).
-	RotateKey func(ctx context.Context) (string, error)
+	// RotateKey re-wraps every secret under a new master key and says
+	// which, and what the operator must do next; nil when the secret store
+	// has no master key (vault).
+	RotateKey func(ctx context.Context) (RotateKeyResponse, error)
 	Pods      *pods.Service  // nil with --runtime none
 	Deploys   *deploy.Engine // nil with --runtime none
 	Store     *store.Store

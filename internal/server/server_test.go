@@ -52,10 +52,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Config: &config.Service{Store: st, Secrets: local}, Version: "test",
-		RotateKey: func(ctx context.Context) (string, error) {
+		RotateKey: func(ctx context.Context) (server.RotateKeyResponse, error) {
 			k := make([]byte, 32)
 			rand.Read(k)
-			return "rotated", local.RotateKey(ctx, k)
+			return server.RotateKeyResponse{KeyID: "rotated"}, local.RotateKey(ctx, k)
 		}}
 	f := &fixture{srv: srv, tokens: map[string]string{}}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})

@@ -10,6 +10,13 @@
 // The desired count is the number of replica containers (labels are
 // immutable in Docker, so a count label would go stale on every scale).
 //
+// Secret env vars (ServiceSpec.Secrets) never rest in the spec container:
+// it holds their references only (a label), and the driver reads the
+// values through its SecretResolver when it starts replicas, or copies
+// them from a replica that has them, so that all replicas of a service
+// see the same values. A started container's env does hold the values:
+// Docker outside Swarm has no secret store to refer to (docs/secrets.md).
+//
 // Health is probed by the driver itself, from the host, on each replica's
 // published loopback port when ServiceStatus or ListServices asks (scratch
 // images have no shell or curl for a Docker HEALTHCHECK); so
@@ -46,6 +53,7 @@ const (
 	labelAliases       = "spacepods.aliases" // comma-separated
 	labelHealthPath    = "spacepods.health.path"
 	labelHealthTimeout = "spacepods.health.timeout"
+	labelSecrets       = "spacepods.secrets" // JSON: secret env var name → reference (never a value)
 )
 
 const (
@@ -65,7 +73,8 @@ type Driver struct {
 
 	probeSlots chan struct{} // bounds concurrent replica probes
 
-	installation string // see WithInstallation
+	installation string                 // see WithInstallation
+	secrets      runtime.SecretResolver // see WithSecrets
 }
 
 // Option configures New.
@@ -76,6 +85,12 @@ type Option func(*Driver)
 // installations sharing a Docker daemon do not see each other's
 // environments (nor take them for leaks).
 func WithInstallation(id string) Option { return func(d *Driver) { d.installation = id } }
+
+// WithSecrets makes the driver read the values of secret env vars
+// (ServiceSpec.Secrets, TaskSpec.Secrets) through r when it starts
+// containers. Without it, a spec that names secrets is refused with
+// EUNAVAILABLE.
+func WithSecrets(r runtime.SecretResolver) Option { return func(d *Driver) { d.secrets = r } }
 
 // New returns a driver for the daemon named by the DOCKER_* environment
 // variables (default: the local socket). It does not connect; see Ping.

@@ -27,7 +27,7 @@ func newDriver(t *testing.T) *docker.Driver {
 	if testing.Verbose() {
 		level = slog.LevelInfo
 	}
-	d, err := docker.New(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	d, err := docker.New(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), docker.WithSecrets(drivertest.Secrets))
 	if err != nil {
 		t.Fatalf("docker.New: %v", err)
 	}
@@ -62,7 +62,7 @@ func TestDriver_Conformance(t *testing.T) {
 	images := drivertest.Images{TestApp: testAppImage(t, d)}
 	drivertest.RunWithOptions(t, func(t *testing.T) runtime.Driver { return newDriver(t) }, images, drivertest.Options{
 		Installation: func(t *testing.T, id string) runtime.Driver {
-			d, err := docker.New(nil, docker.WithInstallation(id))
+			d, err := docker.New(nil, docker.WithInstallation(id), docker.WithSecrets(drivertest.Secrets))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package docker
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -121,10 +122,14 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	if err := d.requireImage(ctx, spec.Image); err != nil {
 		return err
 	}
-	if _, err := d.create(ctx, spec, 0); err != nil {
+	values, err := runtime.ResolveSecrets(ctx, d.secrets, spec.Secrets)
+	if err != nil {
 		return err
 	}
-	err = runtime.Parallel(spec.Replicas, func(i int) error { return d.startReplica(ctx, spec, i+1) })
+	if _, err := d.create(ctx, spec, 0, nil); err != nil {
+		return err
+	}
+	err = runtime.Parallel(spec.Replicas, func(i int) error { return d.startReplica(ctx, spec, i+1, values) })
 	if err != nil {
 		// Leave nothing half-made, so that a retry starts clean.
 		if s, ferr := d.findService(context.WithoutCancel(ctx), spec.Environment, spec.Name); ferr == nil {
@@ -161,11 +166,15 @@ func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas in
 		if err := d.requireImage(ctx, spec.Image); err != nil {
 			return err
 		}
+		values, err := d.replicaSecrets(ctx, s, spec)
+		if err != nil {
+			return err
+		}
 		next := 1
 		if have > 0 {
 			next = replicaNumber(s.replicas[have-1]) + 1
 		}
-		err = runtime.Parallel(replicas-have, func(i int) error { return d.startReplica(ctx, spec, next+i) })
+		err = runtime.Parallel(replicas-have, func(i int) error { return d.startReplica(ctx, spec, next+i, values) })
 		if err != nil {
 			return err
 		}
@@ -256,8 +265,45 @@ func (d *Driver) status(ctx context.Context, s *service) runtime.ServiceStatus {
 	return st
 }
 
+// replicaSecrets returns the secret values for new replicas of a service:
+// those of its oldest replica, so that every replica sees the same values,
+// or, with no replica left, the values the secret store has now.
+func (d *Driver) replicaSecrets(ctx context.Context, s *service, spec runtime.ServiceSpec) (map[string]string, error) {
+	if len(spec.Secrets) == 0 {
+		return nil, nil
+	}
+	if len(s.replicas) > 0 {
+		c, err := d.client.ContainerInspect(ctx, s.replicas[0].ID)
+		if err == nil {
+			env := parseEnv(c.Config.Env)
+			values := map[string]string{}
+			for k := range spec.Secrets {
+				if v, ok := env[k]; ok {
+					values[k] = v
+				}
+			}
+			if len(values) == len(spec.Secrets) {
+				return values, nil
+			}
+		} else if !cerrdefs.IsNotFound(err) {
+			return nil, d.wrap(err, "inspect container")
+		}
+	}
+	return runtime.ResolveSecrets(ctx, d.secrets, spec.Secrets)
+}
+
+func parseEnv(list []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range list {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
 // inspectSpec reads back the full spec of a service from its spec container
-// (or, if that was lost, from a replica).
+// (or, if that was lost, from a replica, leaving out the secret values
+// that a replica's env holds).
 func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSpec, error) {
 	c, err := d.client.ContainerInspect(ctx, s.template().ID)
 	if err != nil {
@@ -267,10 +313,15 @@ func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSp
 	release, _ := strconv.Atoi(l[runtime.LabelRelease])
 	port, _ := strconv.Atoi(l[labelPort])
 	timeout, _ := time.ParseDuration(l[labelHealthTimeout])
-	env := map[string]string{}
-	for _, kv := range c.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
+	var secrets map[string]string
+	if v := l[labelSecrets]; v != "" {
+		if err := json.Unmarshal([]byte(v), &secrets); err != nil {
+			return runtime.ServiceSpec{}, spacepods.Errorf(spacepods.EINTERNAL, "service %q in environment %q: label %s does not parse: %v (delete the service and deploy again)", s.name, s.env, labelSecrets, err)
+		}
+	}
+	env := parseEnv(c.Config.Env)
+	for k := range secrets {
+		delete(env, k)
 	}
 	var aliases []string
 	if a := l[labelAliases]; a != "" {
@@ -285,6 +336,7 @@ func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSp
 		Image:       c.Config.Image,
 		Command:     c.Config.Cmd,
 		Env:         env,
+		Secrets:     secrets,
 		Port:        port,
 		Aliases:     aliases,
 		Hosts:       hostsOf(c),
@@ -297,7 +349,7 @@ func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSp
 var ownLabels = []string{
 	runtime.LabelManaged, runtime.LabelEnvironment, runtime.LabelApp, runtime.LabelRelease,
 	runtime.LabelRole, runtime.LabelService,
-	labelReplica, labelPort, labelAliases, labelHealthPath, labelHealthTimeout,
+	labelReplica, labelPort, labelAliases, labelHealthPath, labelHealthTimeout, labelSecrets,
 }
 
 func extraLabels(l map[string]string) map[string]string {
@@ -320,8 +372,10 @@ func envList(env map[string]string) []string {
 }
 
 // create creates (but does not start) container n of a service. Replica 0
-// is the spec container: no restart policy, no published port.
-func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (string, error) {
+// is the spec container: no restart policy, no published port, and no
+// secret values (only their references, in a label); secrets are the
+// values of spec.Secrets for a replica.
+func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int, secrets map[string]string) (string, error) {
 	timeout := spec.Health.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
@@ -332,12 +386,23 @@ func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (s
 	l[labelAliases] = strings.Join(spec.Aliases, ",")
 	l[labelHealthPath] = spec.Health.Path
 	l[labelHealthTimeout] = timeout.String()
+	if len(spec.Secrets) > 0 {
+		refs, err := json.Marshal(spec.Secrets)
+		if err != nil {
+			return "", err
+		}
+		l[labelSecrets] = string(refs)
+	}
+	env := spec.Env
+	if n > 0 {
+		env = runtime.Merged(spec.Env, secrets)
+	}
 
 	grace := int(stopGrace / time.Second)
 	cfg := &container.Config{
 		Image:       spec.Image,
 		Cmd:         spec.Command,
-		Env:         envList(spec.Env),
+		Env:         envList(env),
 		Labels:      l,
 		StopTimeout: &grace,
 	}
@@ -362,8 +427,8 @@ func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (s
 	return resp.ID, nil
 }
 
-func (d *Driver) startReplica(ctx context.Context, spec runtime.ServiceSpec, n int) error {
-	id, err := d.create(ctx, spec, n)
+func (d *Driver) startReplica(ctx context.Context, spec runtime.ServiceSpec, n int, secrets map[string]string) error {
+	id, err := d.create(ctx, spec, n, secrets)
 	if err != nil {
 		return err
 	}

@@ -20,14 +20,8 @@ import (
 // comes back with an EINVALID error. ENOTFOUND if the environment does not
 // exist; EINVALID for an image missing on this host.
 func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.TaskResult, error) {
-	if err := validName("environment", task.Environment); err != nil {
+	if err := task.Validate(); err != nil {
 		return runtime.TaskResult{}, err
-	}
-	if err := validName("task", task.Name); err != nil {
-		return runtime.TaskResult{}, err
-	}
-	if task.Image == "" {
-		return runtime.TaskResult{}, spacepods.Errorf(spacepods.EINVALID, "task %q has no image", task.Name)
 	}
 	timeout := task.Timeout
 	if timeout <= 0 {
@@ -39,6 +33,10 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	if err := d.requireImage(ctx, task.Image); err != nil {
 		return runtime.TaskResult{}, err
 	}
+	secrets, err := runtime.ResolveSecrets(ctx, d.secrets, task.Secrets)
+	if err != nil {
+		return runtime.TaskResult{}, err
+	}
 
 	suffix := make([]byte, 4)
 	rand.Read(suffix)
@@ -46,7 +44,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	cfg := &container.Config{
 		Image:  task.Image,
 		Cmd:    task.Command,
-		Env:    envList(task.Env),
+		Env:    envList(runtime.Merged(task.Env, secrets)), // a task container is started at once
 		Labels: runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release, d.installation),
 	}
 	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(task.Environment)), ExtraHosts: runtime.HostsList(task.Hosts)}

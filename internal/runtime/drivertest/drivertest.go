@@ -35,7 +35,8 @@ type Images struct {
 // Run runs the conformance suite against the driver that newDriver returns.
 // newDriver is called once per test and may return a shared driver; drivers
 // must be safe for concurrent use, and two drivers must see the same state
-// (a driver holds nothing a restart would lose). Subtests run in parallel,
+// (a driver holds nothing a restart would lose). They read secret values
+// through Secrets. Subtests run in parallel,
 // each in its own environment, destroyed when it ends.
 func Run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Images) {
 	run(t, newDriver, images, Options{})
@@ -56,6 +57,7 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 		{"Service/CrashingServiceReportsExitAndLogs", testCrash},
 		{"Service/FailingHealthCheckReportsResponse", testUnhealthy},
 		{"List/FindsServicesAndEnvironmentsByLabels", testList},
+		{"Service/SecretsReachEveryReplicaAndTask", testSecrets},
 		{"Task/ExitZeroWithOutputAndEnv", testTaskOK},
 		{"Task/NonZeroExitIsAResultWithLogTail", testTaskFails},
 		{"Task/TimeoutKillsTheTask", testTaskTimeout},

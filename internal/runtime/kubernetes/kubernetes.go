@@ -1,7 +1,8 @@
 // Package kubernetes is the Kubernetes runtime driver (client-go): one
 // namespace per environment, a Deployment per service, a Service per DNS
-// name (the service's own name and each alias), a Job per one-off task, and
-// optionally an Ingress per app host (runtime.Ingresser).
+// name (the service's own name and each alias), a Job per one-off task, a
+// Secret per Deployment or Job that has secret env vars, and optionally an
+// Ingress per app host (runtime.Ingresser).
 //
 // Like the Docker driver it keeps no state of its own: everything (which
 // services exist, their spec, their desired count) is read back from the
@@ -137,6 +138,10 @@ type Config struct {
 	ImagePullPolicy string
 	// Logger gets the driver's structured logs; nil discards them.
 	Logger *slog.Logger
+	// Secrets reads the values of secret env vars (ServiceSpec.Secrets,
+	// TaskSpec.Secrets), which the driver keeps in a Secret per Deployment
+	// or Job. Nil: a spec that names secrets is refused with EUNAVAILABLE.
+	Secrets runtime.SecretResolver
 }
 
 // Driver runs Spacepods services and tasks on a Kubernetes cluster. It is

@@ -37,11 +37,7 @@ func TestDriver_Conformance(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			out := map[string]string{}
-			for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
-				out[e.Name] = e.Value
-			}
-			return out, nil
+			return containerEnv(ctx, c, dep.Namespace, dep.Spec.Template.Spec.Containers[0].Env)
 		},
 		Resolve: func(ctx context.Context, env, name string) ([]string, error) {
 			return resolve(ctx, c, probe.Namespace(env), name)
@@ -50,6 +46,29 @@ func TestDriver_Conformance(t *testing.T) {
 	drivertest.RunWithOptions(t, func(t *testing.T) runtime.Driver { return newDriver(t, kubernetes.Config{}) },
 		drivertest.Images{TestApp: testImage}, drivertest.Options{Simulated: sim,
 			Installation: func(t *testing.T, id string) runtime.Driver { return newDriver(t, kubernetes.Config{Installation: id}) }})
+}
+
+// containerEnv is what the kubelet would give a container: env values,
+// and the keys of Secrets that secretKeyRefs name (read as an admin).
+func containerEnv(ctx context.Context, c *cluster, ns string, env []corev1.EnvVar) (map[string]string, error) {
+	out := map[string]string{}
+	for _, e := range env {
+		ref := e.ValueFrom
+		if ref == nil || ref.SecretKeyRef == nil {
+			out[e.Name] = e.Value
+			continue
+		}
+		s, err := c.client.CoreV1().Secrets(ns).Get(ctx, ref.SecretKeyRef.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		v, ok := s.Data[ref.SecretKeyRef.Key]
+		if !ok {
+			return nil, fmt.Errorf("env %s: secret %s has no key %s", e.Name, s.Name, ref.SecretKeyRef.Key)
+		}
+		out[e.Name] = string(v)
+	}
+	return out, nil
 }
 
 // resolve is what cluster DNS would answer for a Service name in a

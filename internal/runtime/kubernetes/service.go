@@ -44,7 +44,14 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	}
 	defer d.lock(ns)()
 	want := d.deployment(ns, spec)
-	_, err = d.client.AppsV1().Deployments(ns).Create(ctx, want, metav1.CreateOptions{})
+	secret, err := d.serviceSecret(ctx, ns, spec, want)
+	if err != nil {
+		return err
+	}
+	made, err := d.client.AppsV1().Deployments(ns).Create(ctx, want, metav1.CreateOptions{})
+	if err != nil && secret != nil && !apierrors.IsAlreadyExists(err) {
+		d.deleteEnvSecret(context.WithoutCancel(ctx), ns, spec.Name)
+	}
 	if apierrors.IsAlreadyExists(err) {
 		have, err := d.client.AppsV1().Deployments(ns).Get(ctx, spec.Name, metav1.GetOptions{})
 		if err != nil {
@@ -59,6 +66,10 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 		}
 	} else if err != nil {
 		return d.wrap(err, "create deployment "+spec.Name)
+	} else if secret != nil {
+		if err := d.ownEnvSecret(ctx, secret, ownerRef("apps/v1", "Deployment", made.ObjectMeta)); err != nil {
+			return err
+		}
 	}
 	if err := d.ensureServices(ctx, ns, spec); err != nil {
 		return err
@@ -66,6 +77,26 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	d.logger.Info("service created", "env", spec.Environment, "service", spec.Name,
 		"release", spec.Release, "image", spec.Image, "replicas", spec.Replicas)
 	return nil
+}
+
+// serviceSecret makes the Secret of a new service's secret env (nil when it
+// has none, or when the service exists: a repeated create must not change
+// what its pods see).
+func (d *Driver) serviceSecret(ctx context.Context, ns string, spec runtime.ServiceSpec, dep *appsv1.Deployment) (*corev1.Secret, error) {
+	if len(spec.Secrets) == 0 {
+		return nil, nil
+	}
+	_, err := d.client.AppsV1().Deployments(ns).Get(ctx, spec.Name, metav1.GetOptions{})
+	if err == nil {
+		return nil, nil
+	} else if !apierrors.IsNotFound(err) {
+		return nil, d.wrap(err, "get deployment "+spec.Name)
+	}
+	values, err := runtime.ResolveSecrets(ctx, d.cfg.Secrets, spec.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	return d.putEnvSecret(ctx, ns, envSecretName(spec.Name), dep.Labels, values)
 }
 
 func validateService(spec runtime.ServiceSpec) error {
@@ -130,6 +161,7 @@ func (d *Driver) deployment(ns string, spec runtime.ServiceSpec) *appsv1.Deploym
 		ImagePullPolicy:          corev1.PullPolicy(d.cfg.ImagePullPolicy),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+	c.Env = append(c.Env, secretEnvVars(spec.Secrets, envSecretName(spec.Name))...)
 	if spec.Port > 0 {
 		c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: int32(spec.Port), Protocol: corev1.ProtocolTCP}}
 		if spec.Health.Path != "" {
@@ -389,6 +421,9 @@ func (d *Driver) DeleteService(ctx context.Context, env, name string) error {
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return d.wrap(err, "delete deployment "+name)
+	}
+	if err := d.deleteEnvSecret(ctx, dep.Namespace, name); err != nil {
+		return err
 	}
 	if err := d.pruneServices(ctx, dep.Namespace); err != nil {
 		return err

@@ -34,14 +34,8 @@ var fatalWaiting = []string{
 // for a bad spec or a container that cannot start (e.g. an image that
 // cannot be pulled).
 func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.TaskResult, error) {
-	if err := validName("environment", task.Environment); err != nil {
+	if err := task.Validate(); err != nil {
 		return runtime.TaskResult{}, err
-	}
-	if err := validName("task", task.Name); err != nil {
-		return runtime.TaskResult{}, err
-	}
-	if task.Image == "" {
-		return runtime.TaskResult{}, spacepods.Errorf(spacepods.EINVALID, "task %q has no image", task.Name)
 	}
 	if err := validLabels(task.Labels); err != nil {
 		return runtime.TaskResult{}, err
@@ -62,11 +56,29 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	}
 
 	job := d.job(ns, task, timeout)
-	if _, err := d.client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
-		return runtime.TaskResult{}, d.wrap(err, "create job "+job.Name)
-	}
 	// Clean up even when ctx is cancelled.
 	cleanup := context.WithoutCancel(ctx)
+	var secret *corev1.Secret
+	if len(task.Secrets) > 0 {
+		values, err := runtime.ResolveSecrets(ctx, d.cfg.Secrets, task.Secrets)
+		if err != nil {
+			return runtime.TaskResult{}, err
+		}
+		if secret, err = d.putEnvSecret(ctx, ns, envSecretName(job.Name), job.Labels, values); err != nil {
+			return runtime.TaskResult{}, err
+		}
+		defer func() {
+			if err := d.deleteEnvSecret(cleanup, ns, job.Name); err != nil {
+				d.logger.Warn("delete task secret", "env", task.Environment, "job", job.Name, "err", err)
+			}
+		}()
+		c := &job.Spec.Template.Spec.Containers[0]
+		c.Env = append(c.Env, secretEnvVars(task.Secrets, secret.Name)...)
+	}
+	made, err := d.client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
+	if err != nil {
+		return runtime.TaskResult{}, d.wrap(err, "create job "+job.Name)
+	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(cleanup, time.Minute)
 		defer cancel()
@@ -76,6 +88,13 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 			d.logger.Warn("delete task job", "env", task.Environment, "job", job.Name, "err", err)
 		}
 	}()
+	if secret != nil {
+		// Should this process die before the cleanup above, the Job's
+		// TTL and the garbage collector take the Secret away with it.
+		if err := d.ownEnvSecret(ctx, secret, ownerRef("batch/v1", "Job", made.ObjectMeta)); err != nil {
+			return runtime.TaskResult{}, err
+		}
+	}
 	log := d.logger.With("env", task.Environment, "task", task.Name, "job", job.Name)
 	log.Info("task started", "image", task.Image)
 

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/spacepods/spacepods/internal/runtime/drivertest"
 	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
 	"github.com/spacepods/spacepods/internal/testenv"
 )
@@ -189,6 +190,9 @@ func newDriver(t testing.TB, cfg kubernetes.Config) *kubernetes.Driver {
 	c := requireCluster(t)
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger()
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = drivertest.Secrets
 	}
 	rc := c.limited
 	if cfg.ImagePullSecret != "" || cfg.Isolation {
