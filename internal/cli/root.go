@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,20 +37,6 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-// envInt is envOr for integer flags; a value that is not an integer gives
-// -1, which the flag's validation rejects naming the variable.
-func envInt(key string, def int) int {
-	v := os.Getenv(key)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 // NewRoot builds the command tree.

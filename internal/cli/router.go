@@ -24,7 +24,7 @@ func (rc *routerConfig) flags(cmd *cobra.Command, prefix string) {
 	f.StringVar(&rc.listen, prefix+"listen", envOr("SPACEPODS_ROUTER_LISTEN", router.DefaultListen), "edge router address: serves <app>.<environment>.<domain> (env SPACEPODS_ROUTER_LISTEN)")
 	f.StringVar(&rc.control, prefix+"control", envOr("SPACEPODS_ROUTER_CONTROL", router.DefaultControlListen), "edge router's control API address, loopback only (env SPACEPODS_ROUTER_CONTROL)")
 	if prefix != "" { // the server's flags; `spacepods router` takes --internal-listen instead
-		f.IntVar(&rc.internalPort, prefix+"internal-port", envInt("SPACEPODS_ROUTER_INTERNAL_PORT", 0), "docker runtime: port of the edge router's internal listener on the Docker bridge's gateway, where apps call their dependencies; 0 = a free port chosen at first start and kept in <data-dir>/router/internal.port (env SPACEPODS_ROUTER_INTERNAL_PORT)")
+		f.IntVar(&rc.internalPort, prefix+"internal-port", 0, "docker runtime: port of the edge router's internal listener on the Docker bridge's gateway, where apps call their dependencies; 0 = a free port chosen at first start and kept in <data-dir>/router/internal.port (env SPACEPODS_ROUTER_INTERNAL_PORT)")
 	}
 	f.StringVar(&rc.domain, "domain", envOr("SPACEPODS_DOMAIN", router.DefaultDomain), "domain of app host names (env SPACEPODS_DOMAIN)")
 }

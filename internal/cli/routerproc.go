@@ -108,7 +108,7 @@ func startRouter(ctx context.Context, dataDir string, rc *routerConfig, gateway 
 // keeps in dir.
 func internalPort(dir, gateway string, flag int) (int, error) {
 	if flag < 0 || flag > 65535 {
-		return 0, spacepods.Errorf(spacepods.EINVALID, "--router-internal-port %d (or SPACEPODS_ROUTER_INTERNAL_PORT): use a port from 1 to 65535, or 0 for a free one", flag)
+		return 0, spacepods.Errorf(spacepods.EINVALID, "--router-internal-port %d: use a port from 1 to 65535, or 0 for a free one", flag)
 	}
 	path := filepath.Join(dir, internalPortFile)
 	if flag > 0 {
