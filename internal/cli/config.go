@@ -155,13 +155,14 @@ effect on the next deploy; 'config apply' redeploys the running build.`,
 	effective.Flags().StringVar(&effEnv, "env", "", "environment or pod")
 	var applyEnv string
 	var wait bool
+	var applyConfirm int
 	apply := &cobra.Command{
 		Use:   "apply APP --env ENV [--wait]",
 		Short: "Redeploy the build running in ENV with the current config",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
-			d, err := c.ApplyConfig(ctx(cmd), args[0], applyEnv)
+			d, err := c.ApplyConfig(ctx(cmd), args[0], applyEnv, applyConfirm)
 			if err != nil {
 				return err
 			}
@@ -170,6 +171,7 @@ effect on the next deploy; 'config apply' redeploys the running build.`,
 	}
 	apply.Flags().StringVar(&applyEnv, "env", "", "environment or pod")
 	apply.Flags().BoolVar(&wait, "wait", false, "stream the deploy until it ends")
+	confirmFlag(apply, &applyConfirm)
 	cmd.AddCommand(set, unset, list, effective, apply)
 	return cmd
 }
