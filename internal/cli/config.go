@@ -40,7 +40,12 @@ manifest's defaults, and the custom vars set here. Scopes: all environments
 (no flag), all pods (--pods) or one environment (--env NAME); the most specific
 wins. Secrets (--secret) live in the secret store, are write-only for
 developers and are never shown in logs, events or API responses. Changes take
-effect on the next deploy; 'config apply' redeploys the running build.`,
+effect on the next deploy; 'config apply' redeploys the running build.
+
+Only admins change the config of a protected environment (--env NAME) and,
+once one exists, of all environments (no flag), which reaches it too. A secret
+scoped to all, to pods or to an unprotected environment can be read by any
+developer: they can start any image there (docs/secrets.md).`,
 	}
 	var secret, override bool
 	set := &cobra.Command{

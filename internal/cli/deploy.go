@@ -304,7 +304,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "snapshot", Short: "Database snapshots: take one from an environment, clone it into pods"}
 	create := &cobra.Command{
 		Use:   "create ENV APP NAME",
-		Short: "Snapshot APP's database in ENV as NAME (pods clone it with database.snapshot: NAME)",
+		Short: "Snapshot APP's database in ENV as NAME (pods clone it with database.snapshot: NAME); of a protected ENV: admins, cloned only into protected environments",
 		Args:  cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.client().CreateSnapshot(ctx(cmd), args[0], args[1], args[2])

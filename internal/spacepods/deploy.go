@@ -116,7 +116,7 @@ func (p DeployPlan) String() string {
 		if p.LiveManifest > 0 {
 			live = fmt.Sprint(p.LiveManifest)
 		}
-		fmt.Fprintf(&b, "%s in %s: build %d → %d; manifest version %s → %d changes:\n", p.App, p.Env, p.LiveBuild, p.Build, live, p.Manifest)
+		fmt.Fprintf(&b, "%s in %s: build %d → %d; manifest version %s → %d, changed fields:\n", p.App, p.Env, p.LiveBuild, p.Build, live, p.Manifest)
 		for _, c := range p.Changes {
 			mark := "  "
 			if c.AltersRun {
