@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,10 +15,14 @@ import (
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-// noDriver is a runtime driver that is never called: the fixture's deploy
+// noDriver is a runtime driver that only has logs: the fixture's deploy
 // engine is not started, so deploys stay queued, and nothing here touches
 // containers.
 type noDriver struct{ runtime.Driver }
+
+func (noDriver) Logs(ctx context.Context, env, name string, opts runtime.LogOptions) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("DATABASE_URL=postgres://web:pw@db/web\n")), nil
+}
 
 // newProtectedFixture is the fixture with pods and deploys (an engine
 // that is not started) and two master environments: production
@@ -202,5 +207,21 @@ func TestAPI_ManifestChangeReachesProtectedEnvironmentOnlyWithAdminsConfirmation
 	s, out = f.do(t, "POST", "/api/v1/deploys/plan", dev, map[string]any{"env": "staging", "app": "web", "build": 2})
 	if err := json.Unmarshal(out, &plan); s != 200 || err != nil || plan.NeedsConfirmation || len(plan.Changes) != 2 {
 		t.Fatalf("plan in staging: %d %s", s, out)
+	}
+}
+
+// TestAPI_ProtectedEnvironmentLogsNeedAdmin: logs carry what apps print
+// (connection strings, tokens): a protected environment's are for admins.
+func TestAPI_ProtectedEnvironmentLogsNeedAdmin(t *testing.T) {
+	f := newProtectedFixture(t)
+	dev, admin := f.tokens[spacepods.RoleDeveloper], f.tokens[spacepods.RoleAdmin]
+	if s, out := f.do(t, "GET", "/api/v1/pods/production/apps/web/logs", dev, nil); s != 403 || !strings.Contains(errorMessage(t, out), "only admins read its logs") {
+		t.Fatalf("developer reads production's logs: %d %s", s, out)
+	}
+	if s, out := f.do(t, "GET", "/api/v1/pods/production/apps/web/logs", admin, nil); s != 200 || !strings.Contains(string(out), "DATABASE_URL") {
+		t.Fatalf("admin reads production's logs: %d %s", s, out)
+	}
+	if s, out := f.do(t, "GET", "/api/v1/pods/staging/apps/web/logs", dev, nil); s != 200 {
+		t.Fatalf("developer reads staging's logs: %d %s", s, out)
 	}
 }
