@@ -82,7 +82,16 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (database
 	}
 	if e.Protected {
 		// Marked before the copy exists, so that no failure in between
-		// leaves protected data unmarked.
+		// leaves protected data unmarked; not over a snapshot that exists.
+		existing, err := s.Databases.ListSnapshots(ctx)
+		if err != nil {
+			return databases.Snapshot{}, err
+		}
+		for _, x := range existing {
+			if x.Name == name && !x.Incomplete {
+				return databases.Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "a snapshot named %s exists: pick another name (spacepods snapshot list)", name)
+			}
+		}
 		if err := s.Store.MarkSnapshot(ctx, name, env, app, true); err != nil {
 			return databases.Snapshot{}, err
 		}

@@ -50,6 +50,9 @@ func TestSnapshot_ProtectedEnvironmentsDataIsReadOnlyByAdminsAndStaysProtected(t
 	if _, err := s.Pods.Snapshot(root, prod, "catalog-api", snap); err != nil {
 		t.Fatalf("admin snapshots %s: %v", prod, err)
 	}
+	if _, err := s.Pods.Snapshot(root, prod, "catalog-api", snap); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
+		t.Fatalf("a second snapshot of the same name: %v, want ECONFLICT", err)
+	}
 
 	app, err := s.Catalog.Get(ctx, "catalog-api")
 	if err != nil {
