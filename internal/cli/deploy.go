@@ -191,6 +191,9 @@ func (g *globals) printDeploy(d client.Deploy, evs []client.Event) {
 	if d.Release > 0 {
 		fmt.Fprintf(w, "release %d (from %d), by %s, %s\n", d.Release, d.FromRelease, d.CreatedBy, ago(d.CreatedAt))
 	}
+	if d.ConfirmedBy != "" {
+		fmt.Fprintf(w, "manifest version %d, its changes to what runs confirmed by %s\n", d.ManifestVersion, d.ConfirmedBy)
+	}
 	fmt.Fprintln(w)
 	for i, s := range d.Steps {
 		dur := ""
