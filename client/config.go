@@ -51,10 +51,12 @@ func (c *Client) EffectiveConfig(ctx context.Context, app, env string) (Effectiv
 	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(app)+"/config/effective", url.Values{"env": {env}}, nil, &out)
 }
 
-// ApplyConfig redeploys app's running build in env with the current config.
-func (c *Client) ApplyConfig(ctx context.Context, app, env string) (Deploy, error) {
+// ApplyConfig redeploys app's running build in env with the current config
+// (and manifest); confirmVersion, when not 0, confirms its manifest changes
+// (see DeployRequest).
+func (c *Client) ApplyConfig(ctx context.Context, app, env string, confirmVersion int) (Deploy, error) {
 	var out Deploy
-	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, map[string]string{"env": env}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, map[string]any{"env": env, "confirm_manifest_version": confirmVersion}, &out)
 }
 
 // KeyRotation is what a master key rotation did.

@@ -21,6 +21,9 @@ type (
 	Event = spacepods.Event
 	// Deploy is one run of the deploy script.
 	Deploy = spacepods.Deploy
+	// DeployPlan is what a deploy would change (manifest diff, who
+	// registered it, whether an admin must confirm).
+	DeployPlan = spacepods.DeployPlan
 	// Plan is what a pod create makes.
 	Plan = pods.Plan
 	// PodView is an environment with its apps.
@@ -117,8 +120,31 @@ func (c *Client) GetEnvironment(ctx context.Context, name string) (PodView, erro
 
 // CreateDeploy queues a deploy to a master environment.
 func (c *Client) CreateDeploy(ctx context.Context, env, app string, build int) (Deploy, error) {
+	return c.SubmitDeploy(ctx, DeployRequest{Env: env, App: app, Build: build})
+}
+
+// DeployRequest asks for a deploy (or its plan).
+type DeployRequest struct {
+	Env   string `json:"env"`
+	App   string `json:"app"`
+	Build int    `json:"build"`
+	// ConfirmManifestVersion confirms (admins) the manifest changes of the
+	// deploy's plan, naming the manifest version the plan showed: a
+	// protected environment refuses a change to what runs without it.
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
+}
+
+// SubmitDeploy queues a deploy to a master environment.
+func (c *Client) SubmitDeploy(ctx context.Context, req DeployRequest) (Deploy, error) {
 	var out Deploy
-	return out, c.do(ctx, "POST", "/api/v1/deploys", nil, map[string]any{"env": env, "app": app, "build": build}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/deploys", nil, req, &out)
+}
+
+// PlanDeploy shows what a deploy would change, without deploying.
+func (c *Client) PlanDeploy(ctx context.Context, req DeployRequest) (DeployPlan, error) {
+	var out DeployPlan
+	req.ConfirmManifestVersion = 0
+	return out, c.do(ctx, "POST", "/api/v1/deploys/plan", nil, req, &out)
 }
 
 // ListDeploys lists deploys.
@@ -155,10 +181,11 @@ func (c *Client) Rollback(ctx context.Context, env, app string) (Deploy, error) 
 	return out, c.do(ctx, "POST", "/api/v1/rollback", nil, map[string]string{"env": env, "app": app}, &out)
 }
 
-// Promote deploys to `to` the build running in `from`.
-func (c *Client) Promote(ctx context.Context, app, from, to string) (Deploy, error) {
+// Promote deploys to `to` the build running in `from`; confirmVersion, when
+// not 0, confirms its manifest changes (see DeployRequest).
+func (c *Client) Promote(ctx context.Context, app, from, to string, confirmVersion int) (Deploy, error) {
 	var out Deploy
-	return out, c.do(ctx, "POST", "/api/v1/promote", nil, map[string]string{"app": app, "from": from, "to": to}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/promote", nil, map[string]any{"app": app, "from": from, "to": to, "confirm_manifest_version": confirmVersion}, &out)
 }
 
 // CreateSnapshot snapshots an app's database in an environment.

@@ -40,7 +40,12 @@ manifest's defaults, and the custom vars set here. Scopes: all environments
 (no flag), all pods (--pods) or one environment (--env NAME); the most specific
 wins. Secrets (--secret) live in the secret store, are write-only for
 developers and are never shown in logs, events or API responses. Changes take
-effect on the next deploy; 'config apply' redeploys the running build.`,
+effect on the next deploy; 'config apply' redeploys the running build.
+
+Only admins change the config of a protected environment (--env NAME) and,
+once one exists, of all environments (no flag), which reaches it too. A secret
+scoped to all, to pods or to an unprotected environment can be read by any
+developer: they can start any image there (docs/secrets.md).`,
 	}
 	var secret, override bool
 	set := &cobra.Command{
@@ -155,13 +160,14 @@ effect on the next deploy; 'config apply' redeploys the running build.`,
 	effective.Flags().StringVar(&effEnv, "env", "", "environment or pod")
 	var applyEnv string
 	var wait bool
+	var applyConfirm int
 	apply := &cobra.Command{
 		Use:   "apply APP --env ENV [--wait]",
 		Short: "Redeploy the build running in ENV with the current config",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
-			d, err := c.ApplyConfig(ctx(cmd), args[0], applyEnv)
+			d, err := c.ApplyConfig(ctx(cmd), args[0], applyEnv, applyConfirm)
 			if err != nil {
 				return err
 			}
@@ -170,6 +176,7 @@ effect on the next deploy; 'config apply' redeploys the running build.`,
 	}
 	apply.Flags().StringVar(&applyEnv, "env", "", "environment or pod")
 	apply.Flags().BoolVar(&wait, "wait", false, "stream the deploy until it ends")
+	confirmFlag(apply, &applyConfirm)
 	cmd.AddCommand(set, unset, list, effective, apply)
 	return cmd
 }

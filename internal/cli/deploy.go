@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,20 +74,36 @@ func newEnvCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// confirmFlag adds the flag with which an admin confirms the manifest
+// changes a protected environment's deploy plan shows.
+func confirmFlag(cmd *cobra.Command, v *int) {
+	cmd.Flags().IntVar(v, strings.TrimPrefix(spacepods.ConfirmFlag, "--"), 0, "admins: confirm the manifest changes the deploy's plan shows, naming its manifest version (a protected environment needs it when the manifest changes what runs)")
+}
+
 func newDeployCmd(g *globals) *cobra.Command {
 	var env string
 	var build int
-	var wait bool
+	var wait, plan bool
+	var confirm int
 	cmd := &cobra.Command{
-		Use:   "deploy APP --env ENV --build N [--wait]",
+		Use:   "deploy APP --env ENV --build N [--plan] [--confirm-manifest-change VERSION] [--wait]",
 		Short: "Deploy a build to a master environment (zero downtime, automatic rollback)",
 		Long: `Deploy a build of APP to a master environment through the five-step deploy
 script: clear stale services, register a release, run migrations, create the
 new service and its routing, then roll out in stages (default 25/50/100%)
 while watching health and the router's error rate. On any failure the old
 release keeps serving and the deploy is marked rolled back with the failing
-output kept. Deploys of one (environment, app) run one at a time, in order.`,
+output kept. Deploys of one (environment, app) run one at a time, in order.
+
+--plan shows what the deploy would change without deploying: the manifest
+fields that differ from the live release's and who registered them. In a
+protected environment a change to what runs (command, migrate, workers,
+tests, database, env, port, dependencies...) is deployed only when an admin
+confirms it with --confirm-manifest-change VERSION, the manifest version the
+plan shows.`,
 		Example: `  spacepods deploy storefront --env production --build 42 --wait
+  spacepods deploy storefront --env production --build 43 --plan
+  spacepods deploy storefront --env production --build 43 --confirm-manifest-change 7 --wait
   spacepods deploy show 17
   spacepods deploy list --env production --app storefront`,
 		Args: cobra.ExactArgs(1),
@@ -95,7 +112,15 @@ output kept. Deploys of one (environment, app) run one at a time, in order.`,
 				return spacepods.Errorf(spacepods.EINVALID, "say where and what: spacepods deploy %s --env ENV --build N", args[0])
 			}
 			c := g.client()
-			d, err := c.CreateDeploy(ctx(cmd), env, args[0], build)
+			req := client.DeployRequest{Env: env, App: args[0], Build: build, ConfirmManifestVersion: confirm}
+			if plan {
+				p, err := c.PlanDeploy(ctx(cmd), req)
+				if err != nil {
+					return err
+				}
+				return g.print(p, func() { fmt.Fprint(g.stdout, p.String()) })
+			}
+			d, err := c.SubmitDeploy(ctx(cmd), req)
 			if err != nil {
 				return err
 			}
@@ -104,6 +129,8 @@ output kept. Deploys of one (environment, app) run one at a time, in order.`,
 	}
 	cmd.Flags().StringVar(&env, "env", "", "master environment")
 	cmd.Flags().IntVar(&build, "build", 0, "build number")
+	cmd.Flags().BoolVar(&plan, "plan", false, "show what the deploy would change (manifest diff, who registered it) without deploying")
+	confirmFlag(cmd, &confirm)
 	cmd.Flags().BoolVar(&wait, "wait", false, "stream the steps until the deploy ends (exit 1 unless completed)")
 
 	var listEnv, listApp string
@@ -163,6 +190,9 @@ func (g *globals) printDeploy(d client.Deploy, evs []client.Event) {
 	fmt.Fprintf(w, "deploy %d: %s build %d to %s — %s\n", d.ID, d.App, d.Build, d.Env, d.Status)
 	if d.Release > 0 {
 		fmt.Fprintf(w, "release %d (from %d), by %s, %s\n", d.Release, d.FromRelease, d.CreatedBy, ago(d.CreatedAt))
+	}
+	if d.ConfirmedBy != "" {
+		fmt.Fprintf(w, "manifest version %d, its changes to what runs confirmed by %s\n", d.ManifestVersion, d.ConfirmedBy)
 	}
 	fmt.Fprintln(w)
 	for i, s := range d.Steps {
@@ -254,6 +284,7 @@ func newRollbackCmd(g *globals) *cobra.Command {
 func newPromoteCmd(g *globals) *cobra.Command {
 	var from, to string
 	var wait bool
+	var confirm int
 	cmd := &cobra.Command{
 		Use:     "promote APP --from ENV --to ENV [--wait]",
 		Short:   "Deploy to one environment exactly the build running in another",
@@ -261,7 +292,7 @@ func newPromoteCmd(g *globals) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := g.client()
-			d, err := c.Promote(ctx(cmd), args[0], from, to)
+			d, err := c.Promote(ctx(cmd), args[0], from, to, confirm)
 			if err != nil {
 				return err
 			}
@@ -271,6 +302,7 @@ func newPromoteCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "", "source environment")
 	cmd.Flags().StringVar(&to, "to", "", "target environment")
 	cmd.Flags().BoolVar(&wait, "wait", false, "stream the steps until it ends")
+	confirmFlag(cmd, &confirm)
 	return cmd
 }
 
@@ -278,7 +310,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "snapshot", Short: "Database snapshots: take one from an environment, clone it into pods"}
 	create := &cobra.Command{
 		Use:   "create ENV APP NAME",
-		Short: "Snapshot APP's database in ENV as NAME (pods clone it with database.snapshot: NAME)",
+		Short: "Snapshot APP's database in ENV as NAME (pods clone it with database.snapshot: NAME); of a protected ENV: admins, cloned only into protected environments",
 		Args:  cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.client().CreateSnapshot(ctx(cmd), args[0], args[1], args[2])

@@ -59,6 +59,9 @@ func (s *Service) Set(ctx context.Context, app spacepods.App, req SetRequest) ([
 	if len(req.Vars) == 0 {
 		return nil, spacepods.Errorf(spacepods.EINVALID, "nothing to set: pass KEY=VALUE pairs")
 	}
+	if err := s.authorizeWrite(ctx, scope); err != nil {
+		return nil, err
+	}
 	if req.Secret && s.Secrets == nil {
 		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "no secret store is configured on this server")
 	}
@@ -99,10 +102,58 @@ func (s *Service) Set(ctx context.Context, app spacepods.App, req SetRequest) ([
 	return vars, nil
 }
 
+// authorizeWrite is the one rule for who may change config in a scope:
+// what reaches a protected environment is changed only by admins. That is
+// env:NAME of a protected environment, and also "all", which every
+// environment gets, protected ones included (unless env:NAME sets the same
+// var), so a developer's change to it would reach production on its next
+// deploy, unseen by the admin who deploys. "pods" reaches pods only, and
+// env:NAME of an unprotected environment only that environment:
+// developers may change both. EFORBIDDEN says what an admin must do and
+// what a developer may do instead.
+func (s *Service) authorizeWrite(ctx context.Context, scope string) error {
+	if spacepods.ActorIsAdmin(ctx) {
+		return nil
+	}
+	switch {
+	case scope == spacepods.ScopePods:
+		return nil
+	case scope == spacepods.ScopeAll:
+		envs, err := s.Store.ListEnvironments(ctx, spacepods.EnvMaster)
+		if err != nil {
+			return err
+		}
+		var prot []string
+		for _, e := range envs {
+			if e.Protected {
+				prot = append(prot, e.Name)
+			}
+		}
+		if len(prot) > 0 {
+			return spacepods.Errorf(spacepods.EFORBIDDEN, "scope all reaches every environment, protected %s included: an admin must set or unset it there; you may set it for every pod (--pods) or for one unprotected environment (--env NAME)", strings.Join(prot, ", "))
+		}
+		return nil
+	}
+	name := strings.TrimPrefix(scope, "env:")
+	env, err := s.Store.GetEnvironment(ctx, name)
+	switch {
+	case spacepods.ErrorCode(err) == spacepods.ENOTFOUND:
+		return nil // a pod or environment to come: it is not protected yet
+	case err != nil:
+		return err
+	case env.Protected:
+		return spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: an admin must set or unset its config (scope env:%s); ask an admin", name, name)
+	}
+	return nil
+}
+
 // Unset removes a var (and its secret).
 func (s *Service) Unset(ctx context.Context, app, scope, key string) error {
 	scope, err := spacepods.ParseScope(scope)
 	if err != nil {
+		return err
+	}
+	if err := s.authorizeWrite(ctx, scope); err != nil {
 		return err
 	}
 	vars, err := s.Store.ConfigVars(ctx, app)

@@ -25,8 +25,10 @@ func (e *Engine) Rollback(ctx context.Context, env, app string) (spacepods.Deplo
 	return spacepods.Deploy{}, spacepods.Errorf(spacepods.ENOTFOUND, "%s has no earlier release of %s to roll back to: see `spacepods deploy list --env %s --app %s`", env, app, env, app)
 }
 
-// Promote queues a deploy to env `to` of exactly the build running in `from`.
-func (e *Engine) Promote(ctx context.Context, app, from, to string) (spacepods.Deploy, error) {
+// Promote queues a deploy to env `to` of exactly the build running in
+// `from`; confirmVersion is an admin's confirmation of its manifest changes
+// (see Request.ConfirmVersion).
+func (e *Engine) Promote(ctx context.Context, app, from, to string, confirmVersion int) (spacepods.Deploy, error) {
 	if from == to {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.EINVALID, "promote needs two different environments")
 	}
@@ -37,7 +39,7 @@ func (e *Engine) Promote(ctx context.Context, app, from, to string) (spacepods.D
 	if ea.Release == 0 {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.ECONFLICT, "%s runs no release of %s yet: deploy it there first", from, app)
 	}
-	return e.Submit(ctx, Request{Env: to, App: app, Build: ea.Build})
+	return e.Submit(ctx, Request{Env: to, App: app, Build: ea.Build, ConfirmVersion: confirmVersion})
 }
 
 // Get returns a deploy.

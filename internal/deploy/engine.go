@@ -138,6 +138,10 @@ type Request struct {
 	App      string
 	Build    int // 0 with Rollback: the build of that release
 	Rollback int // redeploy this earlier release (same artifact and config)
+	// ConfirmVersion is an admin's confirmation of the changes the plan of
+	// this deploy shows: the manifest version the plan was of (needed in a
+	// protected environment when the manifest changes what runs: see Plan).
+	ConfirmVersion int
 }
 
 // Start resumes what a previous process left: running deploys are rolled
@@ -189,7 +193,11 @@ func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, err
 	if _, err := e.Catalog.Build(ctx, req.App, req.Build); err != nil {
 		return spacepods.Deploy{}, err
 	}
-	d, err := e.Store.CreateDeploy(ctx, spacepods.Deploy{Env: req.Env, App: req.App, Build: req.Build, Rollback: req.Rollback > 0, Release: req.Rollback, Steps: newSteps()})
+	d := spacepods.Deploy{Env: req.Env, App: req.App, Build: req.Build, Rollback: req.Rollback > 0, Release: req.Rollback, Steps: newSteps()}
+	if err := e.checkConfirmation(ctx, env, req, &d); err != nil {
+		return spacepods.Deploy{}, err
+	}
+	d, err = e.Store.CreateDeploy(ctx, d)
 	if err != nil {
 		return d, err
 	}

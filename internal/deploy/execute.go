@@ -302,6 +302,9 @@ func (r *run) register(ctx context.Context) error {
 		rel = prev
 		e.event(ctx, d, "info", fmt.Sprintf("rollback: reusing release %d (build %d) as is", prev.Number, prev.Build))
 	} else {
+		if err := r.checkConfirmed(ctx); err != nil {
+			return err
+		}
 		build, err := e.Catalog.Build(ctx, d.App, d.Build)
 		if err != nil {
 			return err
@@ -338,6 +341,7 @@ func (r *run) register(ctx context.Context) error {
 		rel = spacepods.Release{
 			Build: build.Number, Image: build.Image, GitSHA: build.GitSHA, Vars: vars, SecretRefs: refs,
 			Command: r.app.Command, Migrate: r.app.Migrate, Replicas: replicas, Workers: r.app.Workers,
+			AppVersion: r.app.Version,
 		}
 	}
 	rel.Env, rel.App = d.Env, d.App

@@ -719,8 +719,13 @@ func (s *Service) Events(ctx context.Context, name string, after int64) ([]space
 
 // Logs streams an app's logs in an environment (its live release).
 func (s *Service) Logs(ctx context.Context, env, app string, opts runtime.LogOptions) (io.ReadCloser, error) {
-	if _, err := s.Store.GetEnvironment(ctx, env); err != nil {
+	e, err := s.Store.GetEnvironment(ctx, env)
+	if err != nil {
 		return nil, err
+	}
+	if e.Protected && !spacepods.ActorIsAdmin(ctx) {
+		// Logs carry what apps print: connection strings, tokens, data.
+		return nil, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only admins read its logs (they may carry its secrets and data); ask an admin", env)
 	}
 	ea, err := s.Store.GetEnvApp(ctx, env, app)
 	if err != nil {

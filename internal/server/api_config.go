@@ -12,6 +12,9 @@ import (
 // its current config.
 type ApplyRequest struct {
 	Env string `json:"env"`
+	// ConfirmManifestVersion: as in DeployRequest (the redeploy runs the
+	// app's current manifest).
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
 
 func (s *Server) needConfig() error {
@@ -154,7 +157,7 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	if build == 0 {
 		return spacepods.Errorf(spacepods.ECONFLICT, "%s runs no release of %s: nothing to apply the config to (deploy it first)", req.Env, name)
 	}
-	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: name, Build: build})
+	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: name, Build: build, ConfirmVersion: req.ConfirmManifestVersion})
 	return reply(w, http.StatusAccepted, d, err)
 }
 

@@ -39,6 +39,11 @@ type DeployRequest struct {
 	Env   string `json:"env"`
 	App   string `json:"app"`
 	Build int    `json:"build"`
+	// ConfirmManifestVersion is an admin's confirmation of the manifest
+	// changes the deploy's plan shows: the manifest version the plan was of.
+	// A protected environment refuses a deploy that changes what runs
+	// without it (409, with the plan), or with another version.
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
 
 // RollbackRequest asks to redeploy the previous release.
@@ -52,6 +57,8 @@ type PromoteRequest struct {
 	App  string `json:"app"`
 	From string `json:"from"`
 	To   string `json:"to"`
+	// ConfirmManifestVersion: as in DeployRequest.
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
 
 // SnapshotRequest takes a snapshot of an environment's database.
@@ -223,8 +230,17 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	if env.Kind == spacepods.EnvPod {
 		return spacepods.Errorf(spacepods.EINVALID, "%s is a pod: change its builds with `spacepods pod update %s --build %s=%d`", req.Env, req.Env, req.App, req.Build)
 	}
-	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: req.App, Build: req.Build})
+	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: req.App, Build: req.Build, ConfirmVersion: req.ConfirmManifestVersion})
 	return reply(w, http.StatusAccepted, d, err)
+}
+
+func (s *Server) planDeploy(w http.ResponseWriter, r *http.Request) error {
+	var req DeployRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	p, err := s.Deploys.Plan(r.Context(), deploy.Request{Env: req.Env, App: req.App, Build: req.Build})
+	return reply(w, http.StatusOK, p, err)
 }
 
 func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) error {
@@ -296,7 +312,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	d, err := s.Deploys.Promote(r.Context(), req.App, req.From, req.To)
+	d, err := s.Deploys.Promote(r.Context(), req.App, req.From, req.To, req.ConfirmManifestVersion)
 	return reply(w, http.StatusAccepted, d, err)
 }
 

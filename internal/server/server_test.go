@@ -119,6 +119,7 @@ var sampleBodies = map[string]any{
 	"POST /api/v1/pods/{name}/extend":       map[string]any{"ttl": "1h"},
 	"POST /api/v1/environments":             map[string]any{"name": "qa"},
 	"POST /api/v1/deploys":                  map[string]any{"env": "qa", "app": "web", "build": 1},
+	"POST /api/v1/deploys/plan":             map[string]any{"env": "qa", "app": "web", "build": 1},
 	"POST /api/v1/rollback":                 map[string]any{"env": "qa", "app": "web"},
 	"POST /api/v1/promote":                  map[string]any{"app": "web", "from": "qa", "to": "staging"},
 	"POST /api/v1/snapshots":                map[string]any{"env": "qa", "app": "web", "name": "snap"},

@@ -73,3 +73,16 @@ type Session struct {
 	ExpiresAt time.Time  `json:"expires_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
+
+// ActorRole returns the role of the caller in ctx. A context without a
+// caller is the system itself (the reaper, crash recovery, tests of a
+// service), which acts with an admin's rights.
+func ActorRole(ctx context.Context) string {
+	if t := ActorFrom(ctx); t != nil {
+		return t.Role
+	}
+	return RoleAdmin
+}
+
+// ActorIsAdmin reports whether the caller in ctx has the admin role.
+func ActorIsAdmin(ctx context.Context) bool { return RoleAtLeast(ActorRole(ctx), RoleAdmin) }

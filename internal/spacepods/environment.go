@@ -71,6 +71,10 @@ type Release struct {
 	Replicas   int               `json:"replicas"`
 	Workers    []Worker          `json:"workers,omitempty"`
 	CreatedAt  time.Time         `json:"created_at"`
+
+	// AppVersion is the manifest version the release was made from (0 in
+	// releases made before it was recorded).
+	AppVersion int `json:"app_version,omitempty"`
 }
 
 // ValidateEnvName checks a pod or environment name.

@@ -24,7 +24,8 @@ func (s *Store) PutApp(ctx context.Context, app spacepods.App) (spacepods.App, b
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var version int
 		var createdAt int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT version, created_at FROM apps WHERE name = $1`), app.Name).Scan(&version, &createdAt)
+		var prev string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT version, created_at, manifest FROM apps WHERE name = $1`), app.Name).Scan(&version, &createdAt, &prev)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
@@ -51,9 +52,29 @@ func (s *Store) PutApp(ctx context.Context, app spacepods.App) (spacepods.App, b
 		if created {
 			action = "app.register"
 		}
-		return s.audit(ctx, tx, action, app.Name, fmt.Sprintf("version %d", app.Version))
+		return s.audit(ctx, tx, action, app.Name, registrationDetails(app, version, prev))
 	})
 	return app, created, err
+}
+
+// maxAuditDiff bounds the manifest diff written to an audit record; the
+// full manifests stay in app_versions.
+const maxAuditDiff = 4000
+
+// registrationDetails is the audit record of a registration: the version
+// and, for an update, which manifest fields changed from the version
+// before (prevJSON), e.g. "version 4 (was 3): migrate: ["/app","migrate"]
+// → ["/app","up"]".
+func registrationDetails(app spacepods.App, prevVersion int, prevJSON string) string {
+	if prevJSON == "" {
+		return fmt.Sprintf("version %d", app.Version)
+	}
+	var prev spacepods.App
+	if err := json.Unmarshal([]byte(prevJSON), &prev); err != nil {
+		return fmt.Sprintf("version %d (was %d): the previous manifest could not be read to compare", app.Version, prevVersion)
+	}
+	changes := spacepods.DiffManifests(prev, app)
+	return fmt.Sprintf("version %d (was %d): %s", app.Version, prevVersion, spacepods.SummarizeChanges(changes, maxAuditDiff))
 }
 
 func scanApp(manifest string, version int, created, updated int64) (spacepods.App, error) {
@@ -148,6 +169,27 @@ func (s *Store) AppVersions(ctx context.Context, name string) ([]spacepods.AppVe
 		}
 	}
 	return out, s.wrap(rows.Err())
+}
+
+// AppVersion returns one registered version of an app. ENOTFOUND if the
+// app has no such version.
+func (s *Store) AppVersion(ctx context.Context, name string, version int) (spacepods.AppVersion, error) {
+	v := spacepods.AppVersion{App: name, Version: version}
+	var manifest string
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT manifest, created_by, created_at FROM app_versions WHERE app = $1 AND version = $2`), name, version).Scan(&manifest, &v.CreatedBy, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, spacepods.Errorf(spacepods.ENOTFOUND, "app %q has no manifest version %d: see `spacepods app show %s --versions`", name, version, name)
+	}
+	if err != nil {
+		return v, s.wrap(err)
+	}
+	if err := json.Unmarshal([]byte(manifest), &v.Manifest); err != nil {
+		return v, fmt.Errorf("decode manifest: %w", err)
+	}
+	v.Manifest.Version = version
+	v.CreatedAt = fromMicros(at)
+	return v, nil
 }
 
 // CatalogStamp changes whenever any app is registered or updated; callers

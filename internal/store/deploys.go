@@ -45,7 +45,7 @@ func (s *Store) GetRelease(ctx context.Context, env, app string, number int) (sp
 	return r, json.Unmarshal([]byte(spec), &r)
 }
 
-const deployCols = `id, env, app, build, release, from_release, rollback, status, step, error, output, steps, created_by, created_at, started_at, ended_at`
+const deployCols = `id, env, app, build, release, from_release, rollback, status, step, error, output, steps, created_by, created_at, started_at, ended_at, manifest_version, confirmed_by`
 
 func scanDeploy(row scanner) (spacepods.Deploy, error) {
 	var d spacepods.Deploy
@@ -53,7 +53,7 @@ func scanDeploy(row scanner) (spacepods.Deploy, error) {
 	var steps string
 	var created int64
 	var started, ended sql.NullInt64
-	err := row.Scan(&d.ID, &d.Env, &d.App, &d.Build, &d.Release, &d.FromRelease, &rollback, &d.Status, &d.Step, &d.Error, &d.Output, &steps, &d.CreatedBy, &created, &started, &ended)
+	err := row.Scan(&d.ID, &d.Env, &d.App, &d.Build, &d.Release, &d.FromRelease, &rollback, &d.Status, &d.Step, &d.Error, &d.Output, &steps, &d.CreatedBy, &created, &started, &ended, &d.ManifestVersion, &d.ConfirmedBy)
 	if err != nil {
 		return d, err
 	}
@@ -77,12 +77,16 @@ func (s *Store) CreateDeploy(ctx context.Context, d spacepods.Deploy) (spacepods
 	d.CreatedAt, d.CreatedBy, d.Status = s.Now(), spacepods.ActorName(ctx), spacepods.DeployQueued
 	steps, _ := json.Marshal(d.Steps)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO deploys (env, app, build, release, from_release, rollback, status, steps, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`),
-			d.Env, d.App, d.Build, d.Release, d.FromRelease, boolInt(d.Rollback), d.Status, string(steps), d.CreatedBy, micros(d.CreatedAt)).Scan(&d.ID)
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO deploys (env, app, build, release, from_release, rollback, status, steps, created_by, created_at, manifest_version, confirmed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`),
+			d.Env, d.App, d.Build, d.Release, d.FromRelease, boolInt(d.Rollback), d.Status, string(steps), d.CreatedBy, micros(d.CreatedAt), d.ManifestVersion, d.ConfirmedBy).Scan(&d.ID)
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, "deploy.create", fmt.Sprintf("%s/%s", d.Env, d.App), fmt.Sprintf("deploy %d build %d", d.ID, d.Build))
+		details := fmt.Sprintf("deploy %d build %d", d.ID, d.Build)
+		if d.ConfirmedBy != "" {
+			details += fmt.Sprintf("; manifest version %d, its changes to what runs confirmed by %s", d.ManifestVersion, d.ConfirmedBy)
+		}
+		return s.audit(ctx, tx, "deploy.create", fmt.Sprintf("%s/%s", d.Env, d.App), details)
 	})
 	return d, err
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -103,11 +104,29 @@ func (u *UI) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	if env.Kind == spacepods.EnvPod {
 		return spacepods.Errorf(spacepods.EINVALID, "%s is a pod: change its builds with Update on the pod's page", env.Name)
 	}
-	d, err := u.cfg.Deploys.Submit(ctx, deploy.Request{Env: env.Name, App: f.Get("app"), Build: build})
+	req := deploy.Request{Env: env.Name, App: f.Get("app"), Build: build}
+	if f.Get("confirm") != "" {
+		// The manifest version the confirm page showed.
+		if req.ConfirmVersion, err = strconv.Atoi(f.Get("manifest_version")); err != nil || req.ConfirmVersion < 1 {
+			return spacepods.Errorf(spacepods.EINVALID, "the confirmation names no manifest version: deploy again from the app's page")
+		}
+	}
+	d, err := u.cfg.Deploys.Submit(ctx, req)
 	if err != nil {
-		return err
+		return u.confirmOr(w, r, err)
 	}
 	return redirect(w, r, "/deploys/"+strconv.FormatInt(d.ID, 10), "deploying")
+}
+
+// confirmOr renders err, unless it is a protected environment's refusal of
+// a deploy that changes what runs: then the deploy's plan, with a form to
+// confirm it (admins), whose manifest version is the one shown.
+func (u *UI) confirmOr(w http.ResponseWriter, r *http.Request, err error) error {
+	var ce *deploy.ConfirmationError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return u.render(w, http.StatusConflict, "deployplan", u.newView(r, "Confirm manifest changes", "deploys", ce.Plan))
 }
 
 func (u *UI) rollback(w http.ResponseWriter, r *http.Request) error {
@@ -126,9 +145,10 @@ func (u *UI) promote(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := r.PostForm
-	d, err := u.cfg.Deploys.Promote(r.Context(), f.Get("app"), f.Get("from"), f.Get("to"))
+	d, err := u.cfg.Deploys.Promote(r.Context(), f.Get("app"), f.Get("from"), f.Get("to"), 0)
 	if err != nil {
-		return err
+		// The confirm form deploys the same build to the same place.
+		return u.confirmOr(w, r, err)
 	}
 	return redirect(w, r, "/deploys/"+strconv.FormatInt(d.ID, 10), "deploying")
 }
