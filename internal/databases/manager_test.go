@@ -327,19 +327,37 @@ func TestOpen_UnreachableOrRefused_Unavailable(t *testing.T) {
 	wantCode(t, err, spacepods.EINVALID)
 }
 
-func TestDatabase_URL_WorksThroughDockerGateway(t *testing.T) {
+// TestDatabase_URL_FromAContainer_OnlyItsOwnDatabase: an app in a container
+// reaches its database through the Docker bridge's gateway (what pods get as
+// DATABASE_URL), and with the same credentials no other database.
+func TestDatabase_URL_FromAContainer_OnlyItsOwnDatabase(t *testing.T) {
 	t.Parallel()
+	testenv.RequireDocker(t)
 	gateway := dockerGateway()
 	if gateway == "" {
-		t.Skip("no docker0 bridge with an IPv4 address on this machine")
+		t.Fatal("Docker runs but there is no docker0 bridge with an IPv4 address")
 	}
 	m := mustOpen(t)
-	db := mustCreate(t, m, newEnv(t, m, "gw"), "web", Source{})
-	conn, err := pgx.Connect(testContext(t), db.URL(gateway))
-	if err != nil {
-		t.Fatalf("connect through the Docker gateway %s (what containers use): %v", gateway, err)
+	env := newEnv(t, m, "gw")
+	a := mustCreate(t, m, env, "web", Source{})
+	b := mustCreate(t, m, env, "api", Source{})
+	other, postgres, template1 := a, a, a
+	other.Name, postgres.Name, template1.Name = b.Name, "postgres", "template1"
+	got := probeFromContainer(t, map[string]string{
+		"own":       a.URL(gateway),
+		"other":     other.URL(gateway),
+		"postgres":  postgres.URL(gateway),
+		"template1": template1.URL(gateway),
+	})
+	wantProbe(t, got, "own", true)
+	if r := got["own"]; r.User != a.User || r.Database != a.Name {
+		t.Errorf("own login landed as %s in %s", r.User, r.Database)
 	}
-	conn.Close(context.Background())
+	// 42501: no CONNECT privilege; 28000: pg_hba.conf admits the role
+	// only to the database of its own name (scripts/lib.sh's cluster).
+	for _, name := range []string{"other", "postgres", "template1"} {
+		wantProbe(t, got, name, false, "42501", "28000")
+	}
 }
 
 // dockerGateway returns the IPv4 address of the docker0 bridge, "" if none.

@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 
 	"github.com/spacepods/spacepods/internal/databases"
@@ -49,12 +50,23 @@ func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App
 		return "", fmt.Errorf("database of %s: %w", app.Name, err)
 	}
 	host := db.Host
-	if g, ok := s.Driver.(runtime.Gatewayer); ok {
+	if g, ok := s.Driver.(runtime.Gatewayer); s.DatabaseHost != "" && loopback(db.Host) {
+		host = s.DatabaseHost
+	} else if ok {
 		if host, err = g.HostAddress(ctx, env); err != nil {
 			return "", err
 		}
 	}
 	return db.URL(host), nil
+}
+
+// loopback reports whether host names this machine's loopback interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // dbSource is what app's database starts from.

@@ -77,6 +77,12 @@ type Service struct {
 	MaxTTL     time.Duration // default 30 days
 	Logger     *slog.Logger
 
+	// DatabaseHost is where containers reach a PostgreSQL server that the
+	// admin URL names on this host (loopback): with Docker, the default
+	// bridge's gateway, where the local cluster listens. Empty, or for a
+	// server elsewhere: the runtime's HostAddress (runtime.Gatewayer).
+	DatabaseHost string
+
 	mu      sync.Mutex
 	base    context.Context
 	running map[string]context.CancelFunc // env → cancel of its running operation
