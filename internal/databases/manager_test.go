@@ -122,6 +122,22 @@ func TestManager_CreateIsIdempotent_SameURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	connectAs(t, mustCreate(t, m, env, "web", Source{}))
+	// And it takes back powers and grants given by hand.
+	for _, stmt := range []string{
+		"ALTER ROLE " + ident(first.User) + " CREATEDB CREATEROLE BYPASSRLS",
+		"GRANT CONNECT ON DATABASE " + ident(first.Name) + " TO PUBLIC",
+	} {
+		if _, err := m.pool.Exec(testContext(t), stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, m, env, "web", Source{})
+	if n := adminQueryInt(t, m, "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = $1 AND (rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls)", first.User); n != 0 {
+		t.Error("Create left the role's extra attributes")
+	}
+	if n := adminQueryInt(t, m, "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = $1 AND pg_catalog.has_database_privilege('public', oid, 'CONNECT')", first.Name); n != 0 {
+		t.Error("Create left PUBLIC's CONNECT on the database")
+	}
 	if _, err := m.Get(testContext(t), env, "nope"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		t.Errorf("Get of a missing database = %v, want ENOTFOUND", err)
 	}
