@@ -683,9 +683,9 @@ func (m *Manager) drop(ctx context.Context, env, app string) error {
 }
 
 // dropHalfMadeSnapshots drops the snapshot databases role still owns: a
-// Snapshot gives them to the snapshot owner before it marks them ready, so
-// these are what one that died left behind, and they would keep the role
-// from being dropped. The caller holds the role's lock, which a running
+// Snapshot restores into a database owned by the source's role and gives it
+// to the admin before it marks it ready, so these are what one that died
+// left behind, and they would keep the role from being dropped. The caller holds the role's lock, which a running
 // Snapshot of its database holds too.
 func (m *Manager) dropHalfMadeSnapshots(ctx context.Context, q querier, role string) error {
 	rows, err := q.Query(ctx, `

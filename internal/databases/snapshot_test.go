@@ -283,3 +283,43 @@ INSERT INTO order_lines SELECT id, l FROM orders, generate_series(1, 2) l;`})
 		t.Errorf("snapshot holds %d orders of the load (%d committed before it began, %d in all), %d in all", live, writesBefore, writesAfter, orders)
 	}
 }
+
+// TestManager_Drop_RemovesWhatADeadSnapshotLeft: a Snapshot that died while
+// copying leaves its database owned by the source's role. It is listed as
+// incomplete, and dropping the source takes it along instead of failing on
+// the role.
+func TestManager_Drop_RemovesWhatADeadSnapshotLeft(t *testing.T) {
+	t.Parallel()
+	m := mustOpen(t)
+	ctx := testContext(t)
+	env := newEnv(t, m, "deadsnap")
+	name := newSnapshotName(t, m, "dead")
+	db := mustCreate(t, m, env, "web", Source{})
+	conn, err := m.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := marker{Kind: kindSnapshot, Name: name, Env: env, App: "web", State: stateCreating, Created: time.Now().UTC().Truncate(time.Second)}
+	err = m.createSnapshotDatabase(ctx, conn, db.Name, SnapshotDatabaseName(name), mk)
+	conn.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := m.ListSnapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range list {
+		found = found || s.Name == name && s.Incomplete
+	}
+	if !found {
+		t.Errorf("ListSnapshots does not show the half-made snapshot %s", name)
+	}
+	if err := m.Drop(ctx, env, "web"); err != nil {
+		t.Fatalf("Drop: %v", err)
+	}
+	if existsRole(t, m, db.User) || existsDatabase(t, m, SnapshotDatabaseName(name)) {
+		t.Error("Drop left the role or the half-made snapshot")
+	}
+}
