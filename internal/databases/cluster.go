@@ -159,8 +159,11 @@ const adminUser = "postgres"
 // It finds initdb and pg_ctl on PATH or in /usr/lib/postgresql/*/bin. As root
 // it runs them as the postgres user, which must exist and be able to reach
 // dir. The port is picked once and remembered, so restarts keep the same
-// admin URL (unless another program took the port meanwhile). Errors say what
-// to install or fix.
+// admin URL (unless another program took the port meanwhile). Where it
+// listens and whom it admits come from opts (see ListenOn and AdmitPods;
+// without them: loopback only) and are applied at every start: a running
+// cluster is reloaded, or restarted when it listens elsewhere. Errors say
+// what to install or fix.
 func StartLocal(ctx context.Context, dir string, logger *slog.Logger, opts ...LocalOption) (*Cluster, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
