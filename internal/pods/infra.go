@@ -35,8 +35,9 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 }
 
 // DatabaseURL makes sure env has app's database (seeded or cloned from a
-// snapshot on first use) and returns the URL its containers use, through
-// the environment network's gateway. The deploy engine calls it when it
+// snapshot on first use) and returns the URL its containers use: through
+// DatabaseHost for a server on this host, else the environment network's
+// gateway. The deploy engine calls it when it
 // registers a release.
 func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App) (string, error) {
 	if app.Database == nil {
@@ -50,9 +51,10 @@ func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App
 		return "", fmt.Errorf("database of %s: %w", app.Name, err)
 	}
 	host := db.Host
-	if g, ok := s.Driver.(runtime.Gatewayer); s.DatabaseHost != "" && loopback(db.Host) {
+	switch g, ok := s.Driver.(runtime.Gatewayer); {
+	case s.DatabaseHost != "" && loopback(db.Host):
 		host = s.DatabaseHost
-	} else if ok {
+	case ok:
 		if host, err = g.HostAddress(ctx, env); err != nil {
 			return "", err
 		}
