@@ -37,8 +37,7 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 // DatabaseURL makes sure env has app's database (seeded or cloned from a
 // snapshot on first use) and returns the URL its containers use: through
 // DatabaseHost for a server on this host, else the environment network's
-// gateway. The deploy engine calls it when it
-// registers a release.
+// gateway. The deploy engine calls it when it registers a release.
 func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App) (string, error) {
 	if app.Database == nil {
 		return "", nil
