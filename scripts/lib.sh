@@ -80,22 +80,60 @@ pg_as() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# docker_pg_net prints the address of Docker's default bridge (docker0) on
+# its first line, then the subnets containers come from, one a line: the
+# bridge's and the daemon's default address pools (Docker's built-in ones when
+# it reports none). It prints nothing when no daemon answers. On its first
+# start dockerd reports the bridge's subnet without a gateway: the gateway is
+# then the subnet's first address, as Docker assigns it.
+docker_pg_net() {
+  docker info >/dev/null 2>&1 || return 0
+  local cfg subnet gw pools ip
+  cfg=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}') || return 0
+  for cfg in $cfg; do
+    case ${cfg%%=*} in *.*) subnet=${cfg%%=*} gw=${cfg#*=}; break ;; esac
+  done
+  [ -n "${subnet:-}" ] || return 0
+  if [ -z "$gw" ]; then ip=${subnet%/*}; gw=${ip%.*}.$((${ip##*.} + 1)); fi
+  pools=$(docker info --format '{{range .DefaultAddressPools}}{{.Base}} {{end}}' 2>/dev/null || true)
+  [ -n "$pools" ] || pools="172.17.0.0/16 172.18.0.0/15 172.20.0.0/14 172.24.0.0/13 192.168.0.0/16"
+  echo "$gw"
+  printf '%s\n' "$subnet" $pools | awk '!seen[$0]++'
+}
+
 STARTED_PG_DIR=""
 # start_postgres DIR: a throwaway cluster listening on loopback and on the
-# Docker bridge (containers reach it through their network's gateway).
-# Sets PG_URL (admin, password auth).
+# Docker bridge's address (containers reach it there, whatever their
+# network). As in the cluster the server starts itself, the superuser logs
+# in from loopback only, and other roles (pods' roles) from loopback, or from
+# Docker's subnets to the database of their own name only. Sets PG_URL
+# (admin, password auth).
 start_postgres() {
-  local dir=$1 port pw
+  local dir=$1 port pw net gw listen subnet
   port=$(free_port)
   pw=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
   echo "$pw" >"$dir.pw"; [ "$(id -u)" = 0 ] && chown postgres: "$dir.pw"
-  log "starting PostgreSQL ($PG_BIN) in $dir on port $port"
+  net=$(docker_pg_net)
+  gw=$(echo "$net" | head -1)
+  listen=127.0.0.1,::1${gw:+,$gw}
+  log "starting PostgreSQL ($PG_BIN) in $dir on port $port (listening on $listen)"
   pg_as "$PG_BIN/initdb" -D "$dir" -U postgres --pwfile="$dir.pw" -A scram-sha-256 >/dev/null
-  echo "host all all 0.0.0.0/0 scram-sha-256" | pg_as tee -a "$dir/pg_hba.conf" >/dev/null
+  {
+    echo "# Written by scripts/lib.sh: the first matching line decides."
+    echo "local all      all      scram-sha-256"
+    echo "host  all      postgres 127.0.0.1/32 scram-sha-256"
+    echo "host  all      postgres ::1/128      scram-sha-256"
+    echo "host  all      postgres all          reject"
+    echo "host  all      all      127.0.0.1/32 scram-sha-256"
+    echo "host  all      all      ::1/128      scram-sha-256"
+    for subnet in $(echo "$net" | tail -n +2); do
+      echo "host  sameuser all      $subnet scram-sha-256"
+    done
+  } | pg_as tee "$dir/pg_hba.conf" >/dev/null
   pg_as "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=* -c max_connections=300 -c fsync=off" start >/dev/null
+    -o "-p $port -k $dir -c listen_addresses=$listen -c max_connections=300 -c fsync=off" start >/dev/null
   STARTED_PG_DIR=$dir
   PG_URL="postgres://postgres:${pw}@127.0.0.1:${port}/postgres?sslmode=disable"
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -66,7 +67,16 @@ func main() {
 	defer os.RemoveAll(tmp)
 	if *url == "" {
 		check(os.Chmod(tmp, 0o755)) // reachable by the postgres user when we are root
-		c, err := databases.StartLocal(ctx, filepath.Join(tmp, "pg"), logger)
+		// As the server starts it: containers reach it at the default
+		// bridge's gateway, from Docker's address pools.
+		dd, err := docker.New(logger)
+		check(err)
+		gw, err := dd.BridgeGateway(ctx)
+		check(err)
+		subnets, err := dd.ContainerSubnets(ctx)
+		check(err)
+		dd.Close()
+		c, err := databases.StartLocal(ctx, filepath.Join(tmp, "pg"), logger, databases.ListenOn(gw), databases.AdmitPods(subnets...))
 		check(err)
 		defer c.Stop(ctx)
 		*url = c.AdminURL()

@@ -338,9 +338,27 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			}
 		}
 		adminURL := cfg.postgresURL
+		// Containers reach PostgreSQL on this host at the default bridge's
+		// gateway; the local cluster listens there, and admits pods' roles
+		// from Docker's address pools only. Pods on Kubernetes come from
+		// addresses this host cannot know.
+		pgNet := []databases.LocalOption{databases.ListenOn("*"), databases.AdmitPods("0.0.0.0/0", "::/0")}
+		if dd, ok := drv.(*docker.Driver); ok {
+			if podSvc.DatabaseHost, err = dd.BridgeGateway(ctx); err != nil {
+				return err
+			}
+			pgNet = []databases.LocalOption{databases.ListenOn(podSvc.DatabaseHost)}
+			if adminURL == "" {
+				subnets, err := dd.ContainerSubnets(ctx)
+				if err != nil {
+					return err
+				}
+				pgNet = append(pgNet, databases.AdmitPods(subnets...))
+			}
+		}
 		if adminURL == "" {
 			logger.Info("starting the local PostgreSQL cluster for pod databases", "dir", filepath.Join(g.dataDir, "postgres"))
-			cl, err := databases.StartLocal(ctx, filepath.Join(g.dataDir, "postgres"), logger.With("component", "postgres"))
+			cl, err := databases.StartLocal(ctx, filepath.Join(g.dataDir, "postgres"), logger.With("component", "postgres"), pgNet...)
 			if err != nil {
 				return err
 			}

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,11 +36,14 @@ import (
 //	<dir>/cluster.json  port and admin password, readable only by the owner
 //	<dir>/server.log    the server's log
 //
-// The server listens on every address (containers reach it through their
-// network's gateway) with scram-sha-256 password authentication, and on no
-// Unix socket. It runs in its own session, so it outlives the Spacepods
-// process that started it; the next StartLocal on the same directory adopts
-// it.
+// The server listens on loopback and on the addresses given with ListenOn
+// (Docker's bridge gateway, where containers reach it), on no Unix socket,
+// with scram-sha-256 password authentication. Its pg_hba.conf, rewritten at
+// every start, admits the superuser from loopback only, and pods' roles from
+// loopback and from the subnets given with AdmitPods, there each only to the
+// database of its own name (see hbaConf). It runs in its own session, so it
+// outlives the Spacepods process that started it; the next StartLocal on the
+// same directory adopts it.
 type Cluster struct {
 	dir      string
 	data     string
@@ -47,6 +52,98 @@ type Cluster struct {
 	password string
 	cred     *syscall.Credential // run PostgreSQL binaries as this user; nil: as ourselves
 	logger   *slog.Logger
+	net      localConfig
+}
+
+// LocalOption configures StartLocal.
+type LocalOption func(*localConfig)
+
+type localConfig struct {
+	listen  []string       // addresses besides loopback; "*" = every address
+	podNets []netip.Prefix // where pods' roles may log in from
+}
+
+// ListenOn makes the cluster listen on these IP addresses besides loopback,
+// typically Docker's bridge gateway, which every container reaches. "*"
+// means every address (for runtimes whose pods come from addresses this
+// host cannot know).
+func ListenOn(addrs ...string) LocalOption {
+	return func(c *localConfig) { c.listen = append(c.listen, addrs...) }
+}
+
+// AdmitPods lets pods' roles log in from these subnets (CIDRs, e.g. Docker's
+// address pools), each only to the database of its own name. Without it they
+// log in from this host only. The superuser logs in from loopback only,
+// whatever is given here.
+func AdmitPods(subnets ...string) LocalOption {
+	return func(c *localConfig) {
+		for _, s := range subnets {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				p = netip.Prefix{} // reported by validate
+			}
+			c.podNets = append(c.podNets, p.Masked())
+		}
+	}
+}
+
+func (c localConfig) validate() error {
+	for _, a := range c.listen {
+		if _, err := netip.ParseAddr(a); err != nil && a != "*" {
+			return spacepods.Errorf(spacepods.EINVALID, "PostgreSQL listen address %q: give an IP address of this host, or *", a)
+		}
+	}
+	for _, p := range c.podNets {
+		if !p.IsValid() {
+			return spacepods.Errorf(spacepods.EINVALID, "subnet for pods' PostgreSQL logins: give CIDRs such as 172.17.0.0/16")
+		}
+	}
+	return nil
+}
+
+// listenAddresses is the listen_addresses setting.
+func (c localConfig) listenAddresses() string {
+	addrs := []string{"127.0.0.1", "::1"}
+	for _, a := range c.listen {
+		if a == "*" {
+			return "*"
+		}
+		if !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	return strings.Join(addrs, ",")
+}
+
+// hbaConf is the cluster's whole pg_hba.conf. PostgreSQL takes the first
+// line that matches a connection's type, database, user and address.
+// Databases and roles are made while the cluster runs, so the pods' lines
+// name none: each pod's role is called like its database (see
+// DatabaseName), and "sameuser" admits a role only to the database of its
+// own name. CONNECT privileges (the pod's role only, see Manager.Create)
+// narrow the loopback lines the same way.
+func (c localConfig) hbaConf() string {
+	var b strings.Builder
+	b.WriteString(`# Written by Spacepods at every start of the cluster: edits here are lost.
+# The first line matching a connection decides. No Unix socket, no replication.
+
+# The superuser, from this host only.
+host    all       ` + adminUser + `  127.0.0.1/32  scram-sha-256
+host    all       ` + adminUser + `  ::1/128       scram-sha-256
+host    all       ` + adminUser + `  all           reject
+
+# Other roles from this host: the control plane seeds and snapshots a pod's
+# database as its role; their CONNECT privileges decide which databases.
+host    all       all       127.0.0.1/32  scram-sha-256
+host    all       all       ::1/128       scram-sha-256
+`)
+	if len(c.podNets) > 0 {
+		b.WriteString("\n# Pods' roles from the container subnets, each only to the database of its own name.\n")
+	}
+	for _, p := range c.podNets {
+		fmt.Fprintf(&b, "host    sameuser  all       %-13s scram-sha-256\n", p)
+	}
+	return b.String()
 }
 
 // clusterState is what cluster.json remembers between runs.
@@ -62,11 +159,21 @@ const adminUser = "postgres"
 // It finds initdb and pg_ctl on PATH or in /usr/lib/postgresql/*/bin. As root
 // it runs them as the postgres user, which must exist and be able to reach
 // dir. The port is picked once and remembered, so restarts keep the same
-// admin URL (unless another program took the port meanwhile). Errors say what
-// to install or fix.
-func StartLocal(ctx context.Context, dir string, logger *slog.Logger) (*Cluster, error) {
+// admin URL (unless another program took the port meanwhile). Where it
+// listens and whom it admits come from opts (see ListenOn and AdmitPods;
+// without them: loopback only) and are applied at every start: a running
+// cluster is reloaded, or restarted when it listens elsewhere. Errors say
+// what to install or fix.
+func StartLocal(ctx context.Context, dir string, logger *slog.Logger, opts ...LocalOption) (*Cluster, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	var lc localConfig
+	for _, o := range opts {
+		o(&lc)
+	}
+	if err := lc.validate(); err != nil {
+		return nil, err
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -76,7 +183,7 @@ func StartLocal(ctx context.Context, dir string, logger *slog.Logger) (*Cluster,
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, data: filepath.Join(dir, "data"), bin: bin, logger: logger.With("component", "postgres", "dir", dir)}
+	c := &Cluster{dir: dir, data: filepath.Join(dir, "data"), bin: bin, logger: logger.With("component", "postgres", "dir", dir), net: lc}
 	if os.Geteuid() == 0 {
 		if c.cred, err = postgresUser(); err != nil {
 			return nil, err
@@ -112,6 +219,9 @@ func StartLocal(ctx context.Context, dir string, logger *slog.Logger) (*Cluster,
 			}
 		}
 		c.logger.Info("adopted running PostgreSQL", "port", c.port)
+		if err := c.reconfigure(ctx); err != nil {
+			return nil, err
+		}
 	} else if err := c.start(ctx); err != nil {
 		return nil, err
 	}
@@ -119,6 +229,61 @@ func StartLocal(ctx context.Context, dir string, logger *slog.Logger) (*Cluster,
 		return nil, err
 	}
 	return c, nil
+}
+
+// reconfigure gives a running cluster this start's settings: it reloads
+// pg_hba.conf, and restarts the server when it listens elsewhere (an older
+// version listened on every address; or Docker's bridge moved). A restart
+// ends open sessions; apps' pools reconnect.
+func (c *Cluster) reconfigure(ctx context.Context) error {
+	if err := c.writeConfig(); err != nil {
+		return err
+	}
+	if out, err := c.run(ctx, "pg_ctl", "reload", "-D", c.data, "-s"); err != nil {
+		return fmt.Errorf("reload PostgreSQL in %s: %v: %s", c.data, err, out)
+	}
+	if err := c.ping(ctx); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, c.AdminURL())
+	if err != nil {
+		return err
+	}
+	var listen string
+	err = conn.QueryRow(ctx, "SHOW listen_addresses").Scan(&listen)
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	if want := c.net.listenAddresses(); listen != want {
+		c.logger.Warn("restarting PostgreSQL to listen on other addresses (open sessions end; apps reconnect)", "from", listen, "to", want)
+		logPath := filepath.Join(c.dir, "server.log")
+		if out, err := c.run(ctx, "pg_ctl", "restart", "-D", c.data, "-m", "fast", "-l", logPath, "-w", "-t", "60", "-s"); err != nil {
+			return spacepods.Errorf(spacepods.EUNAVAILABLE, "PostgreSQL in %s did not restart (%v: %s); the end of %s:\n%s", c.data, err, bytes.TrimSpace(out), logPath, tail(logPath, 15))
+		}
+	}
+	return nil
+}
+
+// writeConfig writes the settings Spacepods owns: spacepods.conf (included
+// by postgresql.conf) and the whole pg_hba.conf.
+func (c *Cluster) writeConfig() error {
+	conf := fmt.Sprintf("# Written by Spacepods at every start.\nlisten_addresses = '%s'\nport = %d\nunix_socket_directories = ''\nmax_connections = 200\n",
+		c.net.listenAddresses(), c.port)
+	for name, text := range map[string]string{"spacepods.conf": conf, "pg_hba.conf": c.net.hbaConf()} {
+		path := filepath.Join(c.data, name)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+			return fmt.Errorf("postgres cluster: %w", err)
+		}
+		if err := c.chown(tmp); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("postgres cluster: %w", err)
+		}
+	}
+	return nil
 }
 
 // AdminURL returns the superuser URL of the cluster, on 127.0.0.1.
@@ -133,7 +298,7 @@ func (c *Cluster) AdminURL() string {
 	return u.String()
 }
 
-// Port returns the TCP port the cluster listens on (on every address).
+// Port returns the TCP port the cluster listens on.
 func (c *Cluster) Port() int { return c.port }
 
 // Dir returns the cluster's directory.
@@ -288,12 +453,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("initdb %s: %v: %s", c.data, err, out)
 	}
-	hba := "\n# Spacepods: password logins from anywhere (containers come through their network's gateway).\n" +
-		"host all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n"
 	conf := "\n# Spacepods: listen_addresses, port and sockets are set here.\ninclude_if_exists = 'spacepods.conf'\n"
-	if err := appendFile(filepath.Join(c.data, "pg_hba.conf"), hba); err != nil {
-		return err
-	}
 	if err := appendFile(filepath.Join(c.data, "postgresql.conf"), conf); err != nil {
 		return err
 	}
@@ -365,12 +525,7 @@ func (c *Cluster) start(ctx context.Context) error {
 			return err
 		}
 	}
-	conf := fmt.Sprintf("# Written by Spacepods at every start.\nlisten_addresses = '*'\nport = %d\nunix_socket_directories = ''\nmax_connections = 200\n", c.port)
-	path := filepath.Join(c.data, "spacepods.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		return err
-	}
-	if err := c.chown(path); err != nil {
+	if err := c.writeConfig(); err != nil {
 		return err
 	}
 	c.logger.Info("starting PostgreSQL", "port", c.port, "log", filepath.Join(c.dir, "server.log"))

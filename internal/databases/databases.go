@@ -12,7 +12,15 @@
 // The objects inside snapshots belong to a NOLOGIN role, sp_snapshot_owner,
 // made with the first snapshot and dropped with the last; a clone hands them
 // to its own role. PostgreSQL 13 or newer is required (DROP DATABASE … WITH
-// (FORCE)).
+// (FORCE)), and for snapshots its pg_dump and pg_restore on this host.
+//
+// A pod's role is no threat to the server: it has no attributes (see
+// podRoleAttributes), may connect to its own database only (Open takes
+// CONNECT on postgres and template1 from PUBLIC), admin sessions run with
+// search_path pg_catalog, pg_temp and qualified catalog calls, and what a
+// pod put in its database runs as its own role only (seeds and snapshot
+// copies log in as it).
+//
 // Cluster starts a local server in a directory when no admin URL is given.
 package databases
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,6 +35,10 @@ type Manager struct {
 	port      int
 	sslMode   string
 	superuser bool
+	version   int               // server_version_num, e.g. 150018
+	tls       map[string]string // the admin URL's TLS settings as libpq variables, for pg_dump
+	toolsMu   sync.Mutex
+	tools     dumpTools // found on first use
 	// installation is put in the marker of every database and role and
 	// narrows List and ownership to them; "" = any installation's.
 	installation string
@@ -64,6 +69,9 @@ func WithInstallation(id string) Option {
 	return func(o *options) { o.installation = id }
 }
 
+// adminSearchPath is the search_path of every admin session.
+const adminSearchPath = "pg_catalog, pg_temp"
+
 // lockClass is the first key of every advisory lock the package takes
 // ("SPDB"), so that they do not collide with other users' locks.
 const lockClass = 0x53504442
@@ -85,6 +93,15 @@ func Open(ctx context.Context, adminURL string, logger *slog.Logger, opts ...Opt
 		return nil, spacepods.Errorf(spacepods.EINVALID, "PostgreSQL admin URL: %v", err)
 	}
 	cfg.MaxConns = 8
+	// Admin sessions resolve names in pg_catalog only (pg_temp last, and
+	// never for functions), so that no object a pod's role planted in a
+	// schema such as public is ever run with the admin's privileges. The
+	// SQL qualifies catalog functions as well; this covers operators and
+	// whatever pgx itself runs. Connections as a pod's role drop it.
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = adminSearchPath
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
@@ -107,6 +124,7 @@ func Open(ctx context.Context, adminURL string, logger *slog.Logger, opts ...Opt
 		host:    cfg.ConnConfig.Host,
 		port:    int(cfg.ConnConfig.Port),
 		sslMode: sslModeOf(adminURL),
+		tls:     tlsSettings(adminURL),
 
 		installation: o.installation,
 	}
@@ -117,7 +135,67 @@ func Open(ctx context.Context, adminURL string, logger *slog.Logger, opts ...Opt
 		pool.Close()
 		return nil, err
 	}
+	if err := m.closeSharedDatabases(ctx); err != nil {
+		pool.Close()
+		return nil, m.fail("revoke CONNECT on the shared databases", err)
+	}
 	return m, nil
+}
+
+// sharedDatabases are the databases every PostgreSQL server has, into which
+// PUBLIC may connect by default. A pod's role has no business there: in
+// postgres it could plant objects (on PostgreSQL 14 and older PUBLIC may
+// create in its public schema) where admin sessions run.
+var sharedDatabases = []string{"postgres", "template1", "template0"}
+
+// closeSharedDatabases revokes CONNECT on the shared databases from PUBLIC
+// (superusers and the databases' owners keep it). It is idempotent and only
+// logs when it changes something, or when the admin may not change it.
+// Managers opening at once take turns: concurrent GRANT/REVOKE on one
+// database fail ("tuple concurrently updated").
+func (m *Manager) closeSharedDatabases(ctx context.Context) error {
+	var open, still []string
+	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", int32(lockClass), int32(sharedLock)); err != nil {
+			return err
+		}
+		var err error
+		if open, err = publicConnect(ctx, tx); err != nil || len(open) == 0 {
+			return err
+		}
+		for _, db := range open {
+			if _, err := tx.Exec(ctx, "REVOKE CONNECT ON DATABASE "+ident(db)+" FROM PUBLIC"); err != nil {
+				return err
+			}
+		}
+		still, err = publicConnect(ctx, tx)
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case len(still) > 0: // a non-superuser admin may not revoke (PostgreSQL only warns)
+		m.logger.Warn("every role may still connect to these databases, where a pod's role could plant objects: as a superuser run REVOKE CONNECT ON DATABASE … FROM PUBLIC for each", "databases", still)
+	case len(open) > 0:
+		m.logger.Info("revoked CONNECT from PUBLIC so that pods' roles cannot reach them; GRANT CONNECT to roles that need them", "databases", open)
+	}
+	return nil
+}
+
+// sharedLock is the advisory lock under which closeSharedDatabases runs.
+const sharedLock = 0x53484152 // "SHAR"
+
+// publicConnect returns the shared databases PUBLIC may connect to.
+func publicConnect(ctx context.Context, q pgx.Tx) ([]string, error) {
+	rows, err := q.Query(ctx, `
+		SELECT d.datname FROM pg_catalog.pg_database d
+		WHERE d.datname = ANY ($1::pg_catalog.name[])
+		  AND pg_catalog.has_database_privilege('public', d.oid, 'CONNECT')
+		ORDER BY 1`, sharedDatabases)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // check makes sure the server answers, is new enough and lets the admin role
@@ -130,9 +208,9 @@ func (m *Manager) check(ctx context.Context) error {
 		super, cdb, crol bool
 	)
 	err := m.pool.QueryRow(ctx, `
-		SELECT current_setting('server_version_num')::int, current_setting('standard_conforming_strings'),
+		SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4, pg_catalog.current_setting('standard_conforming_strings'),
 		       r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole
-		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&version, &scs, &user, &super, &cdb, &crol)
+		FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`).Scan(&version, &scs, &user, &super, &cdb, &crol)
 	if err != nil {
 		return m.fail("connect", err)
 	}
@@ -144,7 +222,7 @@ func (m *Manager) check(ctx context.Context) error {
 	case !super && !(cdb && crol):
 		return spacepods.Errorf(spacepods.EINVALID, "PostgreSQL role %q cannot create databases and roles: use a superuser or a role WITH CREATEDB CREATEROLE in the admin URL", user)
 	}
-	m.superuser = super
+	m.superuser, m.version = super, version
 	m.logger.Debug("connected to PostgreSQL", "addr", m.addr(), "version", version, "user", user, "superuser", super)
 	return nil
 }
@@ -222,7 +300,7 @@ func (m *Manager) lock(ctx context.Context, names ...string) (*pgxpool.Conn, fun
 	release := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock_all()"); err != nil {
+		if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_unlock_all()"); err != nil {
 			_ = conn.Conn().Close(ctx) // a closed session holds no locks
 		}
 		conn.Release()
@@ -230,7 +308,7 @@ func (m *Manager) lock(ctx context.Context, names ...string) (*pgxpool.Conn, fun
 	for _, name := range names {
 		h := fnv.New32a()
 		h.Write([]byte(name))
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", int32(lockClass), int32(h.Sum32())); err != nil {
+		if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock($1, $2)", int32(lockClass), int32(h.Sum32())); err != nil {
 			release()
 			return nil, nil, err
 		}
@@ -266,9 +344,9 @@ func inspect(ctx context.Context, q querier, name string) (found, error) {
 	var f found
 	var allow *bool
 	err := q.QueryRow(ctx, `
-		SELECT (SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1),
-		       (SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = $1),
-		       (SELECT datallowconn FROM pg_database WHERE datname = $1)`,
+		SELECT (SELECT coalesce(pg_catalog.shobj_description(oid, 'pg_database'), '') FROM pg_catalog.pg_database WHERE datname = $1),
+		       (SELECT coalesce(pg_catalog.shobj_description(oid, 'pg_authid'), '') FROM pg_catalog.pg_roles WHERE rolname = $1),
+		       (SELECT datallowconn FROM pg_catalog.pg_database WHERE datname = $1)`,
 		name).Scan(&f.db, &f.role, &allow)
 	f.allowConn = allow != nil && *allow
 	return f, err
@@ -300,12 +378,14 @@ func (m *Manager) database(env, app, name string, status Status) Database {
 }
 
 // connect opens a connection to database dbname as the admin, or as user
-// when user is set.
+// when user is set. A user's session gets the server's default search_path,
+// as the app's own connections do.
 func (m *Manager) connect(ctx context.Context, dbname, user, password string) (*pgx.Conn, error) {
 	cc := m.pool.Config().ConnConfig.Copy()
 	cc.Database = dbname
 	if user != "" {
 		cc.User, cc.Password = user, password
+		delete(cc.RuntimeParams, "search_path")
 	}
 	return pgx.ConnectConfig(ctx, cc)
 }
@@ -358,7 +438,10 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 					return Database{}, err
 				}
 			}
-			if !f.allowConn { // a Snapshot died while the database was closed
+			if err := restrictConnect(ctx, conn, name); err != nil { // made by an older version, or changed by hand
+				return Database{}, err
+			}
+			if !f.allowConn { // an older version's Snapshot died while the database was closed
 				log.Warn("opening a database a failed snapshot left closed to connections")
 				if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(name)+" WITH ALLOW_CONNECTIONS true"); err != nil {
 					return Database{}, err
@@ -427,9 +510,7 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 	if _, err := conn.Exec(ctx, "COMMENT ON DATABASE "+ident(name)+" IS "+quoteLiteral(mk.String())); err != nil {
 		return undo(err)
 	}
-	// Only the owner (and superusers) may connect: no environment can reach
-	// another's data.
-	if _, err := conn.Exec(ctx, "REVOKE ALL ON DATABASE "+ident(name)+" FROM PUBLIC"); err != nil {
+	if err := restrictConnect(ctx, conn, name); err != nil {
 		return undo(err)
 	}
 	if template != "" {
@@ -450,21 +531,41 @@ func (m *Manager) create(ctx context.Context, env, app string, src Source) (Data
 	return m.database(env, app, name, StatusReady), nil
 }
 
+// restrictConnect makes the role of the same name (the owner) the only one
+// besides superusers that may connect to database name: no environment can
+// reach another's data.
+func restrictConnect(ctx context.Context, q querier, name string) error {
+	if _, err := q.Exec(ctx, "REVOKE ALL ON DATABASE "+ident(name)+" FROM PUBLIC"); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, "GRANT CONNECT, TEMPORARY ON DATABASE "+ident(name)+" TO "+ident(name))
+	return err
+}
+
+// podRoleAttributes are the attributes of every pod's role, stated in full
+// so that no default or earlier change gives a pod more.
+const podRoleAttributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+
 // ensureRole creates the login role name (or, if it exists, re-sets its
-// password) with the derived password, sent as a SCRAM verifier.
+// password and attributes) with the derived password, sent as a SCRAM
+// verifier.
 func (m *Manager) ensureRole(ctx context.Context, conn *pgxpool.Conn, name, env, app string, exists bool) error {
 	verifier, err := scramVerifier(derivePassword(m.key, name))
 	if err != nil {
 		return err
 	}
 	if exists {
-		if _, err := conn.Exec(ctx, "ALTER ROLE "+ident(name)+" WITH LOGIN PASSWORD "+quoteLiteral(verifier)); err != nil {
+		attrs := podRoleAttributes
+		if !m.superuser { // PostgreSQL lets only superusers name SUPERUSER, REPLICATION or BYPASSRLS, even to deny them
+			attrs = "LOGIN NOCREATEDB NOCREATEROLE"
+		}
+		if _, err := conn.Exec(ctx, "ALTER ROLE "+ident(name)+" WITH "+attrs+" PASSWORD "+quoteLiteral(verifier)); err != nil {
 			return err
 		}
 	} else {
 		mk := marker{Kind: kindDatabase, Env: env, App: app, Inst: m.installation}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "CREATE ROLE "+ident(name)+" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD "+quoteLiteral(verifier)); err != nil {
+			if _, err := tx.Exec(ctx, "CREATE ROLE "+ident(name)+" WITH "+podRoleAttributes+" PASSWORD "+quoteLiteral(verifier)); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, "COMMENT ON ROLE "+ident(name)+" IS "+quoteLiteral(mk.String()))
@@ -568,12 +669,47 @@ func (m *Manager) drop(ctx context.Context, env, app string) error {
 		}
 	}
 	if roleOurs {
+		if err := m.dropHalfMadeSnapshots(ctx, conn, name); err != nil {
+			return err
+		}
 		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
 			return fmt.Errorf("drop role %s (it may own objects elsewhere; REASSIGN OWNED them first): %w", name, err)
 		}
 	}
 	if f.db != nil || roleOurs {
 		m.logger.Info("dropped database", "env", env, "app", app, "database", name)
+	}
+	return nil
+}
+
+// dropHalfMadeSnapshots drops the snapshot databases role still owns: a
+// Snapshot restores into a database owned by the source's role and gives it
+// to the admin before it marks it ready, so these are what one that died
+// left behind, and they would keep the role from being dropped. The caller holds the role's lock, which a running
+// Snapshot of its database holds too.
+func (m *Manager) dropHalfMadeSnapshots(ctx context.Context, q querier, role string) error {
+	rows, err := q.Query(ctx, `
+		SELECT datname, coalesce(pg_catalog.shobj_description(oid, 'pg_database'), '') FROM pg_catalog.pg_database
+		WHERE datdba = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1) AND datname <> $1`, role)
+	if err != nil {
+		return err
+	}
+	var half []string
+	var name, comment string
+	_, err = pgx.ForEachRow(rows, []any{&name, &comment}, func() error {
+		if mk, ok := parseSnapshotMarker(&comment); ok && mk.State != stateReady && SnapshotDatabaseName(mk.Name) == name {
+			half = append(half, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, snap := range half {
+		m.logger.Warn("dropping a half-made snapshot left by a failed snapshot", "database", snap, "owner", role)
+		if err := dropSnapshotDatabase(ctx, q, snap); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -606,8 +742,8 @@ func (m *Manager) DropEnvironment(ctx context.Context, env string) error {
 func (m *Manager) List(ctx context.Context) ([]Database, error) {
 	roles := map[string]marker{}
 	rows, err := m.pool.Query(ctx, `
-		SELECT rolname, coalesce(shobj_description(oid, 'pg_authid'), '')
-		FROM pg_roles WHERE left(rolname, 3) = 'sp_'`)
+		SELECT rolname, coalesce(pg_catalog.shobj_description(oid, 'pg_authid'), '')
+		FROM pg_catalog.pg_roles WHERE pg_catalog.left(rolname, 3) = 'sp_'`)
 	if err != nil {
 		return nil, m.fail("list roles", err)
 	}
@@ -622,8 +758,8 @@ func (m *Manager) List(ctx context.Context) ([]Database, error) {
 		return nil, m.fail("list roles", err)
 	}
 	rows, err = m.pool.Query(ctx, `
-		SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '')
-		FROM pg_database WHERE left(datname, 3) = 'sp_'`)
+		SELECT datname, coalesce(pg_catalog.shobj_description(oid, 'pg_database'), '')
+		FROM pg_catalog.pg_database WHERE pg_catalog.left(datname, 3) = 'sp_'`)
 	if err != nil {
 		return nil, m.fail("list databases", err)
 	}

@@ -122,6 +122,22 @@ func TestManager_CreateIsIdempotent_SameURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	connectAs(t, mustCreate(t, m, env, "web", Source{}))
+	// And it takes back powers and grants given by hand.
+	for _, stmt := range []string{
+		"ALTER ROLE " + ident(first.User) + " CREATEDB CREATEROLE BYPASSRLS",
+		"GRANT CONNECT ON DATABASE " + ident(first.Name) + " TO PUBLIC",
+	} {
+		if _, err := m.pool.Exec(testContext(t), stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, m, env, "web", Source{})
+	if n := adminQueryInt(t, m, "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = $1 AND (rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls)", first.User); n != 0 {
+		t.Error("Create left the role's extra attributes")
+	}
+	if n := adminQueryInt(t, m, "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = $1 AND pg_catalog.has_database_privilege('public', oid, 'CONNECT')", first.Name); n != 0 {
+		t.Error("Create left PUBLIC's CONNECT on the database")
+	}
 	if _, err := m.Get(testContext(t), env, "nope"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		t.Errorf("Get of a missing database = %v, want ENOTFOUND", err)
 	}
@@ -327,19 +343,37 @@ func TestOpen_UnreachableOrRefused_Unavailable(t *testing.T) {
 	wantCode(t, err, spacepods.EINVALID)
 }
 
-func TestDatabase_URL_WorksThroughDockerGateway(t *testing.T) {
+// TestDatabase_URL_FromAContainer_OnlyItsOwnDatabase: an app in a container
+// reaches its database through the Docker bridge's gateway (what pods get as
+// DATABASE_URL), and with the same credentials no other database.
+func TestDatabase_URL_FromAContainer_OnlyItsOwnDatabase(t *testing.T) {
 	t.Parallel()
+	testenv.RequireDocker(t)
 	gateway := dockerGateway()
 	if gateway == "" {
-		t.Skip("no docker0 bridge with an IPv4 address on this machine")
+		t.Fatal("Docker runs but there is no docker0 bridge with an IPv4 address")
 	}
 	m := mustOpen(t)
-	db := mustCreate(t, m, newEnv(t, m, "gw"), "web", Source{})
-	conn, err := pgx.Connect(testContext(t), db.URL(gateway))
-	if err != nil {
-		t.Fatalf("connect through the Docker gateway %s (what containers use): %v", gateway, err)
+	env := newEnv(t, m, "gw")
+	a := mustCreate(t, m, env, "web", Source{})
+	b := mustCreate(t, m, env, "api", Source{})
+	other, postgres, template1 := a, a, a
+	other.Name, postgres.Name, template1.Name = b.Name, "postgres", "template1"
+	got := probeFromContainer(t, map[string]string{
+		"own":       a.URL(gateway),
+		"other":     other.URL(gateway),
+		"postgres":  postgres.URL(gateway),
+		"template1": template1.URL(gateway),
+	})
+	wantProbe(t, got, "own", true)
+	if r := got["own"]; r.User != a.User || r.Database != a.Name {
+		t.Errorf("own login landed as %s in %s", r.User, r.Database)
 	}
-	conn.Close(context.Background())
+	// 42501: no CONNECT privilege; 28000: pg_hba.conf admits the role
+	// only to the database of its own name (scripts/lib.sh's cluster).
+	for _, name := range []string{"other", "postgres", "template1"} {
+		wantProbe(t, got, name, false, "42501", "28000")
+	}
 }
 
 // dockerGateway returns the IPv4 address of the docker0 bridge, "" if none.

@@ -24,14 +24,15 @@ func parseSnapshotMarker(comment *string) (marker, bool) {
 }
 
 // Snapshot copies the database of app in env into a new template database
-// (see SnapshotDatabaseName) from which Create clones. PostgreSQL copies a
-// database only while nobody is connected to it, so the source is briefly
-// closed: new connections are refused (ALLOW_CONNECTIONS false), open ones
-// are terminated (their transactions roll back), and connections are allowed
-// again as soon as the copy is done, typically well under a second for
-// environment-sized databases; the app's connection pool reconnects. Errors:
-// EINVALID for bad names, ENOTFOUND when the source does not exist, ECONFLICT
-// when a snapshot of that name exists, EUNAVAILABLE.
+// (see SnapshotDatabaseName) from which Create clones. The copy is a
+// consistent logical copy (pg_dump into pg_restore, both logged in as the
+// database's own role) taken while the app runs: its sessions, transactions
+// and new connections go on undisturbed. Only DDL on the source waits while
+// the dump holds its share locks. Snapshots need pg_dump and pg_restore of
+// the server's major version or newer on this host (package
+// postgresql-client). Errors: EINVALID for bad names, ENOTFOUND when the
+// source does not exist, ECONFLICT when a snapshot of that name exists,
+// EUNAVAILABLE (also when the tools are missing).
 func (m *Manager) Snapshot(ctx context.Context, env, app, name string) (Snapshot, error) {
 	if err := validateEnvApp(env, app); err != nil {
 		return Snapshot{}, err
@@ -88,11 +89,11 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 		return Snapshot{}, err
 	}
 
-	start := time.Now()
-	closed, err := m.copyClosed(ctx, conn, src, snap)
+	tools, err := m.dumpTools(ctx)
 	if err != nil {
 		return Snapshot{}, err
 	}
+	start := time.Now()
 	undo := func(cause error) (Snapshot, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -102,13 +103,17 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 		return Snapshot{}, cause
 	}
 	mk := marker{Kind: kindSnapshot, Name: name, Env: env, App: app, State: stateCreating, Created: time.Now().UTC().Truncate(time.Second)}
-	if _, err := conn.Exec(ctx, "COMMENT ON DATABASE "+ident(snap)+" IS "+quoteLiteral(mk.String())); err != nil {
+	if err := m.createSnapshotDatabase(ctx, conn, src, snap, mk); err != nil {
 		return undo(err)
 	}
+	if err := m.copyLive(ctx, tools, src, snap); err != nil {
+		return undo(err)
+	}
+	copied := time.Since(start)
 	if err := m.detachSnapshot(ctx, snap, src); err != nil {
 		return undo(fmt.Errorf("hand the snapshot's objects to %s: %w", snapshotOwner, err))
 	}
-	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(snap)+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"); err != nil {
+	if err := closeSnapshotDatabase(ctx, conn, snap); err != nil {
 		return undo(err)
 	}
 	mk.State = stateReady
@@ -116,55 +121,58 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 		return undo(err)
 	}
 	var size int64
-	if err := conn.QueryRow(ctx, "SELECT pg_database_size($1)", snap).Scan(&size); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_database_size($1::pg_catalog.name)", snap).Scan(&size); err != nil {
 		return undo(err)
 	}
-	log.Info("took snapshot", "source_closed_for", closed.Round(time.Millisecond), "took", time.Since(start).Round(time.Millisecond), "bytes", size)
+	log.Info("took snapshot", "copy_took", copied.Round(time.Millisecond), "took", time.Since(start).Round(time.Millisecond), "bytes", size)
 	return Snapshot{Name: name, Database: snap, Env: env, App: app, CreatedAt: mk.Created, SizeBytes: size}, nil
 }
 
-// copyClosed copies database src into a new database dst while src refuses
-// connections, and returns how long src was closed. It opens src again
-// whatever happens.
-func (m *Manager) copyClosed(ctx context.Context, conn *pgxpool.Conn, src, dst string) (time.Duration, error) {
-	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(src)+" WITH ALLOW_CONNECTIONS false"); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	reopen := func() error {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_, err := m.alive(conn).Exec(ctx, "ALTER DATABASE "+ident(src)+" WITH ALLOW_CONNECTIONS true")
+// createSnapshotDatabase creates the empty database snap, marked as a
+// half-made snapshot, for the copy of src: owned by src's role (which
+// restores into it, so that nothing in the copy runs with the admin's
+// privileges), with src's encoding and locale, and closed to everyone else.
+func (m *Manager) createSnapshotDatabase(ctx context.Context, conn *pgxpool.Conn, src, snap string, mk marker) error {
+	var encoding, collate, ctype string
+	err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype
+		FROM pg_catalog.pg_database WHERE datname = $1`, src).Scan(&encoding, &collate, &ctype)
+	if err != nil {
 		return err
 	}
-	var err error
-	for attempt := 1; ; attempt++ {
-		_, err = conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", src)
-		if err == nil {
-			_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(dst)+" TEMPLATE "+ident(src))
-		}
-		var pgErr *pgconn.PgError
-		// 55006: a terminated session had not gone yet (PostgreSQL waits 5 s).
-		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || attempt == 3 {
-			break
+	stmts := []string{
+		"CREATE DATABASE " + ident(snap) + " OWNER " + ident(src) + " TEMPLATE template0 ENCODING " + quoteLiteral(encoding) +
+			" LC_COLLATE " + quoteLiteral(collate) + " LC_CTYPE " + quoteLiteral(ctype),
+		"COMMENT ON DATABASE " + ident(snap) + " IS " + quoteLiteral(mk.String()),
+		"REVOKE ALL ON DATABASE " + ident(snap) + " FROM PUBLIC",
+	}
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return err
 		}
 	}
-	closed := time.Since(start)
-	if rerr := reopen(); rerr != nil {
-		m.logger.Error("could not allow connections to the snapshot's source again; Create of it or ALTER DATABASE … ALLOW_CONNECTIONS true repairs it", "database", src, "err", rerr)
-		if err == nil {
-			err = rerr
-		}
+	return nil
+}
+
+// closeSnapshotDatabase makes snap a template nobody connects to, ending
+// any session the source's role opened in it while it owned it: a clone
+// copies it only while nobody is connected.
+func closeSnapshotDatabase(ctx context.Context, conn *pgxpool.Conn, snap string) error {
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(snap)+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"); err != nil {
+		return err
 	}
-	return closed, err
+	_, err := conn.Exec(ctx, `SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
+		WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()`, snap)
+	return err
 }
 
 // detachSnapshot hands the objects inside snapshot database snap from the
-// source's role to the snapshot owner, so that the source role can be
-// dropped while the snapshot lives on. REASSIGN OWNED also moves the
-// databases the role owns, so their ownership is put back in the same
-// transaction; DROP OWNED then removes the role's remaining privileges and
-// default privileges inside the snapshot.
+// source's role to the snapshot owner, and snap itself to the admin, so that
+// the source role can be dropped while the snapshot lives on. REASSIGN OWNED
+// also moves the other databases the role owns (its own), so their
+// ownership is put back in the same transaction; DROP OWNED then removes the role's remaining
+// privileges and default privileges inside the snapshot. Nothing here runs
+// code the source's role wrote: REASSIGN and DROP OWNED only change the
+// catalogs, and the admin session's search_path holds pg_catalog only.
 func (m *Manager) detachSnapshot(ctx context.Context, snap, role string) error {
 	c, err := m.connect(ctx, snap, "", "")
 	if err != nil {
@@ -172,7 +180,8 @@ func (m *Manager) detachSnapshot(ctx context.Context, snap, role string) error {
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1)", role)
+		rows, err := tx.Query(ctx, `SELECT datname FROM pg_catalog.pg_database
+			WHERE datdba = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1) AND datname <> $2`, role, snap)
 		if err != nil {
 			return err
 		}
@@ -183,6 +192,9 @@ func (m *Manager) detachSnapshot(ctx context.Context, snap, role string) error {
 		stmts := []string{
 			"REASSIGN OWNED BY " + ident(role) + " TO " + ident(snapshotOwner),
 			"DROP OWNED BY " + ident(role),
+			// Not the snapshot owner's: a clone's REASSIGN OWNED BY it would
+			// take every snapshot database along.
+			"ALTER DATABASE " + ident(snap) + " OWNER TO CURRENT_USER",
 		}
 		for _, db := range owned {
 			stmts = append(stmts, "ALTER DATABASE "+ident(db)+" OWNER TO "+ident(role))
@@ -202,7 +214,7 @@ func (m *Manager) detachSnapshot(ctx context.Context, snap, role string) error {
 const ownerLock = 0x4f574e52 // "OWNR"
 
 func shareSnapshotOwner(ctx context.Context, q querier) error {
-	_, err := q.Exec(ctx, "SELECT pg_advisory_lock_shared($1, $2)", int32(lockClass), int32(ownerLock))
+	_, err := q.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock_shared($1, $2)", int32(lockClass), int32(ownerLock))
 	return err
 }
 
@@ -211,12 +223,12 @@ func shareSnapshotOwner(ctx context.Context, q querier) error {
 // holds conn until it releases its locks.
 func (m *Manager) dropSnapshotOwnerIfUnused(ctx context.Context, conn *pgxpool.Conn) {
 	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", int32(lockClass), int32(ownerLock)).Scan(&locked); err != nil || !locked {
+	if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1, $2)", int32(lockClass), int32(ownerLock)).Scan(&locked); err != nil || !locked {
 		return // a snapshot or clone is under way; it keeps the role
 	}
 	var left int
-	err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_database
-		WHERE left(datname, 8) = 'sp_snap_' AND shobj_description(oid, 'pg_database') LIKE $1`,
+	err := conn.QueryRow(ctx, `SELECT pg_catalog.count(*) FROM pg_catalog.pg_database
+		WHERE pg_catalog.left(datname, 8) = 'sp_snap_' AND pg_catalog.shobj_description(oid, 'pg_database') LIKE $1`,
 		markerPrefix+`{"kind":"`+kindSnapshot+`"%`).Scan(&left)
 	if err != nil || left > 0 {
 		return
@@ -230,7 +242,7 @@ func (m *Manager) dropSnapshotOwnerIfUnused(ctx context.Context, conn *pgxpool.C
 // shared by all snapshots and dropped with the last of them.
 func (m *Manager) ensureSnapshotOwner(ctx context.Context, conn *pgxpool.Conn) error {
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", snapshotOwner).Scan(&exists); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", snapshotOwner).Scan(&exists); err != nil {
 		return err
 	}
 	if !exists {
@@ -253,7 +265,7 @@ func (m *Manager) ensureSnapshotOwner(ctx context.Context, conn *pgxpool.Conn) e
 // dropSnapshotDatabase drops a template database.
 func dropSnapshotDatabase(ctx context.Context, q querier, snap string) error {
 	var exists bool
-	if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", snap).Scan(&exists); err != nil || !exists {
+	if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)", snap).Scan(&exists); err != nil || !exists {
 		return err
 	}
 	if _, err := q.Exec(ctx, "ALTER DATABASE "+ident(snap)+" WITH IS_TEMPLATE false"); err != nil {
@@ -266,8 +278,8 @@ func dropSnapshotDatabase(ctx context.Context, q querier, snap string) error {
 // ones (Incomplete).
 func (m *Manager) ListSnapshots(ctx context.Context) ([]Snapshot, error) {
 	rows, err := m.pool.Query(ctx, `
-		SELECT datname, coalesce(shobj_description(oid, 'pg_database'), ''), pg_database_size(oid)
-		FROM pg_database WHERE left(datname, 8) = 'sp_snap_'`)
+		SELECT datname, coalesce(pg_catalog.shobj_description(oid, 'pg_database'), ''), pg_catalog.pg_database_size(oid)
+		FROM pg_catalog.pg_database WHERE pg_catalog.left(datname, 8) = 'sp_snap_'`)
 	if err != nil {
 		return nil, m.fail("list snapshots", err)
 	}

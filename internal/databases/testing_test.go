@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -121,4 +122,16 @@ func existsRole(t testing.TB, m *Manager, name string) bool {
 // testLoggerTo logs text into w.
 func testLoggerTo(w interface{ Write([]byte) (int, error) }) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// connectFrom connects to url from local address src (to test pg_hba.conf
+// rules by client address).
+func connectFrom(ctx context.Context, url, src string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+	cfg.DialFunc = d.DialContext
+	return pgx.ConnectConfig(ctx, cfg)
 }

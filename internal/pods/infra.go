@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 
 	"github.com/spacepods/spacepods/internal/databases"
@@ -34,9 +35,9 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 }
 
 // DatabaseURL makes sure env has app's database (seeded or cloned from a
-// snapshot on first use) and returns the URL its containers use, through
-// the environment network's gateway. The deploy engine calls it when it
-// registers a release.
+// snapshot on first use) and returns the URL its containers use: through
+// DatabaseHost for a server on this host, else the environment network's
+// gateway. The deploy engine calls it when it registers a release.
 func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App) (string, error) {
 	if app.Database == nil {
 		return "", nil
@@ -52,12 +53,24 @@ func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App
 		return "", fmt.Errorf("database of %s: %w", app.Name, err)
 	}
 	host := db.Host
-	if g, ok := s.Driver.(runtime.Gatewayer); ok {
+	switch g, ok := s.Driver.(runtime.Gatewayer); {
+	case s.DatabaseHost != "" && loopback(db.Host):
+		host = s.DatabaseHost
+	case ok:
 		if host, err = g.HostAddress(ctx, env); err != nil {
 			return "", err
 		}
 	}
 	return db.URL(host), nil
+}
+
+// loopback reports whether host names this machine's loopback interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // dbSource is what app's database starts from.

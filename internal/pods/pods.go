@@ -82,6 +82,12 @@ type Service struct {
 
 	quotaMu sync.Mutex // one quota check and create at a time, so two creates cannot both take the last slot
 
+	// DatabaseHost is where containers reach a PostgreSQL server that the
+	// admin URL names on this host (loopback): with Docker, the default
+	// bridge's gateway, where the local cluster listens. Empty, or for a
+	// server elsewhere: the runtime's HostAddress (runtime.Gatewayer).
+	DatabaseHost string
+
 	mu      sync.Mutex
 	base    context.Context
 	running map[string]context.CancelFunc // env → cancel of its running operation

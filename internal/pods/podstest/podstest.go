@@ -150,8 +150,11 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 	if s.Databases, err = databases.Open(ctx, cfg.PostgresURL, cfg.Logger.With("component", "databases")); err != nil {
 		return nil, err
 	}
+	// Containers reach PostgreSQL where the server points them: at the
+	// default bridge's gateway (scripts/lib.sh's cluster listens there).
+	dbHost, _, _ := net.SplitHostPort(s.RouterInternal)
 	s.Pods = &pods.Service{Store: s.Store, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
-		Databases: s.Databases, Logger: cfg.Logger.With("component", "pods")}
+		Databases: s.Databases, DatabaseHost: dbHost, Logger: cfg.Logger.With("component", "pods")}
 	if _, err := s.StartEngine(); err != nil {
 		return nil, err
 	}
