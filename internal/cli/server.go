@@ -187,8 +187,11 @@ func startRouter(ctx context.Context, dataDir string, rc routerConfig, logger *s
 			logger.Info("started the edge router", "pid", pid, "listen", rc.listen, "control", c.Addr(), "log", logf.Name())
 			return c, nil
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		// A short pause between looks: each Adopt reads a file and dials.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "the edge router did not come up within 15s: see %s (is %s in use? choose another with --router-listen)", logf.Name(), rc.listen)
