@@ -283,7 +283,8 @@ func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSp
 		Release:     release,
 		Role:        l[runtime.LabelRole],
 		Image:       c.Config.Image,
-		Command:     c.Config.Cmd,
+		Command:     c.Config.Entrypoint,
+		Args:        c.Config.Cmd,
 		Env:         env,
 		Port:        port,
 		Aliases:     aliases,
@@ -336,7 +337,8 @@ func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int) (s
 	grace := int(stopGrace / time.Second)
 	cfg := &container.Config{
 		Image:       spec.Image,
-		Cmd:         spec.Command,
+		Entrypoint:  spec.Command,
+		Cmd:         spec.Args,
 		Env:         envList(spec.Env),
 		Labels:      l,
 		StopTimeout: &grace,
