@@ -22,9 +22,9 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 

@@ -49,7 +49,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 		Entrypoint: task.Command,
 		Cmd:        task.Args,
 		Env:        envList(task.Env),
-		Labels: runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release, d.installation),
+		Labels:     runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release, d.installation),
 	}
 	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(task.Environment)), ExtraHosts: runtime.HostsList(task.Hosts)}
 	created, err := d.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
