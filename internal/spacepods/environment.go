@@ -71,6 +71,10 @@ type Release struct {
 	Replicas   int               `json:"replicas"`
 	Workers    []Worker          `json:"workers,omitempty"`
 	CreatedAt  time.Time         `json:"created_at"`
+
+	// Args and MigrateTimeout are the app's (see App), as registered.
+	Args           []string `json:"args,omitempty"`
+	MigrateTimeout string   `json:"migrate_timeout,omitempty"`
 }
 
 // ValidateEnvName checks a pod or environment name.
