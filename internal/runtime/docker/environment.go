@@ -175,6 +175,11 @@ func (d *Driver) BridgeGateway(ctx context.Context) (string, error) {
 		if gw, err := netip.ParseAddr(c.Gateway); err == nil && gw.Is4() {
 			return gw.String(), nil
 		}
+		// A daemon's first start reports the subnet only; the gateway
+		// is its first address, as for HostAddress.
+		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
+			return p.Masked().Addr().Next().String(), nil
+		}
 	}
 	return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "Docker's default bridge network has no IPv4 gateway: start dockerd with its default bridge (docker0)")
 }
