@@ -104,7 +104,7 @@ output kept. Deploys of one (environment, app) run one at a time, in order.`,
 	}
 	cmd.Flags().StringVar(&env, "env", "", "master environment")
 	cmd.Flags().IntVar(&build, "build", 0, "build number")
-	cmd.Flags().BoolVar(&wait, "wait", false, "stream the steps until the deploy ends (exit 1 unless completed)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "stream the steps (and a running migration's elapsed time and output) until the deploy ends (exit 1 unless completed)")
 
 	var listEnv, listApp string
 	var limit int
