@@ -383,9 +383,12 @@ func (e *Engine) work(ctx context.Context, w *worker, env, app, key string) {
 			continue
 		}
 		delete(e.workers, key)
-		// Kicked after CancelEnv stopped this worker: a new one takes over.
+		// Kicked after CancelEnv stopped this worker: a new one takes over,
+		// now or (while CancelEnv still runs) when it ends.
 		restart := e.dirty[key] && e.base.Err() == nil && e.cancelling[env] == 0
-		delete(e.dirty, key)
+		if !e.dirty[key] || e.cancelling[env] == 0 {
+			delete(e.dirty, key)
+		}
 		if restart {
 			e.startWorkerLocked(env, app, key)
 		}
