@@ -98,7 +98,12 @@ func (e *Engine) interrupt(d *spacepods.Deploy, err error) error {
 	if e.unsaved == nil {
 		e.unsaved = map[int64]unsaved{}
 	}
-	e.unsaved[d.ID] = unsaved{err: errors.Unwrap(err).Error(), d: *d}
+	why := err.Error()
+	var p *persistError
+	if errors.As(err, &p) {
+		why = p.err.Error()
+	}
+	e.unsaved[d.ID] = unsaved{err: why, d: *d}
 	e.mu.Unlock()
 	return err
 }
@@ -106,7 +111,7 @@ func (e *Engine) interrupt(d *spacepods.Deploy, err error) error {
 // save writes a deploy's state; a persistError if the store fails.
 func (e *Engine) save(ctx context.Context, d *spacepods.Deploy) error {
 	if err := e.Store.SaveDeploy(context.WithoutCancel(ctx), *d); err != nil {
-		if errors.As(err, new(*persistError)) {
+		if isPersist(err) {
 			return err
 		}
 		return &persistError{err: err}
