@@ -19,11 +19,11 @@ import (
 
 // Keys of each mapping, in the order the reference documents them.
 var (
-	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "dependencies", "database", "migrate", "env", "rollout", "workers", "tests"}
+	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests"}
 	databaseKeys = []string{"engine", "seed", "snapshot"}
 	rolloutKeys  = []string{"stages", "replicas"}
-	workerKeys   = []string{"name", "command"}
-	testsKeys    = []string{"image", "command"}
+	workerKeys   = []string{"name", "command", "args"}
+	testsKeys    = []string{"image", "command", "args", "timeout"}
 )
 
 // maxAliasDepth bounds alias resolution so that an alias inside its own
@@ -409,6 +409,23 @@ func (d *decoder) str(field string, v val, example string) string {
 	return ""
 }
 
+// duration decodes a duration written as text (10m, 90s, 1h30m); null is
+// "". Its range is App.Validate's to check.
+func (d *decoder) duration(field string, v val, example string) string {
+	d.record(field, v.line)
+	switch v.kind {
+	case kNull:
+		return ""
+	case kString:
+		return v.text
+	case kInt:
+		d.problem(v.line, field, fmt.Sprintf("expected a duration with its unit, found %s: write e.g. %s (s, m or h)", v.describe(), withKey(field, v.text+"s")))
+	default:
+		d.problem(v.line, field, fmt.Sprintf("expected a duration, found %s: write e.g. %s", v.describe(), example))
+	}
+	return ""
+}
+
 var intLikeRE = regexp.MustCompile(`^[-+]?[0-9][0-9_]*%?$`)
 
 // integer decodes a whole number; null is 0.
@@ -503,8 +520,12 @@ func (d *decoder) app(root val) *spacepods.App {
 			a.Health = d.str(field, v, "health: /healthz")
 		case "command":
 			a.Command = d.strList(field, v, `command: ["/app", "serve"]`, func(s string) string { return "command: " + quoteArgs(s) })
+		case "args":
+			a.Args = d.strList(field, v, `args: ["serve"]`, func(s string) string { return "args: " + quoteArgs(s) })
 		case "migrate":
 			a.Migrate = d.strList(field, v, `migrate: ["/app", "migrate"]`, func(s string) string { return "migrate: " + quoteArgs(s) })
+		case "migrate_timeout":
+			a.MigrateTimeout = d.duration(field, v, "migrate_timeout: 10m")
 		case "dependencies":
 			a.Dependencies = d.strList(field, v, "dependencies: [pricing-api]", func(s string) string {
 				return "dependencies: [" + strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }), ", ") + "]"
@@ -676,6 +697,8 @@ func (d *decoder) workers(field string, v val) []spacepods.Worker {
 				w.Name = d.str(f, v, "name: jobs")
 			case "command":
 				w.Command = d.strList(f, v, `command: ["/app", "worker"]`, func(s string) string { return "command: " + quoteArgs(s) })
+			case "args":
+				w.Args = d.strList(f, v, `args: ["worker"]`, func(s string) string { return "args: " + quoteArgs(s) })
 			}
 		})
 	}
@@ -697,6 +720,10 @@ func (d *decoder) tests(field string, v val) *spacepods.TestSuite {
 			t.Image = d.str(f, v, "image: acme/catalog-api-tests")
 		case "command":
 			t.Command = d.strList(f, v, `command: ["/tests"]`, func(s string) string { return "command: " + quoteArgs(s) })
+		case "args":
+			t.Args = d.strList(f, v, `args: ["-v"]`, func(s string) string { return "args: " + quoteArgs(s) })
+		case "timeout":
+			t.Timeout = d.duration(f, v, "timeout: 10m")
 		}
 	})
 	return t
@@ -709,6 +736,7 @@ var movedKeys = map[string]string{
 	"snapshot": "snapshot belongs under database: write database: {engine: postgres, snapshot: nightly}",
 	"stages":   "stages belongs under rollout: write rollout: {stages: [25, 50, 100]}",
 	"replicas": "replicas belongs under rollout: write rollout: {replicas: {default: 1, production: 4}}",
+	"timeout":  "the migration's timeout is migrate_timeout: 10m; the tests' goes under tests: {timeout: 10m}",
 	"image":    "Spacepods takes the app's image from each build CI records; a test image goes under tests: {image: ...}",
 }
 
@@ -716,7 +744,8 @@ var movedKeys = map[string]string{
 var keyAliases = map[string]string{
 	"deps": "dependencies", "depends_on": "dependencies", "depends-on": "dependencies", "requires": "dependencies",
 	"environment": "env", "env_vars": "env", "vars": "env", "variables": "env",
-	"cmd": "command", "entrypoint": "command", "args": "command",
+	"cmd": "command", "entrypoint": "command", "arguments": "args", "argv": "args",
+	"migrate-timeout": "migrate_timeout", "migration_timeout": "migrate_timeout", "migrate_time": "migrate_timeout",
 	"healthcheck": "health", "health_check": "health", "health-check": "health", "healthz": "health",
 	"type": "kind", "db": "database", "migration": "migrate", "migrations": "migrate",
 	"test": "tests", "worker": "workers", "processes": "workers", "repository": "repo",

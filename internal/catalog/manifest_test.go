@@ -177,6 +177,18 @@ tests:
 		},
 	},
 	{
+		name: "args, timeouts",
+		yaml: head + "args: [serve, --fast]\nmigrate: [/app, migrate]\nmigrate_timeout: 90s\n" +
+			"workers:\n  - {name: jobs, args: [worker]}\n  - {name: cron, command: [/cron], args: [-v]}\n" +
+			"tests: {image: acme/t, args: [-run, smoke], timeout: 1h30m}\n",
+		want: spacepods.App{
+			Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080,
+			Args: []string{"serve", "--fast"}, Migrate: []string{"/app", "migrate"}, MigrateTimeout: "90s",
+			Workers: []spacepods.Worker{{Name: "jobs", Args: []string{"worker"}}, {Name: "cron", Command: []string{"/cron"}, Args: []string{"-v"}}},
+			Tests:   &spacepods.TestSuite{Image: "acme/t", Args: []string{"-run", "smoke"}, Timeout: "1h30m"},
+		},
+	},
+	{
 		name: "trailing empty document",
 		yaml: head + "---\n",
 		want: spacepods.App{Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080},
@@ -208,6 +220,7 @@ var problemCases = []struct {
 	// name, repo, kind
 	{"name missing", "repo: acme/x\nkind: worker\n", 1, `name: name is required`},
 	{"name not a DNS label", "name: Catalog_API\nrepo: acme/x\nkind: worker\n", 1, `name: "Catalog_API" is not a valid name`},
+	{"name reads as a release", "name: shop-r2\nrepo: acme/x\nkind: worker\n", 1, `name: "shop-r2" ends in -r and a number, which is how Spacepods names releases (shop-r2 is release 2 of app shop): choose another name`},
 	{"name is a list", "name: [a]\nrepo: acme/x\nkind: worker\n", 1, `name: expected text, found a list: write e.g. name: catalog-api`},
 	{"name is a number", "repo: acme/x\nkind: worker\nname: 42\n", 3, `name: expected text, found the number 42: write e.g. name: catalog-api, or quote the value: "42"`},
 	{"repo missing", "name: x\nkind: worker\n", 1, `repo: repo is required`},
@@ -230,6 +243,17 @@ var problemCases = []struct {
 	{"command argument is a number", head + "command:\n  - sleep\n  - 5\n", 7, `command[1]: expected text, found the number 5: quote it, "5"`},
 	{"command argument is a mapping", head + "command: [{a: b}]\n", 5, `command[0]: expected text, found a mapping`},
 	{"migrate is a mapping", head + "migrate: {run: x}\n", 5, `migrate: expected a list, found a mapping: write e.g. migrate: ["/app", "migrate"]`},
+	{"args is a string", head + "args: serve --fast\n", 5, `args: expected a list, found the string "serve --fast": write args: ["serve", "--fast"]`},
+	{"args has an empty argument", head + "args: [serve, \"\"]\n", 5, `args: empty argument`},
+	// task timeouts
+	{"migrate_timeout without a unit", head + "migrate: [/app, migrate]\nmigrate_timeout: 600\n", 6, `migrate_timeout: expected a duration with its unit, found the number 600: write e.g. migrate_timeout: 600s (s, m or h)`},
+	{"migrate_timeout not a duration", head + "migrate: [/app, migrate]\nmigrate_timeout: ten minutes\n", 6, `migrate_timeout: "ten minutes" is not a timeout from 1s to 24h: write a duration such as 90s, 10m or 1h30m`},
+	{"migrate_timeout too long", head + "migrate: [/app, migrate]\nmigrate_timeout: 48h\n", 6, `migrate_timeout: "48h" is not a timeout from 1s to 24h`},
+	{"migrate_timeout too short", head + "migrate: [/app, migrate]\nmigrate_timeout: 10ms\n", 6, `migrate_timeout: "10ms" is not a timeout from 1s to 24h`},
+	{"migrate_timeout without migrate", head + "migrate_timeout: 5m\n", 5, `migrate_timeout: there is no migrate command to time out`},
+	{"tests timeout is a list", head + "tests: {image: acme/t, timeout: [5m]}\n", 5, `tests.timeout: expected a duration, found a list: write e.g. timeout: 10m`},
+	{"tests timeout negative", head + "tests:\n  image: acme/t\n  timeout: -5m\n", 7, `tests.timeout: "-5m" is not a timeout from 1s to 24h`},
+	{"timeout at the top level", head + "timeout: 5m\n", 5, `unknown key "timeout": the migration's timeout is migrate_timeout: 10m`},
 	// dependencies
 	{"dependency on itself", head + "dependencies: [pricing-api, catalog-api]\n", 5, `dependencies[1]: an app cannot depend on itself`},
 	{"dependency listed twice", head + "dependencies:\n  - a\n  - b\n  - a\n", 8, `dependencies[2]: "a" is listed twice`},
@@ -264,6 +288,7 @@ var problemCases = []struct {
 	{"rollout is a list", head + "rollout: [25, 50, 100]\n", 5, `rollout: expected a mapping of keys to values, found a list: write e.g. rollout: {stages: [25, 50, 100]`},
 	// workers
 	{"worker without command", head + "workers:\n  - name: jobs\n", 6, `workers[0].command: a worker needs a command`},
+	{"worker args is a string", head + "workers: [{name: jobs, args: work}]\n", 5, `workers[0].args: expected a list, found the string "work": write args: ["work"]`},
 	{"worker name invalid", head + "workers:\n  - {name: Jobs, command: [/app]}\n", 6, `workers[0].name: "Jobs" is not a valid worker name`},
 	{"worker name missing", head + "workers:\n  - command: [/app]\n", 6, `workers[0].name: "" is not a valid worker name`},
 	{"worker listed twice", head + "workers:\n  - {name: jobs, command: [/a]}\n  - {name: jobs, command: [/b]}\n", 7, `workers[1].name: worker "jobs" is listed twice`},
@@ -307,7 +332,7 @@ var unknownKeyCases = []struct {
 	want string
 }{
 	{"top level, misspelled", "name: catalog-api\nrepo: acme/catalog-api\nkind: web\nport: 8080\n\n\ndependecies: [pricing-api]\n", 7,
-		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, dependencies, database, migrate, env, rollout, workers, tests`},
+		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests`},
 	{"top level, another tool's word", head + "depends_on: [pricing-api]\n", 5, `unknown key "depends_on": did you mean "dependencies"?`},
 	{"top level, wrong case", head + "Health: /healthz\n", 5, `unknown key "Health": did you mean "health"?`},
 	{"top level, belongs in a section", head + "engine: postgres\n", 5, `unknown key "engine": engine belongs under database: write database: {engine: postgres}; valid keys are name,`},
@@ -315,9 +340,9 @@ var unknownKeyCases = []struct {
 	{"top level, nothing like it", head + "owner: team-a\n", 5, `line 5: unknown key "owner": valid keys are name, repo, kind,`},
 	{"database", head + "database:\n  engine: postgres\n  seeds: db/seed.sql\n", 7, `line 7: database: unknown key "seeds": did you mean "seed"? valid keys are engine, seed, snapshot`},
 	{"rollout", head + "rollout: {stage: [25, 100]}\n", 5, `line 5: rollout: unknown key "stage": did you mean "stages"? valid keys are stages, replicas`},
-	{"workers[i]", head + "workers:\n  - name: jobs\n    cmd: [/app]\n", 7, `line 7: workers[0]: unknown key "cmd": did you mean "command"? valid keys are name, command`},
-	{"second worker", head + "workers:\n  - {name: a, command: [/a]}\n  - {name: b, command: [/b], replicas: 2}\n", 7, `line 7: workers[1]: unknown key "replicas": valid keys are name, command`},
-	{"tests", head + "tests:\n  image: acme/t\n  cmd: [/tests]\n", 7, `line 7: tests: unknown key "cmd": did you mean "command"? valid keys are image, command`},
+	{"workers[i]", head + "workers:\n  - name: jobs\n    cmd: [/app]\n", 7, `line 7: workers[0]: unknown key "cmd": did you mean "command"? valid keys are name, command, args`},
+	{"second worker", head + "workers:\n  - {name: a, command: [/a]}\n  - {name: b, command: [/b], replicas: 2}\n", 7, `line 7: workers[1]: unknown key "replicas": valid keys are name, command, args`},
+	{"tests", head + "tests:\n  image: acme/t\n  cmd: [/tests]\n", 7, `line 7: tests: unknown key "cmd": did you mean "command"? valid keys are image, command, args, timeout`},
 	{"store-only field", head + "version: 3\n", 5, `unknown key "version"`},
 	{"database upload field", head + "database: {engine: postgres, seed_sql: \"select 1\"}\n", 5, `database: unknown key "seed_sql": did you mean "seed"?`},
 }
@@ -363,7 +388,7 @@ rollout:
 	_, err := ParseManifest([]byte(yaml))
 	want := `line 3: kind: "webb" is not a kind: write web (serves HTTP) or worker (does not)
 line 4: port: expected a whole number, found the string "8080": write port: 8080 (without quotes)
-line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, dependencies, database, migrate, env, rollout, workers, tests
+line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests
 line 6: env.LOG_LEVEL: expected text, found the number 3: env values are strings, quote it: LOG_LEVEL: "3"
 line 8: rollout.stages: the last stage must be 100, e.g. [25, 50, 100]
 line 8: rollout.stages[1]: stages are rising percentages ending at 100, e.g. [25, 50, 100]`

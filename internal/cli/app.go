@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -193,6 +194,9 @@ func printApp(g *globals, a client.App) {
 	if len(a.Command) > 0 {
 		fmt.Fprintf(w, "command:      %s\n", strings.Join(a.Command, " "))
 	}
+	if len(a.Args) > 0 {
+		fmt.Fprintf(w, "args:         %s (after the image's entrypoint)\n", strings.Join(a.Args, " "))
+	}
 	fmt.Fprintf(w, "dependencies: %s\n", orDash(strings.Join(a.Dependencies, ", ")))
 	if a.Database != nil {
 		src := "empty"
@@ -204,7 +208,11 @@ func printApp(g *globals, a client.App) {
 		fmt.Fprintf(w, "database:     %s (%s)\n", a.Database.Engine, src)
 	}
 	if len(a.Migrate) > 0 {
-		fmt.Fprintf(w, "migrate:      %s\n", strings.Join(a.Migrate, " "))
+		timeout := a.MigrateTimeout
+		if timeout == "" {
+			timeout = spacepods.DefaultTaskTimeout.String()
+		}
+		fmt.Fprintf(w, "migrate:      %s (timeout %s)\n", strings.Join(a.Migrate, " "), timeout)
 	}
 	stages := make([]string, 0, len(a.Stages()))
 	for _, s := range a.Stages() {
@@ -212,13 +220,13 @@ func printApp(g *globals, a client.App) {
 	}
 	fmt.Fprintf(w, "rollout:      stages %s; replicas %v\n", strings.Join(stages, "/"), a.Rollout.Replicas)
 	for _, wk := range a.Workers {
-		fmt.Fprintf(w, "worker:       %s: %s\n", wk.Name, strings.Join(wk.Command, " "))
+		fmt.Fprintf(w, "worker:       %s: %s\n", wk.Name, strings.Join(append(slices.Clone(wk.Command), wk.Args...), " "))
 	}
 	for k, v := range a.Env {
 		fmt.Fprintf(w, "env:          %s=%s\n", k, v)
 	}
 	if a.Tests != nil {
-		fmt.Fprintf(w, "tests:        %s %s\n", a.Tests.Image, strings.Join(a.Tests.Command, " "))
+		fmt.Fprintf(w, "tests:        %s %s\n", a.Tests.Image, strings.Join(append(slices.Clone(a.Tests.Command), a.Tests.Args...), " "))
 	}
 }
 

@@ -104,7 +104,7 @@ reason if any app fails to become healthy.`,
 	f.StringArrayVar(&apps, "app", nil, "app to run (repeat for more); its dependencies come along")
 	f.StringArrayVar(&pins, "build", nil, "pin a build: APP=NUMBER (repeatable); default the latest build of main")
 	f.StringVar(&ttl, "ttl", "", "time to live, e.g. 8h (default: the server's, 24h)")
-	f.BoolVar(&wait, "wait", false, "follow progress until every app is healthy (exit 1 if one fails)")
+	f.BoolVar(&wait, "wait", false, "follow progress, a running migration's elapsed time and output included, until every app is healthy (exit 1 if one fails)")
 	f.BoolVar(&dryRun, "dry-run", false, "show the plan, create nothing")
 	return cmd
 }

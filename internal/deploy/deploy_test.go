@@ -12,6 +12,7 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
+	"github.com/spacepods/spacepods/internal/runtime/drivertest"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -183,8 +184,10 @@ func TestDeploy_ZeroDowntimeStagedRollout(t *testing.T) {
 
 // TestDeploy_FailedBuildsRollBackWithoutDroppingTraffic deploys three bad
 // builds under load: each is rolled back with its output kept, the old
-// release keeps serving and no request fails. A crash loop fails its stage
-// at once rather than at the health timeout.
+// release keeps serving and no request fails. Which rule fails a crashing
+// stage (the crash loop, or on a very loaded host the health timeout) is
+// not the point here: TestDeploy_CrashLoopFailsTheStageBeforeTheHealthTimeout
+// checks that.
 func TestDeploy_FailedBuildsRollBackWithoutDroppingTraffic(t *testing.T) {
 	t.Parallel()
 	s := podstest.Start(t, podstest.Config{Deploy: deploy.Options{HealthTimeout: 20 * time.Second}})
@@ -217,10 +220,8 @@ func TestDeploy_FailedBuildsRollBackWithoutDroppingTraffic(t *testing.T) {
 		d := submitAndWait(t, s, deploy.Request{Env: env, App: "storefront", Build: podstest.BuildCrash})
 		requireNoFailures(t, l, "the crashing build's deploy")
 		wantStatus(t, s, d, spacepods.DeployRolledBack)
-		// It fails on the crash loop (Docker restarted a replica 5
-		// times within seconds), not at the 20s health timeout.
-		if d.Step != "rollout" || !strings.Contains(d.Output, "crash mode") || !strings.Contains(d.Error, "crash-looping") {
-			t.Errorf("deploy should fail at rollout on the crash loop, keeping the crash output:\n%s", describe(s, d))
+		if d.Step != "rollout" || !strings.Contains(d.Output, "crash mode") {
+			t.Errorf("deploy should fail at rollout, keeping the crash output:\n%s", describe(s, d))
 		}
 		requireServes(t, s, env, podstest.BuildNormal)
 		requireOnlyRelease(t, s, env, "storefront", live, 4)
@@ -511,4 +512,121 @@ func TestDeploy_DependenciesAreCalledOnlyOnAdmittedReplicas(t *testing.T) {
 		t.Errorf("the router's pricing-api targets served %d requests during the deploy, want catalog-api's calls", n1-n0)
 	}
 	t.Logf("pricing-api served %d calls through the router during the deploy", n1-n0)
+}
+
+// TestDeploy_CrashLoopFailsTheStageBeforeTheHealthTimeout deploys a build
+// whose process exits at start, with a health timeout far longer than the
+// test: the stage fails on the crash loop (a replica that exited twice and
+// was never healthy), however slowly a loaded host restarts it, keeps the
+// crash output, and the old release keeps serving. The older rule (5
+// restarts) is off here, so only the new one can fail the stage in time.
+func TestDeploy_CrashLoopFailsTheStageBeforeTheHealthTimeout(t *testing.T) {
+	t.Parallel()
+	const healthTimeout = 10 * time.Minute
+	s := podstest.Start(t, podstest.Config{Deploy: deploy.Options{HealthTimeout: healthTimeout, CrashRestarts: -1}})
+	ctx := podstest.Context(t, 4*time.Minute)
+	env := s.EnvName("crashloop")
+	if _, err := s.Pods.CreateMaster(ctx, env, false); err != nil {
+		t.Fatal(err)
+	}
+	d1 := submitAndWait(t, s, deploy.Request{Env: env, App: "pricing-api", Build: podstest.BuildNormal})
+	wantStatus(t, s, d1, spacepods.DeployCompleted)
+	if err := s.AddBuild(ctx, "pricing-api", podstest.BuildCrash, "crash"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	d := submitAndWait(t, s, deploy.Request{Env: env, App: "pricing-api", Build: podstest.BuildCrash})
+	took := time.Since(start)
+	wantStatus(t, s, d, spacepods.DeployRolledBack)
+	if d.Step != "rollout" || !strings.Contains(d.Error, "crash-looping") || !strings.Contains(d.Error, "never healthy") || !strings.Contains(d.Output, "crash mode") {
+		t.Errorf("the deploy should fail at rollout on the crash loop, keeping the crash output:\n%s", describe(s, d))
+	}
+	if took >= healthTimeout/2 {
+		t.Errorf("the crash loop took %s to fail the deploy (health timeout %s)", took, healthTimeout)
+	}
+	t.Logf("the crashing build was rolled back after %s", took.Round(time.Millisecond))
+	requireOnlyRelease(t, s, env, "pricing-api", d1.Release, 1)
+}
+
+// testAppImage builds the conformance suite's testapp into an image FROM
+// scratch with ENTRYPOINT ["/app"] and no CMD, and returns its reference.
+func testAppImage(t *testing.T, s *podstest.Stack) string {
+	t.Helper()
+	ref, err := s.Driver.EnsureScratchImage(podstest.Context(t, 2*time.Minute), "spacepods-test/testapp", drivertest.TestAppBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// TestDeploy_EntrypointImageRunsCommandsAsGivenAndAHungMigrationTimesOut
+// deploys an app whose image has an ENTRYPOINT (/app): its migrate command
+// runs as given (not after the ENTRYPOINT, which would start the web
+// server, which never ends), its args follow the ENTRYPOINT. Then a build
+// whose migration hangs: with migrate_timeout 3s the migration is killed,
+// the deploy fails naming the timeout with the migration's output kept,
+// its progress was reported live meanwhile, and the old release serves.
+func TestDeploy_EntrypointImageRunsCommandsAsGivenAndAHungMigrationTimesOut(t *testing.T) {
+	t.Parallel()
+	s := podstest.Start(t, podstest.Config{Deploy: deploy.Options{TaskProgress: 500 * time.Millisecond}})
+	ctx := podstest.Context(t, 4*time.Minute)
+	image := testAppImage(t, s)
+	const app = "entrypoint-api"
+	manifest := func(migrate, timeout string) string {
+		return "name: " + app + "\nrepo: acme/entrypoint-api\nkind: web\nport: 8080\nhealth: /healthz\n" +
+			"args: [\"serving-with-args\"]\nmigrate: " + migrate + "\nmigrate_timeout: " + timeout + "\n"
+	}
+	record := func(number int) {
+		t.Helper()
+		if _, err := s.Catalog.RecordBuild(ctx, spacepods.Build{App: app, Number: number, GitSHA: s.SHA, Branch: spacepods.DefaultBranch, Image: image}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Catalog.Register(ctx, []byte(manifest(`["/app", "task", "-say=migrated as given"]`, "1m")), ""); err != nil {
+		t.Fatal(err)
+	}
+	record(1)
+	env := s.EnvName("entry")
+	if _, err := s.Pods.CreateMaster(ctx, env, false); err != nil {
+		t.Fatal(err)
+	}
+	d1 := submitAndWait(t, s, deploy.Request{Env: env, App: app, Build: 1})
+	wantStatus(t, s, d1, spacepods.DeployCompleted)
+	if st := d1.Steps[2]; st.Name != "migrate" || st.Status != "done" {
+		t.Errorf("migrate step: %+v\n%s", st, describe(s, d1))
+	}
+	status, body, err := s.Get(ctx, env, app, "/args")
+	if err != nil || status != 200 || strings.TrimSpace(body) != `["/app","serving-with-args"]` {
+		t.Errorf("GET /args through the router = %d %q (%v), want the ENTRYPOINT followed by the manifest's args", status, body, err)
+	}
+
+	if _, _, err := s.Catalog.Register(ctx, []byte(manifest(`["/app", "task", "-say=migrating forever", "-sleep=1h"]`, "3s")), ""); err != nil {
+		t.Fatal(err)
+	}
+	record(2)
+	start := time.Now()
+	d := submitAndWait(t, s, deploy.Request{Env: env, App: app, Build: 2})
+	wantStatus(t, s, d, spacepods.DeployRolledBack)
+	if took := time.Since(start); took > 2*time.Minute {
+		t.Errorf("the hung migration took %s to fail the deploy, with a 3s timeout", took)
+	}
+	if d.Step != "migrate" || !strings.Contains(d.Error, "timeout of 3s") || !strings.Contains(d.Error, "migrate_timeout") ||
+		!strings.Contains(d.Output, "migrating forever") {
+		t.Errorf("the deploy should fail at migrate naming the timeout, with the migration's output kept:\n%s", describe(s, d))
+	}
+	evs, err := s.Store.Events(ctx, env, d.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := false
+	for _, e := range evs {
+		live = live || strings.HasPrefix(e.Message, "migrate running 0:0") && strings.Contains(e.Message, "migrating forever")
+	}
+	if !live {
+		t.Errorf("no progress event showed the running migration's output:\n%s", describe(s, d))
+	}
+	if status, _, err := s.Get(ctx, env, app, "/healthz"); err != nil || status != 200 {
+		t.Errorf("%s after the failed migration: %d %v", app, status, err)
+	}
+	requireOnlyRelease(t, s, env, app, d1.Release, 1)
 }

@@ -16,9 +16,11 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,27 @@ import (
 	"github.com/spacepods/spacepods/internal/store"
 )
 
+// Store is what the engine keeps in the store: *store.Store, or in tests a
+// wrapper that fails where told. The store is the truth about every deploy:
+// a deploy whose progress cannot be written stops where it is and is
+// recovered once the store answers again (see recoverDeploy).
+type Store interface {
+	GetEnvironment(ctx context.Context, name string) (spacepods.Environment, error)
+	GetEnvApp(ctx context.Context, env, app string) (spacepods.EnvApp, error)
+	PutEnvApp(ctx context.Context, a spacepods.EnvApp) error
+	AddRelease(ctx context.Context, r spacepods.Release) (spacepods.Release, error)
+	GetRelease(ctx context.Context, env, app string, number int) (spacepods.Release, error)
+	CreateDeploy(ctx context.Context, d spacepods.Deploy) (spacepods.Deploy, error)
+	SaveDeploy(ctx context.Context, d spacepods.Deploy) error
+	GetDeploy(ctx context.Context, id int64) (spacepods.Deploy, error)
+	ListDeploys(ctx context.Context, env, app string, limit int) ([]spacepods.Deploy, error)
+	UnfinishedDeploys(ctx context.Context) ([]spacepods.Deploy, error)
+	AddEvent(ctx context.Context, ev spacepods.Event) (spacepods.Event, error)
+	Events(ctx context.Context, env string, deploy, after int64, limit int) ([]spacepods.Event, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
 // Router is what the engine needs of the edge router.
 type Router interface {
 	SetGroup(ctx context.Context, env, app string, g router.GroupSpec) error
@@ -40,14 +63,27 @@ type Router interface {
 // Options tune the rollout.
 type Options struct {
 	HealthTimeout time.Duration // per stage: new replicas must be healthy by then (default 90s)
+	// CrashLoop fails a stage at once, rather than at HealthTimeout, when a
+	// new replica that was never seen healthy has crashed this many times
+	// (runtime.Replica.Crashes; default 2; negative: never). It counts
+	// exits, not time, so it holds however slowly a loaded host restarts
+	// the replica.
+	CrashLoop int
 	// CrashRestarts fails a stage at once when a new replica has been
-	// restarted this many times (a crash loop) instead of waiting out
-	// HealthTimeout (default 5; negative: never).
+	// restarted this many times, healthy in between or not (default 5;
+	// negative: never).
 	CrashRestarts  int
 	Bake           time.Duration // per stage on master environments: watch the router's error rate (default 3s)
 	ErrorThreshold float64       // failed share of the new targets' requests that fails a stage (default 0.05)
 	Poll           time.Duration // default 200ms
-	TaskTimeout    time.Duration // migrations (default 10m)
+	TaskTimeout    time.Duration // migrations whose manifest names no migrate_timeout (default 10m)
+	// TaskProgress is how often a running migration reports its elapsed
+	// time and latest output line as a deploy event (default 5s).
+	TaskProgress time.Duration
+	// StoreRetry is the first pause before the engine looks at a queue
+	// again after the store failed; it doubles with each failure in a row,
+	// up to 32 times itself (default 1s).
+	StoreRetry time.Duration
 	// PauseAt and PauseFor hold a step open after it starts: fault
 	// injection for crash tests (SPACEPODS_TEST_DEPLOY_PAUSE=step=duration).
 	PauseAt  string
@@ -60,7 +96,7 @@ type Options struct {
 
 // Engine runs deploys.
 type Engine struct {
-	Store   *store.Store
+	Store   Store
 	Catalog *catalog.Service
 	Driver  runtime.Driver
 	Router  Router // the edge router, unless Ingress routes
@@ -86,11 +122,14 @@ type Engine struct {
 	Scheme         string // of app URLs: "http" (default) or "https" (TLS at the ingress)
 	Options        Options
 	Logger         *slog.Logger
+	// Now is the clock of deploy records; nil: time.Now in UTC.
+	Now func() time.Time
 
 	mu         sync.Mutex
 	workers    map[string]*worker // env/app key → its running worker
 	dirty      map[string]bool    // kicked while running: look again before exiting
 	cancelling map[string]int     // env → CancelEnv calls in progress: start no worker
+	unsaved    map[int64]unsaved  // deploys whose progress this process could not record
 	wg         sync.WaitGroup
 	base       context.Context
 
@@ -114,6 +153,9 @@ func (e *Engine) opts() Options {
 	if o.HealthTimeout == 0 {
 		o.HealthTimeout = 90 * time.Second
 	}
+	if o.CrashLoop == 0 {
+		o.CrashLoop = 2
+	}
 	if o.CrashRestarts == 0 {
 		o.CrashRestarts = 5
 	}
@@ -127,9 +169,28 @@ func (e *Engine) opts() Options {
 		o.Poll = 200 * time.Millisecond
 	}
 	if o.TaskTimeout == 0 {
-		o.TaskTimeout = 10 * time.Minute
+		o.TaskTimeout = spacepods.DefaultTaskTimeout
+	}
+	if o.TaskProgress == 0 {
+		o.TaskProgress = 5 * time.Second
+	}
+	if o.StoreRetry == 0 {
+		o.StoreRetry = time.Second
 	}
 	return o
+}
+
+// storePause waits before the engine looks at the store again after its
+// attempt-th failure in a row (0-based): StoreRetry, doubling up to 32
+// times that. It returns false if ctx ends first.
+func (e *Engine) storePause(ctx context.Context, attempt int) bool {
+	d := e.opts().StoreRetry << min(attempt, 5)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // Request asks for a deploy.
@@ -152,6 +213,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	e.base = ctx
 	e.workers, e.dirty, e.cancelling = map[string]*worker{}, map[string]bool{}, map[string]int{}
+	if e.unsaved == nil {
+		e.unsaved = map[int64]unsaved{}
+	}
 	e.mu.Unlock()
 	ds, err := e.Store.UnfinishedDeploys(ctx)
 	if err != nil {
@@ -279,30 +343,46 @@ func (e *Engine) startWorkerLocked(env, app, key string) {
 }
 
 // work runs the deploys of one (env, app), oldest first, one at a time: a
-// deploy a previous process left running is recovered first.
+// deploy a previous process left running (or that this one could not
+// record) is recovered first. When the store fails, the queue stays where
+// it is and the worker looks again after a pause (storePause), so that
+// store trouble never strands a queued deploy.
 func (e *Engine) work(ctx context.Context, w *worker, env, app, key string) {
 	defer e.wg.Done()
 	defer close(w.done)
 	defer w.cancel(nil)
-	recovered := map[int64]bool{}
+	failures := 0 // store failures in a row
+	var lastRecovered int64
 	for {
 		e.mu.Lock()
 		e.dirty[key] = false
 		e.mu.Unlock()
-		d, ok := e.next(ctx, env, app)
-		if ok && d.Status == spacepods.DeployRunning {
-			if !recovered[d.ID] {
-				recovered[d.ID] = true
-				e.recoverDeploy(ctx, d)
+		d, ok, err := e.next(ctx, env, app)
+		switch {
+		case err != nil:
+			e.Logger.Error("list queued deploys; trying again", "env", env, "app", app, "err", err, "failures", failures+1)
+		case ok && d.Status == spacepods.DeployRunning && d.ID == lastRecovered:
+			// Recovery said it recorded an end, yet the deploy still
+			// runs: do not spin on it.
+			err = fmt.Errorf("deploy %d still running after its recovery", d.ID)
+			e.Logger.Error("deploy still running after its recovery; trying again", "deploy", d.ID, "env", env, "app", app)
+		case ok && d.Status == spacepods.DeployRunning:
+			if err = e.recoverDeploy(ctx, d); err == nil {
+				lastRecovered = d.ID
+			}
+		case ok:
+			lastRecovered = 0
+			err = e.execute(ctx, &d)
+		}
+		if err != nil && ctx.Err() == nil {
+			if e.storePause(ctx, failures) {
+				failures++
 				continue
 			}
-			// Recovery could not record an end (store trouble): leave it
-			// to the next start rather than spin.
-			e.Logger.Error("deploy still running after its recovery; the next start retries", "deploy", d.ID, "env", env, "app", app)
-			ok = false
+		} else if err == nil {
+			failures = 0
 		}
-		if ok {
-			e.execute(ctx, &d)
+		if ok && ctx.Err() == nil {
 			continue
 		}
 		e.mu.Lock()
@@ -311,9 +391,12 @@ func (e *Engine) work(ctx context.Context, w *worker, env, app, key string) {
 			continue
 		}
 		delete(e.workers, key)
-		// Kicked after CancelEnv stopped this worker: a new one takes over.
+		// Kicked after CancelEnv stopped this worker: a new one takes over,
+		// now or (while CancelEnv still runs) when it ends.
 		restart := e.dirty[key] && e.base.Err() == nil && e.cancelling[env] == 0
-		delete(e.dirty, key)
+		if !e.dirty[key] || e.cancelling[env] == 0 {
+			delete(e.dirty, key)
+		}
 		if restart {
 			e.startWorkerLocked(env, app, key)
 		}
@@ -323,24 +406,25 @@ func (e *Engine) work(ctx context.Context, w *worker, env, app, key string) {
 }
 
 // next returns the oldest unfinished deploy of (env, app): a running one
-// (left by a previous process) or the first queued.
-func (e *Engine) next(ctx context.Context, env, app string) (spacepods.Deploy, bool) {
+// (left by a previous process, or stopped by store trouble) or the first
+// queued. ok is false when there is none; err says the store failed.
+func (e *Engine) next(ctx context.Context, env, app string) (d spacepods.Deploy, ok bool, err error) {
 	if ctx.Err() != nil {
-		return spacepods.Deploy{}, false
+		return d, false, nil
 	}
 	ds, err := e.Store.UnfinishedDeploys(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
-			e.Logger.Error("list queued deploys", "err", err)
+		if ctx.Err() != nil {
+			return d, false, nil
 		}
-		return spacepods.Deploy{}, false
+		return d, false, err
 	}
 	for _, d := range ds {
 		if d.Env == env && d.App == app {
-			return d, true
+			return d, true, nil
 		}
 	}
-	return spacepods.Deploy{}, false
+	return d, false, nil
 }
 
 // CancelEnv stops every deploy of env, for a destroy or a pod's wipe: the
@@ -367,9 +451,17 @@ func (e *Engine) CancelEnv(ctx context.Context, env, reason string) error {
 		e.cancelling[env]--
 		if e.cancelling[env] == 0 {
 			delete(e.cancelling, env)
+			// Deploys submitted meanwhile were held back (kick marked
+			// their queues dirty): run them now. This needs no store, so
+			// store trouble here strands none of them.
+			for key, dirty := range e.dirty {
+				if a, b, _ := strings.Cut(key, "/"); dirty && a == env && e.workers[key] == nil && e.base.Err() == nil {
+					e.startWorkerLocked(a, b, key)
+				}
+			}
 		}
 		e.mu.Unlock()
-		// Deploys submitted meanwhile were held back; run them now.
+		// And any other deploy of env the store holds.
 		if ds, err := e.Store.UnfinishedDeploys(context.WithoutCancel(ctx)); err == nil {
 			for _, d := range ds {
 				if d.Env == env {
@@ -389,22 +481,28 @@ func (e *Engine) CancelEnv(ctx context.Context, env, reason string) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, d := range ds {
 		if d.Env == env {
-			e.cancelDeploy(ctx, &d, reason)
+			errs = append(errs, e.cancelDeploy(ctx, &d, reason))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// cancelDeploy ends a deploy as cancelled.
-func (e *Engine) cancelDeploy(ctx context.Context, d *spacepods.Deploy, reason string) {
+// cancelDeploy ends a deploy as cancelled. An error means the store did not
+// record it; the deploy is then still unfinished, and the next look at its
+// queue cancels it again (its environment being gone or going).
+func (e *Engine) cancelDeploy(ctx context.Context, d *spacepods.Deploy, reason string) error {
 	if d.Step != "" && d.Status == spacepods.DeployRunning {
-		e.setStep(ctx, d, d.Step, "failed", "cancelled")
+		e.markStep(d, d.Step, "failed", "cancelled")
 	}
 	d.Status, d.EndedAt, d.Error = spacepods.DeployCancelled, e.now(), "cancelled: "+reason
-	e.save(ctx, d)
+	if err := e.save(ctx, d); err != nil {
+		return err
+	}
 	e.event(ctx, d, "warn", d.Error)
+	return nil
 }
 
 // event records a progress line of a deploy (and logs it).
@@ -454,10 +552,8 @@ func (e *Engine) dependencyHosts(env string, app spacepods.App) map[string]strin
 	return hosts
 }
 
-// ServiceName is the runtime name of app's release (and worker process).
+// ServiceName is the runtime name of app's release (and worker process):
+// runtime.ServiceName.
 func ServiceName(app string, release int, worker string) string {
-	if worker != "" {
-		return fmt.Sprintf("%s-%s-r%d", app, worker, release)
-	}
-	return fmt.Sprintf("%s-r%d", app, release)
+	return runtime.ServiceName(app, release, worker)
 }

@@ -41,21 +41,86 @@ type run struct {
 	// createdAt is when the new service was asked for: stage 1's wait for
 	// healthy replicas counts from here.
 	createdAt time.Time
-	tr        traffic // made on first use: see (*run).traffic
+	tr        traffic         // made on first use: see (*run).traffic
+	healthy   map[string]bool // replica IDs seen healthy (see crashLoop)
 }
 
 func (e *Engine) now() *time.Time {
-	t := e.Store.Now()
+	t := time.Now().UTC()
+	if e.Now != nil {
+		t = e.Now()
+	}
 	return &t
 }
 
-func (e *Engine) save(ctx context.Context, d *spacepods.Deploy) {
-	if err := e.Store.SaveDeploy(context.WithoutCancel(ctx), *d); err != nil {
-		e.Logger.Error("save deploy", "deploy", d.ID, "err", err)
-	}
+// persistError is progress of a deploy that the store did not take. The
+// deploy must not go on unrecorded: it stops where it is, as if the control
+// plane had been killed there, and its worker recovers it (rolls it back,
+// or completes it once its release was recorded live) as soon as the store
+// answers again.
+type persistError struct{ err error }
+
+func (p *persistError) Error() string { return "record the deploy's progress: " + p.err.Error() }
+func (p *persistError) Unwrap() error { return p.err }
+
+// isPersist reports whether err is store trouble (see stored).
+func isPersist(err error) bool {
+	var p *persistError
+	return errors.As(err, &p)
 }
 
-func (e *Engine) setStep(ctx context.Context, d *spacepods.Deploy, name, status, detail string) {
+// stored marks an error from the store as store trouble, unless it is an
+// answer of the domain (ENOTFOUND, ECONFLICT…) or the end of ctx: a read or
+// write that failed says nothing about the deploy, so the deploy stops and
+// is resumed rather than failed.
+func stored(err error) error {
+	var se *spacepods.Error
+	if err == nil || errors.As(err, &se) || isPersist(err) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &persistError{err: err}
+}
+
+// unsaved is what this process knows of a deploy whose progress the store
+// did not take (for its recovery).
+type unsaved struct {
+	err string           // the store's error
+	d   spacepods.Deploy // the deploy when it stopped
+}
+
+// interrupt stops a deploy whose progress the store did not take: it is
+// left to recoverDeploy, which its worker runs once the store answers.
+func (e *Engine) interrupt(d *spacepods.Deploy, err error) error {
+	e.Logger.Error("the store did not take a deploy's progress: it stops here and is recovered once the store answers",
+		"deploy", d.ID, "env", d.Env, "app", d.App, "step", d.Step, "err", err)
+	e.mu.Lock()
+	if e.unsaved == nil {
+		e.unsaved = map[int64]unsaved{}
+	}
+	why := err.Error()
+	var p *persistError
+	if errors.As(err, &p) {
+		why = p.err.Error()
+	}
+	e.unsaved[d.ID] = unsaved{err: why, d: *d}
+	e.mu.Unlock()
+	return err
+}
+
+// save writes a deploy's state; a persistError if the store fails.
+func (e *Engine) save(ctx context.Context, d *spacepods.Deploy) error {
+	if err := e.Store.SaveDeploy(context.WithoutCancel(ctx), *d); err != nil {
+		if isPersist(err) {
+			return err
+		}
+		return &persistError{err: err}
+	}
+	return nil
+}
+
+// markStep changes a step of d in memory (see setStep).
+func (e *Engine) markStep(d *spacepods.Deploy, name, status, detail string) {
 	for i := range d.Steps {
 		if d.Steps[i].Name != name {
 			continue
@@ -78,38 +143,61 @@ func (e *Engine) setStep(ctx context.Context, d *spacepods.Deploy, name, status,
 	if status == "running" {
 		d.Step = name
 	}
-	e.save(ctx, d)
 }
 
-// execute runs the five steps of one deploy.
-func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
+// setStep changes a step of d and saves d: a persistError if the store did
+// not take it, after which the deploy must stop.
+func (e *Engine) setStep(ctx context.Context, d *spacepods.Deploy, name, status, detail string) error {
+	e.markStep(d, name, status, detail)
+	return e.save(ctx, d)
+}
+
+// execute runs the five steps of one deploy. It returns an error only when
+// the store failed: the deploy then stays queued (it had not started) or
+// stops where it is and is left to recoverDeploy; either way the worker
+// looks at its queue again after a pause.
+func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) error {
+	e.mu.Lock()
+	delete(e.unsaved, d.ID) // queued in the store: whatever ran of it before is undone by clear_stale
+	e.mu.Unlock()
 	r := &run{e: e, d: d}
 	if err := r.load(ctx); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			e.stopped(ctx, d)
+			return nil
 		case isGone(err):
-			e.cancelDeploy(ctx, d, spacepods.ErrorMessage(err))
-		default:
-			d.Status, d.EndedAt, d.Error = spacepods.DeployFailed, e.now(), spacepods.ErrorMessage(err)
-			e.save(ctx, d)
-			e.event(ctx, d, "error", "deploy could not start: "+d.Error)
+			return e.cancelDeploy(ctx, d, spacepods.ErrorMessage(err))
+		case isPersist(err):
+			return err // still queued: it runs once the store answers
 		}
-		return
+		d.Status, d.EndedAt, d.Error = spacepods.DeployFailed, e.now(), spacepods.ErrorMessage(err)
+		if err := e.save(ctx, d); err != nil {
+			return err
+		}
+		e.event(ctx, d, "error", "deploy could not start: "+d.Error)
+		return nil
 	}
 	d.Status, d.StartedAt = spacepods.DeployRunning, e.now()
-	e.save(ctx, d)
+	if err := e.save(ctx, d); err != nil {
+		return err // still queued: it runs once the store answers
+	}
 	err := r.steps(ctx)
 	r.joinEarly() // nothing may be created behind the rollback's back
 	if err == nil {
 		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
-		e.save(ctx, d)
+		if err := e.save(ctx, d); err != nil {
+			return e.interrupt(d, err)
+		}
 		e.event(ctx, d, "info", fmt.Sprintf("completed: %s runs build %d (release %d) in %s", d.App, d.Build, d.Release, d.Env))
-		return
+		return nil
 	}
 	if ctx.Err() != nil {
 		e.stopped(ctx, d)
-		return
+		return nil
+	}
+	if isPersist(err) {
+		return e.interrupt(d, err)
 	}
 	var se *stepError
 	if errors.As(err, &se) && se.output != "" {
@@ -122,9 +210,13 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
 	if se != nil {
 		d.Error = se.msg
 	}
-	e.setStep(ctx, d, d.Step, "failed", "")
+	// The failure is recorded before the rollback starts; if it cannot
+	// be, recovery rolls back once the store answers.
+	if err := e.setStep(ctx, d, d.Step, "failed", ""); err != nil {
+		return e.interrupt(d, err)
+	}
 	e.event(ctx, d, "error", fmt.Sprintf("%s failed: %s", d.Step, d.Error))
-	r.rollback(ctx)
+	return r.rollback(ctx)
 }
 
 // stopped handles a deploy whose context ended: cancelled by CancelEnv
@@ -134,7 +226,9 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) {
 func (e *Engine) stopped(ctx context.Context, d *spacepods.Deploy) {
 	var c *cancelled
 	if errors.As(context.Cause(ctx), &c) {
-		e.cancelDeploy(context.WithoutCancel(ctx), d, c.reason)
+		if err := e.cancelDeploy(context.WithoutCancel(ctx), d, c.reason); err != nil {
+			e.Logger.Error("record a cancelled deploy", "deploy", d.ID, "err", err)
+		}
 		return
 	}
 	if d.Status != spacepods.DeployRunning {
@@ -163,21 +257,21 @@ func (r *run) load(ctx context.Context) error {
 	case spacepods.ErrorCode(err) == spacepods.ENOTFOUND:
 		return &goneError{fmt.Sprintf("environment %s no longer exists", d.Env)}
 	case err != nil:
-		return err
+		return stored(err)
 	case r.env.Status == spacepods.StatusDestroying:
 		return &goneError{fmt.Sprintf("environment %s is being destroyed", d.Env)}
 	}
 	if r.app, err = e.Catalog.Get(ctx, d.App); err != nil {
-		return err
+		return stored(err)
 	}
 	ea, err := e.Store.GetEnvApp(ctx, d.Env, d.App)
 	if err != nil && spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
-		return err
+		return stored(err)
 	}
 	if ea.Release > 0 {
 		old, err := e.Store.GetRelease(ctx, d.Env, d.App, ea.Release)
 		if err != nil {
-			return err
+			return stored(err)
 		}
 		r.old = &old
 		d.FromRelease = old.Number
@@ -187,13 +281,16 @@ func (r *run) load(ctx context.Context) error {
 
 func (r *run) steps(ctx context.Context) error {
 	e, d := r.e, r.d
-	prev, _ := e.Store.GetEnvApp(ctx, d.Env, d.App)
+	prev, err := e.Store.GetEnvApp(ctx, d.Env, d.App)
+	if err != nil && spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		return stored(err)
+	}
 	prev.Env, prev.App, prev.Status, prev.Reason = d.Env, d.App, "deploying", ""
 	if prev.Release == 0 {
 		prev.Build = d.Build
 	}
 	if err := e.Store.PutEnvApp(ctx, prev); err != nil {
-		return err
+		return stored(err)
 	}
 	for _, step := range []struct {
 		name string
@@ -205,7 +302,9 @@ func (r *run) steps(ctx context.Context) error {
 		{"create_service", r.createService},
 		{"rollout", r.rollout},
 	} {
-		e.setStep(ctx, d, step.name, "running", "")
+		if err := e.setStep(ctx, d, step.name, "running", ""); err != nil {
+			return err
+		}
 		e.hook(ctx, d, step.name)
 		if err := ctx.Err(); err != nil {
 			return err
@@ -223,7 +322,9 @@ func (r *run) steps(ctx context.Context) error {
 			return err
 		}
 		if d.Steps[stepIndex(step.name)].Status == "running" {
-			e.setStep(ctx, d, step.name, "done", "")
+			if err := e.setStep(ctx, d, step.name, "done", ""); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -285,8 +386,7 @@ func (r *run) clearStale(ctx context.Context) error {
 		n++
 		r.e.event(ctx, r.d, "warn", fmt.Sprintf("removed stale service %s (release %d) left by an earlier deploy", s.Name, s.Release))
 	}
-	r.e.setStep(ctx, r.d, "clear_stale", "done", fmt.Sprintf("%d stale services removed", n))
-	return nil
+	return r.e.setStep(ctx, r.d, "clear_stale", "done", fmt.Sprintf("%d stale services removed", n))
 }
 
 // Step 2: an immutable release from build + config (or a copy of an
@@ -297,7 +397,7 @@ func (r *run) register(ctx context.Context) error {
 	if d.Rollback && d.Release > 0 {
 		prev, err := e.Store.GetRelease(ctx, d.Env, d.App, d.Release)
 		if err != nil {
-			return err
+			return stored(err)
 		}
 		rel = prev
 		e.event(ctx, d, "info", fmt.Sprintf("rollback: reusing release %d (build %d) as is", prev.Number, prev.Build))
@@ -307,13 +407,13 @@ func (r *run) register(ctx context.Context) error {
 		}
 		build, err := e.Catalog.Build(ctx, d.App, d.Build)
 		if err != nil {
-			return err
+			return stored(err)
 		}
 		deps := map[string]string{}
 		for _, dep := range r.app.Dependencies {
 			da, err := e.Catalog.Get(ctx, dep)
 			if err != nil {
-				return err
+				return stored(err)
 			}
 			deps[dep] = e.DependencyURL(d.Env, da)
 		}
@@ -334,7 +434,7 @@ func (r *run) register(ctx context.Context) error {
 		if e.Config != nil {
 			custom, err := e.Config.CustomFor(ctx, d.App, d.Env, r.env.Kind)
 			if err != nil {
-				return err
+				return stored(err)
 			}
 			vars, refs = config.Merge(vars, r.app, custom)
 		}
@@ -342,17 +442,17 @@ func (r *run) register(ctx context.Context) error {
 			Build: build.Number, Image: build.Image, GitSHA: build.GitSHA, Vars: vars, SecretRefs: refs,
 			Command: r.app.Command, Migrate: r.app.Migrate, Replicas: replicas, Workers: r.app.Workers,
 			AppVersion: r.app.Version,
+			Args:       r.app.Args, MigrateTimeout: r.app.MigrateTimeout,
 		}
 	}
 	rel.Env, rel.App = d.Env, d.App
 	rel, err := e.Store.AddRelease(ctx, rel)
 	if err != nil {
-		return err
+		return stored(err)
 	}
 	r.rel = rel
 	d.Release = rel.Number
-	e.setStep(ctx, d, "register_release", "done", fmt.Sprintf("release %d: build %d, image %s, %d replicas", rel.Number, rel.Build, rel.Image, rel.Replicas))
-	return nil
+	return e.setStep(ctx, d, "register_release", "done", fmt.Sprintf("release %d: build %d, image %s, %d replicas", rel.Number, rel.Build, rel.Image, rel.Replicas))
 }
 
 // Step 3: migrations as a one-off task; a non-zero exit aborts before any
@@ -360,22 +460,37 @@ func (r *run) register(ctx context.Context) error {
 func (r *run) migrate(ctx context.Context) error {
 	e, d := r.e, r.d
 	if len(r.rel.Migrate) == 0 {
-		e.setStep(ctx, d, "migrate", "skipped", "the app declares no migrate command")
-		return nil
+		return e.setStep(ctx, d, "migrate", "skipped", "the app declares no migrate command")
+	}
+	timeout := e.opts().TaskTimeout
+	if r.rel.MigrateTimeout != "" {
+		t, err := spacepods.TaskTimeout(r.rel.MigrateTimeout)
+		if err != nil {
+			return spacepods.Errorf(spacepods.EINVALID, "release %d: migrate_timeout %v", r.rel.Number, err)
+		}
+		timeout = t
 	}
 	r.startEarly(ctx)
+	cmd := strings.Join(r.rel.Migrate, " ")
+	start := time.Now()
+	out := &taskOutput{}
+	stop := r.reportProgress(ctx, "migrate", out, start)
 	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
 		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
-		Image: r.rel.Image, Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: e.opts().TaskTimeout,
+		Image: r.rel.Image, Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: timeout,
+		Output: out,
 	})
-	if err != nil {
+	stop()
+	took := time.Since(start).Round(time.Second)
+	switch {
+	case err != nil && ctx.Err() == nil && time.Since(start) >= timeout:
+		return fail(res.LogTail, "migration %q was still running after its timeout of %s and was killed; no traffic was moved (its output is kept on this deploy): make it end sooner, or raise migrate_timeout in the app's manifest", cmd, timeout)
+	case err != nil:
 		return fail(res.LogTail, "migration task: %s", spacepods.ErrorMessage(err))
+	case res.ExitCode != 0:
+		return fail(res.LogTail, "migration %q exited with code %d after %s; no traffic was moved (its output is kept on this deploy)", cmd, res.ExitCode, took)
 	}
-	if res.ExitCode != 0 {
-		return fail(res.LogTail, "migration %q exited with code %d; no traffic was moved (its output is kept on this deploy)", strings.Join(r.rel.Migrate, " "), res.ExitCode)
-	}
-	e.setStep(ctx, d, "migrate", "done", "exit 0")
-	return nil
+	return e.setStep(ctx, d, "migrate", "done", fmt.Sprintf("exit 0 after %s", took))
 }
 
 func (r *run) webSpec(replicas int) runtime.ServiceSpec {
@@ -385,7 +500,7 @@ func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 	}
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, ""), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: role,
-		Image: r.rel.Image, Command: r.rel.Command, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Port: r.app.Port, Aliases: []string{r.d.App},
+		Image: r.rel.Image, Command: r.rel.Command, Args: r.rel.Args, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Port: r.app.Port, Aliases: []string{r.d.App},
 		Hosts: r.e.dependencyHosts(r.d.Env, r.app), Health: runtime.HealthCheck{Path: r.app.Health}, Replicas: replicas,
 	}
 }
@@ -393,8 +508,8 @@ func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 func (r *run) workerSpec(w spacepods.Worker) runtime.ServiceSpec {
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, w.Name), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: runtime.RoleWorker,
-		Image: r.rel.Image, Command: w.Command, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Replicas: 1,
-		Labels: map[string]string{"spacepods.worker": w.Name},
+		Image: r.rel.Image, Command: w.Command, Args: w.Args, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Replicas: 1,
+		Labels: map[string]string{labelWorker: w.Name},
 	}
 }
 
@@ -431,8 +546,7 @@ func (r *run) stages() []int {
 func (r *run) createService(ctx context.Context) error {
 	e, d := r.e, r.d
 	if r.rel.Replicas == 0 {
-		e.setStep(ctx, d, "create_service", "skipped", "0 replicas wanted")
-		return nil
+		return e.setStep(ctx, d, "create_service", "skipped", "0 replicas wanted")
 	}
 	var err error
 	if r.early != nil {
@@ -448,8 +562,7 @@ func (r *run) createService(ctx context.Context) error {
 			return err
 		}
 	}
-	e.setStep(ctx, d, "create_service", "done", fmt.Sprintf("service %s with %d replicas, %d workers; route %s", ServiceName(d.App, r.rel.Number, ""), r.stages()[0], len(r.rel.Workers), e.URL(d.Env, d.App)))
-	return nil
+	return e.setStep(ctx, d, "create_service", "done", fmt.Sprintf("service %s with %d replicas, %d workers; route %s", ServiceName(d.App, r.rel.Number, ""), r.stages()[0], len(r.rel.Workers), e.URL(d.Env, d.App)))
 }
 
 // createServices starts the new web service at its first stage's size and
@@ -584,15 +697,14 @@ func (r *run) rollout(ctx context.Context) error {
 		return err
 	}
 	if err := e.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: d.Env, App: d.App, Build: r.rel.Build, Release: r.rel.Number, Status: "healthy", URL: r.url()}); err != nil {
-		return err
+		return stored(err)
 	}
 	e.hook(ctx, d, "rollout:remove_old")
 	r.removeOld(ctx)
 	if err := ctx.Err(); err != nil {
 		return err // stopped midway: the next start finishes the removal
 	}
-	e.setStep(ctx, d, "rollout", "done", fmt.Sprintf("%d stages; %d replicas of release %d serve", len(stages), total, r.rel.Number))
-	return nil
+	return e.setStep(ctx, d, "rollout", "done", fmt.Sprintf("%d stages; %d replicas of release %d serve", len(stages), total, r.rel.Number))
 }
 
 func (r *run) url() string {
@@ -639,15 +751,16 @@ func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, erro
 		for _, rep := range st.Replicas {
 			if rep.Running && (rep.Healthy || r.app.Kind != spacepods.KindWeb) {
 				addrs = append(addrs, rep.Addr)
-			} else if max := e.opts().CrashRestarts; max > 0 && rep.Restarts >= max {
-				looping = append(looping, rep.ID)
+				r.sawHealthy(rep.ID)
+			} else if why := r.crashLoop(rep); why != "" {
+				looping = append(looping, fmt.Sprintf("%s (%s)", rep.ID, why))
 			}
 		}
 		if len(addrs) >= n {
 			return addrs[:n], nil
 		}
 		if len(looping) > 0 {
-			return nil, fail(r.failureOutput(ctx, name, st), "new replica %s is crash-looping (restarted %d+ times) after %s", strings.Join(looping, ", "), e.opts().CrashRestarts, time.Since(start).Round(time.Millisecond))
+			return nil, fail(r.failureOutput(ctx, name, st), "new replica %s is crash-looping, found after %s", strings.Join(looping, ", "), time.Since(start).Round(time.Millisecond))
 		}
 		if time.Now().After(deadline) {
 			return nil, fail(r.failureOutput(ctx, name, st), "%d of %d new replicas became healthy within %s", len(addrs), n, e.opts().HealthTimeout)
@@ -656,6 +769,32 @@ func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, erro
 			return nil, err
 		}
 	}
+}
+
+// sawHealthy remembers that a replica was healthy (or, for a worker,
+// running) at some look of this deploy.
+func (r *run) sawHealthy(id string) {
+	if r.healthy == nil {
+		r.healthy = map[string]bool{}
+	}
+	r.healthy[id] = true
+}
+
+// crashLoop says why a replica that is not healthy now counts as
+// crash-looping ("" if it does not): its process ended CrashLoop times and
+// this deploy never saw it healthy, or it was restarted CrashRestarts
+// times. Both count exits, not time, so a loaded host that restarts a
+// crashing replica slowly still fails the stage on the crash rather than
+// at the health timeout.
+func (r *run) crashLoop(rep runtime.Replica) string {
+	o := r.e.opts()
+	switch {
+	case o.CrashLoop > 0 && rep.Crashes >= o.CrashLoop && !r.healthy[rep.ID]:
+		return fmt.Sprintf("its process ended %d times and it was never healthy", rep.Crashes)
+	case o.CrashRestarts > 0 && rep.Restarts >= o.CrashRestarts:
+		return fmt.Sprintf("restarted %d times", rep.Restarts)
+	}
+	return ""
 }
 
 func (r *run) waitRunning(ctx context.Context, name string, n int) ([]string, error) {
@@ -688,45 +827,62 @@ func (r *run) failureOutput(ctx context.Context, name string, st runtime.Service
 }
 
 // rollback restores the old release's count and routing and discards the
-// new service.
-func (r *run) rollback(ctx context.Context) {
+// new service, and records how the deploy ended. An error means the store
+// did not take it: the deploy is then left to recoverDeploy.
+func (r *run) rollback(ctx context.Context) error {
 	e, d := r.e, r.d
 	ctx = context.WithoutCancel(ctx)
 	err := r.restore(ctx)
+	if isPersist(err) {
+		return e.interrupt(d, err)
+	}
 	d.EndedAt = e.now()
+	level, msg := "warn", ""
 	if err != nil {
 		d.Status = spacepods.DeployFailed
 		d.Error += "; rollback failed too: " + err.Error()
-		e.event(ctx, d, "error", "rollback failed: "+err.Error())
+		level, msg = "error", "rollback failed: "+err.Error()
 	} else {
 		d.Status = spacepods.DeployRolledBack
 		what := "nothing was live before; the new service is removed"
 		if r.old != nil {
 			what = fmt.Sprintf("release %d (build %d) keeps serving", r.old.Number, r.old.Build)
 		}
-		e.event(ctx, d, "warn", "rolled back: "+what)
+		msg = "rolled back: " + what
 	}
-	e.save(ctx, d)
+	if err := e.save(ctx, d); err != nil {
+		return e.interrupt(d, err)
+	}
+	e.event(ctx, d, level, msg)
+	return nil
 }
 
 // restore brings (env, app) back to release r.old (nil: nothing) and
 // removes every other service of the app. Used by failed deploys and by
 // recovery after a crash. Traffic moves back only once the old replicas
 // are healthy, and the new ones are drained before they stop, so that a
-// rollback drops no request.
+// rollback drops no request. Running it again after it failed midway is
+// safe.
 func (r *run) restore(ctx context.Context) error {
 	e, d, old, app := r.e, r.d, r.old, r.app
 	var errs []error
+	// The old release's workers are found by labels: one made by an
+	// older version of Spacepods may have another name.
+	before, err := e.servicesOf(ctx, d.Env, d.App)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	keep := map[string]bool{}
 	if old != nil {
 		name := ServiceName(d.App, old.Number, "")
 		keep[name] = true
-		if err := r.ensureService(ctx, *old, "", old.Replicas); err != nil {
+		if _, err := r.ensureService(ctx, *old, "", old.Replicas, before); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s to %d replicas: %w", name, old.Replicas, err))
 		}
 		for _, w := range old.Workers {
-			keep[ServiceName(d.App, old.Number, w.Name)] = true
-			if err := r.ensureService(ctx, *old, w.Name, 1); err != nil {
+			wname, err := r.ensureService(ctx, *old, w.Name, 1, before)
+			keep[wname] = true
+			if err != nil {
 				errs = append(errs, fmt.Errorf("restore worker %s: %w", w.Name, err))
 			}
 		}
@@ -761,14 +917,19 @@ func (r *run) restore(ctx context.Context) error {
 		ea = spacepods.EnvApp{Env: d.Env, App: d.App, Build: old.Build, Release: old.Number, Status: "healthy", URL: r.url()}
 	}
 	if err := e.Store.PutEnvApp(ctx, ea); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, stored(err))
 	}
 	return errors.Join(errs...)
 }
 
+// labelWorker names the worker process of a worker service.
+const labelWorker = "spacepods.worker"
+
 // ensureService scales the web process (worker "") or a worker of release
-// rel to replicas, creating it again from the release if it is gone.
-func (r *run) ensureService(ctx context.Context, rel spacepods.Release, worker string, replicas int) error {
+// rel to replicas, creating it again from the release if it is gone, and
+// returns its name. existing are the app's services (a worker is found by
+// its release and worker labels, whatever its name).
+func (r *run) ensureService(ctx context.Context, rel spacepods.Release, worker string, replicas int, existing []runtime.ServiceStatus) (string, error) {
 	saved := r.rel
 	r.rel = rel
 	defer func() { r.rel = saved }()
@@ -778,59 +939,111 @@ func (r *run) ensureService(ctx context.Context, rel spacepods.Release, worker s
 			spec = r.workerSpec(w)
 		}
 	}
+	if worker != "" {
+		for _, s := range existing {
+			if s.Release == rel.Number && s.Role == runtime.RoleWorker && s.Labels[labelWorker] == worker {
+				spec.Name = s.Name
+			}
+		}
+	}
 	err := r.e.driver().ScaleService(ctx, spec.Environment, spec.Name, spec.Replicas)
 	if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
-		return err
+		return spec.Name, err
 	}
 	r.e.event(ctx, r.d, "warn", fmt.Sprintf("service %s was gone: created again from release %d", spec.Name, spec.Release))
-	return r.e.driver().CreateService(ctx, spec)
+	return spec.Name, r.e.driver().CreateService(ctx, spec)
 }
 
-// recoverDeploy ends a deploy that was running when the previous process
-// died: completed if its release was already recorded live, otherwise
-// rolled back to what the store says is live (whatever the deploy had
-// recorded of it). Its environment being gone or going, it is cancelled:
-// the destroy removes everything.
-func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) {
+// recoverDeploy ends a deploy left running: by a control plane that died,
+// or by this one when the store did not take the deploy's progress
+// (interrupt). It completes the deploy if its release was already recorded
+// live, otherwise rolls it back to what the store says is live (whatever
+// the deploy had recorded of it). Its environment being gone or going, it
+// is cancelled: the destroy removes everything. An error means the store
+// failed: nothing was recorded, and recovering again later is safe.
+func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
+	e.mu.Lock()
+	u, interrupted := e.unsaved[d.ID]
+	e.mu.Unlock()
+	forget := func() {
+		e.mu.Lock()
+		delete(e.unsaved, d.ID)
+		e.mu.Unlock()
+	}
 	r := &run{e: e, d: &d}
 	if err := r.load(ctx); err != nil {
 		switch {
 		case ctx.Err() != nil:
+			return nil
 		case isGone(err):
-			e.cancelDeploy(ctx, &d, spacepods.ErrorMessage(err))
-		default:
-			d.Status, d.EndedAt = spacepods.DeployFailed, e.now()
-			d.Error = "the control plane stopped during this deploy, and recovering it failed: " + spacepods.ErrorMessage(err)
-			e.save(ctx, &d)
-			e.event(ctx, &d, "error", d.Error)
+			if err := e.cancelDeploy(ctx, &d, spacepods.ErrorMessage(err)); err != nil {
+				return err
+			}
+			forget()
+			return nil
+		case isPersist(err):
+			return err
 		}
-		return
+		d.Status, d.EndedAt = spacepods.DeployFailed, e.now()
+		d.Error = "the deploy stopped midway, and recovering it failed: " + spacepods.ErrorMessage(err)
+		if err := e.save(ctx, &d); err != nil {
+			return err
+		}
+		e.event(ctx, &d, "error", d.Error)
+		forget()
+		return nil
+	}
+	after := "a control-plane restart"
+	if interrupted {
+		after = "the store answered again"
 	}
 	if r.old != nil && d.Release > 0 && r.old.Number == d.Release {
 		// The new release was recorded live: finish by removing the old.
 		r.rel = *r.old
 		r.removeOld(ctx)
 		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
-		e.setStep(ctx, &d, "rollout", "done", "completed after a control-plane restart")
-		e.event(ctx, &d, "info", "completed after a control-plane restart")
-		return
+		if err := e.setStep(ctx, &d, "rollout", "done", "completed after "+after); err != nil {
+			return err
+		}
+		e.event(ctx, &d, "info", "completed after "+after)
+		forget()
+		return nil
 	}
 	step := d.Step
+	if interrupted && u.d.Step != "" {
+		step = u.d.Step // the step whose start the store did not take
+	}
 	if step == "" {
 		step = "start"
 	}
-	d.Error = fmt.Sprintf("the control plane stopped during step %s; rolled back on restart", step)
-	if d.Step != "" {
-		e.setStep(ctx, &d, d.Step, "failed", "")
+	switch {
+	case interrupted && u.d.Error != "":
+		// It had failed on its own; the store failed while it rolled back.
+		d.Error, d.Output = u.d.Error+"; the rollback was recorded after the store answered again", u.d.Output
+	case interrupted:
+		d.Error = fmt.Sprintf("the deploy stopped during step %s because the store did not take its progress (%s); rolled back once the store answered again", step, u.err)
+	default:
+		d.Error = fmt.Sprintf("the control plane stopped during step %s; rolled back on restart", step)
 	}
-	e.event(ctx, &d, "warn", fmt.Sprintf("recovering: the control plane stopped during step %s; rolling back", step))
+	if step != "start" {
+		e.markStep(&d, step, "failed", "")
+		d.Step = step
+	}
+	e.event(ctx, &d, "warn", fmt.Sprintf("recovering deploy %d, stopped during step %s: rolling back", d.ID, step))
 	err := r.restore(ctx)
+	if isPersist(err) {
+		return err
+	}
 	d.EndedAt = e.now()
 	d.Status = spacepods.DeployRolledBack
 	if err != nil {
 		d.Status = spacepods.DeployFailed
 		d.Error += "; rollback failed: " + err.Error()
 	}
-	e.save(ctx, &d)
+	if err := e.save(ctx, &d); err != nil {
+		return err
+	}
 	e.event(ctx, &d, "warn", d.Error)
+	forget()
+	return nil
 }

@@ -47,6 +47,13 @@ type HealthCheck struct {
 }
 
 // ServiceSpec is one release of one app (or worker process) in one environment.
+//
+// Command is the whole process to run: it replaces the image's ENTRYPOINT
+// and CMD (Docker's Entrypoint, Kubernetes' command); empty, the image's
+// ENTRYPOINT runs. Args replace the image's CMD: the arguments after
+// Command, or after the image's ENTRYPOINT when Command is empty (Docker's
+// Cmd, Kubernetes' args); empty, none follow a Command, and the image's CMD
+// follows its ENTRYPOINT.
 type ServiceSpec struct {
 	Name        string // unique per environment, e.g. catalog-api-r3; a DNS label
 	Environment string // EnvSpec.Name
@@ -54,7 +61,8 @@ type ServiceSpec struct {
 	Release     int
 	Role        string // RoleWeb | RoleWorker
 	Image       string
-	Command     []string          // replaces the image's CMD (the arguments of its ENTRYPOINT); empty = image default
+	Command     []string          // the whole process (replaces ENTRYPOINT and CMD); empty = the image's ENTRYPOINT
+	Args        []string          // replace the image's CMD; see above
 	Env         map[string]string // injected at start; values never logged
 	// Secrets are the env vars whose values are secret: name → reference
 	// in the secret store. The driver reads the values through its
@@ -79,8 +87,14 @@ type Replica struct {
 	Healthy bool   `json:"healthy"`
 	// Restarts counts how often the runtime restarted the replica's
 	// process after it exited (a crash loop climbs fast).
-	Restarts int    `json:"restarts,omitempty"`
-	Error    string `json:"error,omitempty"` // last exit reason or failed health check output
+	Restarts int `json:"restarts,omitempty"`
+	// Crashes counts the times the replica's process ended: its restarts,
+	// plus one while it is down after a non-zero exit. A service's process
+	// is meant to run until it is stopped, and runtimes keep the code of
+	// the last exit only, so every restart counts. Drivers may leave it 0
+	// for a healthy replica.
+	Crashes int    `json:"crashes,omitempty"`
+	Error   string `json:"error,omitempty"` // last exit reason or failed health check output
 }
 
 // ServiceStatus is what a driver knows of a service right now.
@@ -104,12 +118,18 @@ type TaskSpec struct {
 	App         string
 	Release     int
 	Image       string
-	Command     []string // as ServiceSpec.Command
+	Command     []string // as ServiceSpec.Command: the whole process
+	Args        []string // as ServiceSpec.Args
 	Env         map[string]string
 	Secrets     map[string]string // as ServiceSpec.Secrets
 	Hosts       map[string]string // as ServiceSpec.Hosts
 	Timeout     time.Duration     // default 10m
 	Labels      map[string]string
+	// Output, when set, receives the task's stdout and stderr while it
+	// runs (best effort: lines may be missed when the runtime's log stream
+	// breaks). Writes come from another goroutine. TaskResult.LogTail is
+	// the authoritative record.
+	Output io.Writer
 }
 
 // SecretResolver reads the values of secret env vars by their references

@@ -3,6 +3,7 @@ package spacepods
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,6 +30,14 @@ type App struct {
 	Workers      []Worker          `json:"workers,omitempty" yaml:"workers"`
 	Tests        *TestSuite        `json:"tests,omitempty" yaml:"tests"`
 
+	// Command (and Migrate, workers' and tests' Command) is the whole
+	// process: it replaces the image's ENTRYPOINT and CMD. Args replace the
+	// image's CMD only: they follow Command, or the image's ENTRYPOINT.
+	Args []string `json:"args,omitempty" yaml:"args"`
+	// MigrateTimeout bounds the migration (a duration; "" =
+	// DefaultTaskTimeout).
+	MigrateTimeout string `json:"migrate_timeout,omitempty" yaml:"migrate_timeout"`
+
 	// Set by the store.
 	Version   int       `json:"version" yaml:"-"`
 	CreatedAt time.Time `json:"created_at" yaml:"-"`
@@ -49,16 +58,43 @@ type Rollout struct {
 	Replicas map[string]int `json:"replicas,omitempty" yaml:"replicas"`
 }
 
-// Worker is an auxiliary process of the same image.
+// Worker is an auxiliary process of the same image. Command and Args mean
+// what they mean on App.
 type Worker struct {
 	Name    string   `json:"name" yaml:"name"`
-	Command []string `json:"command" yaml:"command"`
+	Command []string `json:"command,omitempty" yaml:"command"`
+	Args    []string `json:"args,omitempty" yaml:"args"`
 }
 
-// TestSuite is an app's integration-test suite.
+// TestSuite is an app's integration-test suite. Command and Args mean what
+// they mean on App.
 type TestSuite struct {
 	Image   string   `json:"image" yaml:"image"`
 	Command []string `json:"command,omitempty" yaml:"command"`
+	Args    []string `json:"args,omitempty" yaml:"args"`
+	Timeout string   `json:"timeout,omitempty" yaml:"timeout"` // a duration; "" = DefaultTaskTimeout
+}
+
+// DefaultTaskTimeout bounds a migration or test run whose manifest names no
+// timeout: after it the task is killed and the deploy fails.
+const DefaultTaskTimeout = 10 * time.Minute
+
+// Task timeouts a manifest may set.
+const (
+	MinTaskTimeout = time.Second
+	MaxTaskTimeout = 24 * time.Hour
+)
+
+// TaskTimeout parses a task timeout from a manifest ("" = DefaultTaskTimeout).
+func TaskTimeout(s string) (time.Duration, error) {
+	if s == "" {
+		return DefaultTaskTimeout, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < MinTaskTimeout || d > MaxTaskTimeout {
+		return 0, fmt.Errorf("%q is not a timeout from 1s to 24h: write a duration such as 90s, 10m or 1h30m", s)
+	}
+	return d, nil
 }
 
 // DefaultStages is the rollout used when a manifest names none.
@@ -71,6 +107,8 @@ var (
 	dnsLabelRE = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 	repoRE     = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// releaseSuffixRE matches the end of a release's service name.
+	releaseSuffixRE = regexp.MustCompile(`-r[0-9]+$`)
 )
 
 // ValidName reports whether s is a DNS label usable as an app or environment name.
@@ -131,6 +169,11 @@ func (a *App) Validate() []FieldError {
 		add("name", "name is required: a DNS label such as catalog-api")
 	} else if !ValidName(a.Name) {
 		add("name", "%q is not a valid name: use 1-%d lowercase letters, digits and '-', starting with a letter (e.g. catalog-api)", a.Name, MaxNameLen)
+	} else if releaseSuffixRE.MatchString(a.Name) {
+		// The app's name is also its DNS alias, next to release services
+		// named <app>-r<N>: shop-r2 would be another app's release 2.
+		add("name", "%q ends in -r and a number, which is how Spacepods names releases (%s is release %s of app %s): choose another name",
+			a.Name, a.Name, a.Name[strings.LastIndex(a.Name, "-r")+2:], a.Name[:strings.LastIndex(a.Name, "-r")])
 	}
 	if a.Repo == "" {
 		add("repo", "repo is required: the GitHub repository as owner/name, e.g. acme/catalog-api")
@@ -181,14 +224,18 @@ func (a *App) Validate() []FieldError {
 			add("database.snapshot", "%q is not a valid snapshot name: use lowercase letters, digits and '-'", db.Snapshot)
 		}
 	}
-	for i, c := range [][]string{a.Command, a.Migrate} {
-		f := []string{"command", "migrate"}[i]
-		for _, s := range c {
-			if s == "" {
-				add(f, "empty argument: write the command as a list of non-empty strings, e.g. [\"/app\", \"serve\"]")
-				break
-			}
+	emptyArg := func(f string, c []string) {
+		if slices.Contains(c, "") {
+			add(f, "empty argument: write the command as a list of non-empty strings, e.g. [\"/app\", \"serve\"]")
 		}
+	}
+	emptyArg("command", a.Command)
+	emptyArg("args", a.Args)
+	emptyArg("migrate", a.Migrate)
+	if _, err := TaskTimeout(a.MigrateTimeout); err != nil {
+		add("migrate_timeout", "%v", err)
+	} else if a.MigrateTimeout != "" && len(a.Migrate) == 0 {
+		add("migrate_timeout", "there is no migrate command to time out: remove migrate_timeout, or add migrate")
 	}
 	// <DEP>_URL of each dependency is injected too, and wins over env.
 	depURLVars := map[string]string{}
@@ -234,12 +281,21 @@ func (a *App) Validate() []FieldError {
 			add(f+".name", "worker %q is listed twice: give each worker its own name", w.Name)
 		}
 		wseen[w.Name] = true
-		if len(w.Command) == 0 {
-			add(f+".command", "a worker needs a command, e.g. [\"/app\", \"worker\"]")
+		if len(w.Command) == 0 && len(w.Args) == 0 {
+			add(f+".command", "a worker needs a command, e.g. [\"/app\", \"worker\"] (or args, to keep the image's entrypoint)")
 		}
+		emptyArg(f+".command", w.Command)
+		emptyArg(f+".args", w.Args)
 	}
-	if a.Tests != nil && a.Tests.Image == "" {
-		add("tests.image", "tests need an image that runs them, e.g. acme/catalog-api-tests")
+	if t := a.Tests; t != nil {
+		if t.Image == "" {
+			add("tests.image", "tests need an image that runs them, e.g. acme/catalog-api-tests")
+		}
+		emptyArg("tests.command", t.Command)
+		emptyArg("tests.args", t.Args)
+		if _, err := TaskTimeout(t.Timeout); err != nil {
+			add("tests.timeout", "%v", err)
+		}
 	}
 	return errs
 }

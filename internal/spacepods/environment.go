@@ -75,6 +75,9 @@ type Release struct {
 	// AppVersion is the manifest version the release was made from (0 in
 	// releases made before it was recorded).
 	AppVersion int `json:"app_version,omitempty"`
+	// Args and MigrateTimeout are the app's (see App), as registered.
+	Args           []string `json:"args,omitempty"`
+	MigrateTimeout string   `json:"migrate_timeout,omitempty"`
 }
 
 // ValidateEnvName checks a pod or environment name.

@@ -311,6 +311,9 @@ func manifestYAML(a spacepods.App) string {
 	if len(a.Command) > 0 {
 		line(0, "command", flowList(a.Command))
 	}
+	if len(a.Args) > 0 {
+		line(0, "args", flowList(a.Args))
+	}
 	if len(a.Dependencies) > 0 {
 		line(0, "dependencies", flowList(a.Dependencies))
 	}
@@ -326,6 +329,9 @@ func manifestYAML(a spacepods.App) string {
 	}
 	if len(a.Migrate) > 0 {
 		line(0, "migrate", flowList(a.Migrate))
+	}
+	if a.MigrateTimeout != "" {
+		line(0, "migrate_timeout", scalar(a.MigrateTimeout))
 	}
 	if len(a.Env) > 0 {
 		line(0, "env", "")
@@ -359,13 +365,26 @@ func manifestYAML(a spacepods.App) string {
 	if len(a.Workers) > 0 {
 		line(0, "workers", "")
 		for _, w := range a.Workers {
-			b.WriteString("  - {name: " + scalar(w.Name) + ", command: " + flowList(w.Command) + "}\n")
+			v := "  - {name: " + scalar(w.Name)
+			if len(w.Command) > 0 {
+				v += ", command: " + flowList(w.Command)
+			}
+			if len(w.Args) > 0 {
+				v += ", args: " + flowList(w.Args)
+			}
+			b.WriteString(v + "}\n")
 		}
 	}
 	if t := a.Tests; t != nil {
 		v := "{image: " + scalar(t.Image)
 		if len(t.Command) > 0 {
 			v += ", command: " + flowList(t.Command)
+		}
+		if len(t.Args) > 0 {
+			v += ", args: " + flowList(t.Args)
+		}
+		if t.Timeout != "" {
+			v += ", timeout: " + scalar(t.Timeout)
 		}
 		line(0, "tests", v+"}")
 	}

@@ -62,6 +62,9 @@ type Config struct {
 	ReapEvery   time.Duration  // pods reaper interval; 0 = only explicit Reap calls
 	// RouterHealthInterval is the router's health check interval (default 250ms).
 	RouterHealthInterval time.Duration
+	// WrapStore, when set, wraps the store each deploy engine uses (a
+	// test's way to make it fail).
+	WrapStore func(deploy.Store) deploy.Store
 }
 
 // Stack is a running control plane.
@@ -193,8 +196,12 @@ func (s *Stack) startRouter() error {
 // previous engine, if any, must have been stopped with StopEngine.
 func (s *Stack) StartEngine() (*deploy.Engine, error) {
 	_, port, _ := net.SplitHostPort(s.RouterAddr)
+	var st deploy.Store = s.Store
+	if s.cfg.WrapStore != nil {
+		st = s.cfg.WrapStore(st)
+	}
 	e := &deploy.Engine{
-		Store: s.Store, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
+		Store: st, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
 		DatabaseURL: s.Pods.DatabaseURL, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
 		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"),
 	}

@@ -31,6 +31,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -156,6 +157,10 @@ func (d *Driver) lock(env, name string) func() {
 
 func networkName(env string) string { return "spacepods-" + env }
 
+// containerName is unambiguous across environments and services (see
+// runtime.ObjectName). Containers are found by labels, never by name, so
+// those an older version named spacepods-<env>-<service>-<n> are still
+// found, scaled and removed.
 func containerName(env, service string, replica int) string {
-	return fmt.Sprintf("spacepods-%s-%s-%d", env, service, replica)
+	return runtime.ObjectName("spacepods", env, service, strconv.Itoa(replica))
 }

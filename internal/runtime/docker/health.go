@@ -55,11 +55,11 @@ func (d *Driver) replica(ctx context.Context, c container.Summary) runtime.Repli
 	}
 	if !r.Healthy {
 		// Why it died matters more than why the probe failed.
-		why, restarts := d.exitReason(ctx, c.ID)
+		why, restarts, crashes := d.exitReason(ctx, c.ID)
 		if why != "" {
 			r.Error = strings.TrimSuffix(why+"; "+r.Error, "; ")
 		}
-		r.Restarts = restarts
+		r.Restarts, r.Crashes = restarts, crashes
 	}
 	return r
 }
@@ -86,19 +86,24 @@ func (d *Driver) probeHealth(ctx context.Context, addr, path string, timeout tim
 
 // exitReason says why a replica is not (or was not always) running: exit
 // code, restarts and its last log lines ("" for a replica running since it
-// started), and how often Docker restarted it.
-func (d *Driver) exitReason(ctx context.Context, id string) (string, int) {
+// started), how often Docker restarted it, and how often its process ended
+// (runtime.Replica.Crashes: Docker keeps the last exit code only, and only
+// while the container is down).
+func (d *Driver) exitReason(ctx context.Context, id string) (why string, restarts, crashes int) {
 	c, err := d.client.ContainerInspect(ctx, id)
 	if err != nil || c.State == nil {
-		return "", 0
+		return "", 0, 0
 	}
 	st := c.State
-	var why string
+	crashes = c.RestartCount
+	if (st.Restarting || !st.Running) && st.Status != container.StateCreated && st.ExitCode != 0 {
+		crashes++
+	}
 	switch {
 	case st.Error != "":
 		why = "failed to start: " + st.Error
 	case st.Status == container.StateCreated:
-		return "created but not started", 0
+		return "created but not started", 0, 0
 	case st.Restarting || !st.Running:
 		why = fmt.Sprintf("exited with code %d", st.ExitCode)
 		if st.OOMKilled {
@@ -110,12 +115,12 @@ func (d *Driver) exitReason(ctx context.Context, id string) (string, int) {
 	case c.RestartCount > 0:
 		why = fmt.Sprintf("restarted %d times", c.RestartCount)
 	default:
-		return "", 0
+		return "", 0, 0
 	}
 	if tail := d.logTail(ctx, id, errorLogLines); tail != "" {
 		why += "; last log lines:\n" + tail
 	}
-	return why, c.RestartCount
+	return why, c.RestartCount, crashes
 }
 
 // logTail returns the last lines of a container's stdout and stderr.

@@ -334,7 +334,8 @@ func (d *Driver) inspectSpec(ctx context.Context, s *service) (runtime.ServiceSp
 		Release:     release,
 		Role:        l[runtime.LabelRole],
 		Image:       c.Config.Image,
-		Command:     c.Config.Cmd,
+		Command:     c.Config.Entrypoint,
+		Args:        c.Config.Cmd,
 		Env:         env,
 		Secrets:     secrets,
 		Port:        port,
@@ -401,7 +402,8 @@ func (d *Driver) create(ctx context.Context, spec runtime.ServiceSpec, n int, se
 	grace := int(stopGrace / time.Second)
 	cfg := &container.Config{
 		Image:       spec.Image,
-		Cmd:         spec.Command,
+		Entrypoint:  spec.Command,
+		Cmd:         spec.Args,
 		Env:         envList(env),
 		Labels:      l,
 		StopTimeout: &grace,

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -40,12 +41,13 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 
 	suffix := make([]byte, 4)
 	rand.Read(suffix)
-	name := "spacepods-" + task.Environment + "-" + task.Name + "-task-" + hex.EncodeToString(suffix)
+	name := runtime.ObjectName("spacepods", task.Environment, task.Name, "task", hex.EncodeToString(suffix))
 	cfg := &container.Config{
-		Image:  task.Image,
-		Cmd:    task.Command,
-		Env:    envList(runtime.Merged(task.Env, secrets)), // a task container is started at once
-		Labels: runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release, d.installation),
+		Image:      task.Image,
+		Entrypoint: task.Command,
+		Cmd:        task.Args,
+		Env:        envList(runtime.Merged(task.Env, secrets)), // a task container is started at once
+		Labels:     runtime.Labels(task.Labels, task.Environment, task.App, task.Name, runtime.RoleTask, task.Release, d.installation),
 	}
 	host := &container.HostConfig{NetworkMode: container.NetworkMode(networkName(task.Environment)), ExtraHosts: runtime.HostsList(task.Hosts)}
 	created, err := d.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
@@ -69,6 +71,10 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	}
 	log := d.logger.With("env", task.Environment, "task", task.Name, "container", name)
 	log.Info("task started", "image", task.Image)
+	if task.Output != nil {
+		streamed := d.followTask(cleanup, id, task.Output)
+		defer streamed()
+	}
 
 	select {
 	case w := <-exited:
@@ -108,4 +114,29 @@ func (d *Driver) taskLogs(ctx context.Context, id string) string {
 	tail := &runtime.TailBuffer{Max: runtime.TaskLogTailBytes}
 	stdcopy.StdCopy(tail, tail, rc)
 	return tail.String()
+}
+
+// followTask copies a running container's stdout and stderr to out until
+// the container ends, and returns a function that waits for the copy to
+// end (bounded: the log stream of a container removed early may hang).
+func (d *Driver) followTask(ctx context.Context, id string, out io.Writer) (wait func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rc, err := d.client.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+		if err != nil {
+			return
+		}
+		defer rc.Close()
+		stdcopy.StdCopy(out, out, rc)
+	}()
+	return func() {
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+		cancel()
+		<-done
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,10 +26,11 @@ import (
 
 // Images names the test images the caller provides.
 type Images struct {
-	// TestApp is an image whose entrypoint is the testapp program
-	// (internal/runtime/drivertest/testapp, built by TestAppBinary): a web
-	// service on $PORT (8080) by default, a task with the arguments
-	// "task ...". See its package comment for what it serves.
+	// TestApp is an image FROM scratch holding the testapp program
+	// (internal/runtime/drivertest/testapp, built by TestAppBinary) as
+	// /app, its ENTRYPOINT ["/app"], with no CMD: a web service on $PORT
+	// (8080) by default, a task with the arguments "task ...". See its
+	// package comment for what it serves.
 	TestApp string
 }
 
@@ -55,12 +57,16 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 		{"Service/ScalesUpAndDown", testScale},
 		{"Service/WorkerStateLivesInTheRuntime", testWorkerState},
 		{"Service/CrashingServiceReportsExitAndLogs", testCrash},
+		{"Service/CommandReplacesTheEntrypoint", testServiceCommand},
+		{"Names/PartsThatReadAlikeDoNotCollide", testNamesReadAlike},
 		{"Service/FailingHealthCheckReportsResponse", testUnhealthy},
 		{"List/FindsServicesAndEnvironmentsByLabels", testList},
 		{"Service/SecretsReachEveryReplicaAndTask", testSecrets},
 		{"Task/ExitZeroWithOutputAndEnv", testTaskOK},
 		{"Task/NonZeroExitIsAResultWithLogTail", testTaskFails},
 		{"Task/TimeoutKillsTheTask", testTaskTimeout},
+		{"Task/CommandReplacesTheEntrypoint", testTaskCommand},
+		{"Task/OutputStreamsWhileItRuns", testTaskOutput},
 		{"Logs/TailAndFollowAllReplicas", testLogs},
 		{"Gateway/ContainersReachTheHost", testGateway},
 		{"Installation/AnotherNeitherSeesNorTouchesIt", testInstallations},
@@ -355,8 +361,9 @@ func testWorkerState(t *testing.T, s *suite) {
 func testCrash(t *testing.T, s *suite) {
 	env := s.env(t, "crash")
 	s.create(t, s.web(env, "crasher", map[string]string{"TESTAPP_MODE": "crash", "TESTAPP_EXIT_CODE": "3"}))
-	s.waitFor(t, env, "crasher", "an error with exit code 3 and the crash log line, and a restart", func(st runtime.ServiceStatus) bool {
+	s.waitFor(t, env, "crasher", "an error with exit code 3 and the crash log line, a restart and 2 crashes", func(st runtime.ServiceStatus) bool {
 		return st.Desired == 1 && st.Healthy == 0 && len(st.Replicas) == 1 && st.Replicas[0].Restarts > 0 &&
+			st.Replicas[0].Crashes >= 2 &&
 			strings.Contains(st.Replicas[0].Error, "code 3") &&
 			strings.Contains(st.Replicas[0].Error, "crashing on purpose")
 	})
@@ -404,7 +411,8 @@ func testList(t *testing.T, s *suite) {
 	}
 }
 
-// task is a testapp task; args go after "task".
+// task is a testapp task run through the image's ENTRYPOINT: Args are
+// "task" and args.
 func (s *suite) task(env, name string, args ...string) runtime.TaskSpec {
 	return runtime.TaskSpec{
 		Name:        name,
@@ -412,7 +420,7 @@ func (s *suite) task(env, name string, args ...string) runtime.TaskSpec {
 		App:         "catalog-api",
 		Release:     3,
 		Image:       s.images.TestApp,
-		Command:     append([]string{"task"}, args...),
+		Args:        append([]string{"task"}, args...),
 		Timeout:     time.Minute,
 	}
 }
@@ -668,4 +676,164 @@ func listEnvs(t *testing.T, s *suite) []string {
 		t.Fatalf("ListEnvironments: %v", err)
 	}
 	return got
+}
+
+// testServiceCommand: a service's Command is its whole process (it replaces
+// the image's ENTRYPOINT, /app, and CMD) and its Args follow; Args alone
+// follow the image's ENTRYPOINT. A replica added later runs the same.
+func testServiceCommand(t *testing.T, s *suite) {
+	env := s.env(t, "command")
+	whole := s.web(env, "whole", nil)
+	whole.Command, whole.Args = []string{"/app", "-first"}, []string{"-second"}
+	s.create(t, whole)
+	kept := s.web(env, "kept", nil)
+	kept.Args = []string{"-only"}
+	s.create(t, kept)
+	for _, c := range []struct {
+		spec runtime.ServiceSpec
+		argv []string // the process's command line
+	}{
+		{whole, []string{"/app", "-first", "-second"}},
+		{kept, []string{"/app", "-only"}},
+	} {
+		st := s.healthy(t, env, c.spec.Name, 1)
+		if s.simulated() {
+			command, args, err := s.opts.Simulated.Process(s.ctx(t), env, c.spec.Name)
+			if err != nil {
+				t.Fatalf("Simulation.Process(%s): %v", c.spec.Name, err)
+			}
+			if !slices.Equal(command, c.spec.Command) || !slices.Equal(args, c.spec.Args) {
+				t.Errorf("service %s runs command %q args %q, want command %q args %q", c.spec.Name, command, args, c.spec.Command, c.spec.Args)
+			}
+			continue
+		}
+		if got := argv(t, st.Replicas[0]); !slices.Equal(got, c.argv) {
+			t.Errorf("service %s (Command %q, Args %q) runs %q, want %q", c.spec.Name, c.spec.Command, c.spec.Args, got, c.argv)
+		}
+	}
+	if s.simulated() {
+		return
+	}
+	if err := s.d.ScaleService(s.ctx(t), env, whole.Name, 2); err != nil {
+		t.Fatal(err)
+	}
+	st := s.healthy(t, env, whole.Name, 2)
+	if got, want := argv(t, st.Replicas[1]), []string{"/app", "-first", "-second"}; !slices.Equal(got, want) {
+		t.Errorf("the scaled-up replica runs %q, want %q", got, want)
+	}
+}
+
+// argv asks a testapp replica for its command line.
+func argv(t *testing.T, r runtime.Replica) []string {
+	t.Helper()
+	code, body := get(t, "http://"+r.Addr+"/args")
+	var out []string
+	if err := json.Unmarshal([]byte(body), &out); code != http.StatusOK || err != nil {
+		t.Fatalf("GET /args on replica %s = %d %q (%v)", r.ID, code, body, err)
+	}
+	return out
+}
+
+// testTaskCommand: a task's Command is its whole process. Run after the
+// image's ENTRYPOINT (/app /app task ...), this one would start a web
+// server and never end.
+func testTaskCommand(t *testing.T, s *suite) {
+	env := s.env(t, "task-command")
+	task := s.task(env, "migrate")
+	task.Args = nil
+	task.Command = []string{"/app", "task", "-say=ran as given", "-exit=4"}
+	task.Timeout = 30 * time.Second
+	res, err := s.d.RunTask(s.ctx(t), task)
+	if err != nil {
+		t.Fatalf("RunTask with Command %q: %v (log tail %q)", task.Command, err, res.LogTail)
+	}
+	if res.ExitCode != 4 {
+		t.Errorf("exit code %d, want 4 (log tail %q)", res.ExitCode, res.LogTail)
+	}
+	if !s.simulated() && !strings.Contains(res.LogTail, "ran as given") {
+		t.Errorf("log tail %q misses the task's output", res.LogTail)
+	}
+}
+
+// testTaskOutput: TaskSpec.Output gets the task's output while it runs.
+func testTaskOutput(t *testing.T, s *suite) {
+	env := s.env(t, "task-output")
+	out := &syncBuffer{}
+	task := s.task(env, "slow", "-say=first line", "-sleep=4s")
+	task.Output = out
+	want := "first line"
+	if s.simulated() {
+		want = "" // any line of the runtime's own
+	}
+	done := make(chan struct{})
+	var res runtime.TaskResult
+	var err error
+	go func() {
+		defer close(done)
+		res, err = s.d.RunTask(s.ctx(t), task)
+	}()
+	seen := false
+	for !seen {
+		select {
+		case <-done:
+			t.Fatalf("the task ended (%v, log tail %q) before its output %q reached Output; Output has %q", err, res.LogTail, want, out.String())
+		case <-time.After(50 * time.Millisecond):
+			got := out.String()
+			seen = got != "" && strings.Contains(got, want)
+		}
+	}
+	<-done
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("RunTask: exit %d, %v", res.ExitCode, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testNamesReadAlike: environment X-b with service c-r1 and environment X
+// with service b-c-r1 read alike joined by dashes (X-b-c-r1); both run, and
+// each is itself.
+func testNamesReadAlike(t *testing.T, s *suite) {
+	base := uniqueName("nm")
+	envAB, envA := s.envNamed(t, base+"-b"), s.envNamed(t, base)
+	one := s.web(envAB, "c-r1", map[string]string{"MARK": "in " + envAB})
+	two := s.web(envA, "b-c-r1", map[string]string{"MARK": "in " + envA})
+	s.create(t, one)
+	s.create(t, two)
+	for _, spec := range []runtime.ServiceSpec{one, two} {
+		st := s.healthy(t, spec.Environment, spec.Name, 1)
+		if st.Environment != spec.Environment || st.Name != spec.Name {
+			t.Errorf("status of %s/%s = %s", spec.Environment, spec.Name, toJSON(st))
+		}
+		if got := listServices(t, s, spec.Environment); len(got) != 1 || got[0].Name != spec.Name {
+			t.Errorf("ListServices(%s) = %s, want only %s", spec.Environment, toJSON(got), spec.Name)
+		}
+		if s.simulated() {
+			continue
+		}
+		var env map[string]string
+		if _, body := get(t, "http://"+st.Replicas[0].Addr+"/env"); json.Unmarshal([]byte(body), &env) != nil || env["MARK"] != spec.Env["MARK"] {
+			t.Errorf("the replica of %s/%s answers with env %q, want MARK=%q", spec.Environment, spec.Name, body, spec.Env["MARK"])
+		}
+	}
+	if err := s.d.DeleteService(s.ctx(t), envA, two.Name); err != nil {
+		t.Fatal(err)
+	}
+	s.healthy(t, envAB, one.Name, 1)
 }

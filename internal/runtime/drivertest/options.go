@@ -37,6 +37,10 @@ type Simulation struct {
 	// leads to inside an environment (e.g. from a Service's endpoints); none
 	// if the name does not resolve there.
 	Resolve func(ctx context.Context, env, name string) ([]string, error)
+	// Process returns the command and the arguments that the runtime runs
+	// in the containers of a service (e.g. its Deployment's command and
+	// args).
+	Process func(ctx context.Context, env, service string) (command, args []string, err error)
 }
 
 // RunWithOptions is Run for a runtime that opts describe.

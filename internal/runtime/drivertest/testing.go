@@ -76,7 +76,12 @@ func (s *suite) ctx(t *testing.T) context.Context {
 // test ends.
 func (s *suite) env(t *testing.T, hint string) string {
 	t.Helper()
-	name := uniqueName(hint)
+	return s.envNamed(t, uniqueName(hint))
+}
+
+// envNamed creates the environment name and destroys it when the test ends.
+func (s *suite) envNamed(t *testing.T, name string) string {
+	t.Helper()
 	if err := s.d.EnsureEnvironment(s.ctx(t), runtime.EnvSpec{Name: name, Labels: map[string]string{"spacepods.test": "drivertest"}}); err != nil {
 		t.Fatalf("EnsureEnvironment(%s): %v", name, err)
 	}

@@ -291,3 +291,59 @@ func TestDeploy_StagedRolloutThroughAnIngressOnKubernetes(t *testing.T) {
 	}
 	t.Logf("rolled back: %s", third.Error)
 }
+
+// TestDeploy_HungMigrationTimesOutOnKubernetes: a migration (run as given,
+// as the container's command) that outlives its migrate_timeout is killed;
+// the deploy fails at migrate naming the timeout, keeps the task's log, and
+// reported the running migration meanwhile.
+func TestDeploy_HungMigrationTimesOutOnKubernetes(t *testing.T) {
+	requireCluster(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	d := newDriver(t, kubernetes.Config{})
+	r := newDeployRig(t, ctx, d, &deploy.Engine{Ingress: d, Domain: "apps.example.test"})
+	r.engine.Options.TaskProgress = 300 * time.Millisecond // no deploy runs yet
+	const manifest = `name: migrator
+repo: acme/migrator
+kind: web
+port: 8080
+health: /healthz
+migrate: ["/app", "task", "-say=migrating", "-sleep=1h"]
+migrate_timeout: 2s
+`
+	if _, _, err := r.engine.Catalog.Register(ctx, []byte(manifest), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.engine.Catalog.RecordBuild(ctx, spacepods.Build{App: "migrator", Number: 1, GitSHA: strings.Repeat("b", 40), Branch: "main", Image: "acme/migrator:1"}); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := r.engine.Submit(ctx, deploy.Request{Env: r.env, App: "migrator", Build: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep, err = r.engine.WaitDeploy(ctx, dep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Status != spacepods.DeployRolledBack || dep.Step != "migrate" || !strings.Contains(dep.Error, "timeout of 2s") || !strings.Contains(dep.Output, "simulated by kwok") {
+		t.Errorf("deploy = %s at %s (%s), output %q; want rolled back at migrate naming the 2s timeout, with the task's log", dep.Status, dep.Step, dep.Error, dep.Output)
+	}
+	evs, err := r.engine.Events(ctx, dep.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress := false
+	for _, e := range evs {
+		progress = progress || strings.HasPrefix(e.Message, "migrate running 0:0")
+	}
+	if !progress {
+		t.Errorf("no progress event while the migration ran: %+v", evs)
+	}
+	jobs, err := d.Client().BatchV1().Jobs(d.Namespace(r.env)).List(ctx, metav1.ListOptions{})
+	if err != nil || len(jobs.Items) != 0 {
+		t.Errorf("jobs left after the timed-out migration: %v, %v", jobs, err)
+	}
+	if svcs, err := d.ListServices(ctx, r.env); err != nil || len(svcs) != 0 {
+		t.Errorf("services after the failed first deploy: %+v, %v; want none", svcs, err)
+	}
+}

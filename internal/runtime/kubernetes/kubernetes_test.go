@@ -42,6 +42,14 @@ func TestDriver_Conformance(t *testing.T) {
 		Resolve: func(ctx context.Context, env, name string) ([]string, error) {
 			return resolve(ctx, c, probe.Namespace(env), name)
 		},
+		Process: func(ctx context.Context, env, service string) ([]string, []string, error) {
+			dep, err := c.client.AppsV1().Deployments(probe.Namespace(env)).Get(ctx, service, metav1.GetOptions{})
+			if err != nil {
+				return nil, nil, err
+			}
+			ctr := dep.Spec.Template.Spec.Containers[0]
+			return ctr.Command, ctr.Args, nil
+		},
 	}
 	drivertest.RunWithOptions(t, func(t *testing.T) runtime.Driver { return newDriver(t, kubernetes.Config{}) },
 		drivertest.Images{TestApp: testImage}, drivertest.Options{Simulated: sim,
@@ -118,7 +126,7 @@ func ensureEnv(t *testing.T, d *kubernetes.Driver, name string) {
 func webSpec(env, name string) runtime.ServiceSpec {
 	return runtime.ServiceSpec{
 		Name: name, Environment: env, App: "catalog-api", Release: 4, Role: runtime.RoleWeb,
-		Image: testImage, Command: []string{"-verbose"}, Env: map[string]string{"GREETING": "hi", "PORT": "8080"},
+		Image: testImage, Command: []string{"/app", "serve"}, Args: []string{"-verbose"}, Env: map[string]string{"GREETING": "hi", "PORT": "8080"},
 		Port: 8080, Aliases: []string{"catalog-api"}, Replicas: 2,
 		Health: runtime.HealthCheck{Path: "/healthz", Interval: 1500 * time.Millisecond, Timeout: time.Second},
 		Labels: map[string]string{"spacepods.team": "payments"},
@@ -179,8 +187,8 @@ func TestDriver_ServiceIsADeploymentAndServicesInTheEnvironmentsNamespace(t *tes
 		t.Errorf("replicas = %d, want 2", *dep.Spec.Replicas)
 	}
 	ctr := dep.Spec.Template.Spec.Containers[0]
-	if ctr.Image != testImage || !slices.Equal(ctr.Args, []string{"-verbose"}) {
-		t.Errorf("container image %q args %q", ctr.Image, ctr.Args)
+	if ctr.Image != testImage || !slices.Equal(ctr.Command, []string{"/app", "serve"}) || !slices.Equal(ctr.Args, []string{"-verbose"}) {
+		t.Errorf("container image %q command %q args %q, want the spec's Command as command and its Args as args", ctr.Image, ctr.Command, ctr.Args)
 	}
 	if len(ctr.Env) != 2 || ctr.Env[0] != (corev1.EnvVar{Name: "GREETING", Value: "hi"}) {
 		t.Errorf("container env = %v", ctr.Env)
@@ -321,7 +329,7 @@ func TestDriver_DestroyDeletesTheNamespaceAndWaitsUntilItIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHealthy(t, d, env, spec.Name, 2)
-	if _, err := d.RunTask(t.Context(), runtime.TaskSpec{Name: "migrate", Environment: env, App: "catalog-api", Image: testImage, Command: []string{"task"}}); err != nil {
+	if _, err := d.RunTask(t.Context(), runtime.TaskSpec{Name: "migrate", Environment: env, App: "catalog-api", Image: testImage, Args: []string{"task"}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := leftovers(t, c, env); len(got) < 8 {
@@ -468,7 +476,7 @@ func TestDriver_TaskLogTailComesFromThePodLogAPI(t *testing.T) {
 	}
 	env := uniqueEnv("tasklog")
 	ensureEnv(t, d, env)
-	res, err := d.RunTask(t.Context(), runtime.TaskSpec{Name: "migrate", Environment: env, Image: testImage, Command: []string{"task", "-exit=4"}})
+	res, err := d.RunTask(t.Context(), runtime.TaskSpec{Name: "migrate", Environment: env, Image: testImage, Args: []string{"task", "-exit=4"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,6 +499,55 @@ func TestDriver_TaskLogTailComesFromThePodLogAPI(t *testing.T) {
 	}
 	if len(jobs.Items) != 0 {
 		t.Errorf("jobs left after RunTask: %d", len(jobs.Items))
+	}
+}
+
+// TestDriver_TaskCommandIsTheContainersCommand: a task's Command becomes
+// its container's command (replacing the image's ENTRYPOINT), not its
+// args (which would run after the ENTRYPOINT); its Args become args.
+func TestDriver_TaskCommandIsTheContainersCommand(t *testing.T) {
+	c := requireCluster(t)
+	t.Parallel()
+	d := newDriver(t, kubernetes.Config{})
+	env := uniqueEnv("taskcmd")
+	ensureEnv(t, d, env)
+	for _, task := range []runtime.TaskSpec{
+		{Name: "migrate", Environment: env, Image: testImage, Command: []string{"/app", "task", "-sleep=3s", "-exit=5"}},
+		{Name: "tests", Environment: env, Image: testImage, Args: []string{"task", "-sleep=3s", "-exit=5"}},
+	} {
+		done := make(chan struct{})
+		var res runtime.TaskResult
+		var err error
+		go func() {
+			defer close(done)
+			res, err = d.RunTask(t.Context(), task)
+		}()
+		var ctr *corev1.Container
+		for ctr == nil {
+			jobs, lerr := c.client.BatchV1().Jobs(d.Namespace(env)).List(t.Context(), metav1.ListOptions{})
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			for _, j := range jobs.Items {
+				if j.Labels[runtime.LabelService] == task.Name {
+					ctr = &j.Spec.Template.Spec.Containers[0]
+				}
+			}
+			select {
+			case <-done:
+				if ctr == nil {
+					t.Fatalf("task %s ended (%v) before its Job was seen", task.Name, err)
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if !slices.Equal(ctr.Command, task.Command) || !slices.Equal(ctr.Args, task.Args) {
+			t.Errorf("task %s: Job container command %q args %q, want command %q args %q", task.Name, ctr.Command, ctr.Args, task.Command, task.Args)
+		}
+		<-done
+		if err != nil || res.ExitCode != 5 {
+			t.Errorf("task %s: exit %d, %v; want exit 5", task.Name, res.ExitCode, err)
+		}
 	}
 }
 

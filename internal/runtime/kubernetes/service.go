@@ -156,7 +156,8 @@ func (d *Driver) deployment(ns string, spec runtime.ServiceSpec) *appsv1.Deploym
 	c := corev1.Container{
 		Name:                     containerName,
 		Image:                    spec.Image,
-		Args:                     spec.Command,
+		Command:                  spec.Command,
+		Args:                     spec.Args,
 		Env:                      envVars(spec.Env),
 		ImagePullPolicy:          corev1.PullPolicy(d.cfg.ImagePullPolicy),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -594,6 +595,7 @@ func replica(p *corev1.Pod, port int) runtime.Replica {
 		return r
 	}
 	r.Restarts = int(cs.RestartCount)
+	r.Crashes = crashes(cs)
 	var msgs []string
 	if t := cs.LastTerminationState.Terminated; t != nil && !r.Healthy {
 		msgs = append(msgs, terminated(t, cs.RestartCount))
@@ -608,6 +610,22 @@ func replica(p *corev1.Pod, port int) runtime.Replica {
 		r.Error = strings.Join(msgs, "; ")
 	}
 	return r
+}
+
+// crashes is runtime.Replica.Crashes of a container: its restarts, plus
+// the exit it is down after (terminated now, or waiting to be restarted
+// after its last termination) when that exit failed.
+func crashes(cs *corev1.ContainerStatus) int {
+	n := int(cs.RestartCount)
+	switch last := cs.LastTerminationState.Terminated; {
+	case cs.State.Terminated != nil:
+		if cs.State.Terminated.ExitCode != 0 {
+			n++
+		}
+	case cs.State.Waiting != nil && last != nil && last.ExitCode != 0:
+		n++
+	}
+	return n
 }
 
 func terminated(t *corev1.ContainerStateTerminated, restarts int32) string {

@@ -100,6 +100,9 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if task.Output != nil {
+		defer d.followTask(waitCtx, ns, job.Name, task.Output)()
+	}
 	pod, err := d.waitTask(waitCtx, ns, job.Name)
 	switch {
 	case err == nil:
@@ -152,7 +155,8 @@ func (d *Driver) job(ns string, task runtime.TaskSpec, timeout time.Duration) *b
 					Containers: []corev1.Container{{
 						Name:                     containerName,
 						Image:                    task.Image,
-						Args:                     task.Command,
+						Command:                  task.Command,
+						Args:                     task.Args,
 						Env:                      envVars(task.Env),
 						ImagePullPolicy:          corev1.PullPolicy(d.cfg.ImagePullPolicy),
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -226,4 +230,47 @@ func (d *Driver) taskLogs(ctx context.Context, ns, pod string) string {
 	tail := &runtime.TailBuffer{Max: runtime.TaskLogTailBytes}
 	io.Copy(tail, rc)
 	return tail.String()
+}
+
+// followTask copies the log of the Job's pod to out while it runs, from
+// when its container has started, and returns a function that stops the
+// copy and waits for it to end. It is best effort: TaskResult.LogTail is
+// read separately, once the task has ended.
+func (d *Driver) followTask(ctx context.Context, ns, job string, out io.Writer) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for wait := 100 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+			list, err := d.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: jobNameLabel + "=" + job})
+			if err == nil {
+				for _, p := range list.Items {
+					if c := taskContainer(&p); c != nil && (c.State.Running != nil || c.State.Terminated != nil) {
+						rc, err := d.client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: containerName, Follow: true}).Stream(ctx)
+						if err != nil {
+							return
+						}
+						defer rc.Close()
+						io.Copy(out, rc)
+						return
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}()
+	return func() {
+		// A kubelet ends the stream with the container; give it a
+		// moment to flush the last lines.
+		select {
+		case <-done:
+		case <-time.After(500 * time.Millisecond):
+		}
+		cancel()
+		<-done
+	}
 }

@@ -1,14 +1,16 @@
 // Command testapp is the workload of the runtime driver conformance suite
 // (internal/runtime/drivertest). It is built as a static binary and shipped
-// in a FROM scratch image whose ENTRYPOINT is /testapp.
+// in a FROM scratch image whose ENTRYPOINT is /app.
 //
-// With no arguments it is a web service on $PORT (default 8080):
+// Unless its first argument is "task", it is a web service on $PORT
+// (default 8080):
 //
 //	GET /healthz       200, or $TESTAPP_HEALTH_STATUS
 //	GET /env           the process environment as a JSON object
 //	GET /call?url=U    fetches U and relays its status and body (502 on error)
 //	GET /log?msg=M     prints M on stdout
 //	GET /exit?code=N   exits with N (default $TESTAPP_EXIT_CODE, else 0)
+//	GET /args          its command line (os.Args) as a JSON list
 //
 // TESTAPP_MODE=crash makes it print a message on stderr and exit at once with
 // $TESTAPP_EXIT_CODE (default 3).
@@ -109,6 +111,10 @@ func webMain() int {
 	})
 	mux.HandleFunc("GET /log", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Println(r.URL.Query().Get("msg"))
+	})
+	mux.HandleFunc("GET /args", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(os.Args)
 	})
 	mux.HandleFunc("GET /exit", func(w http.ResponseWriter, r *http.Request) {
 		code := envInt("TESTAPP_EXIT_CODE", 0)
