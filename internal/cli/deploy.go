@@ -131,7 +131,7 @@ plan shows.`,
 	cmd.Flags().IntVar(&build, "build", 0, "build number")
 	cmd.Flags().BoolVar(&plan, "plan", false, "show what the deploy would change (manifest diff, who registered it) without deploying")
 	confirmFlag(cmd, &confirm)
-		cmd.Flags().BoolVar(&wait, "wait", false, "stream the steps (and a running migration's elapsed time and output) until the deploy ends (exit 1 unless completed)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "stream the steps (and a running migration's elapsed time and output) until the deploy ends (exit 1 unless completed)")
 
 	var listEnv, listApp string
 	var limit int
