@@ -214,7 +214,7 @@ func (g *globals) printDeploy(d client.Deploy, evs []client.Event) {
 	if len(evs) > 0 {
 		fmt.Fprintln(w, "\nevents:")
 		for _, e := range evs {
-			fmt.Fprintf(w, "  %s  %-5s %s\n", e.At.Local().Format("15:04:05.000"), e.Level, e.Message)
+			fmt.Fprintf(w, "  %s  %-5s %s\n", e.At.Local().Format("15:04:05.000"), e.Level, e.Line())
 		}
 	}
 }
@@ -237,7 +237,7 @@ func (g *globals) afterDeploy(ctx context.Context, c *client.Client, d client.De
 		}
 		for _, e := range evs {
 			after = e.ID
-			fmt.Fprintf(g.stdout, "%s  %s\n", e.At.Local().Format("15:04:05.000"), e.Message)
+			fmt.Fprintf(g.stdout, "%s  %s\n", e.At.Local().Format("15:04:05.000"), e.Line())
 		}
 		d, err = c.GetDeploy(ctx, d.ID)
 		if err != nil {

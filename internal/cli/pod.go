@@ -124,7 +124,7 @@ func (g *globals) followPod(ctx context.Context, c *client.Client, name string) 
 			if e.App != "" {
 				app = e.App + ": "
 			}
-			fmt.Fprintf(g.stdout, "%6.1fs  %s%s\n", e.At.Sub(start).Seconds(), app, e.Message)
+			fmt.Fprintf(g.stdout, "%6.1fs  %s%s\n", e.At.Sub(start).Seconds(), app, e.Line())
 		}
 		v, err := c.GetPod(ctx, name)
 		if err != nil {

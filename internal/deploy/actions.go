@@ -58,5 +58,6 @@ func (e *Engine) Events(ctx context.Context, id, after int64) ([]spacepods.Event
 	if err != nil {
 		return nil, err
 	}
-	return e.Store.Events(ctx, d.Env, d.ID, after, 1000)
+	evs, err := e.Store.Events(ctx, d.Env, d.ID, after, 1000)
+	return spacepods.RedactEvents(ctx, evs), err
 }

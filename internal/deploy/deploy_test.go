@@ -46,7 +46,7 @@ func describe(s *podstest.Stack, d spacepods.Deploy) string {
 	}
 	evs, _ := s.Store.Events(context.Background(), d.Env, d.ID, 0, 1000)
 	for _, e := range evs {
-		fmt.Fprintf(&b, "  %s %-5s %s\n", e.At.Format("15:04:05.000"), e.Level, e.Message)
+		fmt.Fprintf(&b, "  %s %-5s %s\n", e.At.Format("15:04:05.000"), e.Level, e.Line())
 	}
 	if d.Output != "" {
 		fmt.Fprintf(&b, "  output:\n%s\n", d.Output)
@@ -620,7 +620,7 @@ func TestDeploy_EntrypointImageRunsCommandsAsGivenAndAHungMigrationTimesOut(t *t
 	}
 	live := false
 	for _, e := range evs {
-		live = live || strings.HasPrefix(e.Message, "migrate running 0:0") && strings.Contains(e.Message, "migrating forever")
+		live = live || strings.HasPrefix(e.Message, "migrate running 0:0") && strings.Contains(e.Output, "migrating forever")
 	}
 	if !live {
 		t.Errorf("no progress event showed the running migration's output:\n%s", describe(s, d))

@@ -507,8 +507,14 @@ func (e *Engine) cancelDeploy(ctx context.Context, d *spacepods.Deploy, reason s
 
 // event records a progress line of a deploy (and logs it).
 func (e *Engine) event(ctx context.Context, d *spacepods.Deploy, level, msg string) {
-	e.Logger.Info(msg, "deploy", d.ID, "env", d.Env, "app", d.App)
-	if _, err := e.Store.AddEvent(context.WithoutCancel(ctx), spacepods.Event{Env: d.Env, App: d.App, Deploy: d.ID, Level: level, Message: msg}); err != nil {
+	e.record(ctx, spacepods.Event{Env: d.Env, App: d.App, Deploy: d.ID, Level: level, Message: msg})
+}
+
+// record logs and stores one event (a failure to store it is only logged:
+// events are progress lines, not state).
+func (e *Engine) record(ctx context.Context, ev spacepods.Event) {
+	e.Logger.Info(ev.Line(), "deploy", ev.Deploy, "env", ev.Env, "app", ev.App)
+	if _, err := e.Store.AddEvent(context.WithoutCancel(ctx), ev); err != nil {
 		e.Logger.Error("record event", "err", err)
 	}
 }

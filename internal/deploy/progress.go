@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"github.com/spacepods/spacepods/internal/spacepods"
 	"strings"
 	"sync"
 	"time"
@@ -68,26 +69,28 @@ func (r *run) reportProgress(ctx context.Context, what string, out *taskOutput, 
 			case <-t.C:
 			}
 			last, n := out.state()
-			r.e.event(ctx, r.d, "info", progressLine(what, time.Since(start), last, n-seen))
+			msg, output := progressLine(what, time.Since(start), last, n-seen)
+			r.e.record(ctx, spacepods.Event{Env: r.d.Env, App: r.d.App, Deploy: r.d.ID, Level: "info", Message: msg, Output: output})
 			seen = n
 		}
 	}()
 	return func() { cancel(); <-done }
 }
 
-// progressLine renders a running task's progress event.
-func progressLine(what string, elapsed time.Duration, last string, fresh int) string {
+// progressLine renders a running task's progress event: its message, and
+// the task's latest output line apart (viewers get the message only).
+func progressLine(what string, elapsed time.Duration, last string, fresh int) (msg, output string) {
 	s := int(elapsed.Round(time.Second) / time.Second)
-	msg := fmt.Sprintf("%s running %d:%02d", what, s/60, s%60)
+	msg = fmt.Sprintf("%s running %d:%02d", what, s/60, s%60)
 	switch {
 	case last == "":
-		return msg + " — no output yet"
+		return msg + " — no output yet", ""
 	case fresh == 0:
-		return msg + " — no new output; last line: " + clipLine(last)
+		return msg + " — no new output; last line", clipLine(last)
 	case fresh == 1:
-		return msg + " — 1 new line: " + clipLine(last)
+		return msg + " — 1 new line", clipLine(last)
 	}
-	return fmt.Sprintf("%s — %d new lines, last: %s", msg, fresh, clipLine(last))
+	return fmt.Sprintf("%s — %d new lines, last", msg, fresh), clipLine(last)
 }
 
 // clipLine shortens a line of output for an event.

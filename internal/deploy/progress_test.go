@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 func TestTaskOutput_KeepsTheLastLineAndCountsLines(t *testing.T) {
@@ -37,13 +38,17 @@ func TestProgressLine_SaysElapsedTimeAndOutput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := progressLine("migrate", tc.elapsed, tc.last, tc.fresh); got != tc.want {
+			msg, output := progressLine("migrate", tc.elapsed, tc.last, tc.fresh)
+			if got := (spacepods.Event{Message: msg, Output: output}).Line(); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if tc.last != "" && (strings.Contains(msg, tc.last) || output != tc.last) {
+				t.Errorf("the output line %q must be apart from the message %q (viewers get the message only), got output %q", tc.last, msg, output)
 			}
 		})
 	}
 	long := strings.Repeat("é", 300)
-	if got := progressLine("migrate", time.Second, long, 1); !strings.HasSuffix(got, "…") || len(got) > 260 {
+	if _, got := progressLine("migrate", time.Second, long, 1); !strings.HasSuffix(got, "…") || len(got) > 210 {
 		t.Errorf("a long line is not cut: %d bytes", len(got))
 	}
 }

@@ -720,7 +720,8 @@ func (s *Service) List(ctx context.Context, kind string) ([]spacepods.Environmen
 
 // Events returns progress lines of an environment after an event ID.
 func (s *Service) Events(ctx context.Context, name string, after int64) ([]spacepods.Event, error) {
-	return s.Store.Events(ctx, name, 0, after, 1000)
+	evs, err := s.Store.Events(ctx, name, 0, after, 1000)
+	return spacepods.RedactEvents(ctx, evs), err
 }
 
 // Logs streams an app's logs in an environment (its live release).

@@ -293,7 +293,7 @@ func HideOutput(ctx context.Context, d *spacepods.Deploy) {
 	if d.Output == "" {
 		return
 	}
-	if a := spacepods.ActorFrom(ctx); a == nil || !spacepods.RoleAtLeast(a.Role, spacepods.RoleDeveloper) {
+	if !spacepods.MayReadOutput(ctx) {
 		d.Output, d.OutputHidden = "", true
 	}
 }

@@ -303,6 +303,21 @@ func TestAPI_DeployOutputAndLogsAreForDevelopers(t *testing.T) {
 			}
 		}
 	}
+	// A running migration's progress events carry its output lines apart
+	// from their message: viewers get the message only.
+	if _, err := f.srv.Store.AddEvent(ctx, spacepods.Event{Env: "p1", App: "web", Deploy: d.ID, Message: "migrate running 0:05 — 1 new line", Output: "connecting to postgres://app:hunter2@db/app"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/deploys/" + strconv.FormatInt(d.ID, 10) + "/events", "/api/v1/pods/p1/events"} {
+		s, out := f.do(t, "GET", path, f.tokens[spacepods.RoleViewer], nil)
+		if s != 200 || strings.Contains(string(out), "hunter2") || !strings.Contains(string(out), `"output_hidden": true`) || !strings.Contains(string(out), "migrate running 0:05") {
+			t.Fatalf("viewer GET %s: %d %s", path, s, out)
+		}
+		s, out = f.do(t, "GET", path, f.tokens[spacepods.RoleDeveloper], nil)
+		if s != 200 || !strings.Contains(string(out), "hunter2") {
+			t.Fatalf("developer GET %s: %d %s", path, s, out)
+		}
+	}
 	s, out := f.do(t, "GET", "/api/v1/pods/p1/apps/web/logs", f.tokens[spacepods.RoleViewer], nil)
 	if s != http.StatusForbidden || strings.Contains(string(out), "secret") || !strings.Contains(string(out), "developer") {
 		t.Fatalf("viewer logs: %d %s", s, out)

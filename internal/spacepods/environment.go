@@ -1,6 +1,9 @@
 package spacepods
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Environment kinds.
 const (
@@ -47,13 +50,48 @@ type EnvApp struct {
 
 // Event is one line of progress of an environment or deploy.
 type Event struct {
-	ID      int64     `json:"id"`
-	Env     string    `json:"env"`
-	App     string    `json:"app,omitempty"`
-	Deploy  int64     `json:"deploy,omitempty"`
-	Level   string    `json:"level"` // info, warn, error
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
+	ID      int64  `json:"id"`
+	Env     string `json:"env"`
+	App     string `json:"app,omitempty"`
+	Deploy  int64  `json:"deploy,omitempty"`
+	Level   string `json:"level"` // info, warn, error
+	Message string `json:"message"`
+	// Output is a line of a task's output the event carries (a running
+	// migration's latest line); OutputHidden says it was withheld from a
+	// caller who may not read output (see MayReadOutput).
+	Output       string    `json:"output,omitempty"`
+	OutputHidden bool      `json:"output_hidden,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// Line is the event as one line of text: its message and its output.
+func (e Event) Line() string {
+	if e.Output == "" {
+		return e.Message
+	}
+	return e.Message + ": " + e.Output
+}
+
+// MayReadOutput reports whether the caller in ctx may read task and
+// container output (deploy output, output lines of events, logs): it often
+// carries connection strings and secrets that apps print, so viewers may
+// not. A context without a caller is the system itself.
+func MayReadOutput(ctx context.Context) bool {
+	return RoleAtLeast(ActorRole(ctx), RoleDeveloper)
+}
+
+// RedactEvents withholds the events' output lines from a caller who may
+// not read output.
+func RedactEvents(ctx context.Context, evs []Event) []Event {
+	if MayReadOutput(ctx) {
+		return evs
+	}
+	for i := range evs {
+		if evs[i].Output != "" {
+			evs[i].Output, evs[i].OutputHidden = "", true
+		}
+	}
+	return evs
 }
 
 // Release is an immutable, numbered spec of what runs: the task definition.

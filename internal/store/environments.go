@@ -179,8 +179,8 @@ func (s *Store) AddEvent(ctx context.Context, ev spacepods.Event) (spacepods.Eve
 	if ev.Level == "" {
 		ev.Level = "info"
 	}
-	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO events (env, app, deploy, level, message, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`),
-		ev.Env, ev.App, ev.Deploy, ev.Level, ev.Message, micros(ev.At)).Scan(&ev.ID)
+	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO events (env, app, deploy, level, message, output, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`),
+		ev.Env, ev.App, ev.Deploy, ev.Level, ev.Message, ev.Output, micros(ev.At)).Scan(&ev.ID)
 	return ev, s.wrap(err)
 }
 
@@ -189,10 +189,10 @@ func (s *Store) Events(ctx context.Context, env string, deploy int64, after int6
 	if limit <= 0 || limit > 5000 {
 		limit = 1000
 	}
-	query := `SELECT id, env, app, deploy, level, message, at FROM events WHERE env = $1 AND id > $2 ORDER BY id LIMIT $3`
+	query := `SELECT id, env, app, deploy, level, message, output, at FROM events WHERE env = $1 AND id > $2 ORDER BY id LIMIT $3`
 	args := []any{env, after, limit}
 	if deploy > 0 {
-		query = `SELECT id, env, app, deploy, level, message, at FROM events WHERE deploy = $1 AND id > $2 ORDER BY id LIMIT $3`
+		query = `SELECT id, env, app, deploy, level, message, output, at FROM events WHERE deploy = $1 AND id > $2 ORDER BY id LIMIT $3`
 		args[0] = deploy
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
@@ -204,7 +204,7 @@ func (s *Store) Events(ctx context.Context, env string, deploy int64, after int6
 	for rows.Next() {
 		var ev spacepods.Event
 		var at int64
-		if err := rows.Scan(&ev.ID, &ev.Env, &ev.App, &ev.Deploy, &ev.Level, &ev.Message, &at); err != nil {
+		if err := rows.Scan(&ev.ID, &ev.Env, &ev.App, &ev.Deploy, &ev.Level, &ev.Message, &ev.Output, &at); err != nil {
 			return nil, s.wrap(err)
 		}
 		ev.At = fromMicros(at)

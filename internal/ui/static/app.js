@@ -104,7 +104,7 @@
     li.appendChild(document.createTextNode(' '));
     var m = document.createElement('span');
     m.className = 'msg';
-    m.textContent = ev.message;
+    m.textContent = ev.output ? ev.message + ": " + ev.output : ev.message;
     li.appendChild(m);
     list.appendChild(li);
     if (atBottom) list.scrollTop = list.scrollHeight;
