@@ -6,13 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,36 +26,10 @@ type probeResult struct {
 	Error    string `json:"error"`
 }
 
-var pgprobe struct {
-	once   sync.Once
-	binary []byte
-	err    error
-}
-
 // pgprobeBinary compiles testdata/pgprobe as a static Linux binary once.
 func pgprobeBinary(t testing.TB) []byte {
 	t.Helper()
-	goBin := testenv.RequireBinary(t, "go")
-	pgprobe.once.Do(func() {
-		dir, err := os.MkdirTemp("", "spacepods-pgprobe-")
-		if err != nil {
-			pgprobe.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "pgprobe")
-		cmd := exec.Command(goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, "./testdata/pgprobe")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			pgprobe.err = errors.New("go build pgprobe: " + err.Error() + "\n" + string(msg))
-			return
-		}
-		pgprobe.binary, pgprobe.err = os.ReadFile(out)
-	})
-	if pgprobe.err != nil {
-		t.Fatal(pgprobe.err)
-	}
-	return pgprobe.binary
+	return testenv.GoBinary(t, "./testdata/pgprobe")
 }
 
 // probeFromContainer tries each login (name → URL) from a container on an

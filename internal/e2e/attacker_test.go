@@ -7,14 +7,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/spacepods/spacepods/internal/pods/podstest"
+	"github.com/spacepods/spacepods/internal/testenv"
 )
 
 // probe is what the attacker app reports of one attempt.
@@ -29,16 +28,9 @@ type probe struct {
 // with an ENTRYPOINT (as many real images have), tagged for this site.
 func attackerImage(t *testing.T, s *site) string {
 	t.Helper()
-	root, err := podstest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "attacker"), "./internal/e2e/attacker")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build attacker: %v\n%s", err, out)
+	if err := os.WriteFile(filepath.Join(dir, "attacker"), testenv.GoBinary(t, "github.com/spacepods/spacepods/internal/e2e/attacker"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	dockerfile := "FROM scratch\nCOPY attacker /attacker\nUSER 65534:65534\nEXPOSE 8080\nENTRYPOINT [\"/attacker\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {

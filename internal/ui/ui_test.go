@@ -466,20 +466,7 @@ func TestUI_EventStreamPushesNewLinesAndStateChanges(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	events := make(chan [2]string, 16)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		var name string
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				events <- [2]string{name, strings.TrimPrefix(line, "data: ")}
-			}
-		}
-		close(events)
-	}()
+	go readSSE(resp.Body, events)
 	next := func(want string) string {
 		t.Helper()
 		for {

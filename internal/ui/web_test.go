@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -161,22 +162,26 @@ func openStream(t *testing.T, ctx context.Context, base, path string, cookie *ht
 		return nil, resp.StatusCode, body
 	}
 	c := &sseClient{resp: resp, events: make(chan [2]string, 64)}
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		var name string
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				c.events <- [2]string{name, strings.TrimPrefix(line, "data: ")}
-			}
-		}
-		close(c.events)
-	}()
+	go readSSE(resp.Body, c.events)
 	t.Cleanup(func() { resp.Body.Close() })
 	return c, 200, ""
+}
+
+// readSSE sends each event of a Server-Sent Events stream as {name, data}
+// and closes events when the stream ends.
+func readSSE(body io.Reader, events chan<- [2]string) {
+	sc := bufio.NewScanner(body)
+	var name string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			events <- [2]string{name, strings.TrimPrefix(line, "data: ")}
+		}
+	}
+	close(events)
 }
 
 // next waits up to d for an event named want and returns its data.

@@ -5,14 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,38 +18,12 @@ import (
 
 const testAppPackage = "github.com/spacepods/spacepods/internal/runtime/drivertest/testapp"
 
-var testApp struct {
-	once   sync.Once
-	binary []byte
-	err    error
-}
-
 // TestAppBinary compiles testapp as a static Linux binary (CGO_ENABLED=0,
 // host architecture) once per test process and returns it. A driver's test
 // wraps it into an image with its own tools.
 func TestAppBinary(t testing.TB) []byte {
 	t.Helper()
-	goBin := testenv.RequireBinary(t, "go")
-	testApp.once.Do(func() {
-		dir, err := os.MkdirTemp("", "spacepods-testapp-")
-		if err != nil {
-			testApp.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "testapp")
-		cmd := exec.Command(goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, testAppPackage)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			testApp.err = errors.New("go build testapp: " + err.Error() + "\n" + string(msg))
-			return
-		}
-		testApp.binary, testApp.err = os.ReadFile(out)
-	})
-	if testApp.err != nil {
-		t.Fatal(testApp.err)
-	}
-	return testApp.binary
+	return testenv.GoBinary(t, testAppPackage)
 }
 
 // suite is what every conformance test gets.
