@@ -48,7 +48,7 @@ func TestDriver_SecretValuesStayOutOfTheSpecContainer(t *testing.T) {
 	}
 	inspect := func(n int) (container.InspectResponse, string) {
 		t.Helper()
-		c, err := cli.ContainerInspect(ctx, "spacepods-"+env+"-web-"+strconv.Itoa(n))
+		c, err := cli.ContainerInspect(ctx, runtime.ObjectName("spacepods", env, "web", strconv.Itoa(n))) // the driver's container name
 		if err != nil {
 			t.Fatalf("inspect container %d: %v", n, err)
 		}
