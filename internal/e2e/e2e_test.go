@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -74,9 +73,8 @@ func TestE2E_PodFromREADMEAndItsConfig(t *testing.T) {
 	}
 	ce := envOf(t, s, demo, "catalog-api")
 	// Dependencies are called through the router's internal listener, on
-	// the router's port.
-	_, routerPort, _ := net.SplitHostPort(s.router)
-	if envVar(t, ce, "SPACEPODS_ENV") != demo || envVar(t, ce, "PRICING_API_URL") != "http://pricing-api."+demo+".localhost:"+routerPort || ce["database"] != "set" {
+	// its own port (kept in the data dir).
+	if envVar(t, ce, "SPACEPODS_ENV") != demo || envVar(t, ce, "PRICING_API_URL") != "http://pricing-api."+demo+".localhost:"+internalPortOf(t, s) || ce["database"] != "set" {
 		t.Fatalf("catalog-api env: %v", ce)
 	}
 
