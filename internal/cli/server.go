@@ -358,13 +358,13 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		}
 		if adminURL == "" {
 			logger.Info("starting the local PostgreSQL cluster for pod databases", "dir", filepath.Join(g.dataDir, "postgres"))
-			cl, err := databases.StartLocal(ctx, filepath.Join(g.dataDir, "postgres"), logger.With("component", "postgres"), pgNet...)
+			cl, err := databases.StartLocal(ctx, filepath.Join(g.dataDir, "postgres"), logger, pgNet...)
 			if err != nil {
 				return err
 			}
 			adminURL = cl.AdminURL()
 		}
-		dbs, err := databases.Open(ctx, adminURL, logger.With("component", "databases"), databases.WithInstallation(inst))
+		dbs, err := databases.Open(ctx, adminURL, logger, databases.WithInstallation(inst))
 		if err != nil {
 			return err
 		}
