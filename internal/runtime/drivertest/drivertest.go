@@ -494,6 +494,16 @@ func testTaskTimeout(t *testing.T, s *suite) {
 	}
 }
 
+// hasMarkers reports whether lines hold "] marker-<i>" for each of n replicas.
+func hasMarkers(lines []string, n int) bool {
+	for i := range n {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, fmt.Sprintf("] marker-%d", i)) }) {
+			return false
+		}
+	}
+	return true
+}
+
 // replicaLine is how every log line starts: "[<replica>] ".
 var replicaLine = regexp.MustCompile(`^\[[^\]]+\] `)
 
@@ -511,6 +521,15 @@ func testLogs(t *testing.T, s *suite) {
 
 	t.Run("All", func(t *testing.T) {
 		lines := readLogs(t, s, env, runtime.LogOptions{})
+		// A line a replica has written reaches the runtime's log store a
+		// moment later (Docker's log driver writes it asynchronously): on a
+		// loaded machine, read again until the markers are there.
+		for deadline := time.Now().Add(15 * time.Second); !s.simulated() && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if hasMarkers(lines, len(st.Replicas)) {
+				break
+			}
+			lines = readLogs(t, s, env, runtime.LogOptions{})
+		}
 		for i, r := range st.Replicas {
 			if s.simulated() { // the runtime's own log lines, from every replica
 				if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "["+r.ID+"] ") }) {
