@@ -3,19 +3,14 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -36,74 +31,23 @@ type Error = spacepods.Error
 
 // do sends a request and decodes a JSON response into out (if non-nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	resp, err := c.send(ctx, method, path, query, in)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode %s %s response: %w", method, path, err)
-	}
-	return nil
+	return c.api().Do(ctx, method, path, query, in, out)
 }
 
 // send sends a request and returns the response when its status is 2xx;
 // otherwise the API error.
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(b)
+	return c.api().Send(ctx, method, path, query, in)
+}
+
+// api is the JSON client of c's current fields (callers may set them after New).
+func (c *Client) api() *httpjson.Client {
+	return &httpjson.Client{
+		BaseURL: c.BaseURL, Token: c.Token, HTTP: c.HTTP, Name: "the Spacepods server",
+		Unreachable: func(err error) error {
+			return spacepods.Errorf(spacepods.EUNAVAILABLE, "cannot reach the Spacepods server at %s: %v (start it with `spacepods server`, or set SPACEPODS_SERVER)", c.BaseURL, err)
+		},
 	}
-	u := c.BaseURL + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		var ne net.Error
-		var oe *net.OpError
-		if errors.As(err, &oe) || errors.As(err, &ne) {
-			return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "cannot reach the Spacepods server at %s: %v (start it with `spacepods server`, or set SPACEPODS_SERVER)", c.BaseURL, err)
-		}
-		return nil, err
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	var eb struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
-		return nil, &spacepods.Error{Code: eb.Error.Code, Message: eb.Error.Message}
-	}
-	return nil, spacepods.Errorf(spacepods.EINTERNAL, "%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
 }
 
 func esc(s string) string { return url.PathEscape(s) }

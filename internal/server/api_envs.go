@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/streams"
 )
 
 // CreatePodResponse is the plan and the pod being created.
@@ -184,7 +184,7 @@ func (s *Server) appLogs(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		defer release()
-		LiftDeadlines(w)
+		streams.LiftDeadlines(w)
 	}
 	rc, err := s.Pods.Logs(r.Context(), name, app, runtime.LogOptions{Follow: follow, Tail: tail})
 	if err != nil {
@@ -250,7 +250,7 @@ func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) error {
 	}
 	ds, err := s.Deploys.List(r.Context(), r.URL.Query().Get("env"), r.URL.Query().Get("app"), limit)
 	for i := range ds {
-		HideOutput(r.Context(), &ds[i])
+		spacepods.HideOutput(r.Context(), &ds[i])
 	}
 	return reply(w, http.StatusOK, ds, err)
 }
@@ -269,7 +269,7 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d, err := s.Deploys.Get(r.Context(), id)
-	HideOutput(r.Context(), &d)
+	spacepods.HideOutput(r.Context(), &d)
 	return reply(w, http.StatusOK, d, err)
 }
 
@@ -284,18 +284,6 @@ func (s *Server) deployEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	evs, err := s.Deploys.Events(r.Context(), id, int64(after))
 	return reply(w, http.StatusOK, evs, err)
-}
-
-// HideOutput withholds a deploy's failure output from callers below
-// developer: task and container output often carries connection strings
-// and other secrets that the apps print.
-func HideOutput(ctx context.Context, d *spacepods.Deploy) {
-	if d.Output == "" {
-		return
-	}
-	if !spacepods.MayReadOutput(ctx) {
-		d.Output, d.OutputHidden = "", true
-	}
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {

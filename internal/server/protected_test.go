@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/server"
@@ -66,7 +67,7 @@ func newProtectedFixture(t *testing.T) *fixture {
 
 func errorMessage(t *testing.T, body []byte) string {
 	t.Helper()
-	var eb server.ErrorBody
+	var eb httpjson.ErrorBody
 	if err := json.Unmarshal(body, &eb); err != nil {
 		t.Fatalf("not an error body: %s", body)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -289,7 +290,7 @@ func TestAPI_BadInputGets4xxWithClearMessage(t *testing.T) {
 			if status != c.status {
 				t.Fatalf("want %d, got %d: %s", c.status, status, out)
 			}
-			var eb server.ErrorBody
+			var eb httpjson.ErrorBody
 			if err := json.Unmarshal(out, &eb); err != nil || eb.Error.Code == "" {
 				t.Fatalf("error body is not {error:{code,message}}: %s", out)
 			}

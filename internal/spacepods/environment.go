@@ -80,6 +80,18 @@ func MayReadOutput(ctx context.Context) bool {
 	return RoleAtLeast(ActorRole(ctx), RoleDeveloper)
 }
 
+// HideOutput withholds a deploy's failure output from callers below
+// developer: task and container output often carries connection strings
+// and other secrets that the apps print.
+func HideOutput(ctx context.Context, d *Deploy) {
+	if d.Output == "" {
+		return
+	}
+	if !MayReadOutput(ctx) {
+		d.Output, d.OutputHidden = "", true
+	}
+}
+
 // RedactEvents withholds the events' output lines from a caller who may
 // not read output.
 func RedactEvents(ctx context.Context, evs []Event) []Event {

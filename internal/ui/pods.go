@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -135,7 +136,7 @@ func (u *UI) renderNewPod(w http.ResponseWriter, r *http.Request, status int, f 
 	if formErr != nil {
 		v.Error = spacepods.ErrorMessage(formErr)
 		if status == http.StatusOK {
-			status = u.statusOf(formErr)
+			status = httpjson.StatusOf(spacepods.ErrorCode(formErr))
 		}
 	}
 	return u.render(w, status, "newpod", v)
@@ -407,9 +408,4 @@ func (u *UI) logEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.send("end", 0, "the log stream ended (the service stopped or was replaced): reload to follow the new one")
 	return nil
-}
-
-// statusOf is the HTTP status of an error.
-func (u *UI) statusOf(err error) int {
-	return statusOf(spacepods.ErrorCode(err))
 }
