@@ -94,21 +94,6 @@ func (c *Client) AppVersions(ctx context.Context, name string) ([]spacepods.AppV
 	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(name)+"/versions", nil, nil, &out)
 }
 
-// TreeNode is one node of a dependency tree.
-type TreeNode struct {
-	Name     string      `json:"name"`
-	Children []*TreeNode `json:"children,omitempty"`
-	Repeat   bool        `json:"repeat,omitempty"`
-	Missing  bool        `json:"missing,omitempty"`
-}
-
-// Deps is an app's dependency tree and closure in start order.
-type Deps struct {
-	Tree    *TreeNode `json:"tree"`
-	Order   []string  `json:"order"`
-	Problem string    `json:"problem,omitempty"`
-}
-
 // AppDeps returns an app's dependency tree.
 func (c *Client) AppDeps(ctx context.Context, name string) (Deps, error) {
 	var out Deps
@@ -201,6 +186,10 @@ type (
 	Token = spacepods.Token
 	// AuditEntry is one audit log entry.
 	AuditEntry = spacepods.AuditEntry
+	// TreeNode is one app of a dependency tree.
+	TreeNode = spacepods.TreeNode
+	// Deps is an app's dependency tree and closure in start order.
+	Deps = spacepods.AppDeps
 )
 
 // ErrorCode returns the API error code of err ("" for nil).

@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/spacepods/spacepods/internal/databases"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -25,15 +23,18 @@ type (
 	// registered it, whether an admin must confirm).
 	DeployPlan = spacepods.DeployPlan
 	// Plan is what a pod create makes.
-	Plan = pods.Plan
+	Plan = spacepods.PodPlan
 	// PodView is an environment with its apps.
-	PodView = pods.View
+	PodView = spacepods.EnvironmentView
 	// CreatePodRequest asks for a pod.
-	CreatePodRequest = pods.CreateRequest
+	CreatePodRequest = spacepods.CreatePodRequest
 	// Leak is something that belongs to no live environment.
-	Leak = pods.Leak
+	Leak = spacepods.Leak
 	// Snapshot is a named database snapshot.
-	Snapshot = databases.Snapshot
+	Snapshot = spacepods.Snapshot
+	// DeployRequest asks for a deploy (or its plan); an admin confirms the
+	// manifest changes of its plan with ConfirmManifestVersion.
+	DeployRequest = spacepods.DeployRequest
 )
 
 // PlanPod resolves what a pod create would make.
@@ -44,10 +45,7 @@ func (c *Client) PlanPod(ctx context.Context, req CreatePodRequest) (Plan, error
 
 // CreatePod starts creating a pod.
 func (c *Client) CreatePod(ctx context.Context, req CreatePodRequest) (Plan, Environment, error) {
-	var out struct {
-		Plan Plan        `json:"plan"`
-		Pod  Environment `json:"pod"`
-	}
+	var out spacepods.CreatePodResponse
 	err := c.do(ctx, "POST", "/api/v1/pods", nil, req, &out)
 	return out.Plan, out.Pod, err
 }
@@ -121,17 +119,6 @@ func (c *Client) GetEnvironment(ctx context.Context, name string) (PodView, erro
 // CreateDeploy queues a deploy to a master environment.
 func (c *Client) CreateDeploy(ctx context.Context, env, app string, build int) (Deploy, error) {
 	return c.SubmitDeploy(ctx, DeployRequest{Env: env, App: app, Build: build})
-}
-
-// DeployRequest asks for a deploy (or its plan).
-type DeployRequest struct {
-	Env   string `json:"env"`
-	App   string `json:"app"`
-	Build int    `json:"build"`
-	// ConfirmManifestVersion confirms (admins) the manifest changes of the
-	// deploy's plan, naming the manifest version the plan showed: a
-	// protected environment refuses a change to what runs without it.
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
 
 // SubmitDeploy queues a deploy to a master environment.

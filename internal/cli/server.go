@@ -239,9 +239,9 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			logger.Warn("secrets are still wrapped by the previous master key: run `spacepods secrets rotate-key`, then remove "+secrets.PreviousMasterKeyEnv,
 				"secrets", n, "previous_key", l.PreviousKeyID(), "key", l.KeyID())
 		}
-		srv.RotateKey = func(ctx context.Context) (server.RotateKeyResponse, error) {
+		srv.RotateKey = func(ctx context.Context) (spacepods.KeyRotation, error) {
 			r, err := secrets.RotateMasterKey(ctx, l, g.dataDir)
-			return server.RotateKeyResponse{KeyID: r.KeyID, Next: r.Next}, err
+			return spacepods.KeyRotation{KeyID: r.KeyID, Next: r.Next}, err
 		}
 	}
 

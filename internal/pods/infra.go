@@ -82,31 +82,31 @@ func dbSource(app spacepods.App) databases.Source {
 // environment's data is read only by admins: EFORBIDDEN for anyone else.
 // Its snapshots are marked, so that they are cloned only into protected
 // environments (see DatabaseURL).
-func (s *Service) Snapshot(ctx context.Context, env, app, name string) (databases.Snapshot, error) {
+func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepods.Snapshot, error) {
 	e, err := s.Store.GetEnvironment(ctx, env)
 	if err != nil {
-		return databases.Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	if e.Protected && !spacepods.ActorIsAdmin(ctx) {
-		return databases.Snapshot{}, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only an admin may snapshot its databases (snapshots hold its data); ask an admin, or snapshot an unprotected environment", env)
+		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only an admin may snapshot its databases (snapshots hold its data); ask an admin, or snapshot an unprotected environment", env)
 	}
 	if s.Databases == nil {
-		return databases.Snapshot{}, spacepods.Errorf(spacepods.EUNAVAILABLE, "no PostgreSQL is configured")
+		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.EUNAVAILABLE, "no PostgreSQL is configured")
 	}
 	if e.Protected {
 		// Marked before the copy exists, so that no failure in between
 		// leaves protected data unmarked; not over a snapshot that exists.
 		existing, err := s.Databases.ListSnapshots(ctx)
 		if err != nil {
-			return databases.Snapshot{}, err
+			return spacepods.Snapshot{}, err
 		}
 		for _, x := range existing {
 			if x.Name == name && !x.Incomplete {
-				return databases.Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "a snapshot named %s exists: pick another name (spacepods snapshot list)", name)
+				return spacepods.Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "a snapshot named %s exists: pick another name (spacepods snapshot list)", name)
 			}
 		}
 		if err := s.Store.MarkSnapshot(ctx, name, env, app, true); err != nil {
-			return databases.Snapshot{}, err
+			return spacepods.Snapshot{}, err
 		}
 	}
 	snap, err := s.Databases.Snapshot(ctx, env, app, name)
@@ -145,27 +145,17 @@ func (s *Service) checkSnapshotClone(ctx context.Context, env string, app spacep
 }
 
 // Snapshots lists snapshots.
-func (s *Service) Snapshots(ctx context.Context) ([]databases.Snapshot, error) {
+func (s *Service) Snapshots(ctx context.Context) ([]spacepods.Snapshot, error) {
 	if s.Databases == nil {
-		return []databases.Snapshot{}, nil
+		return []spacepods.Snapshot{}, nil
 	}
 	return s.Databases.ListSnapshots(ctx)
-}
-
-// Leak is one runtime object, database or route that belongs to no live
-// environment.
-type Leak struct {
-	Kind        string `json:"kind"` // service, network, database, route, router-environment
-	Environment string `json:"environment"`
-	Name        string `json:"name"`
-	Removed     bool   `json:"removed,omitempty"`
-	Error       string `json:"error,omitempty"`
 }
 
 // Leaks lists (and with remove, removes) everything Spacepods made that
 // belongs to no live environment: found from Docker's labels, PostgreSQL's
 // markers and the router's table, not from the store's memory of them.
-func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
+func (s *Service) Leaks(ctx context.Context, remove bool) ([]spacepods.Leak, error) {
 	envs, err := s.Store.ListEnvironments(ctx, "")
 	if err != nil {
 		return nil, err
@@ -174,14 +164,14 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 	for _, e := range envs {
 		live[e.Name] = true
 	}
-	leaks := []Leak{}
+	leaks := []spacepods.Leak{}
 	svcs, err := s.Driver.ListServices(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	for _, svc := range svcs {
 		if !live[svc.Environment] {
-			leaks = append(leaks, Leak{Kind: "service", Environment: svc.Environment, Name: svc.Name})
+			leaks = append(leaks, spacepods.Leak{Kind: "service", Environment: svc.Environment, Name: svc.Name})
 		}
 	}
 	nets, err := s.Driver.ListEnvironments(ctx)
@@ -190,7 +180,7 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 	}
 	for _, n := range nets {
 		if !live[n] {
-			leaks = append(leaks, Leak{Kind: "network", Environment: n, Name: n})
+			leaks = append(leaks, spacepods.Leak{Kind: "network", Environment: n, Name: n})
 		}
 	}
 	if s.Databases != nil {
@@ -200,7 +190,7 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 		}
 		for _, db := range dbs {
 			if !live[db.Env] {
-				leaks = append(leaks, Leak{Kind: "database", Environment: db.Env, Name: db.Name})
+				leaks = append(leaks, spacepods.Leak{Kind: "database", Environment: db.Env, Name: db.Name})
 			}
 		}
 	}
@@ -210,7 +200,7 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 	}
 	for _, g := range groups {
 		if !live[g.Environment] {
-			leaks = append(leaks, Leak{Kind: "route", Environment: g.Environment, Name: g.Host})
+			leaks = append(leaks, spacepods.Leak{Kind: "route", Environment: g.Environment, Name: g.Host})
 		}
 	}
 	renvs, err := s.router().Environments(ctx)
@@ -219,7 +209,7 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 	}
 	for _, e := range renvs {
 		if !live[e] {
-			leaks = append(leaks, Leak{Kind: "router-environment", Environment: e, Name: e})
+			leaks = append(leaks, spacepods.Leak{Kind: "router-environment", Environment: e, Name: e})
 		}
 	}
 	sort.SliceStable(leaks, func(i, j int) bool { return leaks[i].Environment < leaks[j].Environment })

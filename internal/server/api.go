@@ -62,7 +62,7 @@ func (s *Server) appDeps(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tree, order, problem, err := s.Catalog.Deps(r.Context(), name)
-	return reply(w, http.StatusOK, DepsResponse{Tree: tree, Order: order, Problem: problem}, err)
+	return reply(w, http.StatusOK, spacepods.AppDeps{Tree: tree, Order: order, Problem: problem}, err)
 }
 
 func (s *Server) recordBuild(w http.ResponseWriter, r *http.Request) error {

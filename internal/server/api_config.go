@@ -12,7 +12,7 @@ import (
 // its current config.
 type ApplyRequest struct {
 	Env string `json:"env"`
-	// ConfirmManifestVersion: as in DeployRequest (the redeploy runs the
+	// ConfirmManifestVersion: as in spacepods.DeployRequest (the redeploy runs the
 	// app's current manifest).
 	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
@@ -29,7 +29,7 @@ func (s *Server) setConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req config.SetRequest
+	var req spacepods.SetConfigRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -159,12 +159,6 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: name, Build: build, ConfirmVersion: req.ConfirmManifestVersion})
 	return reply(w, http.StatusAccepted, d, err)
-}
-
-// RotateKeyResponse names the new master key.
-type RotateKeyResponse struct {
-	KeyID string `json:"key_id"`
-	Next  string `json:"next,omitempty"` // what the operator still has to do
 }
 
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {

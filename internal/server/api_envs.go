@@ -6,17 +6,10 @@ import (
 	"strconv"
 
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/streams"
 )
-
-// CreatePodResponse is the plan and the pod being created.
-type CreatePodResponse struct {
-	Plan pods.Plan             `json:"plan"`
-	Pod  spacepods.Environment `json:"pod"`
-}
 
 // UpdatePodRequest pins builds for a pod update (others: latest of main).
 type UpdatePodRequest struct {
@@ -34,18 +27,6 @@ type CreateEnvRequest struct {
 	Protected bool   `json:"protected,omitempty"`
 }
 
-// DeployRequest asks for a deploy.
-type DeployRequest struct {
-	Env   string `json:"env"`
-	App   string `json:"app"`
-	Build int    `json:"build"`
-	// ConfirmManifestVersion is an admin's confirmation of the manifest
-	// changes the deploy's plan shows: the manifest version the plan was of.
-	// A protected environment refuses a deploy that changes what runs
-	// without it (409, with the plan), or with another version.
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
-}
-
 // RollbackRequest asks to redeploy the previous release.
 type RollbackRequest struct {
 	Env string `json:"env"`
@@ -57,7 +38,7 @@ type PromoteRequest struct {
 	App  string `json:"app"`
 	From string `json:"from"`
 	To   string `json:"to"`
-	// ConfirmManifestVersion: as in DeployRequest.
+	// ConfirmManifestVersion: as in spacepods.DeployRequest.
 	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
 
@@ -76,7 +57,7 @@ func (s *Server) needRuntime() error {
 }
 
 func (s *Server) planPod(w http.ResponseWriter, r *http.Request) error {
-	var req pods.CreateRequest
+	var req spacepods.CreatePodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -85,12 +66,12 @@ func (s *Server) planPod(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createPod(w http.ResponseWriter, r *http.Request) error {
-	var req pods.CreateRequest
+	var req spacepods.CreatePodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	p, env, err := s.Pods.Create(r.Context(), req)
-	return reply(w, http.StatusAccepted, CreatePodResponse{Plan: p, Pod: env}, err)
+	return reply(w, http.StatusAccepted, spacepods.CreatePodResponse{Plan: p, Pod: env}, err)
 }
 
 func (s *Server) listEnvs(kind string) func(w http.ResponseWriter, r *http.Request) error {
@@ -219,7 +200,7 @@ func (s *Server) createEnv(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
-	var req DeployRequest
+	var req spacepods.DeployRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -235,7 +216,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) planDeploy(w http.ResponseWriter, r *http.Request) error {
-	var req DeployRequest
+	var req spacepods.DeployRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}

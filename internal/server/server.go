@@ -31,7 +31,7 @@ type Server struct {
 	// RotateKey re-wraps every secret under a new master key and says
 	// which, and what the operator must do next; nil when the secret store
 	// has no master key (vault).
-	RotateKey func(ctx context.Context) (RotateKeyResponse, error)
+	RotateKey func(ctx context.Context) (spacepods.KeyRotation, error)
 	Pods      *pods.Service  // nil with --runtime none
 	Deploys   *deploy.Engine // nil with --runtime none
 	Store     *store.Store

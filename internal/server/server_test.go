@@ -53,10 +53,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Config: &config.Service{Store: st, Secrets: local}, Version: "test",
-		RotateKey: func(ctx context.Context) (server.RotateKeyResponse, error) {
+		RotateKey: func(ctx context.Context) (spacepods.KeyRotation, error) {
 			k := make([]byte, 32)
 			rand.Read(k)
-			return server.RotateKeyResponse{KeyID: "rotated"}, local.RotateKey(ctx, k)
+			return spacepods.KeyRotation{KeyID: "rotated"}, local.RotateKey(ctx, k)
 		}}
 	f := &fixture{srv: srv, tokens: map[string]string{}}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})

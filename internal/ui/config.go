@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -174,7 +173,7 @@ func (u *UI) setConfig(w http.ResponseWriter, r *http.Request) error {
 	if form.Override && !spacepods.RoleAtLeast(sessionOf(r).Token.Role, spacepods.RoleAdmin) {
 		return fail(spacepods.Errorf(spacepods.EFORBIDDEN, "only admins may override a standard var: pick another name, or ask an admin"))
 	}
-	if _, err := u.cfg.Config.Set(ctx, app, config.SetRequest{Scope: scope, Vars: map[string]string{form.Key: form.Value}, Secret: form.Secret, Override: form.Override}); err != nil {
+	if _, err := u.cfg.Config.Set(ctx, app, spacepods.SetConfigRequest{Scope: scope, Vars: map[string]string{form.Key: form.Value}, Secret: form.Secret, Override: form.Override}); err != nil {
 		return fail(err)
 	}
 	http.Redirect(w, r, "/apps/"+url.PathEscape(name)+"?done=config-set#env-vars", http.StatusSeeOther)

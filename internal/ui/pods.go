@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/httpjson"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -42,8 +41,8 @@ type podForm struct {
 	TTL    string
 }
 
-func (f podForm) request() pods.CreateRequest {
-	return pods.CreateRequest{Name: f.Name, Apps: f.Apps, Builds: f.Builds, TTL: f.TTL}
+func (f podForm) request() spacepods.CreatePodRequest {
+	return spacepods.CreatePodRequest{Name: f.Name, Apps: f.Apps, Builds: f.Builds, TTL: f.TTL}
 }
 
 // Pinned returns the pinned build of app (0 = latest of main).
@@ -82,7 +81,7 @@ type podApp struct {
 type newPodData struct {
 	Form    podForm
 	Apps    []podApp
-	Plan    *pods.Plan
+	Plan    *spacepods.PodPlan
 	PlanErr string
 	Graph   template.HTML
 	TTLs    []string
@@ -188,7 +187,7 @@ type envRow struct {
 }
 
 type envData struct {
-	Env       pods.View
+	Env       spacepods.EnvironmentView
 	IsPod     bool
 	Rows      []envRow
 	Deploys   []spacepods.Deploy
