@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,7 +77,12 @@ func (c *Client) Send(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// Both a *spacepods.Error for users and the context's error
+			// for callers that test for it.
+			return nil, fmt.Errorf("%w: %w", spacepods.Errorf(spacepods.EUNAVAILABLE, "%s at %s did not answer %s %s in time", c.name(), c.BaseURL, method, path), ctx.Err())
+		case ctx.Err() != nil:
 			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
 		}
 		if c.Unreachable != nil {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -155,5 +156,16 @@ func TestClient_UnreachableAndCancelled(t *testing.T) {
 	cancel()
 	if err := c.Do(ctx, "GET", "/x", nil, nil, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v, want context.Canceled", err)
+	}
+
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer slow.Close()
+	defer close(hang)
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = (&httpjson.Client{BaseURL: slow.URL, Name: "the slow server"}).Do(ctx, "GET", "/healthz", nil, nil, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE || !strings.Contains(spacepods.ErrorMessage(err), "the slow server at "+slow.URL+" did not answer GET /healthz in time") {
+		t.Errorf("deadline: %v (code %s), want EUNAVAILABLE wrapping context.DeadlineExceeded", err, spacepods.ErrorCode(err))
 	}
 }
