@@ -61,11 +61,8 @@ func (c *Client) Whoami(ctx context.Context) (spacepods.Token, error) {
 // RegisterApp registers or updates an app from manifest text (plus the
 // content of its seed file, if any). It reports whether the app was new.
 func (c *Client) RegisterApp(ctx context.Context, manifest []byte, seedSQL string) (spacepods.App, bool, error) {
-	var out struct {
-		App     spacepods.App `json:"app"`
-		Created bool          `json:"created"`
-	}
-	err := c.do(ctx, "POST", "/api/v1/apps", nil, map[string]string{"manifest": string(manifest), "seed_sql": seedSQL}, &out)
+	var out spacepods.RegisterAppResponse
+	err := c.do(ctx, "POST", "/api/v1/apps", nil, spacepods.RegisterAppRequest{Manifest: string(manifest), SeedSQL: seedSQL}, &out)
 	return out.App, out.Created, err
 }
 
@@ -137,11 +134,8 @@ func (c *Client) LatestBuild(ctx context.Context, app, branch string) (spacepods
 
 // CreateToken creates a token and returns its secret (shown once).
 func (c *Client) CreateToken(ctx context.Context, name, role string) (string, spacepods.Token, error) {
-	var out struct {
-		Token  spacepods.Token `json:"token"`
-		Secret string          `json:"secret"`
-	}
-	err := c.do(ctx, "POST", "/api/v1/tokens", nil, map[string]string{"name": name, "role": role}, &out)
+	var out spacepods.CreateTokenResponse
+	err := c.do(ctx, "POST", "/api/v1/tokens", nil, spacepods.CreateTokenRequest{Name: name, Role: role}, &out)
 	return out.Secret, out.Token, err
 }
 

@@ -57,7 +57,7 @@ func (c *Client) EffectiveConfig(ctx context.Context, app, env string) (Effectiv
 // (see DeployRequest).
 func (c *Client) ApplyConfig(ctx context.Context, app, env string, confirmVersion int) (Deploy, error) {
 	var out Deploy
-	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, map[string]any{"env": env, "confirm_manifest_version": confirmVersion}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, spacepods.ApplyConfigRequest{Env: env, ConfirmManifestVersion: confirmVersion}, &out)
 }
 
 // RotateSecretsKey re-wraps every secret under a new master key.

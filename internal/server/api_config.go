@@ -8,15 +8,6 @@ import (
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-// ApplyRequest redeploys the running build of an app in an environment with
-// its current config.
-type ApplyRequest struct {
-	Env string `json:"env"`
-	// ConfirmManifestVersion: as in spacepods.DeployRequest (the redeploy runs the
-	// app's current manifest).
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
-}
-
 func (s *Server) needConfig() error {
 	if s.Config == nil {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "this server has no config service")
@@ -140,7 +131,7 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req ApplyRequest
+	var req spacepods.ApplyConfigRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}

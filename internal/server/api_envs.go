@@ -11,44 +11,6 @@ import (
 	"github.com/spacepods/spacepods/internal/streams"
 )
 
-// UpdatePodRequest pins builds for a pod update (others: latest of main).
-type UpdatePodRequest struct {
-	Builds map[string]int `json:"builds,omitempty"`
-}
-
-// ExtendRequest sets a pod's TTL from now.
-type ExtendRequest struct {
-	TTL string `json:"ttl"`
-}
-
-// CreateEnvRequest creates a master environment.
-type CreateEnvRequest struct {
-	Name      string `json:"name"`
-	Protected bool   `json:"protected,omitempty"`
-}
-
-// RollbackRequest asks to redeploy the previous release.
-type RollbackRequest struct {
-	Env string `json:"env"`
-	App string `json:"app"`
-}
-
-// PromoteRequest deploys the build running in From to To.
-type PromoteRequest struct {
-	App  string `json:"app"`
-	From string `json:"from"`
-	To   string `json:"to"`
-	// ConfirmManifestVersion: as in spacepods.DeployRequest.
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
-}
-
-// SnapshotRequest takes a snapshot of an environment's database.
-type SnapshotRequest struct {
-	Env  string `json:"env"`
-	App  string `json:"app"`
-	Name string `json:"name"`
-}
-
 func (s *Server) needRuntime() error {
 	if s.Pods == nil || s.Deploys == nil {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "this server runs without a runtime (--runtime none): pods and deploys are off; restart it with --runtime docker")
@@ -112,7 +74,7 @@ func (s *Server) updatePod(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req UpdatePodRequest
+	var req spacepods.UpdatePodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -125,7 +87,7 @@ func (s *Server) extendPod(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req ExtendRequest
+	var req spacepods.ExtendPodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -191,7 +153,7 @@ func (f flushWriter) Write(p []byte) (int, error) {
 }
 
 func (s *Server) createEnv(w http.ResponseWriter, r *http.Request) error {
-	var req CreateEnvRequest
+	var req spacepods.CreateEnvironmentRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -268,7 +230,7 @@ func (s *Server) deployEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
-	var req RollbackRequest
+	var req spacepods.RollbackRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -277,7 +239,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
-	var req PromoteRequest
+	var req spacepods.PromoteRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -286,7 +248,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
-	var req SnapshotRequest
+	var req spacepods.CreateSnapshotRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}

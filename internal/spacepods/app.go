@@ -333,3 +333,17 @@ type AppDeps struct {
 	// Problem says why no start order can be formed (missing app, cycle).
 	Problem string `json:"problem,omitempty"`
 }
+
+// RegisterAppRequest registers or updates an app from its manifest.
+type RegisterAppRequest struct {
+	// Manifest is the yaml text; errors carry its line numbers.
+	Manifest string `json:"manifest"`
+	// SeedSQL is the content of the file named by database.seed, if any.
+	SeedSQL string `json:"seed_sql,omitempty"`
+}
+
+// RegisterAppResponse is the registered app and whether it was new.
+type RegisterAppResponse struct {
+	App     App  `json:"app"`
+	Created bool `json:"created"`
+}

@@ -68,3 +68,12 @@ type KeyRotation struct {
 	KeyID string `json:"key_id"`         // the key that wraps every secret now
 	Next  string `json:"next,omitempty"` // what the operator still has to do
 }
+
+// ApplyConfigRequest redeploys the running build of an app in an environment with
+// its current config.
+type ApplyConfigRequest struct {
+	Env string `json:"env"`
+	// ConfirmManifestVersion: as in DeployRequest (the redeploy runs the
+	// app's current manifest).
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
+}

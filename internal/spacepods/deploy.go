@@ -155,3 +155,18 @@ type DeployRequest struct {
 	// without it (409, with the plan), or with another version.
 	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
+
+// RollbackRequest asks to redeploy the previous release.
+type RollbackRequest struct {
+	Env string `json:"env"`
+	App string `json:"app"`
+}
+
+// PromoteRequest deploys the build running in From to To.
+type PromoteRequest struct {
+	App  string `json:"app"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// ConfirmManifestVersion: as in DeployRequest.
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
+}

@@ -180,3 +180,19 @@ type CreatePodResponse struct {
 	Plan PodPlan     `json:"plan"`
 	Pod  Environment `json:"pod"`
 }
+
+// UpdatePodRequest pins builds for a pod update (others: latest of main).
+type UpdatePodRequest struct {
+	Builds map[string]int `json:"builds,omitempty"`
+}
+
+// ExtendPodRequest sets a pod's TTL from now.
+type ExtendPodRequest struct {
+	TTL string `json:"ttl"`
+}
+
+// CreateEnvironmentRequest creates a master environment.
+type CreateEnvironmentRequest struct {
+	Name      string `json:"name"`
+	Protected bool   `json:"protected,omitempty"`
+}

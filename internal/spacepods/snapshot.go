@@ -14,3 +14,10 @@ type Snapshot struct {
 	SizeBytes  int64
 	Incomplete bool // left half-made by an interrupted snapshot; drop it
 }
+
+// CreateSnapshotRequest takes a snapshot of an environment's database.
+type CreateSnapshotRequest struct {
+	Env  string `json:"env"`
+	App  string `json:"app"`
+	Name string `json:"name"`
+}
