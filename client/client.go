@@ -3,19 +3,14 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -36,74 +31,23 @@ type Error = spacepods.Error
 
 // do sends a request and decodes a JSON response into out (if non-nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	resp, err := c.send(ctx, method, path, query, in)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode %s %s response: %w", method, path, err)
-	}
-	return nil
+	return c.api().Do(ctx, method, path, query, in, out)
 }
 
 // send sends a request and returns the response when its status is 2xx;
 // otherwise the API error.
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(b)
+	return c.api().Send(ctx, method, path, query, in)
+}
+
+// api is the JSON client of c's current fields (callers may set them after New).
+func (c *Client) api() *httpjson.Client {
+	return &httpjson.Client{
+		BaseURL: c.BaseURL, Token: c.Token, HTTP: c.HTTP, Name: "the Spacepods server",
+		Unreachable: func(err error) error {
+			return spacepods.Errorf(spacepods.EUNAVAILABLE, "cannot reach the Spacepods server at %s: %v (start it with `spacepods server`, or set SPACEPODS_SERVER)", c.BaseURL, err)
+		},
 	}
-	u := c.BaseURL + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		var ne net.Error
-		var oe *net.OpError
-		if errors.As(err, &oe) || errors.As(err, &ne) {
-			return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "cannot reach the Spacepods server at %s: %v (start it with `spacepods server`, or set SPACEPODS_SERVER)", c.BaseURL, err)
-		}
-		return nil, err
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	var eb struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
-		return nil, &spacepods.Error{Code: eb.Error.Code, Message: eb.Error.Message}
-	}
-	return nil, spacepods.Errorf(spacepods.EINTERNAL, "%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
 }
 
 func esc(s string) string { return url.PathEscape(s) }
@@ -117,11 +61,8 @@ func (c *Client) Whoami(ctx context.Context) (spacepods.Token, error) {
 // RegisterApp registers or updates an app from manifest text (plus the
 // content of its seed file, if any). It reports whether the app was new.
 func (c *Client) RegisterApp(ctx context.Context, manifest []byte, seedSQL string) (spacepods.App, bool, error) {
-	var out struct {
-		App     spacepods.App `json:"app"`
-		Created bool          `json:"created"`
-	}
-	err := c.do(ctx, "POST", "/api/v1/apps", nil, map[string]string{"manifest": string(manifest), "seed_sql": seedSQL}, &out)
+	var out spacepods.RegisterAppResponse
+	err := c.do(ctx, "POST", "/api/v1/apps", nil, spacepods.RegisterAppRequest{Manifest: string(manifest), SeedSQL: seedSQL}, &out)
 	return out.App, out.Created, err
 }
 
@@ -148,21 +89,6 @@ func (c *Client) GetApp(ctx context.Context, name string) (spacepods.App, error)
 func (c *Client) AppVersions(ctx context.Context, name string) ([]spacepods.AppVersion, error) {
 	var out []spacepods.AppVersion
 	return out, c.do(ctx, "GET", "/api/v1/apps/"+esc(name)+"/versions", nil, nil, &out)
-}
-
-// TreeNode is one node of a dependency tree.
-type TreeNode struct {
-	Name     string      `json:"name"`
-	Children []*TreeNode `json:"children,omitempty"`
-	Repeat   bool        `json:"repeat,omitempty"`
-	Missing  bool        `json:"missing,omitempty"`
-}
-
-// Deps is an app's dependency tree and closure in start order.
-type Deps struct {
-	Tree    *TreeNode `json:"tree"`
-	Order   []string  `json:"order"`
-	Problem string    `json:"problem,omitempty"`
 }
 
 // AppDeps returns an app's dependency tree.
@@ -208,11 +134,8 @@ func (c *Client) LatestBuild(ctx context.Context, app, branch string) (spacepods
 
 // CreateToken creates a token and returns its secret (shown once).
 func (c *Client) CreateToken(ctx context.Context, name, role string) (string, spacepods.Token, error) {
-	var out struct {
-		Token  spacepods.Token `json:"token"`
-		Secret string          `json:"secret"`
-	}
-	err := c.do(ctx, "POST", "/api/v1/tokens", nil, map[string]string{"name": name, "role": role}, &out)
+	var out spacepods.CreateTokenResponse
+	err := c.do(ctx, "POST", "/api/v1/tokens", nil, spacepods.CreateTokenRequest{Name: name, Role: role}, &out)
 	return out.Secret, out.Token, err
 }
 
@@ -257,6 +180,10 @@ type (
 	Token = spacepods.Token
 	// AuditEntry is one audit log entry.
 	AuditEntry = spacepods.AuditEntry
+	// TreeNode is one app of a dependency tree.
+	TreeNode = spacepods.TreeNode
+	// Deps is an app's dependency tree and closure in start order.
+	Deps = spacepods.AppDeps
 )
 
 // ErrorCode returns the API error code of err ("" for nil).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 
-	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -12,9 +11,11 @@ type (
 	// ConfigVar is one env var or secret of an app in a scope.
 	ConfigVar = spacepods.ConfigVar
 	// SetConfigRequest sets vars in a scope.
-	SetConfigRequest = config.SetRequest
+	SetConfigRequest = spacepods.SetConfigRequest
 	// EffectiveConfig is what a deploy would get.
-	EffectiveConfig = config.Effective
+	EffectiveConfig = spacepods.EffectiveConfig
+	// KeyRotation is what a master key rotation did.
+	KeyRotation = spacepods.KeyRotation
 )
 
 // SetConfig sets vars (or secrets) of an app.
@@ -56,13 +57,7 @@ func (c *Client) EffectiveConfig(ctx context.Context, app, env string) (Effectiv
 // (see DeployRequest).
 func (c *Client) ApplyConfig(ctx context.Context, app, env string, confirmVersion int) (Deploy, error) {
 	var out Deploy
-	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, map[string]any{"env": env, "confirm_manifest_version": confirmVersion}, &out)
-}
-
-// KeyRotation is what a master key rotation did.
-type KeyRotation struct {
-	KeyID string `json:"key_id"`         // the key that wraps every secret now
-	Next  string `json:"next,omitempty"` // what the operator still has to do
+	return out, c.do(ctx, "POST", "/api/v1/apps/"+esc(app)+"/config/apply", nil, spacepods.ApplyConfigRequest{Env: env, ConfirmManifestVersion: confirmVersion}, &out)
 }
 
 // RotateSecretsKey re-wraps every secret under a new master key.

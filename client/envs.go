@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/spacepods/spacepods/internal/databases"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -25,15 +23,18 @@ type (
 	// registered it, whether an admin must confirm).
 	DeployPlan = spacepods.DeployPlan
 	// Plan is what a pod create makes.
-	Plan = pods.Plan
+	Plan = spacepods.PodPlan
 	// PodView is an environment with its apps.
-	PodView = pods.View
+	PodView = spacepods.EnvironmentView
 	// CreatePodRequest asks for a pod.
-	CreatePodRequest = pods.CreateRequest
+	CreatePodRequest = spacepods.CreatePodRequest
 	// Leak is something that belongs to no live environment.
-	Leak = pods.Leak
+	Leak = spacepods.Leak
 	// Snapshot is a named database snapshot.
-	Snapshot = databases.Snapshot
+	Snapshot = spacepods.Snapshot
+	// DeployRequest asks for a deploy (or its plan); an admin confirms the
+	// manifest changes of its plan with ConfirmManifestVersion.
+	DeployRequest = spacepods.DeployRequest
 )
 
 // PlanPod resolves what a pod create would make.
@@ -44,10 +45,7 @@ func (c *Client) PlanPod(ctx context.Context, req CreatePodRequest) (Plan, error
 
 // CreatePod starts creating a pod.
 func (c *Client) CreatePod(ctx context.Context, req CreatePodRequest) (Plan, Environment, error) {
-	var out struct {
-		Plan Plan        `json:"plan"`
-		Pod  Environment `json:"pod"`
-	}
+	var out spacepods.CreatePodResponse
 	err := c.do(ctx, "POST", "/api/v1/pods", nil, req, &out)
 	return out.Plan, out.Pod, err
 }
@@ -73,13 +71,13 @@ func (c *Client) PodEvents(ctx context.Context, name string, after int64) ([]Eve
 // UpdatePod wipes and redeploys a pod with builds pinned.
 func (c *Client) UpdatePod(ctx context.Context, name string, builds map[string]int) (Plan, error) {
 	var out Plan
-	return out, c.do(ctx, "POST", "/api/v1/pods/"+esc(name)+"/update", nil, map[string]any{"builds": builds}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/pods/"+esc(name)+"/update", nil, spacepods.UpdatePodRequest{Builds: builds}, &out)
 }
 
 // ExtendPod sets a pod's expiry to now + ttl.
 func (c *Client) ExtendPod(ctx context.Context, name, ttl string) (Environment, error) {
 	var out Environment
-	return out, c.do(ctx, "POST", "/api/v1/pods/"+esc(name)+"/extend", nil, map[string]string{"ttl": ttl}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/pods/"+esc(name)+"/extend", nil, spacepods.ExtendPodRequest{TTL: ttl}, &out)
 }
 
 // DestroyPod starts destroying a pod or environment.
@@ -103,7 +101,7 @@ func (c *Client) Logs(ctx context.Context, env, app string, follow bool, tail in
 // CreateEnvironment creates a master environment.
 func (c *Client) CreateEnvironment(ctx context.Context, name string, protected bool) (Environment, error) {
 	var out Environment
-	return out, c.do(ctx, "POST", "/api/v1/environments", nil, map[string]any{"name": name, "protected": protected}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/environments", nil, spacepods.CreateEnvironmentRequest{Name: name, Protected: protected}, &out)
 }
 
 // ListEnvironments lists master environments.
@@ -121,17 +119,6 @@ func (c *Client) GetEnvironment(ctx context.Context, name string) (PodView, erro
 // CreateDeploy queues a deploy to a master environment.
 func (c *Client) CreateDeploy(ctx context.Context, env, app string, build int) (Deploy, error) {
 	return c.SubmitDeploy(ctx, DeployRequest{Env: env, App: app, Build: build})
-}
-
-// DeployRequest asks for a deploy (or its plan).
-type DeployRequest struct {
-	Env   string `json:"env"`
-	App   string `json:"app"`
-	Build int    `json:"build"`
-	// ConfirmManifestVersion confirms (admins) the manifest changes of the
-	// deploy's plan, naming the manifest version the plan showed: a
-	// protected environment refuses a change to what runs without it.
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
 }
 
 // SubmitDeploy queues a deploy to a master environment.
@@ -178,20 +165,20 @@ func (c *Client) DeployEvents(ctx context.Context, id, after int64) ([]Event, er
 // Rollback redeploys the previous release.
 func (c *Client) Rollback(ctx context.Context, env, app string) (Deploy, error) {
 	var out Deploy
-	return out, c.do(ctx, "POST", "/api/v1/rollback", nil, map[string]string{"env": env, "app": app}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/rollback", nil, spacepods.RollbackRequest{Env: env, App: app}, &out)
 }
 
 // Promote deploys to `to` the build running in `from`; confirmVersion, when
 // not 0, confirms its manifest changes (see DeployRequest).
 func (c *Client) Promote(ctx context.Context, app, from, to string, confirmVersion int) (Deploy, error) {
 	var out Deploy
-	return out, c.do(ctx, "POST", "/api/v1/promote", nil, map[string]any{"app": app, "from": from, "to": to, "confirm_manifest_version": confirmVersion}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/promote", nil, spacepods.PromoteRequest{App: app, From: from, To: to, ConfirmManifestVersion: confirmVersion}, &out)
 }
 
 // CreateSnapshot snapshots an app's database in an environment.
 func (c *Client) CreateSnapshot(ctx context.Context, env, app, name string) (Snapshot, error) {
 	var out Snapshot
-	return out, c.do(ctx, "POST", "/api/v1/snapshots", nil, map[string]string{"env": env, "app": app, "name": name}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/snapshots", nil, spacepods.CreateSnapshotRequest{Env: env, App: app, Name: name}, &out)
 }
 
 // ListSnapshots lists snapshots.

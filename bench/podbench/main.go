@@ -37,7 +37,6 @@ import (
 
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
@@ -162,7 +161,7 @@ func spinUp(ctx context.Context, s *podstest.Stack, runs int) map[string][]time.
 	for range runs {
 		name := s.EnvName("bench")
 		start := time.Now()
-		_, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"storefront"}})
+		_, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"storefront"}})
 		check(err)
 		_, err = s.WaitEnv(ctx, name, spacepods.StatusReady)
 		check(err)

@@ -304,28 +304,20 @@ func (g *Graph) cycleError(name string, path []string) error {
 	return spacepods.Errorf(spacepods.EINVALID, "app %q would create a dependency cycle: %s: remove one of these dependencies", name, strings.Join(path, " -> "))
 }
 
-// TreeNode is one app in a dependency tree.
-type TreeNode struct {
-	Name     string      `json:"name"`
-	Children []*TreeNode `json:"children,omitempty"` // dependencies, sorted by name
-	Repeat   bool        `json:"repeat,omitempty"`   // shown earlier in the tree; its dependencies are not repeated
-	Missing  bool        `json:"missing,omitempty"`  // a dependency that is not registered
-}
-
 // Tree returns root's dependency tree, each app expanded only where it first
 // appears (later appearances are marked Repeat), children sorted by name.
 // It does not fail on cycles: the app closing a cycle is marked Repeat.
 // Errors: ENOTFOUND when root is not registered.
-func (g *Graph) Tree(root string) (*TreeNode, error) {
+func (g *Graph) Tree(root string) (*spacepods.TreeNode, error) {
 	id, ok := g.lookup(root)
 	if !ok {
 		return nil, notRegistered(root)
 	}
 	seen := make(map[int32]bool)
-	var build func(id int32) *TreeNode
-	build = func(id int32) *TreeNode {
+	var build func(id int32) *spacepods.TreeNode
+	build = func(id int32) *spacepods.TreeNode {
 		n := &g.nodes[id]
-		t := &TreeNode{Name: n.name}
+		t := &spacepods.TreeNode{Name: n.name}
 		switch {
 		case !n.registered:
 			t.Missing = true
@@ -348,7 +340,7 @@ func (g *Graph) Tree(root string) (*TreeNode, error) {
 //	├── catalog-api
 //	│   └── pricing-api
 //	└── pricing-api (see above)
-func RenderTree(w io.Writer, n *TreeNode) error {
+func RenderTree(w io.Writer, n *spacepods.TreeNode) error {
 	if n == nil {
 		return nil
 	}
@@ -360,7 +352,7 @@ func RenderTree(w io.Writer, n *TreeNode) error {
 	return err
 }
 
-func renderChildren(b *strings.Builder, children []*TreeNode, prefix string) {
+func renderChildren(b *strings.Builder, children []*spacepods.TreeNode, prefix string) {
 	for i, c := range children {
 		branch, indent := "├── ", "│   "
 		if i == len(children)-1 {
@@ -371,7 +363,7 @@ func renderChildren(b *strings.Builder, children []*TreeNode, prefix string) {
 	}
 }
 
-func treeLabel(n *TreeNode) string {
+func treeLabel(n *spacepods.TreeNode) string {
 	switch {
 	case n.Missing:
 		return n.Name + " (not registered)"

@@ -223,9 +223,9 @@ func TestGraph_TreeStructure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &TreeNode{Name: "web", Children: []*TreeNode{
-		{Name: "api", Children: []*TreeNode{
-			{Name: "db-proxy", Children: []*TreeNode{{Name: "vault", Missing: true}}},
+	want := &spacepods.TreeNode{Name: "web", Children: []*spacepods.TreeNode{
+		{Name: "api", Children: []*spacepods.TreeNode{
+			{Name: "db-proxy", Children: []*spacepods.TreeNode{{Name: "vault", Missing: true}}},
 			{Name: "queue"},
 		}},
 		{Name: "queue", Repeat: true},

@@ -88,7 +88,7 @@ func (s *Service) Versions(ctx context.Context, name string) ([]spacepods.AppVer
 // Deps returns an app's dependency tree, the start order of its closure,
 // and — when the closure cannot be formed (a dependency is not registered,
 // or a cycle) — the problem, with the tree still drawn (missing apps marked).
-func (s *Service) Deps(ctx context.Context, name string) (*TreeNode, []string, string, error) {
+func (s *Service) Deps(ctx context.Context, name string) (*spacepods.TreeNode, []string, string, error) {
 	g, err := s.Graph(ctx)
 	if err != nil {
 		return nil, nil, "", err

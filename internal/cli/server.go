@@ -29,6 +29,7 @@ import (
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/streams"
 	"github.com/spacepods/spacepods/internal/ui"
 )
 
@@ -163,8 +164,8 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.DurationVar(&cfg.timeouts.Read, "http-read-timeout", server.DefaultTimeouts.Read, "the whole request, body included, must arrive within this (env SPACEPODS_HTTP_READ_TIMEOUT)")
 	f.DurationVar(&cfg.timeouts.Write, "http-write-timeout", server.DefaultTimeouts.Write, "a response must be written within this; live streams and log follows are exempt (env SPACEPODS_HTTP_WRITE_TIMEOUT)")
 	f.DurationVar(&cfg.timeouts.Idle, "http-idle-timeout", server.DefaultTimeouts.Idle, "how long a kept-alive connection waits for its next request (env SPACEPODS_HTTP_IDLE_TIMEOUT)")
-	f.IntVar(&cfg.maxStreams, "max-streams", server.DefaultMaxStreams, "live streams (UI live pages, log follows) open at once, in total (env SPACEPODS_MAX_STREAMS)")
-	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", server.DefaultMaxStreamsPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
+	f.IntVar(&cfg.maxStreams, "max-streams", streams.DefaultMax, "live streams (UI live pages, log follows) open at once, in total (env SPACEPODS_MAX_STREAMS)")
+	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", streams.DefaultMaxPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
 	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
@@ -238,9 +239,9 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			logger.Warn("secrets are still wrapped by the previous master key: run `spacepods secrets rotate-key`, then remove "+secrets.PreviousMasterKeyEnv,
 				"secrets", n, "previous_key", l.PreviousKeyID(), "key", l.KeyID())
 		}
-		srv.RotateKey = func(ctx context.Context) (server.RotateKeyResponse, error) {
+		srv.RotateKey = func(ctx context.Context) (spacepods.KeyRotation, error) {
 			r, err := secrets.RotateMasterKey(ctx, l, g.dataDir)
-			return server.RotateKeyResponse{KeyID: r.KeyID, Next: r.Next}, err
+			return spacepods.KeyRotation{KeyID: r.KeyID, Next: r.Next}, err
 		}
 	}
 
@@ -391,7 +392,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker, kubernetes (with --kubeconfig, or in a cluster) or none (ecs is planned)", cfg.runtime)
 	}
-	streams := &server.Streams{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
+	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
 	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Config: cfgSvc, Pods: podSvc, Deploys: engine, Store: st, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
 

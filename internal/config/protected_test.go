@@ -26,7 +26,7 @@ func TestConfig_ProtectedEnvironmentsConfigIsChangedOnlyByAdmins(t *testing.T) {
 		svc := &config.Service{Store: st, Secrets: &memSecrets{m: map[string][]byte{}}}
 		dev, admin := as(spacepods.RoleDeveloper), as(spacepods.RoleAdmin)
 		set := func(ctx context.Context, scope string, secret bool) error {
-			_, err := svc.Set(ctx, catalogApp, config.SetRequest{Scope: scope, Vars: map[string]string{"API_TOKEN": "v"}, Secret: secret})
+			_, err := svc.Set(ctx, catalogApp, spacepods.SetConfigRequest{Scope: scope, Vars: map[string]string{"API_TOKEN": "v"}, Secret: secret})
 			return err
 		}
 		// No protected environment yet: "all" is a developer's.

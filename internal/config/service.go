@@ -24,14 +24,6 @@ type Service struct {
 	Secrets SecretStore // nil: secrets cannot be set
 }
 
-// SetRequest sets vars of one app in one scope.
-type SetRequest struct {
-	Scope    string            `json:"scope,omitempty"` // all (default), pods or env:<name>
-	Vars     map[string]string `json:"vars"`
-	Secret   bool              `json:"secret,omitempty"`
-	Override bool              `json:"override,omitempty"` // allow replacing a standard var (audited)
-}
-
 // SecretRef is where a secret var lives in the secret store.
 func SecretRef(app, scope, key string) string {
 	return fmt.Sprintf("apps/%s/%s/%s", app, strings.ReplaceAll(scope, ":", "-"), key)
@@ -51,7 +43,7 @@ func isStandard(app spacepods.App, key string) bool {
 
 // Set validates and stores vars. Secret values go to the secret store
 // first; a failed write leaves the old value in place.
-func (s *Service) Set(ctx context.Context, app spacepods.App, req SetRequest) ([]spacepods.ConfigVar, error) {
+func (s *Service) Set(ctx context.Context, app spacepods.App, req spacepods.SetConfigRequest) ([]spacepods.ConfigVar, error) {
 	scope, err := spacepods.ParseScope(req.Scope)
 	if err != nil {
 		return nil, err
@@ -267,13 +259,6 @@ func (s *Service) CustomFor(ctx context.Context, app, env, envKind string) (Cust
 	return c, nil
 }
 
-// Effective is what a deploy of app to env would get.
-type Effective struct {
-	Vars    map[string]string `json:"vars"`    // plain values, standard ones included
-	Secrets []string          `json:"secrets"` // names of secret vars (values masked)
-	Sources map[string]string `json:"sources"` // var → standard | manifest | all | pods | env:<name>
-}
-
 // Merge lays custom vars over the composed standard + manifest vars:
 // custom vars win over manifest defaults; standard vars win unless the
 // custom var is an explicit override. It returns the plain vars and the
@@ -329,7 +314,7 @@ func (s *Service) ResolveSecrets(ctx context.Context, refs map[string]string) (m
 // EffectiveFor computes what a deploy of app (build) to env would get,
 // secrets masked. The database URL is shown as a placeholder: its password
 // exists only in the release.
-func (s *Service) EffectiveFor(ctx context.Context, app spacepods.App, deps map[string]string, env, envKind string, build spacepods.Build) (Effective, error) {
+func (s *Service) EffectiveFor(ctx context.Context, app spacepods.App, deps map[string]string, env, envKind string, build spacepods.Build) (spacepods.EffectiveConfig, error) {
 	db := ""
 	if app.Database != nil {
 		db = "(set by Spacepods: the " + app.Name + " database of " + env + ")"
@@ -337,10 +322,10 @@ func (s *Service) EffectiveFor(ctx context.Context, app spacepods.App, deps map[
 	composed := Compose(Inputs{Env: env, App: app, Build: build, DatabaseURL: db, Deps: deps})
 	c, err := s.CustomFor(ctx, app.Name, env, envKind)
 	if err != nil {
-		return Effective{}, err
+		return spacepods.EffectiveConfig{}, err
 	}
 	vars, refs := Merge(composed, app, c)
-	eff := Effective{Vars: vars, Secrets: []string{}, Sources: map[string]string{}}
+	eff := spacepods.EffectiveConfig{Vars: vars, Secrets: []string{}, Sources: map[string]string{}}
 	for k := range vars {
 		switch {
 		case isStandard(app, k) && !contains(c.Overrides, k):

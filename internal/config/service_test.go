@@ -57,16 +57,16 @@ func TestConfig_MostSpecificScopeWins(t *testing.T) {
 		sec := &memSecrets{m: map[string][]byte{}}
 		svc := &config.Service{Store: st, Secrets: sec}
 		ctx := as(spacepods.RoleDeveloper)
-		must := func(req config.SetRequest) {
+		must := func(req spacepods.SetConfigRequest) {
 			t.Helper()
 			if _, err := svc.Set(ctx, catalogApp, req); err != nil {
 				t.Fatal(err)
 			}
 		}
-		must(config.SetRequest{Vars: map[string]string{"LOG_LEVEL": "warn", "COLOR": "blue"}})
-		must(config.SetRequest{Scope: "pods", Vars: map[string]string{"LOG_LEVEL": "debug"}})
-		must(config.SetRequest{Scope: "env:production", Vars: map[string]string{"LOG_LEVEL": "error"}})
-		must(config.SetRequest{Scope: "env:production", Vars: map[string]string{"API_TOKEN": "s3cr3t-prod"}, Secret: true})
+		must(spacepods.SetConfigRequest{Vars: map[string]string{"LOG_LEVEL": "warn", "COLOR": "blue"}})
+		must(spacepods.SetConfigRequest{Scope: "pods", Vars: map[string]string{"LOG_LEVEL": "debug"}})
+		must(spacepods.SetConfigRequest{Scope: "env:production", Vars: map[string]string{"LOG_LEVEL": "error"}})
+		must(spacepods.SetConfigRequest{Scope: "env:production", Vars: map[string]string{"API_TOKEN": "s3cr3t-prod"}, Secret: true})
 		cases := []struct {
 			name, env, kind, want string
 			secret                bool
@@ -140,21 +140,21 @@ func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
 	sec := &memSecrets{m: map[string][]byte{}}
 	svc := &config.Service{Store: st, Secrets: sec}
 	ctx := as(spacepods.RoleDeveloper)
-	if _, err := svc.Set(ctx, catalogApp, config.SetRequest{Vars: map[string]string{"TOKEN": "old"}, Secret: true}); err != nil {
+	if _, err := svc.Set(ctx, catalogApp, spacepods.SetConfigRequest{Vars: map[string]string{"TOKEN": "old"}, Secret: true}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
 		name string
-		req  config.SetRequest
+		req  spacepods.SetConfigRequest
 		code string
 		want string
 	}{
-		{"invalid name", config.SetRequest{Vars: map[string]string{"1BAD": "x"}}, spacepods.EINVALID, "not a valid env var name"},
-		{"standard var", config.SetRequest{Vars: map[string]string{"DATABASE_URL": "x"}}, spacepods.EINVALID, "--override"},
-		{"dependency url", config.SetRequest{Vars: map[string]string{"PRICING_API_URL": "x"}}, spacepods.EINVALID, "set by Spacepods"},
-		{"too large", config.SetRequest{Vars: map[string]string{"BIG": strings.Repeat("a", spacepods.MaxConfigValue+1)}}, spacepods.ETOOLARGE, "over the limit"},
-		{"bad scope", config.SetRequest{Scope: "prod", Vars: map[string]string{"A": "b"}}, spacepods.EINVALID, "env:<name>"},
-		{"nothing", config.SetRequest{}, spacepods.EINVALID, "nothing to set"},
+		{"invalid name", spacepods.SetConfigRequest{Vars: map[string]string{"1BAD": "x"}}, spacepods.EINVALID, "not a valid env var name"},
+		{"standard var", spacepods.SetConfigRequest{Vars: map[string]string{"DATABASE_URL": "x"}}, spacepods.EINVALID, "--override"},
+		{"dependency url", spacepods.SetConfigRequest{Vars: map[string]string{"PRICING_API_URL": "x"}}, spacepods.EINVALID, "set by Spacepods"},
+		{"too large", spacepods.SetConfigRequest{Vars: map[string]string{"BIG": strings.Repeat("a", spacepods.MaxConfigValue+1)}}, spacepods.ETOOLARGE, "over the limit"},
+		{"bad scope", spacepods.SetConfigRequest{Scope: "prod", Vars: map[string]string{"A": "b"}}, spacepods.EINVALID, "env:<name>"},
+		{"nothing", spacepods.SetConfigRequest{}, spacepods.EINVALID, "nothing to set"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -165,7 +165,7 @@ func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
 		})
 	}
 	sec.fail = true
-	if _, err := svc.Set(ctx, catalogApp, config.SetRequest{Vars: map[string]string{"TOKEN": "new"}, Secret: true}); err == nil {
+	if _, err := svc.Set(ctx, catalogApp, spacepods.SetConfigRequest{Vars: map[string]string{"TOKEN": "new"}, Secret: true}); err == nil {
 		t.Fatal("a failed secret write must fail the set")
 	}
 	sec.fail = false
@@ -174,7 +174,7 @@ func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
 	if got["TOKEN"] != "old" {
 		t.Fatalf("a failed write must keep the old value, got %q", got["TOKEN"])
 	}
-	if _, err := svc.Set(as(spacepods.RoleAdmin), catalogApp, config.SetRequest{Vars: map[string]string{"PORT": "9090"}, Override: true}); err != nil {
+	if _, err := svc.Set(as(spacepods.RoleAdmin), catalogApp, spacepods.SetConfigRequest{Vars: map[string]string{"PORT": "9090"}, Override: true}); err != nil {
 		t.Fatalf("explicit override: %v", err)
 	}
 	c, _ = svc.CustomFor(ctx, "catalog-api", "x", spacepods.EnvMaster)
@@ -209,7 +209,7 @@ func TestConfig_RevealFailsWhenItsAuditEntryCannotBeWritten(t *testing.T) {
 		svc := &config.Service{Store: st, Secrets: sec}
 		ctx := as(spacepods.RoleAdmin)
 		const planted = "PLANTED-reveal-7e2a"
-		if _, err := svc.Set(ctx, catalogApp, config.SetRequest{Vars: map[string]string{"API_TOKEN": planted}, Secret: true}); err != nil {
+		if _, err := svc.Set(ctx, catalogApp, spacepods.SetConfigRequest{Vars: map[string]string{"API_TOKEN": planted}, Secret: true}); err != nil {
 			t.Fatal(err)
 		}
 		vars, err := svc.List(ctx, "catalog-api", "", true)

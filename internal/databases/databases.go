@@ -29,7 +29,6 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -122,16 +121,4 @@ func (d Database) LogValue() slog.Value {
 		slog.String("user", d.User),
 		slog.String("status", string(d.Status)),
 	)
-}
-
-// Snapshot is a frozen copy of an environment's database kept as a template
-// database, from which new databases are cloned.
-type Snapshot struct {
-	Name       string // DNS-label-like name given by the user
-	Database   string // the template database holding it
-	Env        string // source environment
-	App        string // source app
-	CreatedAt  time.Time
-	SizeBytes  int64
-	Incomplete bool // left half-made by an interrupted Snapshot; drop it
 }

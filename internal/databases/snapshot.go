@@ -33,43 +33,43 @@ func parseSnapshotMarker(comment *string) (marker, bool) {
 // postgresql-client). Errors: EINVALID for bad names, ENOTFOUND when the
 // source does not exist, ECONFLICT when a snapshot of that name exists,
 // EUNAVAILABLE (also when the tools are missing).
-func (m *Manager) Snapshot(ctx context.Context, env, app, name string) (Snapshot, error) {
+func (m *Manager) Snapshot(ctx context.Context, env, app, name string) (spacepods.Snapshot, error) {
 	if err := validateEnvApp(env, app); err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	if err := validateSnapshotName(name); err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	s, err := m.snapshot(ctx, env, app, name)
 	return s, m.fail("take snapshot", err)
 }
 
-func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot, error) {
+func (m *Manager) snapshot(ctx context.Context, env, app, name string) (spacepods.Snapshot, error) {
 	src := DatabaseName(env, app)
 	snap := SnapshotDatabaseName(name)
 	log := m.logger.With("env", env, "app", app, "database", src, "snapshot", name)
 	conn, release, err := m.lock(ctx, snap, src)
 	if err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	defer release()
 
 	f, err := inspect(ctx, conn, src)
 	if err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	if mk, ok := m.ownedBy(f.db, env, app); !ok || mk.State != stateReady {
-		return Snapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "no database for app %q in environment %q to snapshot", app, env)
+		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "no database for app %q in environment %q to snapshot", app, env)
 	}
 	if _, ok := m.ownedBy(f.role, env, app); !ok {
-		return Snapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "the database of app %q in environment %q has lost its login role: create it again to repair it", app, env)
+		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "the database of app %q in environment %q has lost its login role: create it again to repair it", app, env)
 	}
 	if err := shareSnapshotOwner(ctx, conn); err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	sf, err := inspect(ctx, conn, snap)
 	if err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	if sf.db != nil {
 		mk, ok := parseSnapshotMarker(sf.db)
@@ -77,30 +77,30 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 		case ok && mk.Name == name && mk.State != stateReady:
 			log.Warn("dropping a half-made snapshot left by an earlier failed snapshot")
 			if err := dropSnapshotDatabase(ctx, conn, snap); err != nil {
-				return Snapshot{}, err
+				return spacepods.Snapshot{}, err
 			}
 		case ok && mk.Name == name:
-			return Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "snapshot %q exists already (of app %q in environment %q, taken %s): drop it first or pick another name", name, mk.App, mk.Env, mk.Created.Format(time.RFC3339))
+			return spacepods.Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "snapshot %q exists already (of app %q in environment %q, taken %s): drop it first or pick another name", name, mk.App, mk.Env, mk.Created.Format(time.RFC3339))
 		default:
-			return Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "a PostgreSQL database %q exists that is not Spacepods snapshot %q: drop or rename it, or pick another name", snap, name)
+			return spacepods.Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "a PostgreSQL database %q exists that is not Spacepods snapshot %q: drop or rename it, or pick another name", snap, name)
 		}
 	}
 	if err := m.ensureSnapshotOwner(ctx, conn); err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 
 	tools, err := m.dumpTools(ctx)
 	if err != nil {
-		return Snapshot{}, err
+		return spacepods.Snapshot{}, err
 	}
 	start := time.Now()
-	undo := func(cause error) (Snapshot, error) {
+	undo := func(cause error) (spacepods.Snapshot, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := dropSnapshotDatabase(ctx, m.alive(conn), snap); err != nil {
 			log.Error("could not drop the half-made snapshot", "err", err)
 		}
-		return Snapshot{}, cause
+		return spacepods.Snapshot{}, cause
 	}
 	mk := marker{Kind: kindSnapshot, Name: name, Env: env, App: app, State: stateCreating, Created: time.Now().UTC().Truncate(time.Second)}
 	if err := m.createSnapshotDatabase(ctx, conn, src, snap, mk); err != nil {
@@ -125,7 +125,7 @@ func (m *Manager) snapshot(ctx context.Context, env, app, name string) (Snapshot
 		return undo(err)
 	}
 	log.Info("took snapshot", "copy_took", copied.Round(time.Millisecond), "took", time.Since(start).Round(time.Millisecond), "bytes", size)
-	return Snapshot{Name: name, Database: snap, Env: env, App: app, CreatedAt: mk.Created, SizeBytes: size}, nil
+	return spacepods.Snapshot{Name: name, Database: snap, Env: env, App: app, CreatedAt: mk.Created, SizeBytes: size}, nil
 }
 
 // createSnapshotDatabase creates the empty database snap, marked as a
@@ -276,7 +276,7 @@ func dropSnapshotDatabase(ctx context.Context, q querier, snap string) error {
 
 // ListSnapshots returns every snapshot, oldest first, including half-made
 // ones (Incomplete).
-func (m *Manager) ListSnapshots(ctx context.Context) ([]Snapshot, error) {
+func (m *Manager) ListSnapshots(ctx context.Context) ([]spacepods.Snapshot, error) {
 	rows, err := m.pool.Query(ctx, `
 		SELECT datname, coalesce(pg_catalog.shobj_description(oid, 'pg_database'), ''), pg_catalog.pg_database_size(oid)
 		FROM pg_catalog.pg_database WHERE pg_catalog.left(datname, 8) = 'sp_snap_'`)
@@ -284,13 +284,13 @@ func (m *Manager) ListSnapshots(ctx context.Context) ([]Snapshot, error) {
 		return nil, m.fail("list snapshots", err)
 	}
 	var (
-		out           []Snapshot
+		out           []spacepods.Snapshot
 		name, comment string
 		size          int64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&name, &comment, &size}, func() error {
 		if mk, ok := parseSnapshotMarker(&comment); ok && SnapshotDatabaseName(mk.Name) == name {
-			out = append(out, Snapshot{Name: mk.Name, Database: name, Env: mk.Env, App: mk.App, CreatedAt: mk.Created, SizeBytes: size, Incomplete: mk.State != stateReady})
+			out = append(out, spacepods.Snapshot{Name: mk.Name, Database: name, Env: mk.Env, App: mk.App, CreatedAt: mk.Created, SizeBytes: size, Incomplete: mk.State != stateReady})
 		}
 		return nil
 	})

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/runtime/drivertest"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -276,7 +275,7 @@ func TestDeploy_QueuesDeploysOfOneAppInOrder(t *testing.T) {
 	s := podstest.Start(t, podstest.Config{})
 	ctx := podstest.Context(t, 4*time.Minute)
 	env := s.EnvName("queue")
-	if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: env, Apps: []string{"pricing-api"}}); err != nil {
+	if _, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: env, Apps: []string{"pricing-api"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.WaitEnv(ctx, env, spacepods.StatusReady); err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -228,7 +227,7 @@ func TestDeploy_StoreFailuresStopTheDeployAndItResumes(t *testing.T) {
 	ctx := podstest.Context(t, 10*time.Minute)
 	const app = "pricing-api"
 	env := s.EnvName("store")
-	if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: env, Apps: []string{app}}); err != nil {
+	if _, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: env, Apps: []string{app}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.WaitEnv(ctx, env, spacepods.StatusReady); err != nil {

@@ -95,38 +95,6 @@ type Service struct {
 	wg      sync.WaitGroup
 }
 
-// PlanApp is one app of a pod plan.
-type PlanApp struct {
-	App      string `json:"app"`
-	Build    int    `json:"build"`
-	Image    string `json:"image"`
-	Branch   string `json:"branch"`
-	Database string `json:"database"` // "-", "empty", "seed", "snapshot NAME"
-	URL      string `json:"url,omitempty"`
-	Asked    bool   `json:"asked"` // asked for, not only a dependency
-}
-
-// Plan is what a pod create will make.
-type Plan struct {
-	Pod       string    `json:"pod"`
-	Apps      []PlanApp `json:"apps"` // start order
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// CreateRequest asks for a pod.
-type CreateRequest struct {
-	Name   string         `json:"name"`
-	Apps   []string       `json:"apps"`
-	Builds map[string]int `json:"builds,omitempty"` // app → build number; default: latest of main
-	TTL    string         `json:"ttl,omitempty"`    // Go duration, e.g. 8h; default 24h
-}
-
-// View is a pod or environment with its apps.
-type View struct {
-	spacepods.Environment
-	AppStatus []spacepods.EnvApp `json:"app_status"`
-}
-
 func (s *Service) ttls() (time.Duration, time.Duration) {
 	def, max := s.DefaultTTL, s.MaxTTL
 	if def == 0 {
@@ -239,20 +207,20 @@ func (s *Service) event(ctx context.Context, env, app, level, format string, arg
 }
 
 // Plan resolves what a pod create would make, without making anything.
-func (s *Service) Plan(ctx context.Context, req CreateRequest) (Plan, error) {
+func (s *Service) Plan(ctx context.Context, req spacepods.CreatePodRequest) (spacepods.PodPlan, error) {
 	if err := spacepods.ValidateEnvName(req.Name); err != nil {
-		return Plan{}, err
+		return spacepods.PodPlan{}, err
 	}
 	if len(req.Apps) == 0 {
-		return Plan{}, spacepods.Errorf(spacepods.EINVALID, "a pod needs at least one app: pass --app NAME (see `spacepods app list`)")
+		return spacepods.PodPlan{}, spacepods.Errorf(spacepods.EINVALID, "a pod needs at least one app: pass --app NAME (see `spacepods app list`)")
 	}
 	ttl, err := s.ParseTTL(req.TTL)
 	if err != nil {
-		return Plan{}, err
+		return spacepods.PodPlan{}, err
 	}
 	order, err := s.Catalog.Closure(ctx, req.Apps)
 	if err != nil {
-		return Plan{}, err
+		return spacepods.PodPlan{}, err
 	}
 	inClosure := map[string]bool{}
 	for _, a := range order {
@@ -260,18 +228,18 @@ func (s *Service) Plan(ctx context.Context, req CreateRequest) (Plan, error) {
 	}
 	for a := range req.Builds {
 		if !inClosure[a] {
-			return Plan{}, spacepods.Errorf(spacepods.EINVALID, "--build %s=%d names an app that is not in this pod (it has %s)", a, req.Builds[a], strings.Join(order, ", "))
+			return spacepods.PodPlan{}, spacepods.Errorf(spacepods.EINVALID, "--build %s=%d names an app that is not in this pod (it has %s)", a, req.Builds[a], strings.Join(order, ", "))
 		}
 	}
 	asked := map[string]bool{}
 	for _, a := range req.Apps {
 		asked[a] = true
 	}
-	p := Plan{Pod: req.Name, ExpiresAt: s.Store.Now().Add(ttl)}
+	p := spacepods.PodPlan{Pod: req.Name, ExpiresAt: s.Store.Now().Add(ttl)}
 	for _, name := range order {
 		app, err := s.Catalog.Get(ctx, name)
 		if err != nil {
-			return Plan{}, err
+			return spacepods.PodPlan{}, err
 		}
 		var b spacepods.Build
 		if n, ok := req.Builds[name]; ok {
@@ -280,9 +248,9 @@ func (s *Service) Plan(ctx context.Context, req CreateRequest) (Plan, error) {
 			b, err = s.Catalog.LatestBuild(ctx, name, spacepods.DefaultBranch)
 		}
 		if err != nil {
-			return Plan{}, err
+			return spacepods.PodPlan{}, err
 		}
-		pa := PlanApp{App: name, Build: b.Number, Image: b.Image, Branch: b.Branch, Database: "-", Asked: asked[name]}
+		pa := spacepods.PodPlanApp{App: name, Build: b.Number, Image: b.Image, Branch: b.Branch, Database: "-", Asked: asked[name]}
 		if app.Database != nil {
 			pa.Database = "empty"
 			switch {
@@ -302,7 +270,7 @@ func (s *Service) Plan(ctx context.Context, req CreateRequest) (Plan, error) {
 
 // Create plans and starts creating a pod; it returns at once with the plan
 // and the pod (status creating). ECONFLICT if the name is taken.
-func (s *Service) Create(ctx context.Context, req CreateRequest) (Plan, spacepods.Environment, error) {
+func (s *Service) Create(ctx context.Context, req spacepods.CreatePodRequest) (spacepods.PodPlan, spacepods.Environment, error) {
 	p, err := s.Plan(ctx, req)
 	if err != nil {
 		return p, spacepods.Environment{}, err
@@ -359,7 +327,7 @@ func (s *Service) checkQuota(ctx context.Context, name string) error {
 
 // deployAll sets up the environment's scope and deploys every planned app
 // at once (dependency URLs are known up front; apps start in parallel).
-func (s *Service) deployAll(ctx context.Context, env string, p Plan, op string) {
+func (s *Service) deployAll(ctx context.Context, env string, p spacepods.PodPlan, op string) {
 	start := time.Now()
 	fail := func(reason string) {
 		if ctx.Err() != nil {
@@ -453,18 +421,18 @@ func (s *Service) setStatus(ctx context.Context, env, status, reason string) {
 
 // Update wipes a pod's running apps and redeploys them (new builds where
 // given, the latest of main for apps not pinned).
-func (s *Service) Update(ctx context.Context, name string, builds map[string]int) (Plan, error) {
+func (s *Service) Update(ctx context.Context, name string, builds map[string]int) (spacepods.PodPlan, error) {
 	env, err := s.Store.GetEnvironment(ctx, name)
 	if err != nil {
-		return Plan{}, err
+		return spacepods.PodPlan{}, err
 	}
 	if env.Kind != spacepods.EnvPod {
-		return Plan{}, spacepods.Errorf(spacepods.EINVALID, "%s is a master environment: deploy to it with `spacepods deploy APP --env %s`", name, name)
+		return spacepods.PodPlan{}, spacepods.Errorf(spacepods.EINVALID, "%s is a master environment: deploy to it with `spacepods deploy APP --env %s`", name, name)
 	}
 	if env.Status == spacepods.StatusDestroying {
-		return Plan{}, spacepods.Errorf(spacepods.ECONFLICT, "pod %s is being destroyed", name)
+		return spacepods.PodPlan{}, spacepods.Errorf(spacepods.ECONFLICT, "pod %s is being destroyed", name)
 	}
-	p, err := s.Plan(ctx, CreateRequest{Name: name, Apps: env.Apps, Builds: builds, TTL: "1s"})
+	p, err := s.Plan(ctx, spacepods.CreatePodRequest{Name: name, Apps: env.Apps, Builds: builds, TTL: "1s"})
 	if err != nil {
 		return p, err
 	}
@@ -704,13 +672,13 @@ func (s *Service) Extend(ctx context.Context, name, ttl string) (spacepods.Envir
 }
 
 // Show returns a pod or environment with its apps.
-func (s *Service) Show(ctx context.Context, name string) (View, error) {
+func (s *Service) Show(ctx context.Context, name string) (spacepods.EnvironmentView, error) {
 	env, err := s.Store.GetEnvironment(ctx, name)
 	if err != nil {
-		return View{}, err
+		return spacepods.EnvironmentView{}, err
 	}
 	apps, err := s.Store.EnvApps(ctx, name)
-	return View{Environment: env, AppStatus: apps}, err
+	return spacepods.EnvironmentView{Environment: env, AppStatus: apps}, err
 }
 
 // List lists live environments of a kind ("" = all).

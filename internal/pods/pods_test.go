@@ -12,13 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 // createPod creates a pod and waits until it is ready.
-func createPod(t *testing.T, s *podstest.Stack, req pods.CreateRequest) spacepods.Environment {
+func createPod(t *testing.T, s *podstest.Stack, req spacepods.CreatePodRequest) spacepods.Environment {
 	t.Helper()
 	ctx := podstest.Context(t, 3*time.Minute)
 	if _, _, err := s.Pods.Create(ctx, req); err != nil {
@@ -87,7 +86,7 @@ func TestPod_ExampleServesThroughTheRouterAndUpdates(t *testing.T) {
 	t.Parallel()
 	s := podstest.Start(t, podstest.Config{})
 	name := s.EnvName("shop")
-	createPod(t, s, pods.CreateRequest{Name: name, Apps: []string{"storefront"}, TTL: "1h"})
+	createPod(t, s, spacepods.CreatePodRequest{Name: name, Apps: []string{"storefront"}, TTL: "1h"})
 
 	t.Run("storefront lists products with prices", func(t *testing.T) {
 		ctx := podstest.Context(t, time.Minute)
@@ -120,7 +119,7 @@ func TestPod_ExampleServesThroughTheRouterAndUpdates(t *testing.T) {
 	})
 
 	t.Run("a second create of the name conflicts", func(t *testing.T) {
-		_, _, err := s.Pods.Create(podstest.Context(t, time.Minute), pods.CreateRequest{Name: name, Apps: []string{"pricing-api"}})
+		_, _, err := s.Pods.Create(podstest.Context(t, time.Minute), spacepods.CreatePodRequest{Name: name, Apps: []string{"pricing-api"}})
 		if code := spacepods.ErrorCode(err); code != spacepods.ECONFLICT {
 			t.Fatalf("second create: code %q (%v), want ECONFLICT", code, err)
 		}
@@ -199,7 +198,7 @@ func TestPod_ExpiresAfterItsTTL(t *testing.T) {
 	t.Parallel()
 	s := podstest.Start(t, podstest.Config{})
 	name := s.EnvName("ttl")
-	createPod(t, s, pods.CreateRequest{Name: name, Apps: []string{"pricing-api"}, TTL: "1s"})
+	createPod(t, s, spacepods.CreatePodRequest{Name: name, Apps: []string{"pricing-api"}, TTL: "1s"})
 	ctx := podstest.Context(t, time.Minute)
 	env, err := s.Store.GetEnvironment(ctx, name)
 	if err != nil {
@@ -227,7 +226,7 @@ func TestPod_FailedCreateNamesTheAppAndDestroyCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := s.EnvName("crash")
-	if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"storefront"}, Builds: map[string]int{"storefront": podstest.BuildCrash}}); err != nil {
+	if _, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"storefront"}, Builds: map[string]int{"storefront": podstest.BuildCrash}}); err != nil {
 		t.Fatal(err)
 	}
 	env, err := s.WaitEnv(ctx, name, spacepods.StatusFailed)
@@ -272,7 +271,7 @@ func TestPod_DestroyDuringCreateCleansEverything(t *testing.T) {
 		wg.Go(func() {
 			name := s.EnvName("half")
 			ctx := podstest.Context(t, 3*time.Minute)
-			if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"storefront"}}); err != nil {
+			if _, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"storefront"}}); err != nil {
 				t.Errorf("create: %v", err)
 				return
 			}
@@ -310,7 +309,7 @@ func TestPod_CreateDestroyCyclesLeaveNoLeaks(t *testing.T) {
 	start := time.Now()
 	for i := range cycles {
 		name := s.EnvName(fmt.Sprintf("cyc%d", i))
-		createPod(t, s, pods.CreateRequest{Name: name, Apps: []string{"pricing-api"}})
+		createPod(t, s, spacepods.CreatePodRequest{Name: name, Apps: []string{"pricing-api"}})
 		ctx := podstest.Context(t, time.Minute)
 		if status, body, err := s.Get(ctx, name, "pricing-api", "/prices?sku=A"); err != nil || status != 200 {
 			t.Fatalf("cycle %d: GET /prices = %d, %v\n%s", i, status, err, body)
@@ -326,7 +325,7 @@ func TestPod_CloneFromSnapshot(t *testing.T) {
 	s := podstest.Start(t, podstest.Config{})
 	ctx := podstest.Context(t, 3*time.Minute)
 	src := s.EnvName("snapsrc")
-	createPod(t, s, pods.CreateRequest{Name: src, Apps: []string{"catalog-api"}})
+	createPod(t, s, spacepods.CreatePodRequest{Name: src, Apps: []string{"catalog-api"}})
 
 	// Change the source's data so that a clone is told apart from a seed.
 	db, err := s.Databases.Get(ctx, src, "catalog-api")
@@ -369,7 +368,7 @@ func TestPod_CloneFromSnapshot(t *testing.T) {
 	}
 
 	dst := s.EnvName("snapdst")
-	createPod(t, s, pods.CreateRequest{Name: dst, Apps: []string{"catalog-snap"}})
+	createPod(t, s, spacepods.CreatePodRequest{Name: dst, Apps: []string{"catalog-snap"}})
 	status, body, err := s.Get(ctx, dst, "catalog-snap", "/products")
 	if err != nil || status != 200 {
 		t.Fatalf("GET /products = %d, %v\n%s", status, err, body)
@@ -395,7 +394,7 @@ func TestPod_BadMigrationFailsTheCreateAndLeavesNoService(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := s.EnvName("badmig")
-	if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"catalog-api"}, Builds: map[string]int{"catalog-api": podstest.BuildBadMigrate}}); err != nil {
+	if _, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"catalog-api"}, Builds: map[string]int{"catalog-api": podstest.BuildBadMigrate}}); err != nil {
 		t.Fatal(err)
 	}
 	env, err := s.WaitEnv(ctx, name, spacepods.StatusFailed)
@@ -434,7 +433,7 @@ func TestPod_UpdateDuringCreateCancelsTheCreateAndRedeploys(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := s.EnvName("upd")
-	if _, _, err := s.Pods.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"storefront"}}); err != nil {
+	if _, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"storefront"}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(700 * time.Millisecond) // the create's deploys are under way

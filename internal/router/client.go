@@ -1,25 +1,21 @@
 package router
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 // Client talks to a router's control API.
 type Client struct {
-	base  string
-	token string
-	http  *http.Client
+	base string
+	api  *httpjson.Client
 }
 
 // NewClient returns a client of the control API at addr ("127.0.0.1:8081"
@@ -29,14 +25,18 @@ func NewClient(addr, token string) *Client {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return &Client{
-		base:  base,
-		token: token,
-		http: &http.Client{
+	return &Client{base: base, api: &httpjson.Client{
+		BaseURL: base,
+		Token:   token,
+		Name:    "the edge router",
+		HTTP: &http.Client{
 			Timeout:   30 * time.Second, // a backstop; callers bound calls with ctx
 			Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second},
 		},
-	}
+		Unreachable: func(err error) error {
+			return spacepods.Errorf(spacepods.EUNAVAILABLE, "the edge router at %s cannot be reached (%v): start it with `spacepods router`", base, err)
+		},
+	}}
 }
 
 // Addr returns the base URL of the control API.
@@ -161,69 +161,5 @@ func groupPath(env, app string) string {
 // do sends one request and decodes the answer into out (if not nil). Errors
 // of the API come back as *spacepods.Error with the router's code.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("router client: encode request: %w", err)
-		}
-		body = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return spacepods.Errorf(spacepods.EINVALID, "router address %q: %v", c.base, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("router %s %s: %w", method, path, ctx.Err())
-		}
-		return spacepods.Errorf(spacepods.EUNAVAILABLE,
-			"the edge router at %s cannot be reached (%v): start it with `spacepods router`", c.base, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return spacepods.Errorf(spacepods.EUNAVAILABLE, "the edge router at %s: read answer: %v", c.base, err)
-	}
-	if resp.StatusCode >= 300 {
-		var eb errorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
-			return &spacepods.Error{Code: eb.Error.Code, Message: eb.Error.Message}
-		}
-		return spacepods.Errorf(codeOf(resp.StatusCode), "the edge router answered %s to %s %s", resp.Status, method, path)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("router client: decode answer to %s %s: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
-// codeOf maps a status without an error body back to a code.
-func codeOf(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return spacepods.EINVALID
-	case http.StatusUnauthorized:
-		return spacepods.EUNAUTHORIZED
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return spacepods.ENOTFOUND
-	case http.StatusServiceUnavailable, http.StatusBadGateway:
-		return spacepods.EUNAVAILABLE
-	}
-	return spacepods.EINTERNAL
-}
-
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	return c.api.Do(ctx, method, path, nil, in, out)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -53,7 +54,7 @@ func (r *Router) ControlHandler(token string, info Info) http.Handler {
 	mux.HandleFunc("PUT /v1/environments/{env}", c.setEnvironment)
 	mux.HandleFunc("DELETE /v1/environments/{env}", c.removeEnvironment)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, spacepods.Errorf(spacepods.ENOTFOUND, "no control API route %s %s", req.Method, req.URL.Path))
+		httpjson.WriteError(w, spacepods.Errorf(spacepods.ENOTFOUND, "no control API route %s %s", req.Method, req.URL.Path))
 	})
 	return requireToken(token, mux)
 }
@@ -70,7 +71,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 		got := []byte(req.Header.Get("Authorization"))
 		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="spacepods-router"`)
-			writeError(w, spacepods.Errorf(spacepods.EUNAUTHORIZED,
+			httpjson.WriteError(w, spacepods.Errorf(spacepods.EUNAUTHORIZED,
 				"missing or wrong bearer token: use the token in the router's data dir (router.token)"))
 			return
 		}
@@ -86,35 +87,35 @@ func (c *control) healthz(w http.ResponseWriter, req *http.Request) {
 	c.r.mu.RLock()
 	info.Groups = len(c.r.groups)
 	c.r.mu.RUnlock()
-	writeJSON(w, http.StatusOK, info)
+	httpjson.Write(w, http.StatusOK, info)
 }
 
 func (c *control) listGroups(w http.ResponseWriter, req *http.Request) {
-	writeJSON(w, http.StatusOK, c.r.Groups())
+	httpjson.Write(w, http.StatusOK, c.r.Groups())
 }
 
 func (c *control) setGroup(w http.ResponseWriter, req *http.Request) {
 	var spec GroupSpec
 	if err := readJSON(w, req, &spec); err != nil {
-		writeError(w, err)
+		httpjson.WriteError(w, err)
 		return
 	}
 	env, app := req.PathValue("env"), req.PathValue("app")
 	if err := c.r.SetGroup(env, app, spec); err != nil {
-		writeError(w, err)
+		httpjson.WriteError(w, err)
 		return
 	}
 	st, err := c.r.Stats(env, app)
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 func (c *control) deleteGroup(w http.ResponseWriter, req *http.Request) {
 	if err := c.r.DeleteGroup(req.PathValue("env"), req.PathValue("app")); err != nil {
-		writeError(w, err)
+		httpjson.WriteError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -123,14 +124,14 @@ func (c *control) deleteGroup(w http.ResponseWriter, req *http.Request) {
 func (c *control) stats(w http.ResponseWriter, req *http.Request) {
 	st, err := c.r.Stats(req.PathValue("env"), req.PathValue("app"))
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 func (c *control) listEnvironments(w http.ResponseWriter, req *http.Request) {
-	writeJSON(w, http.StatusOK, c.r.Environments())
+	httpjson.Write(w, http.StatusOK, c.r.Environments())
 }
 
 // EnvironmentSpec is the optional body of PUT /v1/environments/{env}.
@@ -142,12 +143,12 @@ func (c *control) setEnvironment(w http.ResponseWriter, req *http.Request) {
 	var spec EnvironmentSpec
 	if req.ContentLength != 0 {
 		if err := readJSON(w, req, &spec); err != nil {
-			writeError(w, err)
+			httpjson.WriteError(w, err)
 			return
 		}
 	}
 	if err := c.r.SetEnvironment(req.PathValue("env"), spec.Subnet); err != nil {
-		writeError(w, err)
+		httpjson.WriteError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -155,54 +156,10 @@ func (c *control) setEnvironment(w http.ResponseWriter, req *http.Request) {
 
 func (c *control) removeEnvironment(w http.ResponseWriter, req *http.Request) {
 	if err := c.r.RemoveEnvironment(req.PathValue("env")); err != nil {
-		writeError(w, err)
+		httpjson.WriteError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// errorBody is the JSON of every control API error.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// statusOf is the one table from error code to HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case spacepods.EINVALID:
-		return http.StatusBadRequest
-	case spacepods.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case spacepods.EFORBIDDEN:
-		return http.StatusForbidden
-	case spacepods.ENOTFOUND:
-		return http.StatusNotFound
-	case spacepods.ECONFLICT:
-		return http.StatusConflict
-	case spacepods.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case spacepods.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case spacepods.ENOTIMPL:
-		return http.StatusNotImplemented
-	}
-	return http.StatusInternalServerError
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	var b errorBody
-	b.Error.Code = spacepods.ErrorCode(err)
-	b.Error.Message = spacepods.ErrorMessage(err)
-	writeJSON(w, statusOf(b.Error.Code), b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // readJSON decodes one JSON value strictly: unknown fields are an error, so a

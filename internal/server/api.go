@@ -13,7 +13,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) registerApp(w http.ResponseWriter, r *http.Request) error {
-	var req RegisterRequest
+	var req spacepods.RegisterAppRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -25,7 +25,7 @@ func (s *Server) registerApp(w http.ResponseWriter, r *http.Request) error {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, RegisterResponse{App: app, Created: created})
+	writeJSON(w, status, spacepods.RegisterAppResponse{App: app, Created: created})
 	return nil
 }
 
@@ -62,7 +62,7 @@ func (s *Server) appDeps(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tree, order, problem, err := s.Catalog.Deps(r.Context(), name)
-	return reply(w, http.StatusOK, DepsResponse{Tree: tree, Order: order, Problem: problem}, err)
+	return reply(w, http.StatusOK, spacepods.AppDeps{Tree: tree, Order: order, Problem: problem}, err)
 }
 
 func (s *Server) recordBuild(w http.ResponseWriter, r *http.Request) error {
@@ -124,12 +124,12 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	var req TokenRequest
+	var req spacepods.CreateTokenRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	secret, t, err := s.Auth.Create(r.Context(), req.Name, req.Role)
-	return reply(w, http.StatusCreated, TokenResponse{Token: t, Secret: secret}, err)
+	return reply(w, http.StatusCreated, spacepods.CreateTokenResponse{Token: t, Secret: secret}, err)
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {

@@ -8,15 +8,6 @@ import (
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-// ApplyRequest redeploys the running build of an app in an environment with
-// its current config.
-type ApplyRequest struct {
-	Env string `json:"env"`
-	// ConfirmManifestVersion: as in DeployRequest (the redeploy runs the
-	// app's current manifest).
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
-}
-
 func (s *Server) needConfig() error {
 	if s.Config == nil {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "this server has no config service")
@@ -29,7 +20,7 @@ func (s *Server) setConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req config.SetRequest
+	var req spacepods.SetConfigRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -140,7 +131,7 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req ApplyRequest
+	var req spacepods.ApplyConfigRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -159,12 +150,6 @@ func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: name, Build: build, ConfirmVersion: req.ConfirmManifestVersion})
 	return reply(w, http.StatusAccepted, d, err)
-}
-
-// RotateKeyResponse names the new master key.
-type RotateKeyResponse struct {
-	KeyID string `json:"key_id"`
-	Next  string `json:"next,omitempty"` // what the operator still has to do
 }
 
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {

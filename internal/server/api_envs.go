@@ -1,72 +1,15 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/streams"
 )
-
-// CreatePodResponse is the plan and the pod being created.
-type CreatePodResponse struct {
-	Plan pods.Plan             `json:"plan"`
-	Pod  spacepods.Environment `json:"pod"`
-}
-
-// UpdatePodRequest pins builds for a pod update (others: latest of main).
-type UpdatePodRequest struct {
-	Builds map[string]int `json:"builds,omitempty"`
-}
-
-// ExtendRequest sets a pod's TTL from now.
-type ExtendRequest struct {
-	TTL string `json:"ttl"`
-}
-
-// CreateEnvRequest creates a master environment.
-type CreateEnvRequest struct {
-	Name      string `json:"name"`
-	Protected bool   `json:"protected,omitempty"`
-}
-
-// DeployRequest asks for a deploy.
-type DeployRequest struct {
-	Env   string `json:"env"`
-	App   string `json:"app"`
-	Build int    `json:"build"`
-	// ConfirmManifestVersion is an admin's confirmation of the manifest
-	// changes the deploy's plan shows: the manifest version the plan was of.
-	// A protected environment refuses a deploy that changes what runs
-	// without it (409, with the plan), or with another version.
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
-}
-
-// RollbackRequest asks to redeploy the previous release.
-type RollbackRequest struct {
-	Env string `json:"env"`
-	App string `json:"app"`
-}
-
-// PromoteRequest deploys the build running in From to To.
-type PromoteRequest struct {
-	App  string `json:"app"`
-	From string `json:"from"`
-	To   string `json:"to"`
-	// ConfirmManifestVersion: as in DeployRequest.
-	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
-}
-
-// SnapshotRequest takes a snapshot of an environment's database.
-type SnapshotRequest struct {
-	Env  string `json:"env"`
-	App  string `json:"app"`
-	Name string `json:"name"`
-}
 
 func (s *Server) needRuntime() error {
 	if s.Pods == nil || s.Deploys == nil {
@@ -76,7 +19,7 @@ func (s *Server) needRuntime() error {
 }
 
 func (s *Server) planPod(w http.ResponseWriter, r *http.Request) error {
-	var req pods.CreateRequest
+	var req spacepods.CreatePodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -85,12 +28,12 @@ func (s *Server) planPod(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createPod(w http.ResponseWriter, r *http.Request) error {
-	var req pods.CreateRequest
+	var req spacepods.CreatePodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	p, env, err := s.Pods.Create(r.Context(), req)
-	return reply(w, http.StatusAccepted, CreatePodResponse{Plan: p, Pod: env}, err)
+	return reply(w, http.StatusAccepted, spacepods.CreatePodResponse{Plan: p, Pod: env}, err)
 }
 
 func (s *Server) listEnvs(kind string) func(w http.ResponseWriter, r *http.Request) error {
@@ -131,7 +74,7 @@ func (s *Server) updatePod(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req UpdatePodRequest
+	var req spacepods.UpdatePodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -144,7 +87,7 @@ func (s *Server) extendPod(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req ExtendRequest
+	var req spacepods.ExtendPodRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -184,7 +127,7 @@ func (s *Server) appLogs(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		defer release()
-		LiftDeadlines(w)
+		streams.LiftDeadlines(w)
 	}
 	rc, err := s.Pods.Logs(r.Context(), name, app, runtime.LogOptions{Follow: follow, Tail: tail})
 	if err != nil {
@@ -210,7 +153,7 @@ func (f flushWriter) Write(p []byte) (int, error) {
 }
 
 func (s *Server) createEnv(w http.ResponseWriter, r *http.Request) error {
-	var req CreateEnvRequest
+	var req spacepods.CreateEnvironmentRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -219,7 +162,7 @@ func (s *Server) createEnv(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
-	var req DeployRequest
+	var req spacepods.DeployRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -235,7 +178,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) planDeploy(w http.ResponseWriter, r *http.Request) error {
-	var req DeployRequest
+	var req spacepods.DeployRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -250,7 +193,7 @@ func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) error {
 	}
 	ds, err := s.Deploys.List(r.Context(), r.URL.Query().Get("env"), r.URL.Query().Get("app"), limit)
 	for i := range ds {
-		HideOutput(r.Context(), &ds[i])
+		spacepods.HideOutput(r.Context(), &ds[i])
 	}
 	return reply(w, http.StatusOK, ds, err)
 }
@@ -269,7 +212,7 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d, err := s.Deploys.Get(r.Context(), id)
-	HideOutput(r.Context(), &d)
+	spacepods.HideOutput(r.Context(), &d)
 	return reply(w, http.StatusOK, d, err)
 }
 
@@ -286,20 +229,8 @@ func (s *Server) deployEvents(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusOK, evs, err)
 }
 
-// HideOutput withholds a deploy's failure output from callers below
-// developer: task and container output often carries connection strings
-// and other secrets that the apps print.
-func HideOutput(ctx context.Context, d *spacepods.Deploy) {
-	if d.Output == "" {
-		return
-	}
-	if !spacepods.MayReadOutput(ctx) {
-		d.Output, d.OutputHidden = "", true
-	}
-}
-
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
-	var req RollbackRequest
+	var req spacepods.RollbackRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -308,7 +239,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
-	var req PromoteRequest
+	var req spacepods.PromoteRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -317,7 +248,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
-	var req SnapshotRequest
+	var req spacepods.CreateSnapshotRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}

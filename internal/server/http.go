@@ -1,6 +1,6 @@
 // Package server is Spacepods' HTTP layer: the REST API under /api/v1, its
-// OpenAPI document, health, metrics, authentication and the one table that
-// maps error codes to HTTP status. Handlers parse, validate, call a domain
+// OpenAPI document, health, metrics and authentication; errors are answered
+// through internal/httpjson's one table of error codes and HTTP status. Handlers parse, validate, call a domain
 // service and respond; they hold no SQL and no runtime calls.
 package server
 
@@ -13,59 +13,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 4 << 20
 
-var codeStatus = map[string]int{
-	spacepods.ECONFLICT:     http.StatusConflict,
-	spacepods.EINVALID:      http.StatusBadRequest,
-	spacepods.ENOTFOUND:     http.StatusNotFound,
-	spacepods.EUNAUTHORIZED: http.StatusUnauthorized,
-	spacepods.EFORBIDDEN:    http.StatusForbidden,
-	spacepods.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	spacepods.EMEDIATYPE:    http.StatusUnsupportedMediaType,
-	spacepods.ELIMIT:        http.StatusTooManyRequests,
-	spacepods.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	spacepods.ENOTIMPL:      http.StatusNotImplemented,
-	spacepods.EINTERNAL:     http.StatusInternalServerError,
-}
-
-// StatusOf returns the HTTP status for an error code.
-func StatusOf(code string) int {
-	if s, ok := codeStatus[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-// CodeOf returns the error code for an HTTP status (used by the client).
-func CodeOf(status int) string {
-	for c, s := range codeStatus {
-		if s == status {
-			return c
-		}
-	}
-	return spacepods.EINTERNAL
-}
-
-// ErrorBody is the JSON body of every error response.
-type ErrorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 // reply writes v with status unless err is set, which it returns for the
 // route wrapper to write.
@@ -84,10 +40,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if code == spacepods.EINTERNAL {
 		logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	var body ErrorBody
-	body.Error.Code = code
-	body.Error.Message = spacepods.ErrorMessage(err)
-	writeJSON(w, StatusOf(code), body)
+	httpjson.WriteError(w, err)
 }
 
 // decode reads a JSON body strictly: size-limited, unknown fields rejected,

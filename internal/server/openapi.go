@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spacepods/spacepods/internal/httpjson"
 )
 
 // openAPI builds the OpenAPI 3 document from the route table, with JSON
@@ -13,7 +15,7 @@ import (
 func (s *Server) openAPI() map[string]any {
 	schemas := map[string]any{}
 	paths := map[string]map[string]any{}
-	errResp := map[string]any{"description": "Error (see the code and message)", "content": jsonContent(schemaOf(reflect.TypeOf(ErrorBody{}), schemas))}
+	errResp := map[string]any{"description": "Error (see the code and message)", "content": jsonContent(schemaOf(reflect.TypeOf(httpjson.ErrorBody{}), schemas))}
 	for _, rt := range s.routes() {
 		op := map[string]any{
 			"summary":     rt.Summary,

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
-	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -66,7 +66,7 @@ func newProtectedFixture(t *testing.T) *fixture {
 
 func errorMessage(t *testing.T, body []byte) string {
 	t.Helper()
-	var eb server.ErrorBody
+	var eb httpjson.ErrorBody
 	if err := json.Unmarshal(body, &eb); err != nil {
 		t.Fatalf("not an error body: %s", body)
 	}
@@ -139,7 +139,7 @@ func TestAPI_ManifestChangeReachesProtectedEnvironmentOnlyWithAdminsConfirmation
 	f := newProtectedFixture(t)
 	viewer, dev, admin := f.tokens[spacepods.RoleViewer], f.tokens[spacepods.RoleDeveloper], f.tokens[spacepods.RoleAdmin]
 	changed := webManifest + "command: [\"/bin/sh\", \"-c\", \"/app serve\"]\nmigrate: [\"/app\", \"migrate\", \"--force\"]\n"
-	if s, out := f.do(t, "POST", "/api/v1/apps", dev, server.RegisterRequest{Manifest: changed}); s != 200 {
+	if s, out := f.do(t, "POST", "/api/v1/apps", dev, spacepods.RegisterAppRequest{Manifest: changed}); s != 200 {
 		t.Fatalf("re-register: %d %s", s, out)
 	}
 	_, out := f.do(t, "GET", "/api/v1/audit?limit=1", admin, nil)

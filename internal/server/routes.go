@@ -3,10 +3,6 @@ package server
 import (
 	"net/http"
 
-	"github.com/spacepods/spacepods/internal/catalog"
-	"github.com/spacepods/spacepods/internal/config"
-	"github.com/spacepods/spacepods/internal/databases"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -27,40 +23,6 @@ type route struct {
 	Handle   func(w http.ResponseWriter, r *http.Request) error
 }
 
-// RegisterRequest registers or updates an app from its manifest.
-type RegisterRequest struct {
-	// Manifest is the spacepods.yaml text; errors carry its line numbers.
-	Manifest string `json:"manifest"`
-	// SeedSQL is the content of the file named by database.seed, if any.
-	SeedSQL string `json:"seed_sql,omitempty"`
-}
-
-// RegisterResponse is the registered app and whether it was new.
-type RegisterResponse struct {
-	App     spacepods.App `json:"app"`
-	Created bool          `json:"created"`
-}
-
-// DepsResponse is an app's dependency tree and the start order of its closure.
-type DepsResponse struct {
-	Tree  *catalog.TreeNode `json:"tree"`
-	Order []string          `json:"order"`
-	// Problem says why no start order can be formed (missing app, cycle).
-	Problem string `json:"problem,omitempty"`
-}
-
-// TokenRequest asks for a new API token.
-type TokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-}
-
-// TokenResponse carries a new token's secret (shown once).
-type TokenResponse struct {
-	Token  spacepods.Token `json:"token"`
-	Secret string          `json:"secret"`
-}
-
 // Health is the /healthz body.
 type Health struct {
 	Status  string `json:"status"`
@@ -78,55 +40,55 @@ func (s *Server) routes() []route {
 	return []route{
 		{Method: "GET", Path: "/api/v1/whoami", Role: spacepods.RoleViewer, Tag: "auth", Summary: "The caller's token (name and role)", Response: spacepods.Token{}, Handle: s.whoami},
 
-		{Method: "POST", Path: "/api/v1/apps", Role: spacepods.RoleDeveloper, Tag: "apps", Summary: "Register an app from its manifest, or update it (history kept)", Request: RegisterRequest{}, Response: RegisterResponse{}, Status: 201, Handle: s.registerApp},
+		{Method: "POST", Path: "/api/v1/apps", Role: spacepods.RoleDeveloper, Tag: "apps", Summary: "Register an app from its manifest, or update it (history kept)", Request: spacepods.RegisterAppRequest{}, Response: spacepods.RegisterAppResponse{}, Status: 201, Handle: s.registerApp},
 		{Method: "GET", Path: "/api/v1/apps", Role: spacepods.RoleViewer, Tag: "apps", Summary: "List apps by name, a page at a time", Query: []string{"after", "limit"}, Response: []spacepods.App{}, Handle: s.listApps},
 		{Method: "GET", Path: "/api/v1/apps/{name}", Role: spacepods.RoleViewer, Tag: "apps", Summary: "Show an app's current manifest", Response: spacepods.App{}, Handle: s.getApp},
 		{Method: "GET", Path: "/api/v1/apps/{name}/versions", Role: spacepods.RoleViewer, Tag: "apps", Summary: "An app's registration history, newest first", Response: []spacepods.AppVersion{}, Handle: s.appVersions},
-		{Method: "GET", Path: "/api/v1/apps/{name}/deps", Role: spacepods.RoleViewer, Tag: "apps", Summary: "An app's dependency tree and closure in start order", Response: DepsResponse{}, Handle: s.appDeps},
+		{Method: "GET", Path: "/api/v1/apps/{name}/deps", Role: spacepods.RoleViewer, Tag: "apps", Summary: "An app's dependency tree and closure in start order", Response: spacepods.AppDeps{}, Handle: s.appDeps},
 
 		{Method: "POST", Path: "/api/v1/apps/{name}/builds", Role: spacepods.RoleDeveloper, Tag: "builds", Summary: "Record a build (CI calls this)", Request: spacepods.Build{}, Response: spacepods.Build{}, Status: 201, Handle: s.recordBuild},
 		{Method: "GET", Path: "/api/v1/apps/{name}/builds", Role: spacepods.RoleViewer, Tag: "builds", Summary: "List an app's builds, newest first", Query: []string{"branch", "limit"}, Response: []spacepods.Build{}, Handle: s.listBuilds},
 		{Method: "GET", Path: "/api/v1/apps/{name}/builds/latest", Role: spacepods.RoleViewer, Tag: "builds", Summary: "The latest build of a branch (default: main)", Query: []string{"branch"}, Response: spacepods.Build{}, Handle: s.latestBuild},
 		{Method: "GET", Path: "/api/v1/apps/{name}/builds/{number}", Role: spacepods.RoleViewer, Tag: "builds", Summary: "Show one build", Response: spacepods.Build{}, Handle: s.getBuild},
 
-		{Method: "PUT", Path: "/api/v1/apps/{name}/config", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Set env vars or secrets of an app in a scope (all, pods, env:NAME); secret values are write-only", Request: config.SetRequest{}, Response: []spacepods.ConfigVar{}, Handle: s.setConfig},
+		{Method: "PUT", Path: "/api/v1/apps/{name}/config", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Set env vars or secrets of an app in a scope (all, pods, env:NAME); secret values are write-only", Request: spacepods.SetConfigRequest{}, Response: []spacepods.ConfigVar{}, Handle: s.setConfig},
 		{Method: "GET", Path: "/api/v1/apps/{name}/config", Role: spacepods.RoleViewer, Tag: "config", Summary: "List an app's env vars; secrets as set, with who and when (values only for admins with reveal=true, audited)", Query: []string{"scope", "reveal"}, Response: []spacepods.ConfigVar{}, Handle: s.listConfig},
 		{Method: "DELETE", Path: "/api/v1/apps/{name}/config/{key}", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Unset an env var or secret in a scope", Query: []string{"scope"}, Status: 204, Handle: s.unsetConfig},
-		{Method: "GET", Path: "/api/v1/apps/{name}/config/effective", Role: spacepods.RoleViewer, Tag: "config", Summary: "What a deploy of the app to an environment would get (secrets masked)", Query: []string{"env"}, Response: config.Effective{}, Runtime: true, Handle: s.effectiveConfig},
-		{Method: "POST", Path: "/api/v1/apps/{name}/config/apply", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Redeploy the running build with the current config", Request: ApplyRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.applyConfig},
+		{Method: "GET", Path: "/api/v1/apps/{name}/config/effective", Role: spacepods.RoleViewer, Tag: "config", Summary: "What a deploy of the app to an environment would get (secrets masked)", Query: []string{"env"}, Response: spacepods.EffectiveConfig{}, Runtime: true, Handle: s.effectiveConfig},
+		{Method: "POST", Path: "/api/v1/apps/{name}/config/apply", Role: spacepods.RoleDeveloper, Tag: "config", Summary: "Redeploy the running build with the current config", Request: spacepods.ApplyConfigRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.applyConfig},
 
-		{Method: "POST", Path: "/api/v1/secrets/rotate-key", Role: spacepods.RoleAdmin, Tag: "config", Summary: "Re-wrap every secret's data key under a new master key (local secret store)", Response: RotateKeyResponse{}, Handle: s.rotateKey},
+		{Method: "POST", Path: "/api/v1/secrets/rotate-key", Role: spacepods.RoleAdmin, Tag: "config", Summary: "Re-wrap every secret's data key under a new master key (local secret store)", Response: spacepods.KeyRotation{}, Handle: s.rotateKey},
 
-		{Method: "POST", Path: "/api/v1/tokens", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "Create an API token (its secret is shown once)", Request: TokenRequest{}, Response: TokenResponse{}, Status: 201, Handle: s.createToken},
+		{Method: "POST", Path: "/api/v1/tokens", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "Create an API token (its secret is shown once)", Request: spacepods.CreateTokenRequest{}, Response: spacepods.CreateTokenResponse{}, Status: 201, Handle: s.createToken},
 		{Method: "GET", Path: "/api/v1/tokens", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "List API tokens (never their secrets)", Response: []spacepods.Token{}, Handle: s.listTokens},
 		{Method: "DELETE", Path: "/api/v1/tokens/{name}", Role: spacepods.RoleAdmin, Tag: "auth", Summary: "Revoke an API token", Status: 204, Handle: s.revokeToken},
 
-		{Method: "POST", Path: "/api/v1/pods/plan", Role: spacepods.RoleViewer, Tag: "pods", Summary: "Resolve what a pod create would make (apps in start order, builds, databases, URLs)", Request: pods.CreateRequest{}, Response: pods.Plan{}, Runtime: true, Handle: s.planPod},
-		{Method: "POST", Path: "/api/v1/pods", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "Create a pod (asynchronous: follow its events)", Request: pods.CreateRequest{}, Response: CreatePodResponse{}, Status: 202, Runtime: true, Handle: s.createPod},
+		{Method: "POST", Path: "/api/v1/pods/plan", Role: spacepods.RoleViewer, Tag: "pods", Summary: "Resolve what a pod create would make (apps in start order, builds, databases, URLs)", Request: spacepods.CreatePodRequest{}, Response: spacepods.PodPlan{}, Runtime: true, Handle: s.planPod},
+		{Method: "POST", Path: "/api/v1/pods", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "Create a pod (asynchronous: follow its events)", Request: spacepods.CreatePodRequest{}, Response: spacepods.CreatePodResponse{}, Status: 202, Runtime: true, Handle: s.createPod},
 		{Method: "GET", Path: "/api/v1/pods", Role: spacepods.RoleViewer, Tag: "pods", Summary: "List pods", Response: []spacepods.Environment{}, Runtime: true, Handle: s.listEnvs(spacepods.EnvPod)},
-		{Method: "GET", Path: "/api/v1/pods/{name}", Role: spacepods.RoleViewer, Tag: "pods", Summary: "Show a pod: status, apps, builds, URLs", Response: pods.View{}, Runtime: true, Handle: s.showEnv},
+		{Method: "GET", Path: "/api/v1/pods/{name}", Role: spacepods.RoleViewer, Tag: "pods", Summary: "Show a pod: status, apps, builds, URLs", Response: spacepods.EnvironmentView{}, Runtime: true, Handle: s.showEnv},
 		{Method: "GET", Path: "/api/v1/pods/{name}/events", Role: spacepods.RoleViewer, Tag: "pods", Summary: "A pod's progress lines after an event ID", Query: []string{"after"}, Response: []spacepods.Event{}, Runtime: true, Handle: s.envEvents},
-		{Method: "POST", Path: "/api/v1/pods/{name}/update", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "Wipe a pod's running apps and redeploy them (asynchronous)", Request: UpdatePodRequest{}, Response: pods.Plan{}, Status: 202, Runtime: true, Handle: s.updatePod},
-		{Method: "POST", Path: "/api/v1/pods/{name}/extend", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "Set a pod's expiry to now + ttl", Request: ExtendRequest{}, Response: spacepods.Environment{}, Runtime: true, Handle: s.extendPod},
+		{Method: "POST", Path: "/api/v1/pods/{name}/update", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "Wipe a pod's running apps and redeploy them (asynchronous)", Request: spacepods.UpdatePodRequest{}, Response: spacepods.PodPlan{}, Status: 202, Runtime: true, Handle: s.updatePod},
+		{Method: "POST", Path: "/api/v1/pods/{name}/extend", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "Set a pod's expiry to now + ttl", Request: spacepods.ExtendPodRequest{}, Response: spacepods.Environment{}, Runtime: true, Handle: s.extendPod},
 		{Method: "DELETE", Path: "/api/v1/pods/{name}", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "Destroy a pod (asynchronous)", Status: 202, Runtime: true, Handle: s.destroyEnv},
 		{Method: "GET", Path: "/api/v1/pods/{name}/apps/{app}/logs", Role: spacepods.RoleDeveloper, Tag: "pods", Summary: "An app's logs in a pod or environment (text; follow=true streams); developers and admins only: logs often carry connection strings", Query: []string{"follow", "tail"}, Runtime: true, Handle: s.appLogs},
 
-		{Method: "POST", Path: "/api/v1/environments", Role: spacepods.RoleAdmin, Tag: "environments", Summary: "Create a master environment", Request: CreateEnvRequest{}, Response: spacepods.Environment{}, Status: 201, Runtime: true, Handle: s.createEnv},
+		{Method: "POST", Path: "/api/v1/environments", Role: spacepods.RoleAdmin, Tag: "environments", Summary: "Create a master environment", Request: spacepods.CreateEnvironmentRequest{}, Response: spacepods.Environment{}, Status: 201, Runtime: true, Handle: s.createEnv},
 		{Method: "GET", Path: "/api/v1/environments", Role: spacepods.RoleViewer, Tag: "environments", Summary: "List master environments", Response: []spacepods.Environment{}, Runtime: true, Handle: s.listEnvs(spacepods.EnvMaster)},
-		{Method: "GET", Path: "/api/v1/environments/{name}", Role: spacepods.RoleViewer, Tag: "environments", Summary: "Show an environment and what runs there", Response: pods.View{}, Runtime: true, Handle: s.showEnv},
+		{Method: "GET", Path: "/api/v1/environments/{name}", Role: spacepods.RoleViewer, Tag: "environments", Summary: "Show an environment and what runs there", Response: spacepods.EnvironmentView{}, Runtime: true, Handle: s.showEnv},
 
-		{Method: "POST", Path: "/api/v1/deploys", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Deploy a build to a master environment (queued; one at a time per environment and app); in a protected environment a change to what runs needs confirm_manifest_version (admins), else 409 with the plan", Request: DeployRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.createDeploy},
-		{Method: "POST", Path: "/api/v1/deploys/plan", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "What a deploy would change: manifest fields that differ from the live release, who registered them, and whether an admin must confirm (protected environments)", Request: DeployRequest{}, Response: spacepods.DeployPlan{}, Runtime: true, Handle: s.planDeploy},
+		{Method: "POST", Path: "/api/v1/deploys", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Deploy a build to a master environment (queued; one at a time per environment and app); in a protected environment a change to what runs needs confirm_manifest_version (admins), else 409 with the plan", Request: spacepods.DeployRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.createDeploy},
+		{Method: "POST", Path: "/api/v1/deploys/plan", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "What a deploy would change: manifest fields that differ from the live release, who registered them, and whether an admin must confirm (protected environments)", Request: spacepods.DeployRequest{}, Response: spacepods.DeployPlan{}, Runtime: true, Handle: s.planDeploy},
 		{Method: "GET", Path: "/api/v1/deploys", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "List deploys, newest first", Query: []string{"env", "app", "limit"}, Response: []spacepods.Deploy{}, Runtime: true, Handle: s.listDeploys},
 		{Method: "GET", Path: "/api/v1/deploys/{id}", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "Show a deploy with its five steps (its failure output only to developers and admins)", Response: spacepods.Deploy{}, Runtime: true, Handle: s.getDeploy},
 		{Method: "GET", Path: "/api/v1/deploys/{id}/events", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "A deploy's progress lines after an event ID", Query: []string{"after"}, Response: []spacepods.Event{}, Runtime: true, Handle: s.deployEvents},
-		{Method: "POST", Path: "/api/v1/rollback", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Redeploy the previous release of an app in an environment", Request: RollbackRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.rollback},
-		{Method: "POST", Path: "/api/v1/promote", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Deploy to one environment exactly the build running in another", Request: PromoteRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.promote},
+		{Method: "POST", Path: "/api/v1/rollback", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Redeploy the previous release of an app in an environment", Request: spacepods.RollbackRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.rollback},
+		{Method: "POST", Path: "/api/v1/promote", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Deploy to one environment exactly the build running in another", Request: spacepods.PromoteRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.promote},
 
-		{Method: "POST", Path: "/api/v1/snapshots", Role: spacepods.RoleDeveloper, Tag: "databases", Summary: "Take a named snapshot of an app's database in an environment", Request: SnapshotRequest{}, Response: databases.Snapshot{}, Status: 201, Runtime: true, Handle: s.createSnapshot},
-		{Method: "GET", Path: "/api/v1/snapshots", Role: spacepods.RoleViewer, Tag: "databases", Summary: "List snapshots", Response: []databases.Snapshot{}, Runtime: true, Handle: s.listSnapshots},
-		{Method: "GET", Path: "/api/v1/leaks", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "Containers, networks, databases and routes that belong to no live environment", Response: []pods.Leak{}, Runtime: true, Handle: s.leaks(false)},
-		{Method: "POST", Path: "/api/v1/leaks/remove", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "Remove every leak found", Response: []pods.Leak{}, Runtime: true, Handle: s.leaks(true)},
+		{Method: "POST", Path: "/api/v1/snapshots", Role: spacepods.RoleDeveloper, Tag: "databases", Summary: "Take a named snapshot of an app's database in an environment", Request: spacepods.CreateSnapshotRequest{}, Response: spacepods.Snapshot{}, Status: 201, Runtime: true, Handle: s.createSnapshot},
+		{Method: "GET", Path: "/api/v1/snapshots", Role: spacepods.RoleViewer, Tag: "databases", Summary: "List snapshots", Response: []spacepods.Snapshot{}, Runtime: true, Handle: s.listSnapshots},
+		{Method: "GET", Path: "/api/v1/leaks", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "Containers, networks, databases and routes that belong to no live environment", Response: []spacepods.Leak{}, Runtime: true, Handle: s.leaks(false)},
+		{Method: "POST", Path: "/api/v1/leaks/remove", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "Remove every leak found", Response: []spacepods.Leak{}, Runtime: true, Handle: s.leaks(true)},
 
 		{Method: "GET", Path: "/api/v1/audit", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "The audit log, newest first", Query: []string{"before", "limit"}, Response: []spacepods.AuditEntry{}, Handle: s.listAudit},
 	}

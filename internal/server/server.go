@@ -20,6 +20,7 @@ import (
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/streams"
 )
 
 // Server serves the API. Fill the exported fields, then call Handler.
@@ -30,7 +31,7 @@ type Server struct {
 	// RotateKey re-wraps every secret under a new master key and says
 	// which, and what the operator must do next; nil when the secret store
 	// has no master key (vault).
-	RotateKey func(ctx context.Context) (RotateKeyResponse, error)
+	RotateKey func(ctx context.Context) (spacepods.KeyRotation, error)
 	Pods      *pods.Service  // nil with --runtime none
 	Deploys   *deploy.Engine // nil with --runtime none
 	Store     *store.Store
@@ -42,7 +43,7 @@ type Server struct {
 	UI http.Handler
 	// Streams caps log follows (shared with the UI's live streams); nil =
 	// the default caps.
-	Streams *Streams
+	Streams *streams.Limiter
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -57,7 +58,7 @@ func (s *Server) Handler() http.Handler {
 		s.Logger = slog.Default()
 	}
 	if s.Streams == nil {
-		s.Streams = &Streams{}
+		s.Streams = &streams.Limiter{}
 	}
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -15,6 +15,7 @@ import (
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -52,10 +53,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Config: &config.Service{Store: st, Secrets: local}, Version: "test",
-		RotateKey: func(ctx context.Context) (server.RotateKeyResponse, error) {
+		RotateKey: func(ctx context.Context) (spacepods.KeyRotation, error) {
 			k := make([]byte, 32)
 			rand.Read(k)
-			return server.RotateKeyResponse{KeyID: "rotated"}, local.RotateKey(ctx, k)
+			return spacepods.KeyRotation{KeyID: "rotated"}, local.RotateKey(ctx, k)
 		}}
 	f := &fixture{srv: srv, tokens: map[string]string{}}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})
@@ -110,9 +111,9 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 
 // sampleBodies holds a valid body for every route that takes one.
 var sampleBodies = map[string]any{
-	"POST /api/v1/apps":                     server.RegisterRequest{Manifest: apiManifest},
+	"POST /api/v1/apps":                     spacepods.RegisterAppRequest{Manifest: apiManifest},
 	"POST /api/v1/apps/{name}/builds":       map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
-	"POST /api/v1/tokens":                   server.TokenRequest{Name: "someone", Role: "viewer"},
+	"POST /api/v1/tokens":                   spacepods.CreateTokenRequest{Name: "someone", Role: "viewer"},
 	"POST /api/v1/pods/plan":                map[string]any{"name": "demo", "apps": []string{"web"}},
 	"POST /api/v1/pods":                     map[string]any{"name": "demo", "apps": []string{"web"}},
 	"POST /api/v1/pods/{name}/update":       map[string]any{},
@@ -277,11 +278,11 @@ func TestAPI_BadInputGets4xxWithClearMessage(t *testing.T) {
 		{"bad limit", "GET", "/api/v1/apps?limit=lots", dev, nil, 400, "must be an integer"},
 		{"unknown app", "GET", "/api/v1/apps/ghost", dev, nil, 404, "spacepods app register"},
 		{"unknown route", "GET", "/api/v1/nope", dev, nil, 404, "openapi.json"},
-		{"manifest error has line", "POST", "/api/v1/apps", dev, server.RegisterRequest{Manifest: "name: x\nrepo: a/b\nkind: webb\n"}, 400, "line 3"},
+		{"manifest error has line", "POST", "/api/v1/apps", dev, spacepods.RegisterAppRequest{Manifest: "name: x\nrepo: a/b\nkind: webb\n"}, 400, "line 3"},
 		{"duplicate build", "POST", "/api/v1/apps/web/builds", dev, map[string]any{"number": 1, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:1"}, 409, "already has build 1"},
 		{"build app mismatch", "POST", "/api/v1/apps/web/builds", dev, map[string]any{"app": "api", "number": 5, "git_sha": "abcdef1", "branch": "main", "image": "a:1"}, 400, "must match"},
 		{"bad sha", "POST", "/api/v1/apps/web/builds", dev, map[string]any{"number": 5, "git_sha": "xyz", "branch": "main", "image": "a:1"}, 400, "hex"},
-		{"bad role", "POST", "/api/v1/tokens", admin, server.TokenRequest{Name: "x", Role: "god"}, 400, "admin, developer or viewer"},
+		{"bad role", "POST", "/api/v1/tokens", admin, spacepods.CreateTokenRequest{Name: "x", Role: "god"}, 400, "admin, developer or viewer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -289,7 +290,7 @@ func TestAPI_BadInputGets4xxWithClearMessage(t *testing.T) {
 			if status != c.status {
 				t.Fatalf("want %d, got %d: %s", c.status, status, out)
 			}
-			var eb server.ErrorBody
+			var eb httpjson.ErrorBody
 			if err := json.Unmarshal(out, &eb); err != nil || eb.Error.Code == "" {
 				t.Fatalf("error body is not {error:{code,message}}: %s", out)
 			}

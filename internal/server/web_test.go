@@ -17,10 +17,12 @@ import (
 	"github.com/spacepods/spacepods/client"
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/streams"
 )
 
 // send makes a request with optional headers and cookie; it returns the
@@ -117,7 +119,7 @@ func TestAPI_JSONBodiesNeedTheJSONContentType(t *testing.T) {
 	body := `{"name": "ci", "role": "viewer"}`
 	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
 		s, out := f.send(t, "POST", "/api/v1/tokens", body, map[string]string{"Authorization": bearer, "Content-Type": ct}, nil)
-		var eb server.ErrorBody
+		var eb httpjson.ErrorBody
 		json.Unmarshal([]byte(out), &eb)
 		if s != http.StatusUnsupportedMediaType || eb.Error.Code != spacepods.EMEDIATYPE || !strings.Contains(eb.Error.Message, "Content-Type: application/json") {
 			t.Fatalf("Content-Type %q: %d %s, want 415 saying what to send", ct, s, out)
@@ -211,7 +213,7 @@ func TestHTTPServer_SlowRequestsAreCutOff(t *testing.T) {
 // runtimeFixture is the API with pods and deploys over the store, and a
 // driver that only has logs (a follow stays open until the request ends)
 // and no network, so a pod create fails quickly in the background.
-func newRuntimeFixture(t *testing.T, quota int, streams *server.Streams) *fixture {
+func newRuntimeFixture(t *testing.T, quota int, streams *streams.Limiter) *fixture {
 	t.Helper()
 	f := newFixture(t)
 	quiet := slog.New(slog.DiscardHandler)
@@ -330,7 +332,7 @@ func TestAPI_DeployOutputAndLogsAreForDevelopers(t *testing.T) {
 // TestAPI_LogFollowsAreCappedPerUserAndInTotal: over a cap, 429 with what
 // to do; a closed stream frees its slot.
 func TestAPI_LogFollowsAreCappedPerUserAndInTotal(t *testing.T) {
-	streams := &server.Streams{PerUser: 2, Total: 3}
+	streams := &streams.Limiter{PerUser: 2, Total: 3}
 	f := newRuntimeFixture(t, 0, streams)
 	f.seedPod(t, "p1", "t-developer")
 	follow := func(role string) (*http.Response, context.CancelFunc) {

@@ -317,3 +317,33 @@ type AppVersion struct {
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// TreeNode is one app in a dependency tree.
+type TreeNode struct {
+	Name     string      `json:"name"`
+	Children []*TreeNode `json:"children,omitempty"` // dependencies, sorted by name
+	Repeat   bool        `json:"repeat,omitempty"`   // shown earlier in the tree; its dependencies are not repeated
+	Missing  bool        `json:"missing,omitempty"`  // a dependency that is not registered
+}
+
+// AppDeps is an app's dependency tree and the start order of its closure.
+type AppDeps struct {
+	Tree  *TreeNode `json:"tree"`
+	Order []string  `json:"order"`
+	// Problem says why no start order can be formed (missing app, cycle).
+	Problem string `json:"problem,omitempty"`
+}
+
+// RegisterAppRequest registers or updates an app from its manifest.
+type RegisterAppRequest struct {
+	// Manifest is the yaml text; errors carry its line numbers.
+	Manifest string `json:"manifest"`
+	// SeedSQL is the content of the file named by database.seed, if any.
+	SeedSQL string `json:"seed_sql,omitempty"`
+}
+
+// RegisterAppResponse is the registered app and whether it was new.
+type RegisterAppResponse struct {
+	App     App  `json:"app"`
+	Created bool `json:"created"`
+}

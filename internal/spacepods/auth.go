@@ -86,3 +86,15 @@ func ActorRole(ctx context.Context) string {
 
 // ActorIsAdmin reports whether the caller in ctx has the admin role.
 func ActorIsAdmin(ctx context.Context) bool { return RoleAtLeast(ActorRole(ctx), RoleAdmin) }
+
+// CreateTokenRequest asks for a new API token.
+type CreateTokenRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// CreateTokenResponse carries a new token's secret (shown once).
+type CreateTokenResponse struct {
+	Token  Token  `json:"token"`
+	Secret string `json:"secret"`
+}

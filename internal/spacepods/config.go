@@ -47,3 +47,33 @@ func ParseScope(s string) (string, error) {
 
 // EnvScope is the scope of one named environment.
 func EnvScope(env string) string { return "env:" + env }
+
+// SetConfigRequest sets vars of one app in one scope.
+type SetConfigRequest struct {
+	Scope    string            `json:"scope,omitempty"` // all (default), pods or env:<name>
+	Vars     map[string]string `json:"vars"`
+	Secret   bool              `json:"secret,omitempty"`
+	Override bool              `json:"override,omitempty"` // allow replacing a standard var (audited)
+}
+
+// EffectiveConfig is what a deploy of an app to an environment would get.
+type EffectiveConfig struct {
+	Vars    map[string]string `json:"vars"`    // plain values, standard ones included
+	Secrets []string          `json:"secrets"` // names of secret vars (values masked)
+	Sources map[string]string `json:"sources"` // var → standard | manifest | all | pods | env:<name>
+}
+
+// KeyRotation is what a rotation of the secret store's master key did.
+type KeyRotation struct {
+	KeyID string `json:"key_id"`         // the key that wraps every secret now
+	Next  string `json:"next,omitempty"` // what the operator still has to do
+}
+
+// ApplyConfigRequest redeploys the running build of an app in an environment with
+// its current config.
+type ApplyConfigRequest struct {
+	Env string `json:"env"`
+	// ConfirmManifestVersion: as in DeployRequest (the redeploy runs the
+	// app's current manifest).
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
+}

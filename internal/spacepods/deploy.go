@@ -142,3 +142,31 @@ func (p DeployPlan) String() string {
 	}
 	return b.String()
 }
+
+// DeployRequest asks for a deploy of a build to a master environment (or
+// for its plan).
+type DeployRequest struct {
+	Env   string `json:"env"`
+	App   string `json:"app"`
+	Build int    `json:"build"`
+	// ConfirmManifestVersion is an admin's confirmation of the manifest
+	// changes the deploy's plan shows: the manifest version the plan was of.
+	// A protected environment refuses a deploy that changes what runs
+	// without it (409, with the plan), or with another version.
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
+}
+
+// RollbackRequest asks to redeploy the previous release.
+type RollbackRequest struct {
+	Env string `json:"env"`
+	App string `json:"app"`
+}
+
+// PromoteRequest deploys the build running in From to To.
+type PromoteRequest struct {
+	App  string `json:"app"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// ConfirmManifestVersion: as in DeployRequest.
+	ConfirmManifestVersion int `json:"confirm_manifest_version,omitempty"`
+}

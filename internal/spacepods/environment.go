@@ -80,6 +80,18 @@ func MayReadOutput(ctx context.Context) bool {
 	return RoleAtLeast(ActorRole(ctx), RoleDeveloper)
 }
 
+// HideOutput withholds a deploy's failure output from callers below
+// developer: task and container output often carries connection strings
+// and other secrets that the apps print.
+func HideOutput(ctx context.Context, d *Deploy) {
+	if d.Output == "" {
+		return
+	}
+	if !MayReadOutput(ctx) {
+		d.Output, d.OutputHidden = "", true
+	}
+}
+
 // RedactEvents withholds the events' output lines from a caller who may
 // not read output.
 func RedactEvents(ctx context.Context, evs []Event) []Event {
@@ -120,3 +132,67 @@ type Release struct {
 
 // ValidateEnvName checks a pod or environment name.
 func ValidateEnvName(name string) error { return ValidateName("environment", name) }
+
+// CreatePodRequest asks for a pod.
+type CreatePodRequest struct {
+	Name   string         `json:"name"`
+	Apps   []string       `json:"apps"`
+	Builds map[string]int `json:"builds,omitempty"` // app → build number; default: latest of main
+	TTL    string         `json:"ttl,omitempty"`    // Go duration, e.g. 8h; default 24h
+}
+
+// PodPlan is what a pod create (or update) will make.
+type PodPlan struct {
+	Pod       string       `json:"pod"`
+	Apps      []PodPlanApp `json:"apps"` // start order
+	ExpiresAt time.Time    `json:"expires_at"`
+}
+
+// PodPlanApp is one app of a pod plan.
+type PodPlanApp struct {
+	App      string `json:"app"`
+	Build    int    `json:"build"`
+	Image    string `json:"image"`
+	Branch   string `json:"branch"`
+	Database string `json:"database"` // "-", "empty", "seed", "snapshot NAME"
+	URL      string `json:"url,omitempty"`
+	Asked    bool   `json:"asked"` // asked for, not only a dependency
+}
+
+// EnvironmentView is a pod or environment with its apps.
+type EnvironmentView struct {
+	Environment
+	AppStatus []EnvApp `json:"app_status"`
+}
+
+// Leak is one runtime object, database or route that belongs to no live
+// environment.
+type Leak struct {
+	Kind        string `json:"kind"` // service, network, database, route, router-environment
+	Environment string `json:"environment"`
+	Name        string `json:"name"`
+	Removed     bool   `json:"removed,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// CreatePodResponse is the plan of a pod and the pod being created.
+type CreatePodResponse struct {
+	Plan PodPlan     `json:"plan"`
+	Pod  Environment `json:"pod"`
+}
+
+// UpdatePodRequest pins builds for a pod update (others: latest of main).
+type UpdatePodRequest struct {
+	Builds map[string]int `json:"builds,omitempty"`
+}
+
+// ExtendPodRequest sets a pod's TTL from now.
+type ExtendPodRequest struct {
+	TTL string `json:"ttl"`
+}
+
+// CreateEnvironmentRequest creates a master environment.
+type CreateEnvironmentRequest struct {
+	Name      string `json:"name"`
+	Protected bool   `json:"protected,omitempty"`
+}

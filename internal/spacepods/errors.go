@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Error codes. Each maps to exactly one HTTP status in internal/server.
+// Error codes. Each maps to exactly one HTTP status in internal/httpjson.
 const (
 	ECONFLICT     = "conflict"     // the thing already exists or is busy
 	EINTERNAL     = "internal"     // a bug or an outside system failed

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -38,7 +37,7 @@ func (u *UI) auditPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 type leaksData struct {
-	Leaks   []pods.Leak
+	Leaks   []spacepods.Leak
 	Removed bool
 }
 

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -168,12 +168,12 @@ func (u *UI) setConfig(w http.ResponseWriter, r *http.Request) error {
 		if form.Secret {
 			form.Value = "" // never send a secret back to the browser
 		}
-		return u.renderApp(w, r, statusOf(spacepods.ErrorCode(err)), name, appState{form: form, err: err})
+		return u.renderApp(w, r, httpjson.StatusOf(spacepods.ErrorCode(err)), name, appState{form: form, err: err})
 	}
 	if form.Override && !spacepods.RoleAtLeast(sessionOf(r).Token.Role, spacepods.RoleAdmin) {
 		return fail(spacepods.Errorf(spacepods.EFORBIDDEN, "only admins may override a standard var: pick another name, or ask an admin"))
 	}
-	if _, err := u.cfg.Config.Set(ctx, app, config.SetRequest{Scope: scope, Vars: map[string]string{form.Key: form.Value}, Secret: form.Secret, Override: form.Override}); err != nil {
+	if _, err := u.cfg.Config.Set(ctx, app, spacepods.SetConfigRequest{Scope: scope, Vars: map[string]string{form.Key: form.Value}, Secret: form.Secret, Override: form.Override}); err != nil {
 		return fail(err)
 	}
 	http.Redirect(w, r, "/apps/"+url.PathEscape(name)+"?done=config-set#env-vars", http.StatusSeeOther)
@@ -194,7 +194,7 @@ func (u *UI) unsetConfig(w http.ResponseWriter, r *http.Request) error {
 		if spacepods.ErrorCode(err) == spacepods.EINTERNAL {
 			return err
 		}
-		return u.renderApp(w, r, statusOf(spacepods.ErrorCode(err)), name, appState{err: err})
+		return u.renderApp(w, r, httpjson.StatusOf(spacepods.ErrorCode(err)), name, appState{err: err})
 	}
 	http.Redirect(w, r, "/apps/"+url.PathEscape(name)+"?done=config-unset#env-vars", http.StatusSeeOther)
 	return nil

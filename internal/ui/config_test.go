@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -22,10 +21,10 @@ func (f *fixture) seedConfig() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.config.Set(admin, app, config.SetRequest{Scope: "all", Vars: map[string]string{"LOG_FORMAT": "json"}}); err != nil {
+	if _, err := f.config.Set(admin, app, spacepods.SetConfigRequest{Scope: "all", Vars: map[string]string{"LOG_FORMAT": "json"}}); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.config.Set(admin, app, config.SetRequest{Scope: "env:qa", Vars: map[string]string{"API_TOKEN": secretValue}, Secret: true}); err != nil {
+	if _, err := f.config.Set(admin, app, spacepods.SetConfigRequest{Scope: "env:qa", Vars: map[string]string{"API_TOKEN": secretValue}, Secret: true}); err != nil {
 		f.t.Fatal(err)
 	}
 }

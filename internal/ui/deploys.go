@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -62,7 +61,7 @@ func (u *UI) deployPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st := deployState(dep) // what the live stream compares with: before hiding
-	server.HideOutput(ctx, &dep)
+	spacepods.HideOutput(ctx, &dep)
 	d := deployData{Deploy: dep}
 	if env, err := u.cfg.Pods.Show(ctx, dep.Env); err == nil {
 		d.Env = &env.Environment

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/streams"
 )
 
 // Live pages open an EventSource on /ui/events/...; the stream waits for a
@@ -46,7 +46,7 @@ type sseWriter struct {
 }
 
 func startSSE(w http.ResponseWriter) *sseWriter {
-	server.LiftDeadlines(w) // a stream outlives the server's read and write timeouts
+	streams.LiftDeadlines(w) // a stream outlives the server's read and write timeouts
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -41,8 +41,8 @@ type podForm struct {
 	TTL    string
 }
 
-func (f podForm) request() pods.CreateRequest {
-	return pods.CreateRequest{Name: f.Name, Apps: f.Apps, Builds: f.Builds, TTL: f.TTL}
+func (f podForm) request() spacepods.CreatePodRequest {
+	return spacepods.CreatePodRequest{Name: f.Name, Apps: f.Apps, Builds: f.Builds, TTL: f.TTL}
 }
 
 // Pinned returns the pinned build of app (0 = latest of main).
@@ -81,7 +81,7 @@ type podApp struct {
 type newPodData struct {
 	Form    podForm
 	Apps    []podApp
-	Plan    *pods.Plan
+	Plan    *spacepods.PodPlan
 	PlanErr string
 	Graph   template.HTML
 	TTLs    []string
@@ -135,7 +135,7 @@ func (u *UI) renderNewPod(w http.ResponseWriter, r *http.Request, status int, f 
 	if formErr != nil {
 		v.Error = spacepods.ErrorMessage(formErr)
 		if status == http.StatusOK {
-			status = u.statusOf(formErr)
+			status = httpjson.StatusOf(spacepods.ErrorCode(formErr))
 		}
 	}
 	return u.render(w, status, "newpod", v)
@@ -187,7 +187,7 @@ type envRow struct {
 }
 
 type envData struct {
-	Env       pods.View
+	Env       spacepods.EnvironmentView
 	IsPod     bool
 	Rows      []envRow
 	Deploys   []spacepods.Deploy
@@ -407,9 +407,4 @@ func (u *UI) logEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.send("end", 0, "the log stream ended (the service stopped or was replaced): reload to follow the new one")
 	return nil
-}
-
-// statusOf is the HTTP status of an error.
-func (u *UI) statusOf(err error) int {
-	return statusOf(spacepods.ErrorCode(err))
 }

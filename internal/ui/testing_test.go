@@ -24,6 +24,7 @@ import (
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/streams"
 	"github.com/spacepods/spacepods/internal/ui"
 )
 
@@ -42,7 +43,7 @@ type fixture struct {
 	tokens  map[string]string // role → secret
 	deploys map[string]int64  // "env/app/release" → deploy id
 	queries *atomic.Int64     // statements sent to the store's database
-	streams *server.Streams
+	streams *streams.Limiter
 	pods    *pods.Service // nil without runtime
 }
 
@@ -63,7 +64,7 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 	cat := catalog.NewService(st)
 	sec := &memSecrets{m: map[string]string{}}
 	cfgSvc := &config.Service{Store: st, Secrets: sec}
-	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}, queries: queries, streams: &server.Streams{}}
+	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}, queries: queries, streams: &streams.Limiter{}}
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
 		secret, _, err := a.Create(admin, "t-"+role, role)
 		if err != nil {

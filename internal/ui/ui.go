@@ -30,10 +30,11 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pods"
-	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/streams"
 )
 
 //go:embed templates/*.html
@@ -58,7 +59,7 @@ type Config struct {
 	CSRFKey []byte
 	// Streams caps the live streams (shared with the API's log follows);
 	// nil = the default caps.
-	Streams *server.Streams
+	Streams *streams.Limiter
 	// Live pages wait for this process's writes to the store
 	// (Store.Changes); Poll is how often they look anyway, for writes by
 	// other servers sharing the store (default 5s).
@@ -97,7 +98,7 @@ func New(cfg Config) *UI {
 		u.cfg.Settle = 200 * time.Millisecond
 	}
 	if u.cfg.Streams == nil {
-		u.cfg.Streams = &server.Streams{}
+		u.cfg.Streams = &streams.Limiter{}
 	}
 	if u.cfg.Now == nil {
 		u.cfg.Now = time.Now
@@ -335,7 +336,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == spacepods.EINTERNAL {
 		u.log.Error("ui internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	status := statusOf(code)
+	status := httpjson.StatusOf(code)
 	if strings.HasPrefix(r.URL.Path, "/ui/events/") {
 		http.Error(w, spacepods.ErrorMessage(err), status)
 		return
@@ -347,9 +348,6 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, v.Error, status)
 	}
 }
-
-// statusOf is the HTTP status of an error code: the API's one table.
-func statusOf(code string) int { return server.StatusOf(code) }
 
 func errorTitle(code string) string {
 	switch code {

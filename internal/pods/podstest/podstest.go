@@ -351,7 +351,7 @@ func (s *Stack) WaitEnv(ctx context.Context, env string, want ...string) (spacep
 // LeaksOf returns the leak audit limited to the environments of this stack:
 // the Docker daemon and the PostgreSQL server are shared with other tests,
 // whose live environments this stack's store does not know.
-func (s *Stack) LeaksOf(ctx context.Context) ([]pods.Leak, error) {
+func (s *Stack) LeaksOf(ctx context.Context) ([]spacepods.Leak, error) {
 	all, err := s.Pods.Leaks(ctx, false)
 	if err != nil {
 		return nil, err
@@ -360,7 +360,7 @@ func (s *Stack) LeaksOf(ctx context.Context) ([]pods.Leak, error) {
 	for _, e := range s.Envs() {
 		mine[e] = true
 	}
-	var out []pods.Leak
+	var out []spacepods.Leak
 	for _, l := range all {
 		if mine[l.Environment] {
 			out = append(out, l)

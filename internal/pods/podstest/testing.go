@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/testenv"
 )
 
@@ -56,7 +56,7 @@ func Context(t testing.TB, d time.Duration) context.Context {
 }
 
 // FormatLeaks lists leaks one a line.
-func FormatLeaks(leaks []pods.Leak) string {
+func FormatLeaks(leaks []spacepods.Leak) string {
 	var b strings.Builder
 	for _, l := range leaks {
 		fmt.Fprintf(&b, "  %s %s (environment %s)\n", l.Kind, l.Name, l.Environment)

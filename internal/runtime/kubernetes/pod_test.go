@@ -38,7 +38,7 @@ func TestPod_ExampleSystemRunsAndGoesAwayOnKubernetes(t *testing.T) {
 	d, st, podSvc := newPodRig(t, ctx, pgURL)
 
 	name := uniqueEnv("pod")
-	plan, _, err := podSvc.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"storefront"}})
+	plan, _, err := podSvc.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"storefront"}})
 	if err != nil {
 		t.Fatalf("create pod: %v", err)
 	}
@@ -211,7 +211,7 @@ func TestPod_CreateDestroyCyclesLeaveNoLeakOnKubernetes(t *testing.T) {
 	start := time.Now()
 	for i := range 10 {
 		name := fmt.Sprintf("%s-%d", base, i%3)
-		if _, _, err := podSvc.Create(ctx, pods.CreateRequest{Name: name, Apps: []string{"pricing-api"}}); err != nil {
+		if _, _, err := podSvc.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"pricing-api"}}); err != nil {
 			t.Fatalf("cycle %d: create: %v", i, err)
 		}
 		waitEnvStatus(t, ctx, st, name, spacepods.StatusReady)

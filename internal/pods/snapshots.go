@@ -1,0 +1,81 @@
+package pods
+
+import (
+	"context"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// Snapshot takes a named snapshot of app's database in env. A protected
+// environment's data is read only by admins: EFORBIDDEN for anyone else.
+// Its snapshots are marked, so that they are cloned only into protected
+// environments (see DatabaseURL).
+func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepods.Snapshot, error) {
+	e, err := s.Store.GetEnvironment(ctx, env)
+	if err != nil {
+		return spacepods.Snapshot{}, err
+	}
+	if e.Protected && !spacepods.ActorIsAdmin(ctx) {
+		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only an admin may snapshot its databases (snapshots hold its data); ask an admin, or snapshot an unprotected environment", env)
+	}
+	if s.Databases == nil {
+		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.EUNAVAILABLE, "no PostgreSQL is configured")
+	}
+	if e.Protected {
+		// Marked before the copy exists, so that no failure in between
+		// leaves protected data unmarked; not over a snapshot that exists.
+		existing, err := s.Databases.ListSnapshots(ctx)
+		if err != nil {
+			return spacepods.Snapshot{}, err
+		}
+		for _, x := range existing {
+			if x.Name == name && !x.Incomplete {
+				return spacepods.Snapshot{}, spacepods.Errorf(spacepods.ECONFLICT, "a snapshot named %s exists: pick another name (spacepods snapshot list)", name)
+			}
+		}
+		if err := s.Store.MarkSnapshot(ctx, name, env, app, true); err != nil {
+			return spacepods.Snapshot{}, err
+		}
+	}
+	snap, err := s.Databases.Snapshot(ctx, env, app, name)
+	if err != nil {
+		return snap, err
+	}
+	if !e.Protected {
+		if err := s.Store.MarkSnapshot(ctx, name, env, app, false); err != nil {
+			return snap, err
+		}
+	}
+	s.Store.AddAudit(ctx, "snapshot.create", name, env+"/"+app)
+	return snap, nil
+}
+
+// checkSnapshotClone refuses to clone a snapshot of a protected
+// environment into an environment that is not protected: its data would be
+// readable by anyone who may deploy there (developers run any image in a
+// pod or an unprotected environment).
+func (s *Service) checkSnapshotClone(ctx context.Context, env string, app spacepods.App) error {
+	if app.Database == nil || app.Database.Snapshot == "" {
+		return nil
+	}
+	mark, ok, err := s.Store.ProtectedSnapshot(ctx, app.Database.Snapshot)
+	if err != nil || !ok {
+		return err
+	}
+	target, err := s.Store.GetEnvironment(ctx, env)
+	if err != nil {
+		return err
+	}
+	if target.Protected {
+		return nil
+	}
+	return spacepods.Errorf(spacepods.EFORBIDDEN, "snapshot %s holds the data of protected environment %s (%s's database): it can be cloned only into a protected environment, not into %s; clone a snapshot of an unprotected environment instead (database.snapshot in %s's manifest)", mark.Name, mark.Env, mark.App, env, app.Name)
+}
+
+// Snapshots lists snapshots.
+func (s *Service) Snapshots(ctx context.Context) ([]spacepods.Snapshot, error) {
+	if s.Databases == nil {
+		return []spacepods.Snapshot{}, nil
+	}
+	return s.Databases.ListSnapshots(ctx)
+}
