@@ -22,6 +22,7 @@ import (
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
@@ -316,10 +317,17 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 					return err
 				}
 			}
-			rt, err := startRouter(ctx, g.dataDir, &rc, gateway, logger)
+			exe, err := os.Executable()
 			if err != nil {
 				return err
 			}
+			proc, err := router.StartProcess(ctx, router.ProcessOptions{Executable: exe, DataDir: g.dataDir, Listen: rc.listen, Control: rc.control,
+				Domain: rc.domain, Gateway: gateway, InternalPort: rc.internalPort, Logger: logger})
+			if err != nil {
+				return err
+			}
+			rt := proc.Client
+			rc.internal = proc.Internal
 			podSvc.Router, engine.Router = rt, rt
 			engine.RouterPort = port
 			info, err := rt.Info(ctx)
