@@ -9,11 +9,11 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/spacepods"
-	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 func TestBootstrap_WritesTheFirstAdminTokenOnceWithMode0600(t *testing.T) {
-	st := store.MustOpenSQLite(t)
+	st := storetest.MustOpenSQLite(t)
 	svc := &auth.Service{Store: st}
 	dir := t.TempDir()
 	path, created, err := svc.Bootstrap(context.Background(), dir)
@@ -42,7 +42,7 @@ func TestBootstrap_WritesTheFirstAdminTokenOnceWithMode0600(t *testing.T) {
 }
 
 func TestTokens_StoredHashedAndValidated(t *testing.T) {
-	st := store.MustOpenSQLite(t)
+	st := storetest.MustOpenSQLite(t)
 	svc := &auth.Service{Store: st}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "root", Role: spacepods.RoleAdmin})
 	secret, tok, err := svc.Create(ctx, "ci", spacepods.RoleDeveloper)

@@ -10,14 +10,14 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/spacepods"
-	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 // TestSessions_AreTheirOwnRevocableRecords: a session is a random ID (not
 // the token), stored hashed; it ends on sign-out, at expiry, and when its
 // token is revoked; each has its own CSRF token.
 func TestSessions_AreTheirOwnRevocableRecords(t *testing.T) {
-	st := store.MustOpenSQLite(t)
+	st := storetest.MustOpenSQLite(t)
 	now := time.Now()
 	svc := &auth.Service{Store: st, SessionTTL: time.Hour, Now: func() time.Time { return now }}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})

@@ -49,7 +49,7 @@ one already running for its data dir); run this only to manage it yourself.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return router.Run(ctx, router.Config{Listen: rc.listen, ControlListen: rc.control, InternalListen: rc.internal, DataDir: routerDir(g.dataDir), Domain: rc.domain, Logger: logger})
+			return router.Run(ctx, router.Config{Listen: rc.listen, ControlListen: rc.control, InternalListen: rc.internal, DataDir: router.Dir(g.dataDir), Domain: rc.domain, Logger: logger})
 		},
 	}
 	rc.flags(cmd, "")

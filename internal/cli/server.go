@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,12 +19,7 @@ import (
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
-	"github.com/spacepods/spacepods/internal/databases"
-	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
-	"github.com/spacepods/spacepods/internal/runtime/docker"
-	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -186,7 +181,12 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	return nil, spacepods.Errorf(spacepods.EINVALID, "--log-format %q: use text or json", format)
 }
 
+// runServer is the composition root: each step below builds one part of
+// the control plane from the flags and hands it to the next.
 func runServer(parent context.Context, g *globals, cfg serverConfig) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	logger, err := newLogger(cfg.logLevel, cfg.logFormat)
 	if err != nil {
 		return err
@@ -198,207 +198,128 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	defer lock.Close()
-	// Take the API's address first: a second server on the same port fails
-	// here, before it starts anything.
-	ln, err := net.Listen("tcp", cfg.listen)
+	ln, err := listenAPI(cfg.listen)
 	if err != nil {
-		return spacepods.Errorf(spacepods.EUNAVAILABLE, "the API cannot listen on %s: %v: another program (another Spacepods server?) has it; choose another address with --listen", cfg.listen, err)
+		return err
 	}
 	defer ln.Close()
-
 	st, err := store.Open(ctx, cfg.databaseURL, g.dataDir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	proxies, err := auth.ParseTrustedProxies(cfg.trustedProxies)
+	srv, err := newAPI(ctx, g.dataDir, cfg, st, logger)
 	if err != nil {
+		return err
+	}
+	var rt *runningRuntime
+	if cfg.runtime == runtimeNone {
+		logger.Info("runtime none: pods and deploys are off")
+		srv.Runtime = runtimeNone
+	} else {
+		if rt, err = startRuntime(ctx, g.dataDir, cfg, st, srv, logger); err != nil {
+			return err
+		}
+		defer rt.close()
+	}
+	webUI := attachUI(srv, cfg, logger)
+	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
+	return serve(ctx, ln, srv, webUI, cfg.timeouts, rt, logger)
+}
+
+// runtimeNone is --runtime none: a catalog-only server.
+const runtimeNone = "none"
+
+// validate checks the flags that need nothing started, so that a typo fails
+// before the server takes its data dir, its ports or its store.
+func (cfg serverConfig) validate() error {
+	if _, err := newLogger(cfg.logLevel, cfg.logFormat); err != nil {
 		return err
 	}
 	if cfg.maxStreams < 1 || cfg.maxUserStreams < 1 || cfg.podQuota < 0 {
 		return spacepods.Errorf(spacepods.EINVALID, "--max-streams and --max-streams-per-user must be at least 1, --pod-quota at least 0 (0 = no limit)")
 	}
-	authSvc := &auth.Service{Store: st, TrustedProxies: proxies}
-	tokenPath, created, err := authSvc.Bootstrap(ctx, g.dataDir)
+	if cfg.runtime != runtimeNone && !slices.Contains(runtime.Drivers(), cfg.runtime) {
+		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server (ecs is planned)", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
+	}
+	switch cfg.routing {
+	case "", runtime.RoutingRouter, runtime.RoutingIngress:
+	default:
+		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime) or ingress (kubernetes only)", cfg.routing)
+	}
+	return nil
+}
+
+// listenAPI takes the API's address first: a second server on the same
+// port fails here, before it starts anything.
+func listenAPI(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("create the first admin token: %w", err)
+		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "the API cannot listen on %s: %v: another program (another Spacepods server?) has it; choose another address with --listen", addr, err)
+	}
+	return ln, nil
+}
+
+// newAPI builds the services every runtime serves (tokens, catalog,
+// secrets, config) and the API server over them.
+func newAPI(ctx context.Context, dataDir string, cfg serverConfig, st *store.Store, logger *slog.Logger) (*server.Server, error) {
+	proxies, err := auth.ParseTrustedProxies(cfg.trustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	authSvc := &auth.Service{Store: st, TrustedProxies: proxies}
+	tokenPath, created, err := authSvc.Bootstrap(ctx, dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("create the first admin token: %w", err)
 	}
 	if created {
 		logger.Info("created the first admin token", "file", tokenPath)
 	}
 	cat := catalog.NewService(st)
-	secretStore, err := secrets.Open(ctx, cfg.secretStore, secrets.Config{Local: secrets.LocalConfig{DataDir: g.dataDir, Blobs: st}, Vault: cfg.vault})
+	secretStore, err := secrets.Open(ctx, cfg.secretStore, secrets.Config{Local: secrets.LocalConfig{DataDir: dataDir, Blobs: st}, Vault: cfg.vault})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logger.Info("secret store ready", "backend", secretStore.Name())
 	cfgSvc := &config.Service{Store: st, Secrets: secretStore}
 	srv := &server.Server{Catalog: cat, Auth: authSvc, Store: st, Config: cfgSvc, Logger: logger, Version: Version}
-	if l, ok := secretStore.(*secrets.Local); ok {
-		if n, err := l.UnderPreviousKey(ctx); err == nil && n > 0 {
-			logger.Warn("secrets are still wrapped by the previous master key: run `spacepods secrets rotate-key`, then remove "+secrets.PreviousMasterKeyEnv,
-				"secrets", n, "previous_key", l.PreviousKeyID(), "key", l.KeyID())
-		}
-		srv.RotateKey = func(ctx context.Context) (spacepods.KeyRotation, error) {
-			r, err := secrets.RotateMasterKey(ctx, l, g.dataDir)
-			return spacepods.KeyRotation{KeyID: r.KeyID, Next: r.Next}, err
-		}
-	}
+	offerKeyRotation(ctx, srv, secretStore, dataDir, logger)
+	return srv, nil
+}
 
-	var engine *deploy.Engine
-	var podSvc *pods.Service
-	switch cfg.runtime {
-	case "none":
-		logger.Info("runtime none: pods and deploys are off")
-		srv.Runtime = "none"
-	case "docker", "kubernetes":
-		routing := cfg.routing
-		if routing == "" {
-			routing = map[string]string{"docker": "router", "kubernetes": "ingress"}[cfg.runtime]
-		}
-		if routing != "router" && routing != "ingress" || routing == "ingress" && cfg.runtime != "kubernetes" {
-			return spacepods.Errorf(spacepods.EINVALID, "--routing %q with --runtime %s: use router (any runtime) or ingress (kubernetes only)", cfg.routing, cfg.runtime)
-		}
-		// Everything this installation makes on the runtime and the
-		// PostgreSQL server carries its ID: installations sharing them
-		// keep apart.
-		inst, err := st.Installation(ctx)
-		if err != nil {
-			return err
-		}
-		logger.Info("installation", "id", inst)
-		var drv runtime.Driver
-		var ingress runtime.Ingresser
-		if cfg.runtime == "docker" {
-			dd, err := docker.New(logger.With("component", "docker"), docker.WithInstallation(inst), docker.WithSecrets(cfgSvc))
-			if err != nil {
-				return err
-			}
-			if err := dd.Ping(ctx); err != nil {
-				return err
-			}
-			drv = dd
-		} else {
-			kc := kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
-				Domain: cfg.router.domain, HostAddress: cfg.kubeHostAddr, Installation: inst, ImagePullSecret: cfg.pullSecret,
-				Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn, Logger: logger.With("component", "kubernetes"),
-				Secrets: cfgSvc}
-			if routing == "router" {
-				kc.NodeAddress = cfg.kubeNodeAddr
-				if cfg.isolation {
-					logger.Warn("--kubernetes-isolation with --routing router: the network policies admit no traffic from nodes, so the edge router reaches environments only where the network plugin exempts node traffic")
-				}
-				if kc.NodeAddress == "" {
-					logger.Warn("--routing router on kubernetes without --kubernetes-node-address: the edge router targets Services by ClusterIP, which routes only on a cluster node or in a pod; elsewhere set --kubernetes-node-address")
-				}
-			}
-			kd, err := kubernetes.New(kc)
-			if err != nil {
-				return err
-			}
-			if err := kd.Ping(ctx); err != nil {
-				return err
-			}
-			drv = kd
-			if routing == "ingress" {
-				ingress = kd
-			}
-		}
-		podSvc = &pods.Service{Store: st, Catalog: cat, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods")}
-		engine = &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Ingress: ingress, Config: cfgSvc, Domain: cfg.router.domain, Logger: logger.With("component", "deploy")}
-		if ingress == nil {
-			rc := cfg.router
-			_, port, _ := net.SplitHostPort(rc.listen)
-			var gateway string
-			if dd, ok := drv.(*docker.Driver); ok {
-				// Apps call their dependencies through the router too, at
-				// the default bridge's gateway, which every container reaches.
-				if gateway, err = dd.BridgeGateway(ctx); err != nil {
-					return err
-				}
-			}
-			rt, err := startRouter(ctx, g.dataDir, &rc, gateway, logger)
-			if err != nil {
-				return err
-			}
-			podSvc.Router, engine.Router = rt, rt
-			engine.RouterPort = port
-			info, err := rt.Info(ctx)
-			if err != nil {
-				return err
-			}
-			engine.InternalRouter = info.Internal
-			if rc.internal != "" && info.Internal != rc.internal {
-				logger.Warn("the running edge router has no internal listener at "+rc.internal+": apps reach their dependencies by network alias until it is restarted (stop it by its PID in <data-dir>/router/router.pid, then restart the server)",
-					"router_pid", info.PID, "router_internal", info.Internal)
-			}
-		} else {
-			logger.Info("routing: an Ingress per app host; the built-in edge router is not started", "ingress_class", cfg.ingressClass, "domain", cfg.router.domain, "tls", cfg.ingressTLS)
-			if cfg.ingressTLS {
-				engine.Scheme = "https"
-			}
-		}
-		adminURL := cfg.postgresURL
-		// Containers reach PostgreSQL on this host at the default bridge's
-		// gateway; the local cluster listens there, and admits pods' roles
-		// from Docker's address pools only. Pods on Kubernetes come from
-		// addresses this host cannot know.
-		pgNet := []databases.LocalOption{databases.ListenOn("*"), databases.AdmitPods("0.0.0.0/0", "::/0")}
-		if dd, ok := drv.(*docker.Driver); ok {
-			if podSvc.DatabaseHost, err = dd.BridgeGateway(ctx); err != nil {
-				return err
-			}
-			pgNet = []databases.LocalOption{databases.ListenOn(podSvc.DatabaseHost)}
-			if adminURL == "" {
-				subnets, err := dd.ContainerSubnets(ctx)
-				if err != nil {
-					return err
-				}
-				pgNet = append(pgNet, databases.AdmitPods(subnets...))
-			}
-		}
-		if adminURL == "" {
-			logger.Info("starting the local PostgreSQL cluster for pod databases", "dir", filepath.Join(g.dataDir, "postgres"))
-			cl, err := databases.StartLocal(ctx, filepath.Join(g.dataDir, "postgres"), logger, pgNet...)
-			if err != nil {
-				return err
-			}
-			adminURL = cl.AdminURL()
-		}
-		dbs, err := databases.Open(ctx, adminURL, logger, databases.WithInstallation(inst))
-		if err != nil {
-			return err
-		}
-		defer dbs.Close()
-		podSvc.Databases, engine.DatabaseURL = dbs, podSvc.DatabaseURL
-		if v := os.Getenv("SPACEPODS_TEST_DEPLOY_PAUSE"); v != "" {
-			step, dur, _ := strings.Cut(v, "=")
-			d, err := time.ParseDuration(dur)
-			if err != nil {
-				return spacepods.Errorf(spacepods.EINVALID, "SPACEPODS_TEST_DEPLOY_PAUSE=%q: write STEP=DURATION, e.g. migrate=5s", v)
-			}
-			engine.Options.PauseAt, engine.Options.PauseFor = step, d
-			logger.Warn("fault injection: deploys pause in a step", "step", step, "for", d)
-		}
-		podSvc.Engine = engine
-		if err := engine.Start(ctx); err != nil {
-			return err
-		}
-		if err := podSvc.Start(ctx, cfg.reapInterval); err != nil {
-			return err
-		}
-		srv.Pods, srv.Deploys = podSvc, engine
-		srv.Runtime, srv.Routing, srv.Installation = cfg.runtime, routing, inst
-	default:
-		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use docker, kubernetes (with --kubeconfig, or in a cluster) or none (ecs is planned)", cfg.runtime)
+// offerKeyRotation serves `spacepods secrets rotate-key` when the secret
+// store is the local one (Vault rotates its own keys), and warns while
+// secrets are still wrapped by the previous master key.
+func offerKeyRotation(ctx context.Context, srv *server.Server, secretStore secrets.Store, dataDir string, logger *slog.Logger) {
+	l, ok := secretStore.(*secrets.Local)
+	if !ok {
+		return
 	}
+	if n, err := l.UnderPreviousKey(ctx); err == nil && n > 0 {
+		logger.Warn("secrets are still wrapped by the previous master key: run `spacepods secrets rotate-key`, then remove "+secrets.PreviousMasterKeyEnv,
+			"secrets", n, "previous_key", l.PreviousKeyID(), "key", l.KeyID())
+	}
+	srv.RotateKey = func(ctx context.Context) (spacepods.KeyRotation, error) {
+		r, err := secrets.RotateMasterKey(ctx, l, dataDir)
+		return spacepods.KeyRotation{KeyID: r.KeyID, Next: r.Next}, err
+	}
+}
+
+// attachUI gives the API server the web UI and the live stream limits
+// they share.
+func attachUI(srv *server.Server, cfg serverConfig, logger *slog.Logger) *ui.UI {
 	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
-	webUI := ui.New(ui.Config{Catalog: cat, Auth: authSvc, Config: cfgSvc, Pods: podSvc, Deploys: engine, Store: st, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
+	return webUI
+}
 
-	hs := server.HTTPServer(srv.Handler(), cfg.timeouts)
+// serve answers on ln until ctx ends, then shuts down: requests in flight
+// get 10 s, deploys and pod work reach a safe point. The edge router and
+// the local PostgreSQL cluster keep running.
+func serve(ctx context.Context, ln net.Listener, srv *server.Server, webUI *ui.UI, timeouts server.Timeouts, rt *runningRuntime, logger *slog.Logger) error {
+	hs := server.HTTPServer(srv.Handler(), timeouts)
 	hs.RegisterOnShutdown(webUI.Close) // end the UI's live streams, or Shutdown waits for them
-	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -409,10 +330,9 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	logger.Info("shutting down (the edge router keeps serving)")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = hs.Shutdown(sctx)
-	if engine != nil {
-		engine.Wait()
-		podSvc.Wait()
+	err := hs.Shutdown(sctx)
+	if rt != nil {
+		rt.wait()
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 func mkEnv(t *testing.T, st *store.Store, name, kind string, protected bool) {
@@ -22,7 +23,7 @@ func mkEnv(t *testing.T, st *store.Store, name, kind string, protected bool) {
 // scope, and "all", which reaches it too); pods and unprotected
 // environments stay theirs.
 func TestConfig_ProtectedEnvironmentsConfigIsChangedOnlyByAdmins(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		svc := &config.Service{Store: st, Secrets: &memSecrets{m: map[string][]byte{}}}
 		dev, admin := as(spacepods.RoleDeveloper), as(spacepods.RoleAdmin)
 		set := func(ctx context.Context, scope string, secret bool) error {

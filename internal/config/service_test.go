@@ -9,6 +9,7 @@ import (
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 // memSecrets is an in-memory secret store for these tests; the real
@@ -53,7 +54,7 @@ func as(role string) context.Context {
 }
 
 func TestConfig_MostSpecificScopeWins(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		sec := &memSecrets{m: map[string][]byte{}}
 		svc := &config.Service{Store: st, Secrets: sec}
 		ctx := as(spacepods.RoleDeveloper)
@@ -136,7 +137,7 @@ func TestConfig_MostSpecificScopeWins(t *testing.T) {
 }
 
 func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
-	st := store.MustOpenSQLite(t)
+	st := storetest.MustOpenSQLite(t)
 	sec := &memSecrets{m: map[string][]byte{}}
 	svc := &config.Service{Store: st, Secrets: sec}
 	ctx := as(spacepods.RoleDeveloper)
@@ -204,7 +205,7 @@ func (s *countingSecrets) Get(ctx context.Context, ref string) ([]byte, error) {
 // table gone) the reveal fails, reads no secret and returns none, and a
 // listing without reveal still works.
 func TestConfig_RevealFailsWhenItsAuditEntryCannotBeWritten(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		sec := &countingSecrets{memSecrets: &memSecrets{m: map[string][]byte{}}}
 		svc := &config.Service{Store: st, Secrets: sec}
 		ctx := as(spacepods.RoleAdmin)

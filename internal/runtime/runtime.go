@@ -228,3 +228,22 @@ type ServiceAddresser interface {
 type Subnetter interface {
 	Subnet(ctx context.Context, env string) (string, error)
 }
+
+// BridgeGatewayer is an optional ability: an address of the host that the
+// containers of every environment reach (Docker's default bridge gateway),
+// where the edge router's internal listener and the local PostgreSQL
+// cluster listen for them.
+type BridgeGatewayer interface {
+	// BridgeGateway returns that address. EUNAVAILABLE when the runtime
+	// has none or does not answer.
+	BridgeGateway(ctx context.Context) (string, error)
+}
+
+// ContainerSubnetter is an optional ability: the subnets from which
+// containers of any environment connect to services on the host; the local
+// PostgreSQL cluster admits pods' roles from these only.
+type ContainerSubnetter interface {
+	// ContainerSubnets returns them as CIDRs. EUNAVAILABLE when the
+	// runtime does not answer.
+	ContainerSubnets(ctx context.Context) ([]string, error)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/spacepods/spacepods/internal/secrets/secretstest"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 	"github.com/spacepods/spacepods/internal/testenv"
 )
 
@@ -42,9 +43,9 @@ func newLocal(t *testing.T, blobs secrets.BlobStore, key []byte) *secrets.Local 
 // freshStore opens an empty store of the same dialect as s.
 func freshStore(t *testing.T, s *store.Store) *store.Store {
 	if s.Dialect() == store.Postgres {
-		return store.MustOpenPostgres(t)
+		return storetest.MustOpenPostgres(t)
 	}
-	return store.MustOpenSQLite(t)
+	return storetest.MustOpenSQLite(t)
 }
 
 func mustPut(t *testing.T, s secrets.Store, ref, value string) {
@@ -63,13 +64,13 @@ func mustGet(t *testing.T, s secrets.Store, ref, want string) {
 }
 
 func TestLocal_Conformance(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		secretstest.Run(t, func(t *testing.T) secrets.Store { return newLocal(t, freshStore(t, s), newKey(t)) })
 	})
 }
 
 func TestLocal_WrongMasterKeyFailsWithClearError(t *testing.T) {
-	blobs := store.MustOpenSQLite(t)
+	blobs := storetest.MustOpenSQLite(t)
 	right, wrong := newKey(t), newKey(t)
 	mustPut(t, newLocal(t, blobs, right), "apps/a/production/API_TOKEN", "s3cret")
 
@@ -90,7 +91,7 @@ func TestLocal_WrongMasterKeyFailsWithClearError(t *testing.T) {
 
 func TestLocal_BlobMovedToAnotherRefFailsToOpen(t *testing.T) {
 	ctx := context.Background()
-	blobs := store.MustOpenSQLite(t)
+	blobs := storetest.MustOpenSQLite(t)
 	l := newLocal(t, blobs, newKey(t))
 	mustPut(t, l, "apps/a/production/API_TOKEN", "production token")
 	mustPut(t, l, "apps/a/qa/API_TOKEN", "qa token")
@@ -126,7 +127,7 @@ func TestLocal_BlobMovedToAnotherRefFailsToOpen(t *testing.T) {
 
 func TestLocal_EachPutUsesFreshDataKeyAndNonce(t *testing.T) {
 	ctx := context.Background()
-	blobs := store.MustOpenSQLite(t)
+	blobs := storetest.MustOpenSQLite(t)
 	l := newLocal(t, blobs, newKey(t))
 	mustPut(t, l, "a/X", "same value")
 	_, w1, s1, _ := blobs.GetBlob(ctx, "a/X")
@@ -147,7 +148,7 @@ func keyIDs(t *testing.T, blobs secrets.BlobStore) map[string]string {
 }
 
 func TestLocal_RotateKeyKeepsValuesAndChangesKeyIDs(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, blobs *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, blobs *store.Store) {
 		ctx := context.Background()
 		oldKey, newK := newKey(t), newKey(t)
 		l := newLocal(t, blobs, oldKey)
@@ -193,7 +194,7 @@ func TestLocal_RotateKeyKeepsValuesAndChangesKeyIDs(t *testing.T) {
 }
 
 func TestLocal_RotateKeyWithWrongOldKeyChangesNothing(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, blobs *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, blobs *store.Store) {
 		ctx := context.Background()
 		right := newKey(t)
 		l := newLocal(t, blobs, right)
@@ -314,7 +315,7 @@ func TestLocal_NoPlaintextAtRest(t *testing.T) {
 
 	t.Run(store.Postgres, func(t *testing.T) {
 		ctx := context.Background()
-		url := store.NewTestDatabase(t, testenv.PostgresURL(t))
+		url := storetest.NewTestDatabase(t, testenv.PostgresURL(t))
 		s, err := store.Open(ctx, url, "")
 		if err != nil {
 			t.Fatal(err)
@@ -377,7 +378,7 @@ func TestOpenLocal_CreatesKeyFileOnceWithMode0600(t *testing.T) {
 	t.Setenv(secrets.MasterKeyEnv, "")
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
-	blobs := store.MustOpenSQLite(t)
+	blobs := storetest.MustOpenSQLite(t)
 	l, err := secrets.OpenLocal(ctx, secrets.LocalConfig{DataDir: dir, Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
@@ -423,7 +424,7 @@ func TestLoadMasterKey_FromEnvAndErrors(t *testing.T) {
 	}
 	t.Run("env wins over the file", func(t *testing.T) {
 		t.Setenv(secrets.MasterKeyEnv, base64.StdEncoding.EncodeToString(key))
-		l, err := secrets.OpenLocal(context.Background(), secrets.LocalConfig{DataDir: dir, Blobs: store.MustOpenSQLite(t)})
+		l, err := secrets.OpenLocal(context.Background(), secrets.LocalConfig{DataDir: dir, Blobs: storetest.MustOpenSQLite(t)})
 		if err != nil || l.KeyID() != secrets.KeyID(key) {
 			t.Fatalf("open with env key: %v", err)
 		}
@@ -434,7 +435,7 @@ func TestRotateMasterKeyFile_InstallsNewKeyAndKeepsOld(t *testing.T) {
 	t.Setenv(secrets.MasterKeyEnv, "")
 	ctx := context.Background()
 	dir := t.TempDir()
-	blobs := store.MustOpenSQLite(t)
+	blobs := storetest.MustOpenSQLite(t)
 	l, err := secrets.OpenLocal(ctx, secrets.LocalConfig{DataDir: dir, Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
@@ -470,7 +471,7 @@ func TestOpenLocal_FinishesOrDropsInterruptedRotation(t *testing.T) {
 	ctx := context.Background()
 	setup := func(t *testing.T) (dir string, blobs *store.Store, l *secrets.Local, newK []byte) {
 		dir = t.TempDir()
-		blobs = store.MustOpenSQLite(t)
+		blobs = storetest.MustOpenSQLite(t)
 		l, err := secrets.OpenLocal(ctx, secrets.LocalConfig{DataDir: dir, Blobs: blobs})
 		if err != nil {
 			t.Fatal(err)

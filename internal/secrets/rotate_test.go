@@ -11,6 +11,7 @@ import (
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 // putMany stores n secrets and returns ref → value.
@@ -53,7 +54,7 @@ func TestRotateMasterKey_KeyFileSurvivesARestart(t *testing.T) {
 	t.Setenv(secrets.MasterKeyEnv, "")
 	t.Setenv(secrets.PreviousMasterKeyEnv, "")
 	ctx := context.Background()
-	dir, blobs := t.TempDir(), store.MustOpenSQLite(t)
+	dir, blobs := t.TempDir(), storetest.MustOpenSQLite(t)
 	l := reopen(t, dir, blobs)
 	want := putMany(t, l, 5)
 	before := l.KeyID()
@@ -82,7 +83,7 @@ func TestRotateMasterKey_KeyFileSurvivesARestart(t *testing.T) {
 // previous key, restart) every secret reads at each restart, and at the
 // end every secret is under the new key alone.
 func TestRotateMasterKey_EnvKeyRefusesThenRotatesByTheDocumentedSteps(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, blobs *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, blobs *store.Store) {
 		ctx := context.Background()
 		dir := t.TempDir()
 		oldKey, newK := newKey(t), newKey(t)
@@ -154,13 +155,13 @@ func TestRotateMasterKey_EnvKeyRefusesThenRotatesByTheDocumentedSteps(t *testing
 func TestOpenLocal_PreviousKeyNeedsTheNewKeyInTheEnvironment(t *testing.T) {
 	t.Setenv(secrets.MasterKeyEnv, "")
 	t.Setenv(secrets.PreviousMasterKeyEnv, b64(newKey(t)))
-	_, err := secrets.OpenLocal(context.Background(), secrets.LocalConfig{DataDir: t.TempDir(), Blobs: store.MustOpenSQLite(t)})
+	_, err := secrets.OpenLocal(context.Background(), secrets.LocalConfig{DataDir: t.TempDir(), Blobs: storetest.MustOpenSQLite(t)})
 	if spacepods.ErrorCode(err) != spacepods.EINVALID || !strings.Contains(spacepods.ErrorMessage(err), secrets.MasterKeyEnv) {
 		t.Fatalf("open with only the previous key: %v, want EINVALID naming %s", err, secrets.MasterKeyEnv)
 	}
 	t.Setenv(secrets.MasterKeyEnv, b64(newKey(t)))
 	t.Setenv(secrets.PreviousMasterKeyEnv, "not base64!")
-	_, err = secrets.OpenLocal(context.Background(), secrets.LocalConfig{DataDir: t.TempDir(), Blobs: store.MustOpenSQLite(t)})
+	_, err = secrets.OpenLocal(context.Background(), secrets.LocalConfig{DataDir: t.TempDir(), Blobs: storetest.MustOpenSQLite(t)})
 	if spacepods.ErrorCode(err) != spacepods.EINVALID || !strings.Contains(spacepods.ErrorMessage(err), secrets.PreviousMasterKeyEnv) {
 		t.Fatalf("open with a malformed previous key: %v, want EINVALID naming %s", err, secrets.PreviousMasterKeyEnv)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/secrets/vaulttest"
 	"github.com/spacepods/spacepods/internal/spacepods"
-	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 func TestValidateRef(t *testing.T) {
@@ -83,7 +83,7 @@ func TestOpen_UnknownBackendListsKnownOnes(t *testing.T) {
 func TestOpen_BuiltinBackends(t *testing.T) {
 	ctx := context.Background()
 	key, _ := secrets.GenerateMasterKey()
-	local, err := secrets.Open(ctx, "local", secrets.Config{Local: secrets.LocalConfig{Blobs: store.MustOpenSQLite(t), MasterKey: key}})
+	local, err := secrets.Open(ctx, "local", secrets.Config{Local: secrets.LocalConfig{Blobs: storetest.MustOpenSQLite(t), MasterKey: key}})
 	if err != nil || local.Name() != "local" {
 		t.Fatalf("open local: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestOpen_BadConfigIsInvalid(t *testing.T) {
 		want     string
 	}{
 		{"local without database", "local", secrets.Config{Local: secrets.LocalConfig{MasterKey: make([]byte, 32)}}, "blob store"},
-		{"local with short key", "local", secrets.Config{Local: secrets.LocalConfig{Blobs: store.MustOpenSQLite(t), MasterKey: make([]byte, 16)}}, "32 bytes"},
+		{"local with short key", "local", secrets.Config{Local: secrets.LocalConfig{Blobs: storetest.MustOpenSQLite(t), MasterKey: make([]byte, 16)}}, "32 bytes"},
 		{"vault without address", "vault", secrets.Config{Vault: secrets.VaultConfig{Token: "t"}}, "--vault-addr"},
 		{"vault without credentials", "vault", secrets.Config{Vault: secrets.VaultConfig{Address: "http://127.0.0.1:1"}}, "--vault-token"},
 		{"vault with half an AppRole", "vault", secrets.Config{Vault: secrets.VaultConfig{Address: "http://127.0.0.1:1", RoleID: "r"}}, "secret_id"},

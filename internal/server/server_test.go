@@ -19,7 +19,7 @@ import (
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
-	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 const webManifest = `name: web
@@ -44,7 +44,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st := store.MustOpenSQLite(t)
+	st := storetest.MustOpenSQLite(t)
 	a := &auth.Service{Store: st}
 	key := make([]byte, 32)
 	rand.Read(key)

@@ -6,10 +6,11 @@ import (
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 func TestStore_EnvironmentsLifecycle(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("alice")
 		exp := time.Now().Add(-time.Minute).UTC()
 		if _, err := s.CreateEnvironment(ctx, spacepods.Environment{Name: "demo", Kind: spacepods.EnvPod, Owner: "alice", Status: spacepods.StatusCreating, Apps: []string{"web"}, Builds: map[string]int{"web": 3}, ExpiresAt: &exp}); err != nil {
@@ -60,7 +61,7 @@ func TestStore_EnvironmentsLifecycle(t *testing.T) {
 }
 
 func TestStore_ReleasesAndDeploys(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("alice")
 		r1, err := s.AddRelease(ctx, spacepods.Release{Env: "qa", App: "web", Build: 1, Image: "web:1", Vars: map[string]string{"A": "1"}, Replicas: 2})
 		if err != nil || r1.Number != 1 {

@@ -6,12 +6,13 @@ import (
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 // TestStore_ReRegisterAuditsWhoChangedWhichFields: the audit record of an
 // app update names the actor and the manifest fields that changed.
 func TestStore_ReRegisterAuditsWhoChangedWhichFields(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		a := testApp("catalog-api")
 		a.Migrate = []string{"/app", "migrate"}
 		if _, _, err := s.PutApp(ctxAs("alice"), a); err != nil {
@@ -48,7 +49,7 @@ func TestStore_ReRegisterAuditsWhoChangedWhichFields(t *testing.T) {
 }
 
 func TestStore_DeployKeepsItsConfirmation(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		d, err := s.CreateDeploy(ctxAs("root"), spacepods.Deploy{Env: "production", App: "web", Build: 3, ManifestVersion: 5, ConfirmedBy: "root"})
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestStore_DeployKeepsItsConfirmation(t *testing.T) {
 }
 
 func TestStore_ProtectedSnapshotMarks(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("root")
 		if _, ok, err := s.ProtectedSnapshot(ctx, "snap"); ok || err != nil {
 			t.Fatalf("unmarked: %v %v", ok, err)

@@ -10,12 +10,13 @@ import (
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 var _ secrets.BlobStore = (*store.Store)(nil)
 
 func TestStore_SecretBlobsPutGetReplaceDelete(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		bin := []byte{0, 1, 2, 0xff, 0xfe, 0}
 		if err := s.PutBlob(ctx, "apps/a/qa/X", "k1", []byte("wrapped-1"), bin); err != nil {
@@ -47,7 +48,7 @@ func TestStore_SecretBlobsPutGetReplaceDelete(t *testing.T) {
 }
 
 func TestStore_SecretBlobsListTreatsWildcardsLiterally(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		for _, ref := range []string{"a_b/X", "axb/X", "a_b/Y", "A_B/Z", "a/b", "ab"} {
 			if err := s.PutBlob(ctx, ref, "k", []byte("w"), []byte("s")); err != nil {
@@ -73,7 +74,7 @@ func TestStore_SecretBlobsListTreatsWildcardsLiterally(t *testing.T) {
 }
 
 func TestStore_ReplaceWrappedKeysIsOneTransaction(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		for _, ref := range []string{"r/1", "r/2", "r/3"} {
 			if err := s.PutBlob(ctx, ref, "old", []byte("w-"+ref), []byte("s-"+ref)); err != nil {

@@ -7,12 +7,13 @@ import (
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 // TestStore_SessionsEndWhenRevokedExpiredOrTheirTokenIsRevoked: a session
 // is found by its hash only while it is live.
 func TestStore_SessionsEndWhenRevokedExpiredOrTheirTokenIsRevoked(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("admin")
 		tok, err := s.CreateToken(ctx, "dev", spacepods.RoleDeveloper, "tokenhash")
 		if err != nil {
@@ -63,7 +64,7 @@ func TestStore_SessionsEndWhenRevokedExpiredOrTheirTokenIsRevoked(t *testing.T) 
 // TestStore_WritesSignalChangesOfTheirEnvironment: live views wait on
 // Changes; a write to an environment wakes its watchers, not others'.
 func TestStore_WritesSignalChangesOfTheirEnvironment(t *testing.T) {
-	s := store.MustOpenSQLite(t)
+	s := storetest.MustOpenSQLite(t)
 	ctx := context.Background()
 	p1, p2 := s.Changes().Watch("p1"), s.Changes().Watch("p2")
 	if _, err := s.CreateEnvironment(ctx, spacepods.Environment{Name: "p1", Kind: spacepods.EnvPod, Owner: "a", Status: spacepods.StatusCreating}); err != nil {

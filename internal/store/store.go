@@ -51,14 +51,27 @@ type Store struct {
 // deploys (with the environment), apps and builds (everything).
 func (s *Store) Changes() *spacepods.Changes { return s.changes }
 
-// Open opens (and migrates) the store. url "" means the SQLite file
-// <dataDir>/spacepods.db; a postgres:// or postgresql:// URL means PostgreSQL.
-func Open(ctx context.Context, url, dataDir string) (*Store, error) {
-	return open(ctx, url, dataDir, nil)
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	wrapSQLite func(driver.Driver) driver.Driver
 }
 
-// open is Open; wrap, when set, wraps the SQLite driver (tests count queries).
-func open(ctx context.Context, url, dataDir string, wrap func(driver.Driver) driver.Driver) (*Store, error) {
+// WrapSQLiteDriver makes Open use wrap(the SQLite driver): storetest counts
+// the statements a store sends with it. PostgreSQL stores ignore it.
+func WrapSQLiteDriver(wrap func(driver.Driver) driver.Driver) Option {
+	return func(o *options) { o.wrapSQLite = wrap }
+}
+
+// Open opens (and migrates) the store. url "" means the SQLite file
+// <dataDir>/spacepods.db; a postgres:// or postgresql:// URL means PostgreSQL.
+func Open(ctx context.Context, url, dataDir string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	wrap := o.wrapSQLite
 	s := &Store{Now: func() time.Time { return time.Now().UTC() }, changes: spacepods.NewChanges()}
 	var err error
 	switch {

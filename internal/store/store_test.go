@@ -9,6 +9,7 @@ import (
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 func ctxAs(name string) context.Context {
@@ -20,7 +21,7 @@ func testApp(name string, deps ...string) spacepods.App {
 }
 
 func TestStore_AppRegisterUpdateKeepsHistory(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("alice")
 		a, created, err := s.PutApp(ctx, testApp("catalog-api", "pricing-api"))
 		if err != nil || !created || a.Version != 1 {
@@ -57,7 +58,7 @@ func TestStore_AppRegisterUpdateKeepsHistory(t *testing.T) {
 }
 
 func TestStore_GetMissingAppIsNotFound(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		_, err := s.GetApp(context.Background(), "nope")
 		if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 			t.Fatalf("want ENOTFOUND, got %v", err)
@@ -69,7 +70,7 @@ func TestStore_GetMissingAppIsNotFound(t *testing.T) {
 }
 
 func TestStore_ListAppsPages(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("alice")
 		for _, n := range []string{"d", "a", "c", "b", "e"} {
 			if _, _, err := s.PutApp(ctx, testApp(n)); err != nil {
@@ -94,7 +95,7 @@ func TestStore_ListAppsPages(t *testing.T) {
 }
 
 func TestStore_BuildsUniquePerAppAndLatestOfBranch(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("ci")
 		s.PutApp(ctx, testApp("web"))
 		s.PutApp(ctx, testApp("api"))
@@ -139,7 +140,7 @@ func TestStore_BuildsUniquePerAppAndLatestOfBranch(t *testing.T) {
 }
 
 func TestStore_TokensAndAudit(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("root")
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		s.Now = func() time.Time { return now }
@@ -213,7 +214,7 @@ func TestStore_OpenRejectsBadURLAndUnreachableServer(t *testing.T) {
 }
 
 func TestStore_ImportBuildsIsAllOrNothing(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := ctxAs("ci")
 		s.PutApp(ctx, testApp("web"))
 		b := func(n int) spacepods.Build {
@@ -233,7 +234,7 @@ func TestStore_ImportBuildsIsAllOrNothing(t *testing.T) {
 }
 
 func TestStore_InstallationIsMadeOnceAndKept(t *testing.T) {
-	store.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		ids := make([]string, 8)
 		errs := make([]error, 8)

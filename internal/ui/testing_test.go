@@ -24,6 +24,7 @@ import (
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 	"github.com/spacepods/spacepods/internal/streams"
 	"github.com/spacepods/spacepods/internal/ui"
 )
@@ -59,7 +60,7 @@ var admin = spacepods.WithActor(context.Background(), &spacepods.Token{Name: "se
 // started with --runtime none.
 func newFixture(t *testing.T, withRuntime bool) *fixture {
 	t.Helper()
-	st, queries := store.MustOpenCountingSQLite(t)
+	st, queries := storetest.MustOpenCountingSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
 	sec := &memSecrets{m: map[string]string{}}

@@ -121,7 +121,7 @@ func New(logger *slog.Logger, opts ...Option) (*Driver, error) {
 }
 
 // Name returns the driver's registry ID.
-func (d *Driver) Name() string { return "docker" }
+func (d *Driver) Name() string { return ID }
 
 // Ping checks that the daemon answers. EUNAVAILABLE if it does not.
 func (d *Driver) Ping(ctx context.Context) error {

@@ -228,7 +228,7 @@ func newDriver(cs kubernetes.Interface, host string, cfg Config) (*Driver, error
 }
 
 // Name returns the driver's registry ID.
-func (d *Driver) Name() string { return "kubernetes" }
+func (d *Driver) Name() string { return ID }
 
 // Client returns the driver's Kubernetes clientset.
 func (d *Driver) Client() kubernetes.Interface { return d.client }

@@ -1,4 +1,8 @@
-package store
+// Package storetest opens fresh stores for tests: SQLite in a temp dir, and
+// PostgreSQL on the test server (SPACEPODS_TEST_POSTGRES) in a database of
+// its own. It lives apart from store so that the server binary does not
+// link the testing package.
+package storetest
 
 import (
 	"context"
@@ -11,13 +15,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/testenv"
 )
 
 // MustOpenSQLite opens a fresh SQLite store in a temp dir.
-func MustOpenSQLite(tb testing.TB) *Store {
+func MustOpenSQLite(tb testing.TB) *store.Store {
 	tb.Helper()
-	s, err := Open(context.Background(), "", tb.TempDir())
+	s, err := store.Open(context.Background(), "", tb.TempDir())
 	if err != nil {
 		tb.Fatalf("open sqlite store: %v", err)
 	}
@@ -28,10 +33,10 @@ func MustOpenSQLite(tb testing.TB) *Store {
 // MustOpenPostgres opens a fresh PostgreSQL store in a new database on the
 // test server (SPACEPODS_TEST_POSTGRES), dropped at cleanup. It skips
 // outside CI and fails in CI when no server is configured.
-func MustOpenPostgres(tb testing.TB) *Store {
+func MustOpenPostgres(tb testing.TB) *store.Store {
 	tb.Helper()
 	u := NewTestDatabase(tb, testenv.PostgresURL(tb))
-	s, err := Open(context.Background(), u, "")
+	s, err := store.Open(context.Background(), u, "")
 	if err != nil {
 		tb.Fatalf("open postgres store: %v", err)
 	}
@@ -68,10 +73,10 @@ func NewTestDatabase(tb testing.TB, adminURL string) string {
 
 // ForEachDialect runs fn against a fresh SQLite store and, when a test
 // PostgreSQL server is configured (always in CI), a fresh PostgreSQL store.
-func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Store)) {
+func ForEachDialect(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	t.Helper()
-	t.Run(SQLite, func(t *testing.T) { fn(t, MustOpenSQLite(t)) })
-	t.Run(Postgres, func(t *testing.T) {
+	t.Run(store.SQLite, func(t *testing.T) { fn(t, MustOpenSQLite(t)) })
+	t.Run(store.Postgres, func(t *testing.T) {
 		if os.Getenv("SPACEPODS_TEST_POSTGRES") == "" && !testenv.InCI() {
 			t.Skip("SPACEPODS_TEST_POSTGRES not set; run scripts/test.sh for the PostgreSQL half")
 		}
@@ -82,10 +87,10 @@ func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Store)) {
 // MustOpenCountingSQLite opens a fresh SQLite store like MustOpenSQLite and
 // returns a counter of the statements it sends to the database (queries,
 // execs and prepares), for tests that prove something does not query.
-func MustOpenCountingSQLite(tb testing.TB) (*Store, *atomic.Int64) {
+func MustOpenCountingSQLite(tb testing.TB) (*store.Store, *atomic.Int64) {
 	tb.Helper()
 	n := new(atomic.Int64)
-	s, err := open(context.Background(), "", tb.TempDir(), func(d driver.Driver) driver.Driver { return countingDriver{d, n} })
+	s, err := store.Open(context.Background(), "", tb.TempDir(), store.WrapSQLiteDriver(func(d driver.Driver) driver.Driver { return countingDriver{d, n} }))
 	if err != nil {
 		tb.Fatalf("open sqlite store: %v", err)
 	}
