@@ -241,7 +241,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, err
 	if env.Status == spacepods.StatusDestroying {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.ECONFLICT, "%s is being destroyed: nothing can be deployed to it", env.Name)
 	}
-	if env.Protected && !spacepods.RoleAtLeast(roleOf(ctx), spacepods.RoleAdmin) {
+	if env.Protected && !spacepods.ActorIsAdmin(ctx) {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only admins may deploy there", env.Name)
 	}
 	if _, err := e.Catalog.Get(ctx, req.App); err != nil {
@@ -270,12 +270,6 @@ func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, err
 	return d, nil
 }
 
-func roleOf(ctx context.Context) string {
-	if t := spacepods.ActorFrom(ctx); t != nil {
-		return t.Role
-	}
-	return spacepods.RoleAdmin // the system itself (reaper, CD)
-}
 
 func newSteps() []spacepods.DeployStep {
 	steps := make([]spacepods.DeployStep, len(spacepods.DeploySteps))

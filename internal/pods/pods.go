@@ -523,7 +523,7 @@ func (s *Service) Destroy(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if env.Kind == spacepods.EnvMaster && !spacepods.RoleAtLeast(roleOf(ctx), spacepods.RoleAdmin) {
+	if env.Kind == spacepods.EnvMaster && !spacepods.ActorIsAdmin(ctx) {
 		return spacepods.Errorf(spacepods.EFORBIDDEN, "only admins may destroy the master environment %s", name)
 	}
 	if err := s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroying, ""); err != nil {
@@ -534,12 +534,6 @@ func (s *Service) Destroy(ctx context.Context, name string) error {
 	return nil
 }
 
-func roleOf(ctx context.Context) string {
-	if t := spacepods.ActorFrom(ctx); t != nil {
-		return t.Role
-	}
-	return spacepods.RoleAdmin
-}
 
 // destroy removes routes, containers, network and databases, then marks
 // the environment destroyed. Every part is idempotent, so a destroy cut
