@@ -270,7 +270,6 @@ func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, err
 	return d, nil
 }
 
-
 func newSteps() []spacepods.DeployStep {
 	steps := make([]spacepods.DeployStep, len(spacepods.DeploySteps))
 	for i, n := range spacepods.DeploySteps {

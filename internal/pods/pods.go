@@ -534,7 +534,6 @@ func (s *Service) Destroy(ctx context.Context, name string) error {
 	return nil
 }
 
-
 // destroy removes routes, containers, network and databases, then marks
 // the environment destroyed. Every part is idempotent, so a destroy cut
 // short by a crash is finished on the next start.
