@@ -23,15 +23,25 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 		return env, err
 	}
 	if err := s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: name}); err != nil {
-		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
+		s.createFailed(ctx, name, err)
 		return env, err
 	}
 	if err := s.setRouterEnvironment(ctx, name); err != nil {
-		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
+		s.createFailed(ctx, name, err)
 		return env, err
 	}
 	env.Status = spacepods.StatusReady
 	return env, s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusReady, "")
+}
+
+// createFailed marks a master environment whose creation failed. The
+// caller returns the creation's error; a failed status write is logged, not
+// returned over it (the environment then stays creating until a restart
+// marks it failed).
+func (s *Service) createFailed(ctx context.Context, name string, err error) {
+	if serr := s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, spacepods.ErrorMessage(err)); serr != nil {
+		s.Logger.Error("set environment status", "env", name, "status", spacepods.StatusFailed, "err", serr)
+	}
 }
 
 // DatabaseURL makes sure env has app's database (seeded or cloned from a
@@ -118,7 +128,11 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (database
 			return snap, err
 		}
 	}
-	s.Store.AddAudit(ctx, "snapshot.create", name, env+"/"+app)
+	if err := s.Store.AddAudit(ctx, "snapshot.create", name, env+"/"+app); err != nil {
+		// Logged, not returned: the snapshot exists, and a caller told it
+		// failed would retry into "a snapshot named ... exists".
+		s.Logger.Error("audit snapshot.create", "snapshot", name, "env", env, "app", app, "err", err)
+	}
 	return snap, nil
 }
 
@@ -235,7 +249,11 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 				leaks[i].Removed = true
 			}
 		}
-		s.Store.AddAudit(ctx, "audit.leaks.remove", fmt.Sprintf("%d leaks", len(leaks)), "")
+		if err := s.Store.AddAudit(ctx, "audit.leaks.remove", fmt.Sprintf("%d leaks", len(leaks)), ""); err != nil {
+			// Logged, not returned: the leaks are gone, and the caller needs
+			// the per-leak results below.
+			s.Logger.Error("audit audit.leaks.remove", "leaks", len(leaks), "err", err)
+		}
 	}
 	return leaks, nil
 }
