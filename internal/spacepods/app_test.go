@@ -17,10 +17,10 @@ func validApp() spacepods.App {
 		Dependencies: []string{"pricing-api"},
 		Database:     &spacepods.Database{Engine: "postgres", Seed: "seed.sql"},
 		Migrate:      []string{"/app", "migrate"}, MigrateTimeout: "5m",
-		Env:          map[string]string{"LOG_LEVEL": "info"},
-		Rollout:      spacepods.Rollout{Stages: []int{25, 50, 100}, Replicas: map[string]int{"default": 1, "production": 3}},
-		Workers:      []spacepods.Worker{{Name: "jobs", Command: []string{"/app", "worker"}}},
-		Tests:        &spacepods.TestSuite{Image: "acme/catalog-api-tests", Timeout: "10m"},
+		Env:     map[string]string{"LOG_LEVEL": "info"},
+		Rollout: spacepods.Rollout{Stages: []int{25, 50, 100}, Replicas: map[string]int{"default": 1, "production": 3}},
+		Workers: []spacepods.Worker{{Name: "jobs", Command: []string{"/app", "worker"}}},
+		Tests:   &spacepods.TestSuite{Image: "acme/catalog-api-tests", Timeout: "10m"},
 	}
 }
 
