@@ -39,9 +39,14 @@ func envOr(key, def string) string {
 	return def
 }
 
-// NewRoot builds the command tree.
-func NewRoot() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+// NewRoot builds the command tree, printing to the process's stdout and
+// stderr.
+func NewRoot() *cobra.Command { return newRoot(os.Stdout, os.Stderr) }
+
+// newRoot builds the command tree printing to stdout and stderr (tests
+// read them).
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "spacepods",
 		Short: "Production-like environments on demand, and safe deploys",
@@ -66,6 +71,8 @@ readable, which is the case on the server's own machine).`,
 		SilenceErrors: true,
 		Version:       Version,
 	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.server, "server", envOr("SPACEPODS_SERVER", "http://127.0.0.1:7070"), "server URL (env SPACEPODS_SERVER)")
 	pf.StringVar(&g.token, "token", "", "API token (env SPACEPODS_TOKEN; default: <data-dir>/admin.token)")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/secrets/secretstest"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/store/storetest"
@@ -24,7 +25,7 @@ func mkEnv(t *testing.T, st *store.Store, name, kind string, protected bool) {
 // environments stay theirs.
 func TestConfig_ProtectedEnvironmentsConfigIsChangedOnlyByAdmins(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
-		svc := &config.Service{Store: st, Secrets: &memSecrets{m: map[string][]byte{}}}
+		svc := &config.Service{Store: st, Secrets: secretstest.NewMemory()}
 		dev, admin := as(spacepods.RoleDeveloper), as(spacepods.RoleAdmin)
 		set := func(ctx context.Context, scope string, secret bool) error {
 			_, err := svc.Set(ctx, catalogApp, spacepods.SetConfigRequest{Scope: scope, Vars: map[string]string{"API_TOKEN": "v"}, Secret: secret})

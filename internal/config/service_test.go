@@ -3,49 +3,14 @@ package config_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/config"
+	"github.com/spacepods/spacepods/internal/secrets/secretstest"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/store/storetest"
 )
-
-// memSecrets is an in-memory secret store for these tests; the real
-// backends pass their own conformance suite in internal/secrets.
-type memSecrets struct {
-	mu   sync.Mutex
-	m    map[string][]byte
-	fail bool
-}
-
-func (s *memSecrets) Put(_ context.Context, ref string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail {
-		return spacepods.Errorf(spacepods.EUNAVAILABLE, "secret store down")
-	}
-	s.m[ref] = append([]byte(nil), v...)
-	return nil
-}
-
-func (s *memSecrets) Get(_ context.Context, ref string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[ref]
-	if !ok {
-		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "no secret %s", ref)
-	}
-	return v, nil
-}
-
-func (s *memSecrets) Delete(_ context.Context, ref string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, ref)
-	return nil
-}
 
 var catalogApp = spacepods.App{Name: "catalog-api", Kind: spacepods.KindWeb, Port: 8080, Dependencies: []string{"pricing-api"}, Env: map[string]string{"LOG_LEVEL": "info", "MODE": "x"}}
 
@@ -55,7 +20,7 @@ func as(role string) context.Context {
 
 func TestConfig_MostSpecificScopeWins(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
-		sec := &memSecrets{m: map[string][]byte{}}
+		sec := secretstest.NewMemory()
 		svc := &config.Service{Store: st, Secrets: sec}
 		ctx := as(spacepods.RoleDeveloper)
 		must := func(req spacepods.SetConfigRequest) {
@@ -130,15 +95,15 @@ func TestConfig_MostSpecificScopeWins(t *testing.T) {
 		if err := svc.Unset(ctx, "catalog-api", "env:production", "API_TOKEN"); err != nil {
 			t.Fatal(err)
 		}
-		if len(sec.m) != 0 {
-			t.Fatalf("unset left the secret in the store: %v", sec.m)
+		if sec.Len() != 0 {
+			t.Fatalf("unset left %d secrets in the store", sec.Len())
 		}
 	})
 }
 
 func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
 	st := storetest.MustOpenSQLite(t)
-	sec := &memSecrets{m: map[string][]byte{}}
+	sec := secretstest.NewMemory()
 	svc := &config.Service{Store: st, Secrets: sec}
 	ctx := as(spacepods.RoleDeveloper)
 	if _, err := svc.Set(ctx, catalogApp, spacepods.SetConfigRequest{Vars: map[string]string{"TOKEN": "old"}, Secret: true}); err != nil {
@@ -165,11 +130,11 @@ func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
 			}
 		})
 	}
-	sec.fail = true
+	sec.FailPuts(spacepods.Errorf(spacepods.EUNAVAILABLE, "secret store down"))
 	if _, err := svc.Set(ctx, catalogApp, spacepods.SetConfigRequest{Vars: map[string]string{"TOKEN": "new"}, Secret: true}); err == nil {
 		t.Fatal("a failed secret write must fail the set")
 	}
-	sec.fail = false
+	sec.FailPuts(nil)
 	c, _ := svc.CustomFor(ctx, "catalog-api", "x", spacepods.EnvMaster)
 	got, _ := svc.ResolveSecrets(ctx, c.Refs)
 	if got["TOKEN"] != "old" {
@@ -191,13 +156,13 @@ func TestConfig_BadInputIsRejectedAndKeepsOldValues(t *testing.T) {
 
 // countingSecrets counts the values read from it.
 type countingSecrets struct {
-	*memSecrets
+	*secretstest.Memory
 	gets int
 }
 
 func (s *countingSecrets) Get(ctx context.Context, ref string) ([]byte, error) {
 	s.gets++
-	return s.memSecrets.Get(ctx, ref)
+	return s.Memory.Get(ctx, ref)
 }
 
 // TestConfig_RevealFailsWhenItsAuditEntryCannotBeWritten: an admin's reveal
@@ -206,7 +171,7 @@ func (s *countingSecrets) Get(ctx context.Context, ref string) ([]byte, error) {
 // listing without reveal still works.
 func TestConfig_RevealFailsWhenItsAuditEntryCannotBeWritten(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
-		sec := &countingSecrets{memSecrets: &memSecrets{m: map[string][]byte{}}}
+		sec := &countingSecrets{Memory: secretstest.NewMemory()}
 		svc := &config.Service{Store: st, Secrets: sec}
 		ctx := as(spacepods.RoleAdmin)
 		const planted = "PLANTED-reveal-7e2a"

@@ -241,7 +241,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, err
 	if env.Status == spacepods.StatusDestroying {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.ECONFLICT, "%s is being destroyed: nothing can be deployed to it", env.Name)
 	}
-	if env.Protected && !spacepods.RoleAtLeast(roleOf(ctx), spacepods.RoleAdmin) {
+	if env.Protected && !spacepods.ActorIsAdmin(ctx) {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only admins may deploy there", env.Name)
 	}
 	if _, err := e.Catalog.Get(ctx, req.App); err != nil {
@@ -268,13 +268,6 @@ func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, err
 	e.event(ctx, &d, "info", fmt.Sprintf("queued: deploy build %d of %s to %s", d.Build, d.App, d.Env))
 	e.kick(d.Env, d.App)
 	return d, nil
-}
-
-func roleOf(ctx context.Context) string {
-	if t := spacepods.ActorFrom(ctx); t != nil {
-		return t.Role
-	}
-	return spacepods.RoleAdmin // the system itself (reaper, CD)
 }
 
 func newSteps() []spacepods.DeployStep {

@@ -257,7 +257,12 @@ func (r *run) bake(ctx context.Context, addrs []string) error {
 	if r.env.Kind == spacepods.EnvPod || e.opts().Bake <= 0 {
 		return nil
 	}
-	before, _ := e.Router.Stats(ctx, d.Env, d.App)
+	// Without the counters from before, the bake cannot tell new errors
+	// from old ones: fail the stage as a failed read after it does.
+	before, err := e.Router.Stats(ctx, d.Env, d.App)
+	if err != nil {
+		return err
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

@@ -81,7 +81,11 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]spacepods.Leak, err
 				leaks[i].Removed = true
 			}
 		}
-		s.Store.AddAudit(ctx, "audit.leaks.remove", fmt.Sprintf("%d leaks", len(leaks)), "")
+		if err := s.Store.AddAudit(ctx, "audit.leaks.remove", fmt.Sprintf("%d leaks", len(leaks)), ""); err != nil {
+			// Logged, not returned: the leaks are gone, and the caller needs
+			// the per-leak results below.
+			s.Logger.Error("audit audit.leaks.remove", "leaks", len(leaks), "err", err)
+		}
 	}
 	return leaks, nil
 }

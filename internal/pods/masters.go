@@ -19,13 +19,23 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 		return env, err
 	}
 	if err := s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: name}); err != nil {
-		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
+		s.createFailed(ctx, name, err)
 		return env, err
 	}
 	if err := s.setRouterEnvironment(ctx, name); err != nil {
-		s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusFailed, spacepods.ErrorMessage(err))
+		s.createFailed(ctx, name, err)
 		return env, err
 	}
 	env.Status = spacepods.StatusReady
 	return env, s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusReady, "")
+}
+
+// createFailed marks a master environment whose creation failed. The
+// caller returns the creation's error; a failed status write is logged, not
+// returned over it (the environment then stays creating until a restart
+// marks it failed).
+func (s *Service) createFailed(ctx context.Context, name string, err error) {
+	if serr := s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, spacepods.ErrorMessage(err)); serr != nil {
+		s.Logger.Error("set environment status", "env", name, "status", spacepods.StatusFailed, "err", serr)
+	}
 }

@@ -137,7 +137,10 @@ func (s *Service) Start(ctx context.Context, reapEvery time.Duration) error {
 	for _, e := range envs {
 		switch e.Status {
 		case spacepods.StatusCreating, spacepods.StatusUpdating:
-			s.Store.SetEnvironmentStatus(ctx, e.Name, spacepods.StatusFailed, "the control plane restarted during "+strings.TrimSuffix(e.Status, "ing")+"e: run `spacepods pod update "+e.Name+"` to redeploy, or destroy it")
+			reason := "the control plane restarted during " + strings.TrimSuffix(e.Status, "ing") + "e: run `spacepods pod update " + e.Name + "` to redeploy, or destroy it"
+			if err := s.Store.SetEnvironmentStatus(ctx, e.Name, spacepods.StatusFailed, reason); err != nil {
+				return fmt.Errorf("mark %s failed after a restart: %w", e.Name, err)
+			}
 		case spacepods.StatusDestroying:
 			s.background(e.Name, func(ctx context.Context) { s.destroy(ctx, e.Name) })
 		case spacepods.StatusReady, spacepods.StatusFailed:
@@ -203,7 +206,10 @@ func (s *Service) background(env string, op func(ctx context.Context)) {
 func (s *Service) event(ctx context.Context, env, app, level, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.Logger.Info(msg, "env", env, "app", app)
-	s.Store.AddEvent(context.WithoutCancel(ctx), spacepods.Event{Env: env, App: app, Level: level, Message: msg})
+	// A lost progress line must not fail the work it describes: log it.
+	if _, err := s.Store.AddEvent(context.WithoutCancel(ctx), spacepods.Event{Env: env, App: app, Level: level, Message: msg}); err != nil {
+		s.Logger.Error("record event", "env", env, "app", app, "err", err)
+	}
 }
 
 // Plan resolves what a pod create would make, without making anything.
@@ -371,7 +377,10 @@ func (s *Service) deployAll(ctx context.Context, env string, p spacepods.PodPlan
 	}
 	s.event(ctx, env, "", "info", "network and routes ready (%s)", time.Since(start).Round(time.Millisecond))
 	for _, a := range p.Apps {
-		s.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: env, App: a.App, Build: a.Build, Status: "pending", URL: a.URL})
+		if err := s.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: env, App: a.App, Build: a.Build, Status: "pending", URL: a.URL}); err != nil {
+			fail("record " + a.App + ": " + spacepods.ErrorMessage(err))
+			return
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(p.Apps))
@@ -441,13 +450,17 @@ func (s *Service) Update(ctx context.Context, name string, builds map[string]int
 	for _, a := range p.Apps {
 		pinned[a.App] = a.Build
 	}
+	// Audited before anything changes: an update that cannot be audited
+	// does not happen.
+	if err := s.Store.AddAudit(ctx, "pod.update", name, ""); err != nil {
+		return p, err
+	}
 	if err := s.Store.UpdateEnvironmentSpec(ctx, name, env.Apps, pinned); err != nil {
 		return p, err
 	}
 	if err := s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusUpdating, ""); err != nil {
 		return p, err
 	}
-	s.Store.AddAudit(ctx, "pod.update", name, "")
 	actor := spacepods.ActorFrom(ctx)
 	s.background(name, func(ctx context.Context) {
 		ctx = spacepods.WithActor(ctx, actor)
@@ -491,22 +504,19 @@ func (s *Service) Destroy(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if env.Kind == spacepods.EnvMaster && !spacepods.RoleAtLeast(roleOf(ctx), spacepods.RoleAdmin) {
+	if env.Kind == spacepods.EnvMaster && !spacepods.ActorIsAdmin(ctx) {
 		return spacepods.Errorf(spacepods.EFORBIDDEN, "only admins may destroy the master environment %s", name)
+	}
+	// Audited before anything changes: a destroy that cannot be audited
+	// does not happen.
+	if err := s.Store.AddAudit(ctx, env.Kind+".destroy", name, ""); err != nil {
+		return err
 	}
 	if err := s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroying, ""); err != nil {
 		return err
 	}
-	s.Store.AddAudit(ctx, env.Kind+".destroy", name, "")
 	s.background(name, func(ctx context.Context) { s.destroy(ctx, name) })
 	return nil
-}
-
-func roleOf(ctx context.Context) string {
-	if t := spacepods.ActorFrom(ctx); t != nil {
-		return t.Role
-	}
-	return spacepods.RoleAdmin
 }
 
 // destroy removes routes, containers, network and databases, then marks
@@ -516,12 +526,16 @@ func (s *Service) destroy(ctx context.Context, name string) {
 	start := time.Now()
 	// The create or update this destroy replaced may have written its end
 	// status after Destroy set destroying.
-	s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroying, "")
+	if err := s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroying, ""); err != nil {
+		// The destroy goes on (every part is idempotent); its end status is
+		// written below, and a restart finishes a destroy left half-way.
+		s.Logger.Error("set environment status", "env", name, "status", spacepods.StatusDestroying, "err", err)
+	}
 	// Deploys still running would otherwise make containers, routes and
 	// databases again behind the destroy's back.
 	if err := s.cancelDeploys(ctx, name, "environment "+name+" is being destroyed"); err != nil {
 		if ctx.Err() == nil {
-			s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, "destroy: "+spacepods.ErrorMessage(err)+" (run `spacepods pod destroy "+name+"` again)")
+			s.destroyFailed(ctx, name, err)
 		}
 		return
 	}
@@ -529,13 +543,30 @@ func (s *Service) destroy(ctx context.Context, name string) {
 		if ctx.Err() != nil {
 			return // replaced by another destroy
 		}
-		s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, "destroy: "+spacepods.ErrorMessage(err)+" (run `spacepods pod destroy "+name+"` again)")
+		s.destroyFailed(ctx, name, err)
 		s.event(ctx, name, "", "error", "destroy failed: %v", err)
 		return
 	}
-	s.Store.DeleteEnvApps(ctx, name)
-	s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroyed, "")
+	if err := s.Store.DeleteEnvApps(ctx, name); err != nil {
+		s.destroyFailed(ctx, name, fmt.Errorf("forget its apps: %w", err))
+		return
+	}
+	if err := s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusDestroyed, ""); err != nil {
+		// Nothing to return to (a background job): the environment stays
+		// destroying, and the next start finishes the destroy again.
+		s.Logger.Error("set environment status", "env", name, "status", spacepods.StatusDestroyed, "err", err)
+		return
+	}
 	s.event(ctx, name, "", "info", "destroyed in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// destroyFailed marks a destroy failed with what to do. A background job
+// has no caller to return to, so a failed write is logged.
+func (s *Service) destroyFailed(ctx context.Context, name string, err error) {
+	reason := "destroy: " + spacepods.ErrorMessage(err) + " (run `spacepods pod destroy " + name + "` again)"
+	if err := s.Store.SetEnvironmentStatus(context.WithoutCancel(ctx), name, spacepods.StatusFailed, reason); err != nil {
+		s.Logger.Error("set environment status", "env", name, "status", spacepods.StatusFailed, "err", err)
+	}
 }
 
 // cancelDeploys stops every deploy of env and waits until none runs.
@@ -708,7 +739,10 @@ func (s *Service) Logs(ctx context.Context, env, app string, opts runtime.LogOpt
 	}
 	release := ea.Release
 	if release == 0 { // not live yet: the newest release being deployed
-		svcs, _ := s.Driver.ListServices(ctx, env)
+		svcs, err := s.Driver.ListServices(ctx, env)
+		if err != nil {
+			return nil, err
+		}
 		for _, svc := range svcs {
 			if svc.App == app && svc.Name == deploy.ServiceName(app, svc.Release, "") && svc.Release > release {
 				release = svc.Release

@@ -46,7 +46,11 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepod
 			return snap, err
 		}
 	}
-	s.Store.AddAudit(ctx, "snapshot.create", name, env+"/"+app)
+	if err := s.Store.AddAudit(ctx, "snapshot.create", name, env+"/"+app); err != nil {
+		// Logged, not returned: the snapshot exists, and a caller told it
+		// failed would retry into "a snapshot named ... exists".
+		s.Logger.Error("audit snapshot.create", "snapshot", name, "env", env, "app", app, "err", err)
+	}
 	return snap, nil
 }
 

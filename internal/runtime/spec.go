@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -61,6 +62,35 @@ func (t TaskSpec) Validate() error {
 		return spacepods.Errorf(spacepods.EINVALID, "task %q has no image", t.Name)
 	}
 	return validateSecrets("task", t.Name, t.Env, t.Secrets)
+}
+
+// DefaultTaskTimeout is how long RunTask lets a task run when its spec sets
+// no Timeout.
+const DefaultTaskTimeout = 10 * time.Minute
+
+// TimeoutOrDefault returns the task's Timeout, or DefaultTaskTimeout when it
+// is not set.
+func (t TaskSpec) TimeoutOrDefault() time.Duration {
+	if t.Timeout <= 0 {
+		return DefaultTaskTimeout
+	}
+	return t.Timeout
+}
+
+// TaskTimedOut is the error of a task that was killed because it still ran
+// after timeout. EINVALID: the spec (its timeout, or the task) needs a fix.
+func TaskTimedOut(name string, timeout time.Duration) error {
+	return spacepods.Errorf(spacepods.EINVALID,
+		"task %q was still running after its timeout of %s and was killed: raise the timeout or make the task faster",
+		name, timeout)
+}
+
+// ValidateReplicas checks a ScaleService replica count. EINVALID.
+func ValidateReplicas(n int) error {
+	if n < 0 {
+		return spacepods.Errorf(spacepods.EINVALID, "replicas must be 0 or more, not %d", n)
+	}
+	return nil
 }
 
 // validateSecrets checks that every secret env var has a name and a

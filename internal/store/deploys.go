@@ -58,7 +58,9 @@ func scanDeploy(row scanner) (spacepods.Deploy, error) {
 		return d, err
 	}
 	d.Rollback = rollback != 0
-	json.Unmarshal([]byte(steps), &d.Steps)
+	if err := json.Unmarshal([]byte(steps), &d.Steps); err != nil {
+		return d, fmt.Errorf("deploy %d: steps column: %w", d.ID, err)
+	}
 	d.CreatedAt = fromMicros(created)
 	if started.Valid {
 		t := fromMicros(started.Int64)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -22,8 +23,12 @@ func scanEnv(row scanner) (spacepods.Environment, error) {
 		return e, err
 	}
 	e.Protected = protected != 0
-	json.Unmarshal([]byte(apps), &e.Apps)
-	json.Unmarshal([]byte(builds), &e.Builds)
+	if err := json.Unmarshal([]byte(apps), &e.Apps); err != nil {
+		return e, fmt.Errorf("environment %s: apps column: %w", e.Name, err)
+	}
+	if err := json.Unmarshal([]byte(builds), &e.Builds); err != nil {
+		return e, fmt.Errorf("environment %s: builds column: %w", e.Name, err)
+	}
 	if expires.Valid {
 		t := fromMicros(expires.Int64)
 		e.ExpiresAt = &t

@@ -42,7 +42,11 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (spacepods.Token, 
 	t.CreatedAt = fromMicros(created)
 	now := s.Now()
 	if !used.Valid || now.Sub(fromMicros(used.Int64)) > 60e9 { // stamp at most once a minute
-		s.db.ExecContext(ctx, s.q(`UPDATE tokens SET last_used = $1 WHERE id = $2`), micros(now), t.ID)
+		// Refused, not ignored: last_used is how an admin finds the tokens
+		// in use, and a store that cannot write fails the request anyway.
+		if _, err := s.db.ExecContext(ctx, s.q(`UPDATE tokens SET last_used = $1 WHERE id = $2`), micros(now), t.ID); err != nil {
+			return spacepods.Token{}, s.wrap(err)
+		}
 	}
 	if used.Valid {
 		u := fromMicros(used.Int64)

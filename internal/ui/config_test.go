@@ -114,7 +114,7 @@ func TestUI_ConfigEditor_DeveloperSetsVarsAndSecretsButNeverSeesSecretValues(t *
 		t.Fatalf("set secret: %d\n%s", status, body)
 	}
 	v, ok := f.configVar("env:p1", "DB_PASSWORD")
-	if !ok || !v.Secret || v.Value != "" || f.secrets.value(v.SecretRef) != "hunter2-"+secretValue {
+	if !ok || !v.Secret || v.Value != "" || f.secrets.Value(v.SecretRef) != "hunter2-"+secretValue {
 		t.Fatalf("the secret is not stored as one: %+v %v", v, ok)
 	}
 
@@ -165,7 +165,7 @@ func TestUI_ConfigEditor_DeveloperSetsVarsAndSecretsButNeverSeesSecretValues(t *
 		t.Fatal("unset left the var")
 	}
 	status, _, _ = dev.post("/apps/api/config/unset", url.Values{"scope": {"env:p1"}, "key": {"DB_PASSWORD"}})
-	if ok := f.secrets.value(v.SecretRef) != ""; status != http.StatusSeeOther || ok {
+	if ok := f.secrets.Value(v.SecretRef) != ""; status != http.StatusSeeOther || ok {
 		t.Fatalf("unset secret: %d, still in the secret store: %v", status, ok)
 	}
 }

@@ -222,7 +222,9 @@ func (u *UI) envPage(w http.ResponseWriter, r *http.Request) error {
 	for _, ea := range view.AppStatus {
 		row := envRow{EnvApp: ea, Running: running[ea.App]}
 		if isPod {
-			row.Builds, _ = u.cfg.Catalog.Builds(ctx, spacepods.BuildFilter{App: ea.App, Limit: 15})
+			if row.Builds, err = u.cfg.Catalog.Builds(ctx, spacepods.BuildFilter{App: ea.App, Limit: 15}); err != nil {
+				return err
+			}
 		}
 		row.CanRollback = u.canRollback(ctx, name, ea)
 		d.Rows = append(d.Rows, row)

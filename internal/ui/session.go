@@ -140,7 +140,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 		return u.renderLogin(w, r, http.StatusUnauthorized, "That token is not valid (mistyped, or revoked): copy it again, or ask an admin for a new one.")
 	}
 	if old := sessionOf(r); old != nil { // signing in again replaces this browser's session
-		u.cfg.Auth.SignOut(r.Context(), old.ID)
+		// The old session must end before the new one starts: else a copy
+		// of its cookie would keep working.
+		if err := u.cfg.Auth.SignOut(r.Context(), old.ID); err != nil {
+			return err
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode})
 	u.cfg.Auth.SetCookie(w, r, id, ss)

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/secrets/secretstest"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -38,7 +38,7 @@ type fixture struct {
 	cat     *catalog.Service
 	auth    *auth.Service
 	config  *config.Service
-	secrets *memSecrets
+	secrets *secretstest.Memory
 	ui      *ui.UI
 	ts      *httptest.Server
 	tokens  map[string]string // role → secret
@@ -63,7 +63,7 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 	st, queries := storetest.MustOpenCountingSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
-	sec := &memSecrets{m: map[string]string{}}
+	sec := secretstest.NewMemory()
 	cfgSvc := &config.Service{Store: st, Secrets: sec}
 	f := &fixture{t: t, st: st, cat: cat, auth: a, config: cfgSvc, secrets: sec, tokens: map[string]string{}, deploys: map[string]int64{}, queries: queries, streams: &streams.Limiter{}}
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
@@ -167,42 +167,6 @@ type logDriver struct{ runtime.Driver }
 
 func (logDriver) Logs(ctx context.Context, env, name string, opts runtime.LogOptions) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader("[1] " + name + " started\n[1] GET /healthz 200\n")), nil
-}
-
-// memSecrets is a secret store in memory.
-type memSecrets struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (s *memSecrets) Put(_ context.Context, ref string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[ref] = string(value)
-	return nil
-}
-
-func (s *memSecrets) Get(_ context.Context, ref string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[ref]
-	if !ok {
-		return nil, spacepods.Errorf(spacepods.ENOTFOUND, "no secret %s", ref)
-	}
-	return []byte(v), nil
-}
-
-func (s *memSecrets) value(ref string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[ref]
-}
-
-func (s *memSecrets) Delete(_ context.Context, ref string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, ref)
-	return nil
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -58,10 +58,9 @@ const (
 )
 
 const (
-	stopGrace       = 5 * time.Second  // SIGTERM, then SIGKILL after this
-	defaultTimeout  = 2 * time.Second  // health probe timeout
-	defaultTaskTime = 10 * time.Minute // RunTask timeout
-	errorLogLines   = 10               // log lines quoted in Replica.Error
+	stopGrace      = 5 * time.Second // SIGTERM, then SIGKILL after this
+	defaultTimeout = 2 * time.Second // health probe timeout
+	errorLogLines  = 10              // log lines quoted in Replica.Error
 )
 
 // Driver runs Spacepods services and tasks as Docker containers. It is safe

@@ -148,8 +148,8 @@ func validateService(spec runtime.ServiceSpec) error { return spec.Validate() }
 // the highest, or stops and removes the highest-numbered first. ENOTFOUND if
 // no such service.
 func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas int) error {
-	if replicas < 0 {
-		return spacepods.Errorf(spacepods.EINVALID, "replicas must be 0 or more, not %d", replicas)
+	if err := runtime.ValidateReplicas(replicas); err != nil {
+		return err
 	}
 	defer d.lock(env, name)()
 	s, err := d.findService(ctx, env, name)

@@ -12,7 +12,6 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/spacepods/spacepods/internal/runtime"
-	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 // RunTask runs a one-off container on the environment's network, waits for it
@@ -24,10 +23,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	if err := task.Validate(); err != nil {
 		return runtime.TaskResult{}, err
 	}
-	timeout := task.Timeout
-	if timeout <= 0 {
-		timeout = defaultTaskTime
-	}
+	timeout := task.TimeoutOrDefault()
 	if _, err := d.network(ctx, task.Environment); err != nil {
 		return runtime.TaskResult{}, err
 	}
@@ -93,9 +89,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			log.Info("task timed out", "timeout", timeout)
-			return res, spacepods.Errorf(spacepods.EINVALID,
-				"task %q was still running after its timeout of %s and was killed: raise the timeout or make the task faster",
-				task.Name, timeout)
+			return res, runtime.TaskTimedOut(task.Name, timeout)
 		}
 		return res, d.wrap(err, "wait for task "+name)
 	}

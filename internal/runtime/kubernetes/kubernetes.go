@@ -67,10 +67,9 @@ const (
 const (
 	defaultPrefix       = "spacepods-"
 	defaultDomain       = "localhost"
-	defaultProbeTimeout = 2 * time.Second  // health probe timeout
-	defaultTaskTime     = 10 * time.Minute // RunTask timeout
-	errorLogLines       = 10               // log lines quoted in Replica.Error
-	taskTTLSeconds      = int32(3600)      // a Job left behind by a crashed control plane goes after this
+	defaultProbeTimeout = 2 * time.Second // health probe timeout
+	errorLogLines       = 10              // log lines quoted in Replica.Error
+	taskTTLSeconds      = int32(3600)     // a Job left behind by a crashed control plane goes after this
 	// stopGrace is the pods' termination grace period: SIGTERM, then
 	// SIGKILL after this (as on Docker). It also bounds how long the
 	// namespace controller waits for pods when an environment is destroyed.

@@ -312,8 +312,11 @@ func (d *Driver) getDeployment(ctx context.Context, env, name string) (*appsv1.D
 // until the surplus replicas are being deleted, the newest first (ranked
 // with the pod-deletion-cost annotation). ENOTFOUND if no such service.
 func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas int) error {
-	if replicas < 0 || replicas > math.MaxInt32 {
-		return spacepods.Errorf(spacepods.EINVALID, "replicas must be 0 or more, not %d", replicas)
+	if err := runtime.ValidateReplicas(replicas); err != nil {
+		return err
+	}
+	if replicas > math.MaxInt32 {
+		return spacepods.Errorf(spacepods.EINVALID, "replicas %d is more than Kubernetes takes (%d)", replicas, math.MaxInt32)
 	}
 	dep, err := d.getDeployment(ctx, env, name)
 	if err != nil {

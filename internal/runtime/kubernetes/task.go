@@ -43,10 +43,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	if err := validLabels(map[string]string{runtime.LabelApp: task.App}); err != nil {
 		return runtime.TaskResult{}, err
 	}
-	timeout := task.Timeout
-	if timeout <= 0 {
-		timeout = defaultTaskTime
-	}
+	timeout := task.TimeoutOrDefault()
 	ns, err := d.liveNamespace(ctx, task.Environment)
 	if err != nil {
 		return runtime.TaskResult{}, err
@@ -120,9 +117,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	case errors.Is(err, context.DeadlineExceeded):
 		log.Info("task timed out", "timeout", timeout)
 		res := runtime.TaskResult{ExitCode: -1, LogTail: d.taskLogs(cleanup, ns, podName(pod))}
-		return res, spacepods.Errorf(spacepods.EINVALID,
-			"task %q was still running after its timeout of %s and was killed: raise the timeout or make the task faster",
-			task.Name, timeout)
+		return res, runtime.TaskTimedOut(task.Name, timeout)
 	}
 	return runtime.TaskResult{ExitCode: -1}, err
 }
