@@ -343,11 +343,12 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		// from Docker's address pools only. Pods on Kubernetes come from
 		// addresses this host cannot know.
 		pgNet := []databases.LocalOption{databases.ListenOn("*"), databases.AdmitPods("0.0.0.0/0", "::/0")}
+		var dbHost string
 		if dd, ok := drv.(*docker.Driver); ok {
-			if podSvc.DatabaseHost, err = dd.BridgeGateway(ctx); err != nil {
+			if dbHost, err = dd.BridgeGateway(ctx); err != nil {
 				return err
 			}
-			pgNet = []databases.LocalOption{databases.ListenOn(podSvc.DatabaseHost)}
+			pgNet = []databases.LocalOption{databases.ListenOn(dbHost)}
 			if adminURL == "" {
 				subnets, err := dd.ContainerSubnets(ctx)
 				if err != nil {
@@ -369,7 +370,13 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 			return err
 		}
 		defer dbs.Close()
-		podSvc.Databases, engine.DatabaseURL = dbs, podSvc.DatabaseURL
+		// The engine makes the apps' databases; pods only snapshot, list
+		// and drop them.
+		provider := &databases.Provider{Manager: dbs, LocalHost: dbHost}
+		if g, ok := drv.(runtime.Gatewayer); ok {
+			provider.Gateway = g.HostAddress
+		}
+		podSvc.Databases, engine.Databases = dbs, provider
 		if v := os.Getenv("SPACEPODS_TEST_DEPLOY_PAUSE"); v != "" {
 			step, dur, _ := strings.Cut(v, "=")
 			d, err := time.ParseDuration(dur)

@@ -49,6 +49,7 @@ type Store interface {
 	UnfinishedDeploys(ctx context.Context) ([]spacepods.Deploy, error)
 	AddEvent(ctx context.Context, ev spacepods.Event) (spacepods.Event, error)
 	Events(ctx context.Context, env string, deploy, after int64, limit int) ([]spacepods.Event, error)
+	ProtectedSnapshot(ctx context.Context, name string) (store.ProtectedSnapshot, bool, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -103,9 +104,9 @@ type Engine struct {
 	// Ingress, when set, routes app hosts through the runtime itself (a
 	// Kubernetes Ingress per app host) instead of the edge router.
 	Ingress runtime.Ingresser
-	// DatabaseURL returns the DATABASE_URL containers of env use for app
-	// ("" when the app has no database).
-	DatabaseURL func(ctx context.Context, env string, app spacepods.App) (string, error)
+	// Databases makes the apps' databases (see EnsureDatabase); nil: an
+	// app with a database fails to deploy (EUNAVAILABLE).
+	Databases Databases
 	// Config adds the apps' custom vars and secret references to releases
 	// and resolves secrets at container start; nil: standard and manifest
 	// vars only.

@@ -418,9 +418,9 @@ func (r *run) register(ctx context.Context) error {
 			deps[dep] = e.DependencyURL(d.Env, da)
 		}
 		dbURL := ""
-		if r.app.Database != nil && e.DatabaseURL != nil {
+		if r.app.Database != nil {
 			start := time.Now()
-			if dbURL, err = e.DatabaseURL(ctx, d.Env, r.app); err != nil {
+			if dbURL, err = e.EnsureDatabase(ctx, d.Env, r.app); err != nil {
 				return err
 			}
 			e.event(ctx, d, "info", fmt.Sprintf("database ready in %s", time.Since(start).Round(time.Millisecond)))

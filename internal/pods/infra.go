@@ -3,7 +3,6 @@ package pods
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sort"
 
 	"github.com/spacepods/spacepods/internal/databases"
@@ -34,54 +33,10 @@ func (s *Service) CreateMaster(ctx context.Context, name string, protected bool)
 	return env, s.Store.SetEnvironmentStatus(ctx, name, spacepods.StatusReady, "")
 }
 
-// DatabaseURL makes sure env has app's database (seeded or cloned from a
-// snapshot on first use) and returns the URL its containers use: through
-// DatabaseHost for a server on this host, else the environment network's
-// gateway. The deploy engine calls it when it registers a release.
-func (s *Service) DatabaseURL(ctx context.Context, env string, app spacepods.App) (string, error) {
-	if app.Database == nil {
-		return "", nil
-	}
-	if s.Databases == nil {
-		return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "app %s needs a database but no PostgreSQL is configured: start the server with --postgres-admin-url, or let it start its own (initdb on PATH)", app.Name)
-	}
-	if err := s.checkSnapshotClone(ctx, env, app); err != nil {
-		return "", err
-	}
-	db, err := s.Databases.Create(ctx, env, app.Name, dbSource(app))
-	if err != nil {
-		return "", fmt.Errorf("database of %s: %w", app.Name, err)
-	}
-	host := db.Host
-	switch g, ok := s.Driver.(runtime.Gatewayer); {
-	case s.DatabaseHost != "" && loopback(db.Host):
-		host = s.DatabaseHost
-	case ok:
-		if host, err = g.HostAddress(ctx, env); err != nil {
-			return "", err
-		}
-	}
-	return db.URL(host), nil
-}
-
-// loopback reports whether host names this machine's loopback interface.
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
-
-// dbSource is what app's database starts from.
-func dbSource(app spacepods.App) databases.Source {
-	return databases.Source{Seed: app.Database.SeedSQL, Snapshot: app.Database.Snapshot}
-}
-
 // Snapshot takes a named snapshot of app's database in env. A protected
 // environment's data is read only by admins: EFORBIDDEN for anyone else.
 // Its snapshots are marked, so that they are cloned only into protected
-// environments (see DatabaseURL).
+// environments (see deploy.Engine.EnsureDatabase).
 func (s *Service) Snapshot(ctx context.Context, env, app, name string) (databases.Snapshot, error) {
 	e, err := s.Store.GetEnvironment(ctx, env)
 	if err != nil {
@@ -120,28 +75,6 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (database
 	}
 	s.Store.AddAudit(ctx, "snapshot.create", name, env+"/"+app)
 	return snap, nil
-}
-
-// checkSnapshotClone refuses to clone a snapshot of a protected
-// environment into an environment that is not protected: its data would be
-// readable by anyone who may deploy there (developers run any image in a
-// pod or an unprotected environment).
-func (s *Service) checkSnapshotClone(ctx context.Context, env string, app spacepods.App) error {
-	if app.Database == nil || app.Database.Snapshot == "" {
-		return nil
-	}
-	mark, ok, err := s.Store.ProtectedSnapshot(ctx, app.Database.Snapshot)
-	if err != nil || !ok {
-		return err
-	}
-	target, err := s.Store.GetEnvironment(ctx, env)
-	if err != nil {
-		return err
-	}
-	if target.Protected {
-		return nil
-	}
-	return spacepods.Errorf(spacepods.EFORBIDDEN, "snapshot %s holds the data of protected environment %s (%s's database): it can be cloned only into a protected environment, not into %s; clone a snapshot of an unprotected environment instead (database.snapshot in %s's manifest)", mark.Name, mark.Env, mark.App, env, app.Name)
 }
 
 // Snapshots lists snapshots.
