@@ -232,12 +232,28 @@ func (e *Engine) Start(ctx context.Context) error {
 // context given to Start ends).
 func (e *Engine) Wait() { e.wg.Wait() }
 
-// Submit validates and queues a deploy; it runs in order after earlier
+// Deploy validates and queues a deploy that a user asks for: to a master
+// environment only. A pod takes no direct deploy (EINVALID): its builds
+// change through the pods service (pod update), which keeps its plan.
+func (e *Engine) Deploy(ctx context.Context, req Request) (spacepods.Deploy, error) {
+	return e.submit(ctx, req, false)
+}
+
+// Submit validates and queues a deploy to any environment, pods included:
+// the pods service's way in, and that of the redeploys of what already runs
+// (Rollback, Promote, a config apply). It runs in order after earlier
 // deploys of the same (environment, app).
 func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, error) {
+	return e.submit(ctx, req, true)
+}
+
+func (e *Engine) submit(ctx context.Context, req Request, toPod bool) (spacepods.Deploy, error) {
 	env, err := e.Store.GetEnvironment(ctx, req.Env)
 	if err != nil {
 		return spacepods.Deploy{}, err
+	}
+	if env.Kind == spacepods.EnvPod && !toPod {
+		return spacepods.Deploy{}, spacepods.Errorf(spacepods.EINVALID, "%s is a pod: pods take no direct deploys; change its builds with `spacepods pod update %s --build %s=%d` (or Update on the pod's page)", env.Name, env.Name, req.App, req.Build)
 	}
 	if env.Status == spacepods.StatusDestroying {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.ECONFLICT, "%s is being destroyed: nothing can be deployed to it", env.Name)
