@@ -79,8 +79,13 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 	if err != nil {
 		return nil, err
 	}
-	podSvc.DatabaseHost = gateway
-	podSvc.Databases, engine.DatabaseURL = dbs, podSvc.DatabaseURL
+	// The engine makes the apps' databases; pods only snapshot, list and
+	// drop them.
+	provider := &databases.Provider{Manager: dbs, LocalHost: gateway}
+	if g, ok := drv.(runtime.Gatewayer); ok {
+		provider.Gateway = g.HostAddress
+	}
+	podSvc.Databases, engine.Databases = dbs, provider
 	if engine.Options.PauseAt, engine.Options.PauseFor, err = deployPause(logger); err != nil {
 		dbs.Close()
 		return nil, err

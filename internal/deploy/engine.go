@@ -49,6 +49,7 @@ type Store interface {
 	UnfinishedDeploys(ctx context.Context) ([]spacepods.Deploy, error)
 	AddEvent(ctx context.Context, ev spacepods.Event) (spacepods.Event, error)
 	Events(ctx context.Context, env string, deploy, after int64, limit int) ([]spacepods.Event, error)
+	ProtectedSnapshot(ctx context.Context, name string) (store.ProtectedSnapshot, bool, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -103,9 +104,9 @@ type Engine struct {
 	// Ingress, when set, routes app hosts through the runtime itself (a
 	// Kubernetes Ingress per app host) instead of the edge router.
 	Ingress runtime.Ingresser
-	// DatabaseURL returns the DATABASE_URL containers of env use for app
-	// ("" when the app has no database).
-	DatabaseURL func(ctx context.Context, env string, app spacepods.App) (string, error)
+	// Databases makes the apps' databases (see EnsureDatabase); nil: an
+	// app with a database fails to deploy (EUNAVAILABLE).
+	Databases Databases
 	// Config adds the apps' custom vars and secret references to releases
 	// and resolves secrets at container start; nil: standard and manifest
 	// vars only.
@@ -231,12 +232,28 @@ func (e *Engine) Start(ctx context.Context) error {
 // context given to Start ends).
 func (e *Engine) Wait() { e.wg.Wait() }
 
-// Submit validates and queues a deploy; it runs in order after earlier
+// Deploy validates and queues a deploy that a user asks for: to a master
+// environment only. A pod takes no direct deploy (EINVALID): its builds
+// change through the pods service (pod update), which keeps its plan.
+func (e *Engine) Deploy(ctx context.Context, req Request) (spacepods.Deploy, error) {
+	return e.submit(ctx, req, false)
+}
+
+// Submit validates and queues a deploy to any environment, pods included:
+// the pods service's way in, and that of the redeploys of what already runs
+// (Rollback, Promote, a config apply). It runs in order after earlier
 // deploys of the same (environment, app).
 func (e *Engine) Submit(ctx context.Context, req Request) (spacepods.Deploy, error) {
+	return e.submit(ctx, req, true)
+}
+
+func (e *Engine) submit(ctx context.Context, req Request, toPod bool) (spacepods.Deploy, error) {
 	env, err := e.Store.GetEnvironment(ctx, req.Env)
 	if err != nil {
 		return spacepods.Deploy{}, err
+	}
+	if env.Kind == spacepods.EnvPod && !toPod {
+		return spacepods.Deploy{}, spacepods.Errorf(spacepods.EINVALID, "%s is a pod: pods take no direct deploys; change its builds with `spacepods pod update %s --build %s=%d` (or Update on the pod's page)", env.Name, env.Name, req.App, req.Build)
 	}
 	if env.Status == spacepods.StatusDestroying {
 		return spacepods.Deploy{}, spacepods.Errorf(spacepods.ECONFLICT, "%s is being destroyed: nothing can be deployed to it", env.Name)

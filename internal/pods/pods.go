@@ -82,12 +82,6 @@ type Service struct {
 
 	quotaMu sync.Mutex // one quota check and create at a time, so two creates cannot both take the last slot
 
-	// DatabaseHost is where containers reach a PostgreSQL server that the
-	// admin URL names on this host (loopback): with Docker, the default
-	// bridge's gateway, where the local cluster listens. Empty, or for a
-	// server elsewhere: the runtime's HostAddress (runtime.Gatewayer).
-	DatabaseHost string
-
 	mu      sync.Mutex
 	base    context.Context
 	running map[string]context.CancelFunc // env → cancel of its running operation
@@ -342,17 +336,17 @@ func (s *Service) deployAll(ctx context.Context, env string, p spacepods.PodPlan
 		s.event(ctx, env, "", "error", "%s failed: %s", op, reason)
 		s.setStatus(ctx, env, spacepods.StatusFailed, reason)
 	}
-	// Databases do not need the network: make them while it is made. The
-	// deploys' own DatabaseURL calls then find them (or wait on their lock,
-	// and report any error).
+	// Databases do not need the network: the engine makes them while it
+	// is made. The deploys' own calls then find them (or wait on their
+	// lock, and report any error, a refused snapshot clone say).
 	var dbs sync.WaitGroup
 	defer dbs.Wait()
 	for _, a := range p.Apps {
-		if a.Database != "-" && s.Databases != nil {
+		if a.Database != "-" {
 			dbs.Go(func() {
 				t0 := time.Now()
 				if app, err := s.Catalog.Get(ctx, a.App); err == nil && app.Database != nil {
-					if _, err := s.Databases.Create(ctx, env, app.Name, dbSource(app)); err == nil {
+					if _, err := s.Engine.EnsureDatabase(ctx, env, app); err == nil {
 						s.event(ctx, env, app.Name, "info", "database ready in %s (%s)", time.Since(t0).Round(time.Millisecond), a.Database)
 					}
 				}

@@ -14,7 +14,8 @@ import (
 // TestSnapshot_ProtectedEnvironmentsDataIsReadOnlyByAdminsAndStaysProtected:
 // only an admin snapshots a protected environment's database, and that
 // snapshot is cloned only into protected environments (a pod or an
-// unprotected environment would hand its data to any developer).
+// unprotected environment would hand its data to any developer), also
+// when a pod's create makes its databases ahead of its deploys.
 func TestSnapshot_ProtectedEnvironmentsDataIsReadOnlyByAdminsAndStaysProtected(t *testing.T) {
 	t.Parallel()
 	s := podstest.Start(t, podstest.Config{})
@@ -59,14 +60,51 @@ func TestSnapshot_ProtectedEnvironmentsDataIsReadOnlyByAdminsAndStaysProtected(t
 		t.Fatal(err)
 	}
 	app.Database = &spacepods.Database{Engine: "postgres", Snapshot: snap}
-	_, err = s.Pods.DatabaseURL(ctx, qa, app)
+	_, err = s.Engine().EnsureDatabase(ctx, qa, app)
 	if spacepods.ErrorCode(err) != spacepods.EFORBIDDEN || !strings.Contains(spacepods.ErrorMessage(err), "holds the data of protected environment "+prod) {
 		t.Fatalf("clone into unprotected %s: %v, want EFORBIDDEN", qa, err)
 	}
 	if _, err := s.Databases.Get(ctx, qa, "catalog-api"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		t.Fatalf("the refused clone exists in %s: %v", qa, err)
 	}
-	if _, err := s.Pods.DatabaseURL(ctx, vault, app); err != nil {
+	if _, err := s.Engine().EnsureDatabase(ctx, vault, app); err != nil {
 		t.Fatalf("clone into protected %s: %v", vault, err)
+	}
+
+	// A pod whose app clones the snapshot fails, and no copy of the data
+	// is made on the way: the pods service makes its databases through the
+	// engine, which refuses the clone, as the pod's deploy does.
+	m, err := s.Manifest("catalog-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = strings.Replace(m, "name: catalog-api", "name: catalog-psnap", 1)
+	m = strings.Replace(m, "seed: db/seed.sql", "snapshot: "+snap, 1)
+	if _, err := s.Register(root, "catalog-api", m); err != nil {
+		t.Fatalf("register the snapshot variant: %v", err)
+	}
+	b, err := s.Catalog.Build(ctx, "catalog-api", podstest.BuildNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.App = "catalog-psnap"
+	if _, err := s.Catalog.RecordBuild(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	pod := s.EnvName("psnap")
+	if _, _, err := s.Pods.Create(dev, spacepods.CreatePodRequest{Name: pod, Apps: []string{"catalog-psnap"}}); err != nil {
+		t.Fatalf("create pod %s: %v", pod, err)
+	}
+	e, err := s.WaitEnv(ctx, pod, spacepods.StatusFailed)
+	if err != nil || !strings.Contains(e.Reason, "holds the data of protected environment "+prod) {
+		t.Fatalf("pod %s cloning a protected snapshot: %+v, %v; want failed with the refusal", pod, e, err)
+	}
+	// The pods service's early database creation may still be running:
+	// give it time to make the copy it must not make.
+	for range 30 {
+		if _, err := s.Databases.Get(ctx, pod, "catalog-psnap"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+			t.Fatalf("the protected data was copied into pod %s: %v", pod, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

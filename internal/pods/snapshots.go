@@ -9,7 +9,7 @@ import (
 // Snapshot takes a named snapshot of app's database in env. A protected
 // environment's data is read only by admins: EFORBIDDEN for anyone else.
 // Its snapshots are marked, so that they are cloned only into protected
-// environments (see DatabaseURL).
+// environments (see deploy.Engine.EnsureDatabase).
 func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepods.Snapshot, error) {
 	e, err := s.Store.GetEnvironment(ctx, env)
 	if err != nil {

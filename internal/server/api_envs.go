@@ -166,14 +166,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	env, err := s.Pods.Show(r.Context(), req.Env)
-	if err != nil {
-		return err
-	}
-	if env.Kind == spacepods.EnvPod {
-		return spacepods.Errorf(spacepods.EINVALID, "%s is a pod: change its builds with `spacepods pod update %s --build %s=%d`", req.Env, req.Env, req.App, req.Build)
-	}
-	d, err := s.Deploys.Submit(r.Context(), deploy.Request{Env: req.Env, App: req.App, Build: req.Build, ConfirmVersion: req.ConfirmManifestVersion})
+	d, err := s.Deploys.Deploy(r.Context(), deploy.Request{Env: req.Env, App: req.App, Build: req.Build, ConfirmVersion: req.ConfirmManifestVersion})
 	return reply(w, http.StatusAccepted, d, err)
 }
 

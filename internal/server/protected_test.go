@@ -225,3 +225,22 @@ func TestAPI_ProtectedEnvironmentLogsNeedAdmin(t *testing.T) {
 		t.Fatalf("developer reads staging's logs: %d %s", s, out)
 	}
 }
+
+// TestAPI_DeployToAPodIsRefusedByTheEngine: a pod takes no direct deploy
+// (the engine's rule, whose error the API hands on), while a redeploy of
+// what runs in it, such as a config apply, is queued.
+func TestAPI_DeployToAPodIsRefusedByTheEngine(t *testing.T) {
+	f := newRuntimeFixture(t, 0, nil)
+	f.seedPod(t, "p1", "t-developer")
+	dev := f.tokens[spacepods.RoleDeveloper]
+	s, out := f.do(t, "POST", "/api/v1/deploys", dev, map[string]any{"env": "p1", "app": "web", "build": 1})
+	if msg := errorMessage(t, out); s != 400 || !strings.Contains(msg, "p1 is a pod: pods take no direct deploys") || !strings.Contains(msg, "spacepods pod update p1 --build web=1") {
+		t.Fatalf("deploy to pod p1: %d %s, want 400 with the engine's refusal", s, out)
+	}
+	if ds, _ := f.srv.Store.ListDeploys(context.Background(), "p1", "web", 10); len(ds) != 0 {
+		t.Fatalf("the refused deploy was queued: %+v", ds)
+	}
+	if s, out := f.do(t, "POST", "/api/v1/apps/web/config/apply", dev, map[string]any{"env": "p1"}); s != 202 {
+		t.Fatalf("config apply in pod p1: %d %s, want 202 (queued)", s, out)
+	}
+}

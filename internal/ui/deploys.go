@@ -96,21 +96,14 @@ func (u *UI) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || build < 1 {
 		return spacepods.Errorf(spacepods.EINVALID, "pick a build to deploy from the list")
 	}
-	env, err := u.cfg.Pods.Show(ctx, f.Get("env"))
-	if err != nil {
-		return err
-	}
-	if env.Kind == spacepods.EnvPod {
-		return spacepods.Errorf(spacepods.EINVALID, "%s is a pod: change its builds with Update on the pod's page", env.Name)
-	}
-	req := deploy.Request{Env: env.Name, App: f.Get("app"), Build: build}
+	req := deploy.Request{Env: f.Get("env"), App: f.Get("app"), Build: build}
 	if f.Get("confirm") != "" {
 		// The manifest version the confirm page showed.
 		if req.ConfirmVersion, err = strconv.Atoi(f.Get("manifest_version")); err != nil || req.ConfirmVersion < 1 {
 			return spacepods.Errorf(spacepods.EINVALID, "the confirmation names no manifest version: deploy again from the app's page")
 		}
 	}
-	d, err := u.cfg.Deploys.Submit(ctx, req)
+	d, err := u.cfg.Deploys.Deploy(ctx, req)
 	if err != nil {
 		return u.confirmOr(w, r, err)
 	}

@@ -90,3 +90,16 @@ func TestUI_ConfigEditor_DeveloperCannotChangeAProtectedEnvironmentsConfig(t *te
 		t.Fatalf("admin sets production: %d\n%s", status, body)
 	}
 }
+
+// TestUI_DeployFormToAPodShowsTheEnginesRefusal: the deploy form has no
+// rule of its own about pods; the engine's refusal is what the user sees.
+func TestUI_DeployFormToAPodShowsTheEnginesRefusal(t *testing.T) {
+	f := newFixture(t, true)
+	status, body, _ := f.signIn("developer").post("/deploys", url.Values{"env": {"p1"}, "app": {"web"}, "build": {"2"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, "p1 is a pod: pods take no direct deploys") || !strings.Contains(body, "Update on the pod") {
+		t.Fatalf("deploy form to pod p1: %d\n%s", status, body)
+	}
+	if ds, _ := f.st.ListDeploys(admin, "p1", "web", 100); len(ds) != 1 {
+		t.Fatalf("deploys of web in p1 = %d, want only the seeded one: %+v", len(ds), ds)
+	}
+}

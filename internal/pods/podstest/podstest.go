@@ -84,7 +84,8 @@ type Stack struct {
 	Logger         *slog.Logger
 	SHA            string // git SHA the example images were built from
 
-	cfg Config
+	cfg      Config
+	provider *databases.Provider // the engines' Databases
 
 	mu           sync.Mutex
 	engine       *deploy.Engine
@@ -156,8 +157,9 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 	// Containers reach PostgreSQL where the server points them: at the
 	// default bridge's gateway (scripts/lib.sh's cluster listens there).
 	dbHost, _, _ := net.SplitHostPort(s.RouterInternal)
+	s.provider = &databases.Provider{Manager: s.Databases, LocalHost: dbHost, Gateway: s.Driver.HostAddress}
 	s.Pods = &pods.Service{Store: s.Store, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
-		Databases: s.Databases, DatabaseHost: dbHost, Logger: cfg.Logger.With("component", "pods")}
+		Databases: s.Databases, Logger: cfg.Logger.With("component", "pods")}
 	if _, err := s.StartEngine(); err != nil {
 		return nil, err
 	}
@@ -202,7 +204,7 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 	}
 	e := &deploy.Engine{
 		Store: st, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
-		DatabaseURL: s.Pods.DatabaseURL, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
+		Databases: s.provider, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
 		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"),
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -180,7 +180,7 @@ func newPodRig(t *testing.T, ctx context.Context, pgURL string) (*kubernetes.Dri
 	// Routing by Ingress: no edge router.
 	podSvc := &pods.Service{Store: st, Catalog: cat, Driver: d, Databases: dbs, Logger: testLogger()}
 	engine := &deploy.Engine{
-		Store: st, Catalog: cat, Driver: d, Ingress: d, DatabaseURL: podSvc.DatabaseURL,
+		Store: st, Catalog: cat, Driver: d, Ingress: d, Databases: &databases.Provider{Manager: dbs, Gateway: d.HostAddress},
 		Domain: "localhost", Logger: testLogger(),
 		Options: deploy.Options{HealthTimeout: 30 * time.Second, Poll: 200 * time.Millisecond},
 	}
