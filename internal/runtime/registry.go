@@ -2,12 +2,9 @@ package runtime
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
-	"sync"
 
+	"github.com/spacepods/spacepods/internal/registry"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -56,47 +53,23 @@ func SettingsOf[T any](cfg Config, id string) (T, error) {
 // a bad config; EUNAVAILABLE when the runtime does not answer.
 type Factory func(ctx context.Context, cfg Config) (Driver, error)
 
-var registry = struct {
-	sync.RWMutex
-	m map[string]Factory
-}{m: map[string]Factory{}}
+var drivers = registry.New[Factory]("runtime")
 
 // Register adds a driver under id, its Name(). Drivers register themselves
 // in their package's init; the server links the ones it offers (see
 // internal/cli/runtimes.go). It panics on an empty or duplicate id, which
 // is a programming error.
-func Register(id string, f Factory) {
-	registry.Lock()
-	defer registry.Unlock()
-	if id == "" || f == nil {
-		panic("runtime: Register needs an id and a factory")
-	}
-	if _, dup := registry.m[id]; dup {
-		panic(fmt.Sprintf("runtime: driver %q registered twice", id))
-	}
-	registry.m[id] = f
-}
+func Register(id string, f Factory) { drivers.Register(id, f) }
 
 // Drivers returns the registered driver IDs, sorted.
-func Drivers() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	ids := make([]string, 0, len(registry.m))
-	for id := range registry.m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func Drivers() []string { return drivers.IDs() }
 
 // Open opens the driver registered under id. EINVALID for an unknown id
 // (the message lists the known ones); otherwise what its Factory returns.
 func Open(ctx context.Context, id string, cfg Config) (Driver, error) {
-	registry.RLock()
-	f := registry.m[id]
-	registry.RUnlock()
-	if f == nil {
-		return nil, spacepods.Errorf(spacepods.EINVALID, "unknown runtime %q: choose one of %s", id, strings.Join(Drivers(), ", "))
+	f, err := drivers.Lookup(id)
+	if err != nil {
+		return nil, err
 	}
 	return f(ctx, cfg)
 }

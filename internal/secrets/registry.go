@@ -2,13 +2,9 @@ package secrets
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/registry"
 )
 
 // Config carries what every backend may need; each reads its own part.
@@ -53,10 +49,7 @@ type VaultConfig struct {
 // Factory opens a backend.
 type Factory func(ctx context.Context, cfg Config) (Store, error)
 
-var registry = struct {
-	sync.RWMutex
-	m map[string]Factory
-}{m: map[string]Factory{}}
+var backends = registry.New[Factory]("secret store")
 
 // The built-in backends, all registered here.
 func init() {
@@ -66,38 +59,17 @@ func init() {
 
 // Register adds a backend under id. It panics on an empty or duplicate id,
 // which is a programming error.
-func Register(id string, f Factory) {
-	registry.Lock()
-	defer registry.Unlock()
-	if id == "" || f == nil {
-		panic("secrets: Register needs an id and a factory")
-	}
-	if _, dup := registry.m[id]; dup {
-		panic(fmt.Sprintf("secrets: backend %q registered twice", id))
-	}
-	registry.m[id] = f
-}
+func Register(id string, f Factory) { backends.Register(id, f) }
 
 // Backends returns the registered backend IDs, sorted.
-func Backends() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	ids := make([]string, 0, len(registry.m))
-	for id := range registry.m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func Backends() []string { return backends.IDs() }
 
 // Open opens the backend registered under id. EINVALID for an unknown id
 // (the message lists the known ones) or a bad config.
 func Open(ctx context.Context, id string, cfg Config) (Store, error) {
-	registry.RLock()
-	f := registry.m[id]
-	registry.RUnlock()
-	if f == nil {
-		return nil, spacepods.Errorf(spacepods.EINVALID, "unknown secret store %q: choose one of %s", id, strings.Join(Backends(), ", "))
+	f, err := backends.Lookup(id)
+	if err != nil {
+		return nil, err
 	}
 	return f(ctx, cfg)
 }
