@@ -186,16 +186,18 @@ func (u *UI) endWithSession(ctx context.Context, cancel context.CancelFunc, id s
 	t := time.NewTicker(sessionRecheck)
 	defer t.Stop()
 	for {
+		// Watch, then look, then wait: a sign-out between the stream's
+		// start and this goroutine's first watch is seen by the look.
 		revoked := u.cfg.Store.Changes().Watch(spacepods.SessionsTopic)
+		if _, err := u.cfg.Auth.Session(ctx, id); spacepods.ErrorCode(err) == spacepods.EUNAUTHORIZED {
+			cancel()
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-revoked:
 		case <-t.C:
-		}
-		if _, err := u.cfg.Auth.Session(ctx, id); spacepods.ErrorCode(err) == spacepods.EUNAUTHORIZED {
-			cancel()
-			return
 		}
 	}
 }
