@@ -443,7 +443,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(pwfile)
+	defer func() { _ = os.Remove(pwfile) }() // best-effort cleanup; nothing useful to do on failure
 	if err := c.chown(pwfile); err != nil {
 		return err
 	}
@@ -478,7 +478,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // best-effort cleanup; nothing useful to do on failure
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -501,7 +501,7 @@ func (c *Cluster) running(ctx context.Context) (int, bool) {
 	if err != nil {
 		return 0, true
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // best-effort cleanup; nothing useful to do on failure
 	sc := bufio.NewScanner(f)
 	for i := 1; sc.Scan(); i++ {
 		if i == 4 { // line 4: port

@@ -595,7 +595,7 @@ func (m *Manager) seed(ctx context.Context, name, sql string) error {
 	if err != nil {
 		return fmt.Errorf("connect as %s to run the seed (pg_hba.conf must allow password logins): %w", name, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // best-effort cleanup; nothing useful to do on failure
 	return runSeed(ctx, conn, sql)
 }
 
@@ -606,7 +606,7 @@ func (m *Manager) adoptClone(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // best-effort cleanup; nothing useful to do on failure
 	_, err = conn.Exec(ctx, "REASSIGN OWNED BY "+ident(snapshotOwner)+" TO "+ident(name))
 	return err
 }

@@ -104,7 +104,7 @@ func StartProcess(ctx context.Context, opts ProcessOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // best-effort cleanup; nothing useful to do on failure
 	start, _ := logf.Seek(0, 2)
 	args := []string{"router", "--data-dir", opts.DataDir, "--listen", opts.Listen, "--control", opts.Control, "--domain", opts.Domain}
 	if p.Internal != "" {

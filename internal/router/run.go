@@ -97,25 +97,25 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }() // best-effort cleanup; nothing useful to do on failure
 
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: listen on %s: %v", cfg.Listen, err)
 	}
-	defer proxyLn.Close()
+	defer func() { _ = proxyLn.Close() }() // best-effort cleanup; nothing useful to do on failure
 	controlLn, err := net.Listen("tcp", cfg.ControlListen)
 	if err != nil {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: control API: listen on %s: %v", cfg.ControlListen, err)
 	}
-	defer controlLn.Close()
+	defer func() { _ = controlLn.Close() }() // best-effort cleanup; nothing useful to do on failure
 	var internalLn net.Listener
 	if cfg.InternalListen != "" {
 		internalLn, err = net.Listen("tcp", cfg.InternalListen)
 		if err != nil {
 			return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: internal listener: listen on %s: %v", cfg.InternalListen, err)
 		}
-		defer internalLn.Close()
+		defer func() { _ = internalLn.Close() }() // best-effort cleanup; nothing useful to do on failure
 	}
 
 	// Restored targets get their first check before traffic is let in.

@@ -40,7 +40,7 @@ func MergeLogs(cancel context.CancelFunc, sources []LogSource, follow bool) io.R
 	var mu sync.Mutex
 	copyOne := func(i int) error {
 		src := sources[i]
-		defer src.Close()
+		defer func() { _ = src.Close() }() // best-effort cleanup; nothing useful to do on failure
 		stdout := &lineWriter{prefix: src.Prefix, out: pw, mu: &mu}
 		stderr := &lineWriter{prefix: src.Prefix, out: pw, mu: &mu}
 		err := src.Copy(stdout, stderr)

@@ -84,7 +84,7 @@ func LoadMasterKey(dataDir, envValue string) (key []byte, source string, err err
 	if err != nil {
 		return nil, "", err
 	}
-	defer os.Remove(tmp)
+	defer func() { _ = os.Remove(tmp) }() // best-effort cleanup; nothing useful to do on failure
 	// Link, unlike rename, never replaces a key another process just made.
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {

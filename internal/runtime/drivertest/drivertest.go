@@ -652,7 +652,7 @@ func testGateway(t *testing.T, s *suite) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "hello from the host")
 	})}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // returns when the listener is closed at shutdown
 	t.Cleanup(func() { srv.Close() })
 
 	// Hosts put a name in the replicas' /etc/hosts: here the host's.
