@@ -90,7 +90,7 @@ func migrate(app *appkit.App) {
 	app.Log.Info("schema up to date", "version", version, "applied", applied,
 		"duration_ms", time.Since(start).Milliseconds())
 	stop()
-	conn.Close(context.Background())
+	_ = conn.Close(context.Background()) // best-effort cleanup; nothing useful to do on failure
 	os.Exit(0)
 }
 

@@ -251,7 +251,7 @@ func (c *Cluster) reconfigure(ctx context.Context) error {
 	}
 	var listen string
 	err = conn.QueryRow(ctx, "SHOW listen_addresses").Scan(&listen)
-	conn.Close(context.WithoutCancel(ctx))
+	_ = conn.Close(context.WithoutCancel(ctx)) // best-effort cleanup; nothing useful to do on failure
 	if err != nil {
 		return err
 	}
@@ -466,7 +466,7 @@ func appendFile(path, text string) error {
 		return err
 	}
 	if _, err := f.WriteString(text); err != nil {
-		f.Close()
+		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	return f.Close()
@@ -487,7 +487,7 @@ func portFree(port int) bool {
 	if err != nil {
 		return false
 	}
-	l.Close()
+	_ = l.Close() // best-effort cleanup; nothing useful to do on failure
 	return true
 }
 
@@ -545,7 +545,7 @@ func (c *Cluster) ping(ctx context.Context) error {
 		var conn *pgx.Conn
 		if conn, err = pgx.Connect(ctx, c.AdminURL()); err == nil {
 			err = conn.Ping(ctx)
-			conn.Close(context.WithoutCancel(ctx))
+			_ = conn.Close(context.WithoutCancel(ctx)) // best-effort cleanup; nothing useful to do on failure
 			if err == nil {
 				return nil
 			}

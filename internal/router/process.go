@@ -162,7 +162,7 @@ func internalPort(dir, gateway string, flag int) (int, error) {
 		return 0, spacepods.Errorf(spacepods.EUNAVAILABLE, "no free port on the Docker bridge's gateway %s for the edge router's internal listener: %v", gateway, err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	_ = ln.Close() // best-effort cleanup; nothing useful to do on failure
 	return port, writeFileAtomic(path, []byte(strconv.Itoa(port)+"\n"), 0o600)
 }
 

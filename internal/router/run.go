@@ -175,7 +175,7 @@ func Run(ctx context.Context, cfg Config) error {
 	_ = internalSrv.Shutdown(sctx)
 	if err := proxySrv.Shutdown(sctx); err != nil {
 		logger.Warn("requests still running at the end of the drain timeout were cut", "err", err)
-		proxySrv.Close()
+		_ = proxySrv.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("router: serve: %w", serveErr)
@@ -275,6 +275,6 @@ func removeIfOurs(pidPath, infoPath string, pid int) {
 	if err != nil || strings.TrimSpace(string(data)) != strconv.Itoa(pid) {
 		return
 	}
-	os.Remove(infoPath)
-	os.Remove(pidPath)
+	_ = os.Remove(infoPath) // best-effort cleanup; nothing useful to do on failure
+	_ = os.Remove(pidPath)  // best-effort cleanup; nothing useful to do on failure
 }

@@ -165,13 +165,13 @@ func RotateMasterKeyFile(ctx context.Context, l *Local, dataDir string, newKey [
 		return fmt.Errorf("save the new master key: %w", err)
 	}
 	if err := l.RotateKey(ctx, newKey); err != nil {
-		os.Remove(pending)
+		_ = os.Remove(pending) // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	if err := WriteMasterKeyFile(dataDir, newKey); err != nil {
 		return fmt.Errorf("secrets were re-wrapped under key %s but %w; the new key is in %s", KeyID(newKey), err, pending)
 	}
-	os.Remove(pending)
+	_ = os.Remove(pending) // best-effort cleanup; nothing useful to do on failure
 	syncDir(dataDir)
 	return nil
 }
@@ -320,7 +320,7 @@ func writeTemp(dir string, data []byte) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name()) // best-effort cleanup; nothing useful to do on failure
 		return "", err
 	}
 	return f.Name(), nil
@@ -334,7 +334,7 @@ func writeFileAtomic(dir, path string, data []byte) error {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	syncDir(dir)
@@ -344,7 +344,7 @@ func writeFileAtomic(dir, path string, data []byte) error {
 // syncDir makes a rename durable; best effort.
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+		_ = d.Sync()  // best-effort cleanup; nothing useful to do on failure
+		_ = d.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 }

@@ -325,7 +325,7 @@ func (u *UI) render(w http.ResponseWriter, status int, page string, v view) erro
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes()) // a client gone mid-write is not our error
+	_, _ = w.Write(buf.Bytes()) // a client gone mid-write is not our error
 	return nil
 }
 

@@ -34,13 +34,13 @@ func Start(opts router.Options, internal ...string) (*Running, error) {
 	}
 	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		r.Close()
+		_ = r.Close() // best-effort cleanup; nothing useful to do on failure
 		return nil, err
 	}
 	controlLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		proxyLn.Close()
-		r.Close()
+		_ = proxyLn.Close() // best-effort cleanup; nothing useful to do on failure
+		_ = r.Close()       // best-effort cleanup; nothing useful to do on failure
 		return nil, err
 	}
 	b := make([]byte, 16)
@@ -69,7 +69,7 @@ func Start(opts router.Options, internal ...string) (*Running, error) {
 // Close stops serving and closes the router.
 func (r *Running) Close() {
 	for _, s := range r.servers {
-		s.Close()
+		_ = s.Close() // best-effort cleanup; nothing useful to do on failure
 	}
-	r.Router.Close()
+	_ = r.Router.Close() // best-effort cleanup; nothing useful to do on failure
 }

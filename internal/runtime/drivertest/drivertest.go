@@ -88,7 +88,7 @@ func testEnvironmentIdempotent(t *testing.T, s *suite) {
 			t.Fatalf("EnsureEnvironment #%d: %v", i+1, err)
 		}
 	}
-	t.Cleanup(func() { s.d.DestroyEnvironment(context.Background(), name) })
+	t.Cleanup(func() { _ = s.d.DestroyEnvironment(context.Background(), name) }) // best-effort cleanup; nothing useful to do on failure
 	if envs := listEnvs(t, s); !slices.Contains(envs, name) {
 		t.Fatalf("ListEnvironments = %v, missing %s", envs, name)
 	}
@@ -652,8 +652,8 @@ func testGateway(t *testing.T, s *suite) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "hello from the host")
 	})}
-	go func() { _ = srv.Serve(ln) }() // returns when the listener is closed at shutdown
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(ln) }()     // returns when the listener is closed at shutdown
+	t.Cleanup(func() { _ = srv.Close() }) // best-effort cleanup; nothing useful to do on failure
 
 	// Hosts put a name in the replicas' /etc/hosts: here the host's.
 	web := s.web(env, "web", nil)

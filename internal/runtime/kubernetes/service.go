@@ -50,7 +50,7 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	}
 	made, err := d.client.AppsV1().Deployments(ns).Create(ctx, want, metav1.CreateOptions{})
 	if err != nil && secret != nil && !apierrors.IsAlreadyExists(err) {
-		d.deleteEnvSecret(context.WithoutCancel(ctx), ns, spec.Name)
+		_ = d.deleteEnvSecret(context.WithoutCancel(ctx), ns, spec.Name) // best-effort cleanup; nothing useful to do on failure
 	}
 	if apierrors.IsAlreadyExists(err) {
 		have, err := d.client.AppsV1().Deployments(ns).Get(ctx, spec.Name, metav1.GetOptions{})
