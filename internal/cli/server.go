@@ -81,7 +81,7 @@ func applyEnv(cmd *cobra.Command, names []string) error {
 
 func newServerCmd(g *globals) *cobra.Command {
 	var cfg serverConfig
-	cmd := &cobra.Command{
+	cmd := &cobra.Command{ //nolint:gosec // the 'password in URL' is help text with placeholder URLs
 		Use:   "server",
 		Short: "Run the control plane: REST API, pods, deploys, edge router",
 		Long: `Run the Spacepods control plane.

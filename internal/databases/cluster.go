@@ -358,7 +358,7 @@ func postgresUser() (*syscall.Credential, error) {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil //nolint:gosec // uid/gid of the postgres user from the system's user database fit in uint32
 }
 
 // chown gives path to the postgres user when we run PostgreSQL as it.
@@ -415,7 +415,7 @@ func (c *Cluster) readState() (clusterState, error) {
 }
 
 func (c *Cluster) writeState() error {
-	b, _ := json.Marshal(clusterState{Port: c.port, Password: c.password})
+	b, _ := json.Marshal(clusterState{Port: c.port, Password: c.password}) //nolint:gosec // the cluster's own state file (0600 in the data dir) must keep its superuser password
 	tmp := c.statePath() + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("postgres cluster: %w", err)
@@ -474,7 +474,7 @@ func appendFile(path, text string) error {
 
 // freePort returns a TCP port nobody listens on, on any address.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", ":0")
+	l, err := net.Listen("tcp", ":0") //nolint:gosec // only picks a free port, closed at once; PostgreSQL itself listens where configured
 	if err != nil {
 		return 0, err
 	}

@@ -308,7 +308,7 @@ func (m *Manager) lock(ctx context.Context, names ...string) (*pgxpool.Conn, fun
 	for _, name := range names {
 		h := fnv.New32a()
 		h.Write([]byte(name))
-		if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock($1, $2)", int32(lockClass), int32(h.Sum32())); err != nil {
+		if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock($1, $2)", int32(lockClass), int32(h.Sum32())); err != nil { //nolint:gosec // hash bits reinterpreted as the advisory-lock key; wrap-around is intended
 			release()
 			return nil, nil, err
 		}

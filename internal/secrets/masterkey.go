@@ -311,7 +311,8 @@ func writeTemp(dir string, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := f.Chmod(0o600); err == nil {
+	// One err throughout: a failed Chmod, Write or Sync must reach the check below.
+	if err = f.Chmod(0o600); err == nil {
 		if _, err = f.Write(data); err == nil {
 			err = f.Sync()
 		}
