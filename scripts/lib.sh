@@ -177,3 +177,25 @@ stop_k8s_cluster() {
     "$(dirname "${BASH_SOURCE[0]}")/k8s-cluster.sh" stop "$STARTED_K8S_DIR" || true
   fi
 }
+
+# golangci_lint prints the path of golangci-lint as pinned in tools/lint,
+# built once per version of tools/lint/go.sum and cached under
+# ~/.cache/spacepods/lint/<stamp>/ (cold build: several minutes on 2 cores).
+golangci_lint() {
+  local root stamp cache
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  stamp=$(cat "$root/tools/lint/go.mod" "$root/tools/lint/go.sum" | sha256sum | cut -c1-16)
+  cache=${SPACEPODS_LINT_CACHE:-$HOME/.cache/spacepods/lint/$stamp}
+  if [ ! -x "$cache/golangci-lint" ]; then
+    mkdir -p "$cache"
+    (
+      flock 9 # one build at a time on this machine
+      if [ ! -x "$cache/golangci-lint" ]; then
+        log "building golangci-lint (tools/lint) into $cache (cold: several minutes)"
+        (cd "$root/tools/lint" && nice -n 10 go build -o "$cache/golangci-lint.tmp" github.com/golangci/golangci-lint/v2/cmd/golangci-lint) &&
+          mv -f "$cache/golangci-lint.tmp" "$cache/golangci-lint"
+      fi
+    ) 9>"$cache/.lock" || return 1
+  fi
+  echo "$cache/golangci-lint"
+}

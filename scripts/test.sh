@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole Spacepods test suite on a fresh Debian/Ubuntu machine:
 # installs and starts what the tests need (Docker Engine, PostgreSQL), runs
-# vet, the tests (with -race), a short fuzz run, and stops what it started.
+# vet, gofmt, golangci-lint, the tests (with -race), a short fuzz run, and stops what it started.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh ./internal/router/...   only these packages (still with real systems)
@@ -31,6 +31,9 @@ go vet "${pkgs[@]}"
 log "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')) || true
 if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
+log "golangci-lint (.golangci.yml; any finding fails the run)"
+lint=$(golangci_lint)
+"$lint" run ./...
 
 log "go test -race (real Docker at $(docker version --format '{{.Server.Version}}'), PostgreSQL at 127.0.0.1)"
 go test -race -count=1 -timeout 20m "${pkgs[@]}"

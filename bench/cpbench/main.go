@@ -40,7 +40,7 @@ func main() {
 
 	tmp, err := os.MkdirTemp("", "cpbench")
 	check(err)
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // best-effort cleanup; nothing useful to do on failure
 	bin := filepath.Join(tmp, "spacepods")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/spacepods")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -129,7 +129,7 @@ func run(bin, dataDir, dbURL string, nApps, nBuilds, samples int) {
 	cmd := exec.Command(bin, "server", "--data-dir", dataDir, "--listen", addr, "--database-url", dbURL, "--log-level", "warn", "--runtime", "none")
 	cmd.Stderr = os.Stderr
 	check(cmd.Start())
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // best-effort cleanup; nothing useful to do on failure
 	base := "http://" + addr
 	waitHealthy(base)
 	tok, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
@@ -189,7 +189,7 @@ func peakRSS(pid int) string {
 func createDatabase(admin string) string {
 	st, err := store.Open(context.Background(), admin, "")
 	check(err)
-	defer st.Close()
+	defer func() { _ = st.Close() }() // best-effort cleanup; nothing useful to do on failure
 	name := fmt.Sprintf("spacepods_bench_%d", time.Now().Unix())
 	_, err = st.DB().Exec("CREATE DATABASE " + name)
 	check(err)
@@ -215,7 +215,7 @@ func waitHealthy(base string) {
 func freePort() int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
-	defer l.Close()
+	defer func() { _ = l.Close() }() // best-effort cleanup; nothing useful to do on failure
 	return l.Addr().(*net.TCPAddr).Port
 }
 

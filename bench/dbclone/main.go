@@ -38,11 +38,11 @@ func main() {
 	if *url == "" {
 		base, err := os.MkdirTemp("", "dbclone-")
 		check(err)
-		defer os.RemoveAll(base)
-		check(os.Chmod(base, 0o755)) // reachable by the postgres user when we are root
+		defer func() { _ = os.RemoveAll(base) }() // best-effort cleanup; nothing useful to do on failure
+		check(os.Chmod(base, 0o755))              // reachable by the postgres user when we are root
 		c, err := databases.StartLocal(ctx, filepath.Join(base, "pg"), logger)
 		check(err)
-		defer c.Stop(ctx)
+		defer func() { _ = c.Stop(ctx) }() // best-effort cleanup; nothing useful to do on failure
 		*url = c.AdminURL()
 	}
 	m, err := databases.Open(ctx, *url, logger)

@@ -63,7 +63,7 @@ func main() {
 
 	tmp, err := os.MkdirTemp("", "podbench-")
 	check(err)
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // best-effort cleanup; nothing useful to do on failure
 	if *url == "" {
 		check(os.Chmod(tmp, 0o755)) // reachable by the postgres user when we are root
 		// As the server starts it: containers reach it at the default
@@ -77,7 +77,7 @@ func main() {
 		dd.Close()
 		c, err := databases.StartLocal(ctx, filepath.Join(tmp, "pg"), logger, databases.ListenOn(gw), databases.AdmitPods(subnets...))
 		check(err)
-		defer c.Stop(ctx)
+		defer func() { _ = c.Stop(ctx) }() // best-effort cleanup; nothing useful to do on failure
 		*url = c.AdminURL()
 	}
 	s, err := podstest.New(ctx, filepath.Join(tmp, "store"), podstest.Config{
@@ -251,8 +251,8 @@ func measureFloor(ctx context.Context, s *podstest.Stack, runs int) map[string][
 	out := map[string][]time.Duration{}
 	env := s.EnvName("floor")
 	check(s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}))
-	defer s.Driver.DestroyEnvironment(ctx, env)
-	defer s.Databases.DropEnvironment(ctx, env)
+	defer func() { _ = s.Driver.DestroyEnvironment(ctx, env) }() // best-effort cleanup; nothing useful to do on failure
+	defer func() { _ = s.Databases.DropEnvironment(ctx, env) }() // best-effort cleanup; nothing useful to do on failure
 
 	for i := range runs {
 		name := fmt.Sprintf("pricing-api-f%d", i)
@@ -288,7 +288,7 @@ func measureFloor(ctx context.Context, s *podstest.Stack, runs int) map[string][
 	out["seeded"] = append(out["seeded"], time.Since(start))
 	_, err = s.Databases.Snapshot(ctx, env, "src", snap)
 	check(err)
-	defer s.Databases.DropSnapshot(ctx, snap)
+	defer func() { _ = s.Databases.DropSnapshot(ctx, snap) }() // best-effort cleanup; nothing useful to do on failure
 	for i := range runs {
 		start := time.Now()
 		_, err := s.Databases.Create(ctx, env, fmt.Sprintf("clone%d", i), databases.Source{Snapshot: snap})

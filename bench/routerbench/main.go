@@ -88,7 +88,7 @@ func main() {
 				os.Exit(1)
 			}
 			pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
+			defer func() { pprof.StopCPUProfile(); _ = f.Close() }() // best-effort cleanup; nothing useful to do on failure
 		}
 		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err := router.Run(ctx, router.Config{Listen: "127.0.0.1:0", ControlListen: "127.0.0.1:0", DataDir: *serveRouter, Logger: logger})
@@ -109,7 +109,7 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // best-effort cleanup; nothing useful to do on failure
 
 	backendAddr, stopBackend, err := startBackend(size)
 	if err != nil {
@@ -360,7 +360,7 @@ func startBackend(size int) (string, func(), error) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.Write(body)
 	})}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // returns when the listener is closed at shutdown
 	return ln.Addr().String(), func() { srv.Close() }, nil
 }
 
@@ -455,7 +455,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }() // best-effort cleanup; nothing useful to do on failure
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -565,7 +565,7 @@ func startChild(cmd *exec.Cmd, dir string, stopSig syscall.Signal) (*child, erro
 		return nil, err
 	}
 	c := &child{pid: cmd.Process.Pid, dir: dir, exited: make(chan struct{})}
-	go func() { cmd.Wait(); logf.Close(); close(c.exited) }()
+	go func() { _ = cmd.Wait(); _ = logf.Close(); close(c.exited) }() // the exit status is not needed; logf is only closed
 	c.stop = func() {
 		cmd.Process.Signal(stopSig)
 		select {

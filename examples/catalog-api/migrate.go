@@ -54,7 +54,7 @@ func migrate(app *appkit.App) {
 	if err != nil {
 		app.Fatalf(1, "migrate: %v", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }() // best-effort cleanup; nothing useful to do on failure
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
 		app.Fatalf(1, "migrate: take the migration lock: %v", err)
 	}
@@ -90,7 +90,7 @@ func migrate(app *appkit.App) {
 	app.Log.Info("schema up to date", "version", version, "applied", applied,
 		"duration_ms", time.Since(start).Milliseconds())
 	stop()
-	conn.Close(context.Background())
+	_ = conn.Close(context.Background()) // best-effort cleanup; nothing useful to do on failure
 	os.Exit(0)
 }
 
@@ -107,7 +107,7 @@ func apply(ctx context.Context, conn *pgx.Conn, m migration) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer tx.Rollback(context.Background())
+	defer func() { _ = tx.Rollback(context.Background()) }() // best-effort cleanup; nothing useful to do on failure
 	if _, err := tx.Exec(ctx, m.sql); err != nil {
 		return false, err
 	}

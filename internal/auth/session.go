@@ -106,13 +106,13 @@ func (ss Session) CheckCSRF(got string) bool {
 // (links from other sites still arrive signed in; their POSTs do not carry
 // it), Secure when the request came over HTTPS.
 func (s *Service) SetCookie(w http.ResponseWriter, r *http.Request, id string, ss Session) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", Expires: ss.ExpiresAt, MaxAge: int(time.Until(ss.ExpiresAt).Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", Expires: ss.ExpiresAt, MaxAge: int(time.Until(ss.ExpiresAt).Seconds()), //nolint:gosec // Secure follows the request (HTTPS or a TLS proxy): plain-HTTP local setups need it off; HttpOnly and SameSite are set
 		HttpOnly: true, Secure: s.HTTPS(r), SameSite: http.SameSiteLaxMode})
 }
 
 // ClearCookie removes the session cookie from the browser.
 func (s *Service) ClearCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.HTTPS(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.HTTPS(r), SameSite: http.SameSiteLaxMode}) //nolint:gosec // Secure follows the request (HTTPS or a TLS proxy); HttpOnly and SameSite are set
 }
 
 // HTTPS reports whether the browser reached the server over HTTPS: the

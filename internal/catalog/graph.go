@@ -70,7 +70,7 @@ func (g *Graph) id(name string) int32 {
 	if id, ok := g.index[name]; ok {
 		return id
 	}
-	id := int32(len(g.nodes))
+	id := int32(len(g.nodes)) //nolint:gosec // a catalog graph has far fewer than 2^31 nodes
 	g.nodes = append(g.nodes, gnode{name: name})
 	g.index[name] = id
 	return id

@@ -99,7 +99,7 @@ func readSeedFile(manifestPath, rel string) (string, error) {
 	if err != nil {
 		return "", spacepods.Errorf(spacepods.EINVALID, "cannot open the manifest's directory %s: %v", dir, err)
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }() // best-effort cleanup; nothing useful to do on failure
 	// os.Root follows symlinks only while they stay inside dir.
 	b, err := root.ReadFile(rel)
 	if err != nil {

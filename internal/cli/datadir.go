@@ -24,11 +24,11 @@ func lockDataDir(dataDir, listen string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(path)
-		f.Close()
+		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
 		abs, _ := filepath.Abs(dataDir)
 		return nil, spacepods.Errorf(spacepods.ECONFLICT, "the data dir %s is in use by another Spacepods server (%s): give this server its own --data-dir (and its own --listen, --router-listen and --router-control)", abs, strings.TrimSpace(string(holder)))
 	}
-	f.Truncate(0)
+	_ = f.Truncate(0) // the pid note is informational; the flock is what guards the dir
 	fmt.Fprintf(f, "pid %d, API on %s", os.Getpid(), listen)
 	return f, nil
 }

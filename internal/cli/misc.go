@@ -81,7 +81,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "name", "", "token name (who or what uses it)")
 	create.Flags().StringVar(&role, "role", "developer", "admin, developer or viewer")
-	create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("name") // fails only for a flag name that does not exist
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens (never their secrets)",

@@ -147,7 +147,7 @@ func (g *globals) table(header []string, rows [][]string) {
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	tw.Flush()
+	_ = tw.Flush() // the reader went away; nothing left to report to
 }
 
 // output prints v as JSON with -o json, or calls tableFn.

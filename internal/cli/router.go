@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +14,6 @@ type routerConfig struct {
 	listen, control, domain string
 	internal                string // set by the server (docker runtime): the Docker bridge's gateway and internalPort
 	internalPort            int    // server flag: port of the internal listener; 0 = chosen once and kept in the data dir
-	healthInterval          time.Duration
-	drainTimeout            time.Duration
 }
 
 func (rc *routerConfig) flags(cmd *cobra.Command, prefix string) {

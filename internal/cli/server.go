@@ -81,7 +81,7 @@ func applyEnv(cmd *cobra.Command, names []string) error {
 
 func newServerCmd(g *globals) *cobra.Command {
 	var cfg serverConfig
-	cmd := &cobra.Command{
+	cmd := &cobra.Command{ //nolint:gosec // the 'password in URL' is help text with placeholder URLs
 		Use:   "server",
 		Short: "Run the control plane: REST API, pods, deploys, edge router",
 		Long: `Run the Spacepods control plane.
@@ -197,17 +197,17 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	defer func() { _ = lock.Close() }() // best-effort cleanup; nothing useful to do on failure
 	ln, err := listenAPI(cfg.listen)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }() // best-effort cleanup; nothing useful to do on failure
 	st, err := store.Open(ctx, cfg.databaseURL, g.dataDir)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }() // best-effort cleanup; nothing useful to do on failure
 	srv, err := newAPI(ctx, g.dataDir, cfg, st, logger)
 	if err != nil {
 		return err

@@ -251,7 +251,7 @@ func (c *Cluster) reconfigure(ctx context.Context) error {
 	}
 	var listen string
 	err = conn.QueryRow(ctx, "SHOW listen_addresses").Scan(&listen)
-	conn.Close(context.WithoutCancel(ctx))
+	_ = conn.Close(context.WithoutCancel(ctx)) // best-effort cleanup; nothing useful to do on failure
 	if err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func postgresUser() (*syscall.Credential, error) {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil //nolint:gosec // uid/gid of the postgres user from the system's user database fit in uint32
 }
 
 // chown gives path to the postgres user when we run PostgreSQL as it.
@@ -415,7 +415,7 @@ func (c *Cluster) readState() (clusterState, error) {
 }
 
 func (c *Cluster) writeState() error {
-	b, _ := json.Marshal(clusterState{Port: c.port, Password: c.password})
+	b, _ := json.Marshal(clusterState{Port: c.port, Password: c.password}) //nolint:gosec // the cluster's own state file (0600 in the data dir) must keep its superuser password
 	tmp := c.statePath() + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("postgres cluster: %w", err)
@@ -443,7 +443,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(pwfile)
+	defer func() { _ = os.Remove(pwfile) }() // best-effort cleanup; nothing useful to do on failure
 	if err := c.chown(pwfile); err != nil {
 		return err
 	}
@@ -466,7 +466,7 @@ func appendFile(path, text string) error {
 		return err
 	}
 	if _, err := f.WriteString(text); err != nil {
-		f.Close()
+		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	return f.Close()
@@ -474,11 +474,11 @@ func appendFile(path, text string) error {
 
 // freePort returns a TCP port nobody listens on, on any address.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", ":0")
+	l, err := net.Listen("tcp", ":0") //nolint:gosec // only picks a free port, closed at once; PostgreSQL itself listens where configured
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // best-effort cleanup; nothing useful to do on failure
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -487,7 +487,7 @@ func portFree(port int) bool {
 	if err != nil {
 		return false
 	}
-	l.Close()
+	_ = l.Close() // best-effort cleanup; nothing useful to do on failure
 	return true
 }
 
@@ -501,7 +501,7 @@ func (c *Cluster) running(ctx context.Context) (int, bool) {
 	if err != nil {
 		return 0, true
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // best-effort cleanup; nothing useful to do on failure
 	sc := bufio.NewScanner(f)
 	for i := 1; sc.Scan(); i++ {
 		if i == 4 { // line 4: port
@@ -545,7 +545,7 @@ func (c *Cluster) ping(ctx context.Context) error {
 		var conn *pgx.Conn
 		if conn, err = pgx.Connect(ctx, c.AdminURL()); err == nil {
 			err = conn.Ping(ctx)
-			conn.Close(context.WithoutCancel(ctx))
+			_ = conn.Close(context.WithoutCancel(ctx)) // best-effort cleanup; nothing useful to do on failure
 			if err == nil {
 				return nil
 			}

@@ -131,17 +131,17 @@ func (m *Manager) copyLive(ctx context.Context, t dumpTools, src, snap string) e
 	}
 	dump.Stdout, restore.Stdin = w, r
 	if err := restore.Start(); err != nil {
-		r.Close()
-		w.Close()
+		_ = r.Close() // best-effort cleanup; nothing useful to do on failure
+		_ = w.Close() // best-effort cleanup; nothing useful to do on failure
 		return fmt.Errorf("start %s: %w", t.restore, err)
 	}
-	r.Close()
+	_ = r.Close() // best-effort cleanup; nothing useful to do on failure
 	if err := dump.Start(); err != nil {
-		w.Close()
+		_ = w.Close() // best-effort cleanup; nothing useful to do on failure
 		_ = restore.Wait()
 		return fmt.Errorf("start %s: %w", t.dump, err)
 	}
-	w.Close()
+	_ = w.Close() // best-effort cleanup; nothing useful to do on failure
 	derr := dump.Wait()
 	rerr := restore.Wait()
 	switch {

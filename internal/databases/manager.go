@@ -308,7 +308,7 @@ func (m *Manager) lock(ctx context.Context, names ...string) (*pgxpool.Conn, fun
 	for _, name := range names {
 		h := fnv.New32a()
 		h.Write([]byte(name))
-		if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock($1, $2)", int32(lockClass), int32(h.Sum32())); err != nil {
+		if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock($1, $2)", int32(lockClass), int32(h.Sum32())); err != nil { //nolint:gosec // hash bits reinterpreted as the advisory-lock key; wrap-around is intended
 			release()
 			return nil, nil, err
 		}
@@ -595,7 +595,7 @@ func (m *Manager) seed(ctx context.Context, name, sql string) error {
 	if err != nil {
 		return fmt.Errorf("connect as %s to run the seed (pg_hba.conf must allow password logins): %w", name, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // best-effort cleanup; nothing useful to do on failure
 	return runSeed(ctx, conn, sql)
 }
 
@@ -606,7 +606,7 @@ func (m *Manager) adoptClone(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // best-effort cleanup; nothing useful to do on failure
 	_, err = conn.Exec(ctx, "REASSIGN OWNED BY "+ident(snapshotOwner)+" TO "+ident(name))
 	return err
 }

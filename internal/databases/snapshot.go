@@ -178,7 +178,7 @@ func (m *Manager) detachSnapshot(ctx context.Context, snap, role string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.WithoutCancel(ctx))
+	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }() // best-effort cleanup; nothing useful to do on failure
 	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT datname FROM pg_catalog.pg_database
 			WHERE datdba = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1) AND datname <> $2`, role, snap)

@@ -70,7 +70,7 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) error {
 		return err // still queued: it runs once the store answers
 	}
 	err := r.steps(ctx)
-	r.joinEarly() // nothing may be created behind the rollback's back
+	_ = r.joinEarly() // nothing may be created behind the rollback's back
 	if err == nil {
 		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
 		if err := e.save(ctx, d); err != nil {

@@ -54,28 +54,6 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepod
 	return snap, nil
 }
 
-// checkSnapshotClone refuses to clone a snapshot of a protected
-// environment into an environment that is not protected: its data would be
-// readable by anyone who may deploy there (developers run any image in a
-// pod or an unprotected environment).
-func (s *Service) checkSnapshotClone(ctx context.Context, env string, app spacepods.App) error {
-	if app.Database == nil || app.Database.Snapshot == "" {
-		return nil
-	}
-	mark, ok, err := s.Store.ProtectedSnapshot(ctx, app.Database.Snapshot)
-	if err != nil || !ok {
-		return err
-	}
-	target, err := s.Store.GetEnvironment(ctx, env)
-	if err != nil {
-		return err
-	}
-	if target.Protected {
-		return nil
-	}
-	return spacepods.Errorf(spacepods.EFORBIDDEN, "snapshot %s holds the data of protected environment %s (%s's database): it can be cloned only into a protected environment, not into %s; clone a snapshot of an unprotected environment instead (database.snapshot in %s's manifest)", mark.Name, mark.Env, mark.App, env, app.Name)
-}
-
 // Snapshots lists snapshots.
 func (s *Service) Snapshots(ctx context.Context) ([]spacepods.Snapshot, error) {
 	if s.Databases == nil {

@@ -107,7 +107,7 @@ func (t *target) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	t.connMu.Lock()
 	defer t.connMu.Unlock()
 	if t.dropped {
-		c.Close()
+		_ = c.Close() // best-effort cleanup; nothing useful to do on failure
 		return nil, errDropped
 	}
 	t.conns[tc] = struct{}{}
@@ -129,7 +129,7 @@ func (t *target) drop(cut bool) {
 	}
 	t.connMu.Unlock()
 	for _, c := range busy {
-		c.Close()
+		_ = c.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 	t.transport.CloseIdleConnections()
 }

@@ -104,7 +104,7 @@ func StartProcess(ctx context.Context, opts ProcessOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // best-effort cleanup; nothing useful to do on failure
 	start, _ := logf.Seek(0, 2)
 	args := []string{"router", "--data-dir", opts.DataDir, "--listen", opts.Listen, "--control", opts.Control, "--domain", opts.Domain}
 	if p.Internal != "" {
@@ -162,7 +162,7 @@ func internalPort(dir, gateway string, flag int) (int, error) {
 		return 0, spacepods.Errorf(spacepods.EUNAVAILABLE, "no free port on the Docker bridge's gateway %s for the edge router's internal listener: %v", gateway, err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	_ = ln.Close() // best-effort cleanup; nothing useful to do on failure
 	return port, writeFileAtomic(path, []byte(strconv.Itoa(port)+"\n"), 0o600)
 }
 

@@ -97,25 +97,25 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }() // best-effort cleanup; nothing useful to do on failure
 
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: listen on %s: %v", cfg.Listen, err)
 	}
-	defer proxyLn.Close()
+	defer func() { _ = proxyLn.Close() }() // best-effort cleanup; nothing useful to do on failure
 	controlLn, err := net.Listen("tcp", cfg.ControlListen)
 	if err != nil {
 		return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: control API: listen on %s: %v", cfg.ControlListen, err)
 	}
-	defer controlLn.Close()
+	defer func() { _ = controlLn.Close() }() // best-effort cleanup; nothing useful to do on failure
 	var internalLn net.Listener
 	if cfg.InternalListen != "" {
 		internalLn, err = net.Listen("tcp", cfg.InternalListen)
 		if err != nil {
 			return spacepods.Errorf(spacepods.EUNAVAILABLE, "router: internal listener: listen on %s: %v", cfg.InternalListen, err)
 		}
-		defer internalLn.Close()
+		defer func() { _ = internalLn.Close() }() // best-effort cleanup; nothing useful to do on failure
 	}
 
 	// Restored targets get their first check before traffic is let in.
@@ -175,7 +175,7 @@ func Run(ctx context.Context, cfg Config) error {
 	_ = internalSrv.Shutdown(sctx)
 	if err := proxySrv.Shutdown(sctx); err != nil {
 		logger.Warn("requests still running at the end of the drain timeout were cut", "err", err)
-		proxySrv.Close()
+		_ = proxySrv.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("router: serve: %w", serveErr)
@@ -275,6 +275,6 @@ func removeIfOurs(pidPath, infoPath string, pid int) {
 	if err != nil || strings.TrimSpace(string(data)) != strconv.Itoa(pid) {
 		return
 	}
-	os.Remove(infoPath)
-	os.Remove(pidPath)
+	_ = os.Remove(infoPath) // best-effort cleanup; nothing useful to do on failure
+	_ = os.Remove(pidPath)  // best-effort cleanup; nothing useful to do on failure
 }

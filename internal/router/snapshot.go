@@ -96,17 +96,17 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 		return err
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
+	defer func() { _ = os.Remove(tmp) }() // no-op after a successful rename
 	if _, err := f.Write(data); err != nil {
-		f.Close()
+		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	if err := f.Chmod(perm); err != nil {
-		f.Close()
+		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -117,7 +117,7 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	}
 	if d, err := os.Open(dir); err == nil { // make the rename itself durable
 		_ = d.Sync()
-		d.Close()
+		_ = d.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 	return nil
 }

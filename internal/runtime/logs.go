@@ -40,7 +40,7 @@ func MergeLogs(cancel context.CancelFunc, sources []LogSource, follow bool) io.R
 	var mu sync.Mutex
 	copyOne := func(i int) error {
 		src := sources[i]
-		defer src.Close()
+		defer func() { _ = src.Close() }() // best-effort cleanup; nothing useful to do on failure
 		stdout := &lineWriter{prefix: src.Prefix, out: pw, mu: &mu}
 		stderr := &lineWriter{prefix: src.Prefix, out: pw, mu: &mu}
 		err := src.Copy(stdout, stderr)
@@ -51,13 +51,13 @@ func MergeLogs(cancel context.CancelFunc, sources []LogSource, follow bool) io.R
 	go func() {
 		defer cancel()
 		if follow {
-			Parallel(len(sources), copyOne)
+			_ = Parallel(len(sources), copyOne) // copy errors end one source; the stream goes on with the others
 		} else {
 			for i := range sources {
-				copyOne(i)
+				_ = copyOne(i) // copy errors end one source; the stream goes on with the others
 			}
 		}
-		pw.Close()
+		_ = pw.Close() // best-effort cleanup; nothing useful to do on failure
 	}()
 	return &logStream{PipeReader: pr, cancel: cancel}
 }
@@ -104,7 +104,7 @@ func (l *lineWriter) emit(line []byte) error {
 // flush writes a last line that had no newline.
 func (l *lineWriter) flush() {
 	if len(l.buf) > 0 {
-		l.emit(append(l.buf, '\n'))
+		_ = l.emit(append(l.buf, '\n')) // the reader went away; nothing left to report to
 		l.buf = nil
 	}
 }

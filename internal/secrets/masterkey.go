@@ -84,7 +84,7 @@ func LoadMasterKey(dataDir, envValue string) (key []byte, source string, err err
 	if err != nil {
 		return nil, "", err
 	}
-	defer os.Remove(tmp)
+	defer func() { _ = os.Remove(tmp) }() // best-effort cleanup; nothing useful to do on failure
 	// Link, unlike rename, never replaces a key another process just made.
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -165,13 +165,13 @@ func RotateMasterKeyFile(ctx context.Context, l *Local, dataDir string, newKey [
 		return fmt.Errorf("save the new master key: %w", err)
 	}
 	if err := l.RotateKey(ctx, newKey); err != nil {
-		os.Remove(pending)
+		_ = os.Remove(pending) // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	if err := WriteMasterKeyFile(dataDir, newKey); err != nil {
 		return fmt.Errorf("secrets were re-wrapped under key %s but %w; the new key is in %s", KeyID(newKey), err, pending)
 	}
-	os.Remove(pending)
+	_ = os.Remove(pending) // best-effort cleanup; nothing useful to do on failure
 	syncDir(dataDir)
 	return nil
 }
@@ -311,7 +311,8 @@ func writeTemp(dir string, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := f.Chmod(0o600); err == nil {
+	// One err throughout: a failed Chmod, Write or Sync must reach the check below.
+	if err = f.Chmod(0o600); err == nil {
 		if _, err = f.Write(data); err == nil {
 			err = f.Sync()
 		}
@@ -320,7 +321,7 @@ func writeTemp(dir string, data []byte) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name()) // best-effort cleanup; nothing useful to do on failure
 		return "", err
 	}
 	return f.Name(), nil
@@ -334,7 +335,7 @@ func writeFileAtomic(dir, path string, data []byte) error {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // best-effort cleanup; nothing useful to do on failure
 		return err
 	}
 	syncDir(dir)
@@ -344,7 +345,7 @@ func writeFileAtomic(dir, path string, data []byte) error {
 // syncDir makes a rename durable; best effort.
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+		_ = d.Sync()  // best-effort cleanup; nothing useful to do on failure
+		_ = d.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 }

@@ -106,11 +106,11 @@ func Open(ctx context.Context, url, dataDir string, opts ...Option) (*Store, err
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := s.db.PingContext(pctx); err != nil {
-		s.db.Close()
+		_ = s.db.Close() // best-effort cleanup; nothing useful to do on failure
 		return nil, spacepods.Errorf(spacepods.EUNAVAILABLE, "cannot reach the database at %s: %v (is it running? check --database-url)", redactURL(url), err)
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.db.Close()
+		_ = s.db.Close() // best-effort cleanup; nothing useful to do on failure
 		return nil, err
 	}
 	return s, nil

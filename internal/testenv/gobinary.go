@@ -45,7 +45,7 @@ func GoBinary(t testing.TB, pkg string) []byte {
 			b.err = err
 			return
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }() // best-effort cleanup; nothing useful to do on failure
 		out := filepath.Join(dir, "app")
 		cmd := exec.Command(goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")

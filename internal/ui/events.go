@@ -53,7 +53,7 @@ func startSSE(w http.ResponseWriter) *sseWriter {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	s.rc.Flush()
+	_ = s.rc.Flush() // the reader went away; nothing left to report to
 	return s
 }
 
@@ -295,9 +295,9 @@ func (u *UI) stream(ctx context.Context, s *sseWriter, env string, first liveSta
 				return nil
 			case <-time.After(finalGrace):
 			}
-			lines()
-			s.sendJSON("state", 0, st)
-			s.send("done", 0, st.Status)
+			_ = lines()                      // the reader went away; nothing left to report to
+			_ = s.sendJSON("state", 0, st)   // the reader went away; nothing left to report to
+			_ = s.send("done", 0, st.Status) // the reader went away; nothing left to report to
 			return nil
 		}
 		if st.Hash != prev {

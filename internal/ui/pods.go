@@ -407,6 +407,6 @@ func (u *UI) logEvents(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	s.send("end", 0, "the log stream ended (the service stopped or was replaced): reload to follow the new one")
+	_ = s.send("end", 0, "the log stream ended (the service stopped or was replaced): reload to follow the new one") // the reader went away; nothing left to report to
 	return nil
 }

@@ -101,7 +101,7 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, err
 	b := make([]byte, 16)
 	rand.Read(b)
 	nonce := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: "/login", MaxAge: 3600, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: "/login", MaxAge: 3600, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode}) //nolint:gosec // Secure follows the request (HTTPS or a TLS proxy); HttpOnly and SameSite are set
 	next := r.URL.Query().Get("next")
 	if r.Method == http.MethodPost {
 		next = r.PostForm.Get("next")
@@ -146,7 +146,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, Secure: u.cfg.Auth.HTTPS(r), SameSite: http.SameSiteStrictMode}) //nolint:gosec // Secure follows the request (HTTPS or a TLS proxy); HttpOnly and SameSite are set
 	u.cfg.Auth.SetCookie(w, r, id, ss)
 	return redirect(w, r, safeNext(r.PostForm.Get("next")), "")
 }

@@ -104,7 +104,7 @@ func probePG(ctx context.Context, dsn, sql string) result {
 	if err != nil {
 		return result{Error: err.Error()}
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }() // best-effort cleanup; nothing useful to do on failure
 	if sql == "" {
 		sql = "SELECT current_user || ' superuser=' || rolsuper::text FROM pg_catalog.pg_roles WHERE rolname = current_user"
 	}
@@ -142,7 +142,7 @@ func defaultGateway() string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // best-effort cleanup; nothing useful to do on failure
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())

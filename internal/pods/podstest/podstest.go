@@ -265,10 +265,10 @@ func (s *Stack) Close() {
 		s.Databases.Close()
 	}
 	if s.Driver != nil {
-		s.Driver.Close()
+		_ = s.Driver.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 	if s.Store != nil {
-		s.Store.Close()
+		_ = s.Store.Close() // best-effort cleanup; nothing useful to do on failure
 	}
 }
 

@@ -34,13 +34,13 @@ func Start(opts router.Options, internal ...string) (*Running, error) {
 	}
 	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		r.Close()
+		_ = r.Close() // best-effort cleanup; nothing useful to do on failure
 		return nil, err
 	}
 	controlLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		proxyLn.Close()
-		r.Close()
+		_ = proxyLn.Close() // best-effort cleanup; nothing useful to do on failure
+		_ = r.Close()       // best-effort cleanup; nothing useful to do on failure
 		return nil, err
 	}
 	b := make([]byte, 16)
@@ -49,8 +49,8 @@ func Start(opts router.Options, internal ...string) (*Running, error) {
 	info := router.Info{PID: os.Getpid(), Listen: proxyLn.Addr().String(), Control: controlLn.Addr().String(), Domain: r.Domain()}
 	proxy := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	control := &http.Server{Handler: r.ControlHandler(token, info), ReadHeaderTimeout: 10 * time.Second}
-	go proxy.Serve(proxyLn)
-	go control.Serve(controlLn)
+	go func() { _ = proxy.Serve(proxyLn) }()     // returns when the listener is closed at shutdown
+	go func() { _ = control.Serve(controlLn) }() // returns when the listener is closed at shutdown
 	run := &Running{Router: r, Client: router.NewClient(info.Control, token), Addr: info.Listen, servers: []*http.Server{proxy, control}}
 	if len(internal) > 0 && internal[0] != "" {
 		ln, err := net.Listen("tcp", internal[0])
@@ -59,7 +59,7 @@ func Start(opts router.Options, internal ...string) (*Running, error) {
 			return nil, err
 		}
 		srv := &http.Server{Handler: r.InternalHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
+		go func() { _ = srv.Serve(ln) }() // returns when the listener is closed at shutdown
 		run.servers = append(run.servers, srv)
 		run.Internal = ln.Addr().String()
 	}
@@ -69,7 +69,7 @@ func Start(opts router.Options, internal ...string) (*Running, error) {
 // Close stops serving and closes the router.
 func (r *Running) Close() {
 	for _, s := range r.servers {
-		s.Close()
+		_ = s.Close() // best-effort cleanup; nothing useful to do on failure
 	}
-	r.Router.Close()
+	_ = r.Router.Close() // best-effort cleanup; nothing useful to do on failure
 }

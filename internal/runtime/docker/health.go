@@ -133,6 +133,6 @@ func (d *Driver) logTail(ctx context.Context, id string, lines int) string {
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
-	stdcopy.StdCopy(&buf, &buf, rc)
+	_, _ = stdcopy.StdCopy(&buf, &buf, rc) // the reader went away; nothing left to report to
 	return strings.TrimSpace(buf.String())
 }

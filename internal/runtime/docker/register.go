@@ -29,7 +29,7 @@ func Open(ctx context.Context, cfg runtime.Config) (runtime.Driver, error) {
 		return nil, err
 	}
 	if err := d.Ping(ctx); err != nil {
-		d.Close()
+		_ = d.Close() // best-effort cleanup; nothing useful to do on failure
 		return nil, err
 	}
 	return d, nil

@@ -133,7 +133,7 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	if err != nil {
 		// Leave nothing half-made, so that a retry starts clean.
 		if s, ferr := d.findService(context.WithoutCancel(ctx), spec.Environment, spec.Name); ferr == nil {
-			d.removeAll(context.WithoutCancel(ctx), s, false)
+			_ = d.removeAll(context.WithoutCancel(ctx), s, false) // best-effort cleanup; nothing useful to do on failure
 		}
 		return err
 	}
@@ -233,7 +233,7 @@ func (d *Driver) ListServices(ctx context.Context, env string) ([]runtime.Servic
 	}
 	ss := services(cs)
 	out := make([]runtime.ServiceStatus, len(ss))
-	runtime.Parallel(len(ss), func(i int) error { out[i] = d.status(ctx, ss[i]); return nil })
+	_ = runtime.Parallel(len(ss), func(i int) error { out[i] = d.status(ctx, ss[i]); return nil }) // the callback never fails
 	return out, nil
 }
 
@@ -250,7 +250,7 @@ func (d *Driver) status(ctx context.Context, s *service) runtime.ServiceStatus {
 		Replicas:    make([]runtime.Replica, len(s.replicas)),
 		Labels:      extraLabels(l),
 	}
-	runtime.Parallel(len(s.replicas), func(i int) error {
+	_ = runtime.Parallel(len(s.replicas), func(i int) error { // the callback never fails
 		st.Replicas[i] = d.replica(ctx, s.replicas[i])
 		return nil
 	})

@@ -56,7 +56,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 	defer func() {
 		ctx, cancel := context.WithTimeout(cleanup, time.Minute)
 		defer cancel()
-		d.remove(ctx, id, false)
+		_ = d.remove(ctx, id, false) // best-effort cleanup; nothing useful to do on failure
 	}()
 
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -81,7 +81,7 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 		log.Info("task finished", "exit_code", res.ExitCode)
 		return res, nil
 	case err := <-waitErr:
-		d.client.ContainerKill(cleanup, id, "KILL")
+		_ = d.client.ContainerKill(cleanup, id, "KILL") // best-effort cleanup; nothing useful to do on failure
 		res := runtime.TaskResult{ExitCode: -1, LogTail: d.taskLogs(cleanup, id)}
 		if ctx.Err() != nil {
 			log.Info("task cancelled")
@@ -106,7 +106,7 @@ func (d *Driver) taskLogs(ctx context.Context, id string) string {
 	}
 	defer rc.Close()
 	tail := &runtime.TailBuffer{Max: runtime.TaskLogTailBytes}
-	stdcopy.StdCopy(tail, tail, rc)
+	_, _ = stdcopy.StdCopy(tail, tail, rc) // the reader went away; nothing left to report to
 	return tail.String()
 }
 
@@ -123,7 +123,7 @@ func (d *Driver) followTask(ctx context.Context, id string, out io.Writer) (wait
 			return
 		}
 		defer rc.Close()
-		stdcopy.StdCopy(out, out, rc)
+		_, _ = stdcopy.StdCopy(out, out, rc) // the reader went away; nothing left to report to
 	}()
 	return func() {
 		select {

@@ -88,7 +88,7 @@ func testEnvironmentIdempotent(t *testing.T, s *suite) {
 			t.Fatalf("EnsureEnvironment #%d: %v", i+1, err)
 		}
 	}
-	t.Cleanup(func() { s.d.DestroyEnvironment(context.Background(), name) })
+	t.Cleanup(func() { _ = s.d.DestroyEnvironment(context.Background(), name) }) // best-effort cleanup; nothing useful to do on failure
 	if envs := listEnvs(t, s); !slices.Contains(envs, name) {
 		t.Fatalf("ListEnvironments = %v, missing %s", envs, name)
 	}
@@ -173,7 +173,7 @@ func testNotFound(t *testing.T, s *suite) {
 
 func testWebLifecycle(t *testing.T, s *suite) {
 	env := s.env(t, "web")
-	spec := s.web(env, "catalog-api-r1", map[string]string{
+	spec := s.web(env, "catalog-api-r1", map[string]string{ //nolint:gosec // a fake credential in a test fixture
 		"GREETING":     "hello world",
 		"DATABASE_URL": "postgres://app:s3cr=t@db:5432/app?sslmode=disable",
 	})
@@ -649,11 +649,11 @@ func testGateway(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatalf("listen on the host address %s: %v", ip, err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { //nolint:gosec // a test server on loopback for the length of one test
 		fmt.Fprint(w, "hello from the host")
 	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(ln) }()     // returns when the listener is closed at shutdown
+	t.Cleanup(func() { _ = srv.Close() }) // best-effort cleanup; nothing useful to do on failure
 
 	// Hosts put a name in the replicas' /etc/hosts: here the host's.
 	web := s.web(env, "web", nil)

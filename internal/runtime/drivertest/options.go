@@ -90,7 +90,7 @@ func testInstallations(t *testing.T, s *suite) {
 	if err := a.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.DestroyEnvironment(context.Background(), env) })
+	t.Cleanup(func() { _ = a.DestroyEnvironment(context.Background(), env) }) // best-effort cleanup; nothing useful to do on failure
 	idle := s.web(env, "web", nil)
 	idle.Replicas = 0
 	if err := a.CreateService(ctx, idle); err != nil {

@@ -50,7 +50,7 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	}
 	made, err := d.client.AppsV1().Deployments(ns).Create(ctx, want, metav1.CreateOptions{})
 	if err != nil && secret != nil && !apierrors.IsAlreadyExists(err) {
-		d.deleteEnvSecret(context.WithoutCancel(ctx), ns, spec.Name)
+		_ = d.deleteEnvSecret(context.WithoutCancel(ctx), ns, spec.Name) // best-effort cleanup; nothing useful to do on failure
 	}
 	if apierrors.IsAlreadyExists(err) {
 		have, err := d.client.AppsV1().Deployments(ns).Get(ctx, spec.Name, metav1.GetOptions{})
@@ -164,9 +164,9 @@ func (d *Driver) deployment(ns string, spec runtime.ServiceSpec) *appsv1.Deploym
 	}
 	c.Env = append(c.Env, secretEnvVars(spec.Secrets, envSecretName(spec.Name))...)
 	if spec.Port > 0 {
-		c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: int32(spec.Port), Protocol: corev1.ProtocolTCP}}
+		c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: int32(spec.Port), Protocol: corev1.ProtocolTCP}} //nolint:gosec // ports are validated to 1..65535 by the manifest
 		if spec.Health.Path != "" {
-			get := &corev1.HTTPGetAction{Path: spec.Health.Path, Port: intstr.FromInt32(int32(spec.Port))}
+			get := &corev1.HTTPGetAction{Path: spec.Health.Path, Port: intstr.FromInt32(int32(spec.Port))} //nolint:gosec // ports are validated to 1..65535 by the manifest
 			period := seconds(spec.Health.Interval, time.Second)
 			timeout := seconds(spec.Health.Timeout, defaultProbeTimeout)
 			c.ReadinessProbe = &corev1.Probe{
@@ -181,7 +181,7 @@ func (d *Driver) deployment(ns string, spec runtime.ServiceSpec) *appsv1.Deploym
 			}
 		}
 	}
-	replicas := int32(spec.Replicas)
+	replicas := int32(spec.Replicas) //nolint:gosec // replica counts are validated to 0..100 by the manifest
 	history := int32(2)
 	selector := map[string]string{runtime.LabelService: spec.Name, runtime.LabelRole: spec.Role}
 	return &appsv1.Deployment{
@@ -233,7 +233,7 @@ func (d *Driver) ensureServices(ctx context.Context, ns string, spec runtime.Ser
 		}
 		if spec.Port > 0 {
 			svc.Spec.Ports = []corev1.ServicePort{{
-				Name: "http", Port: int32(spec.Port), TargetPort: intstr.FromInt32(int32(spec.Port)), Protocol: corev1.ProtocolTCP,
+				Name: "http", Port: int32(spec.Port), TargetPort: intstr.FromInt32(int32(spec.Port)), Protocol: corev1.ProtocolTCP, //nolint:gosec // ports are validated to 1..65535 by the manifest
 			}}
 			if n == spec.Name && d.cfg.NodeAddress != "" {
 				svc.Spec.Type = corev1.ServiceTypeNodePort // the edge router's target: ServiceAddr

@@ -223,7 +223,7 @@ func (d *Driver) taskLogs(ctx context.Context, ns, pod string) string {
 	}
 	defer rc.Close()
 	tail := &runtime.TailBuffer{Max: runtime.TaskLogTailBytes}
-	io.Copy(tail, rc)
+	_, _ = io.Copy(tail, rc) // the reader went away; nothing left to report to
 	return tail.String()
 }
 
@@ -246,7 +246,7 @@ func (d *Driver) followTask(ctx context.Context, ns, job string, out io.Writer) 
 							return
 						}
 						defer rc.Close()
-						io.Copy(out, rc)
+						_, _ = io.Copy(out, rc) // the reader went away; nothing left to report to
 						return
 					}
 				}

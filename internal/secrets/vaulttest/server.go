@@ -427,7 +427,7 @@ func stamp(t time.Time) string {
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(body)
+	_ = json.NewEncoder(w).Encode(body) // the reader went away; nothing left to report to
 }
 
 // writeErrors answers Vault's error shape {"errors": [...]}; a plain 404

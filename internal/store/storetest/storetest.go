@@ -26,7 +26,7 @@ func MustOpenSQLite(tb testing.TB) *store.Store {
 	if err != nil {
 		tb.Fatalf("open sqlite store: %v", err)
 	}
-	tb.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { _ = s.Close() }) // best-effort cleanup; nothing useful to do on failure
 	return s
 }
 
@@ -40,7 +40,7 @@ func MustOpenPostgres(tb testing.TB) *store.Store {
 	if err != nil {
 		tb.Fatalf("open postgres store: %v", err)
 	}
-	tb.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { _ = s.Close() }) // best-effort cleanup; nothing useful to do on failure
 	return s
 }
 
@@ -56,12 +56,12 @@ func NewTestDatabase(tb testing.TB, adminURL string) string {
 		tb.Fatal(err)
 	}
 	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
-		admin.Close()
+		_ = admin.Close() // best-effort cleanup; nothing useful to do on failure
 		tb.Fatalf("create test database: %v", err)
 	}
 	tb.Cleanup(func() {
-		admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
-		admin.Close()
+		_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) // best-effort cleanup; nothing useful to do on failure
+		_ = admin.Close()                                                      // best-effort cleanup; nothing useful to do on failure
 	})
 	u, err := url.Parse(adminURL)
 	if err != nil {
@@ -94,7 +94,7 @@ func MustOpenCountingSQLite(tb testing.TB) (*store.Store, *atomic.Int64) {
 	if err != nil {
 		tb.Fatalf("open sqlite store: %v", err)
 	}
-	tb.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { _ = s.Close() }) // best-effort cleanup; nothing useful to do on failure
 	return s, n
 }
 
