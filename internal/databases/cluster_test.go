@@ -147,7 +147,7 @@ func TestCluster_StartConnectStopRestartAdopt(t *testing.T) {
 
 	t.Run("FromAContainer", func(t *testing.T) {
 		if gw == "" {
-			t.Skip("no Docker bridge")
+			testenv.Missing(t, "the Docker bridge (docker0)", "start dockerd with its default bridge (scripts/test.sh does)")
 		}
 		admin := strings.Replace(c.AdminURL(), "127.0.0.1", gw, 1)
 		onHost := ""
