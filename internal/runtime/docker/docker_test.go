@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -150,4 +151,35 @@ func TestDriver_BridgeGatewayIsDocker0sAddress(t *testing.T) {
 		t.Fatalf("cannot listen on the bridge gateway %s: %v", gw, err)
 	}
 	ln.Close()
+}
+
+// TestDriver_DestroyEnvironmentDetachesWhatIsStillOnItsNetwork: a container
+// Spacepods did not make (or an endpoint Docker left behind) on an
+// environment's network does not keep the environment alive.
+func TestDriver_DestroyEnvironmentDetachesWhatIsStillOnItsNetwork(t *testing.T) {
+	d := newDriver(t)
+	image := testAppImage(t, d)
+	ctx := t.Context()
+	env := strings.ToLower("dt-foreign-" + rand.Text()[:8])
+	if err := d.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.DestroyEnvironment(context.Background(), env) })
+	nets, err := exec.Command("docker", "network", "ls", "-q", "--filter", "label="+runtime.LabelEnvironment+"="+env).Output()
+	if err != nil || len(strings.Fields(string(nets))) != 1 {
+		t.Fatalf("the environment's network: %q %v", nets, err)
+	}
+	net := strings.Fields(string(nets))[0]
+	out, err := exec.Command("docker", "run", "-d", "--network", net, image).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run on the environment's network: %v %s", err, out)
+	}
+	foreign := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", foreign).Run() })
+	if err := d.DestroyEnvironment(ctx, env); err != nil {
+		t.Fatalf("DestroyEnvironment with a foreign container on its network: %v", err)
+	}
+	if left, _ := exec.Command("docker", "network", "ls", "-q", "--filter", "id="+net).Output(); strings.TrimSpace(string(left)) != "" {
+		t.Fatalf("the environment's network %s is still there", net)
+	}
 }

@@ -109,6 +109,17 @@ func (d *Driver) DestroyEnvironment(ctx context.Context, env string) error {
 		return d.wrap(err, "list networks")
 	}
 	for _, n := range nets {
+		// Whatever is still attached goes with the environment: on a loaded
+		// daemon a removed container's endpoint can linger ("network has
+		// active endpoints"), and a container made by someone else has no
+		// business on an environment's network.
+		if ni, err := d.client.NetworkInspect(ctx, n.ID, network.InspectOptions{}); err == nil {
+			for id := range ni.Containers {
+				if err := d.client.NetworkDisconnect(ctx, n.ID, id, true); err != nil && !cerrdefs.IsNotFound(err) {
+					d.logger.Warn("disconnect from an environment's network", "env", env, "network", n.Name, "container", id, "err", err)
+				}
+			}
+		}
 		if err := d.client.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			return d.wrap(err, "remove network "+n.Name)
 		}
