@@ -31,13 +31,7 @@ func TestTaskSpec_Validate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := ok
 			tc.change(&spec)
-			err := spec.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("valid spec refused: %v", err)
-			case tc.want != "" && (spacepods.ErrorCode(err) != spacepods.EINVALID || !strings.Contains(spacepods.ErrorMessage(err), tc.want)):
-				t.Fatalf("error %v, want EINVALID containing %q", err, tc.want)
-			}
+			checkValidation(t, spec.Validate(), tc.want)
 		})
 	}
 }
@@ -93,13 +87,7 @@ func TestServiceSpec_Validate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := ok
 			tc.change(&spec)
-			err := spec.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("valid spec refused: %v", err)
-			case tc.want != "" && (spacepods.ErrorCode(err) != spacepods.EINVALID || !strings.Contains(spacepods.ErrorMessage(err), tc.want)):
-				t.Fatalf("error %v, want EINVALID containing %q", err, tc.want)
-			}
+			checkValidation(t, spec.Validate(), tc.want)
 		})
 	}
 }
@@ -116,5 +104,17 @@ func TestValidateReplicas(t *testing.T) {
 				t.Fatalf("ValidateReplicas(%d) = %v", tc.n, err)
 			}
 		})
+	}
+}
+
+// checkValidation: want "" means the spec is valid; else EINVALID whose
+// message contains want.
+func checkValidation(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("valid spec refused: %v", err)
+	case want != "" && (spacepods.ErrorCode(err) != spacepods.EINVALID || !strings.Contains(spacepods.ErrorMessage(err), want)):
+		t.Fatalf("error %v, want EINVALID containing %q", err, want)
 	}
 }
