@@ -19,6 +19,7 @@ find_pg_bin() {
 ensure_packages() {
   local want=()
   command -v dockerd >/dev/null 2>&1 || want+=(docker.io)
+  command -v docker-registry >/dev/null 2>&1 || want+=(docker-registry)
   find_pg_bin || want+=(postgresql)
   command -v psql >/dev/null 2>&1 || want+=(postgresql-client)
   if [ "${SPACEPODS_NEED_BROWSER:-0}" = 1 ]; then
