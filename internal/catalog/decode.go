@@ -19,11 +19,12 @@ import (
 
 // Keys of each mapping, in the order the reference documents them.
 var (
-	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests"}
+	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews"}
 	databaseKeys = []string{"engine", "seed", "snapshot"}
 	rolloutKeys  = []string{"stages", "replicas"}
 	workerKeys   = []string{"name", "command", "args"}
 	testsKeys    = []string{"image", "command", "args", "timeout"}
+	previewsKeys = []string{"when", "label", "ttl"}
 )
 
 // maxAliasDepth bounds alias resolution so that an alias inside its own
@@ -540,6 +541,8 @@ func (d *decoder) app(root val) *spacepods.App {
 			a.Workers = d.workers(field, v)
 		case "tests":
 			a.Tests = d.tests(field, v)
+		case "previews":
+			a.Previews = d.previews(field, v)
 		}
 	})
 	return a
@@ -727,6 +730,28 @@ func (d *decoder) tests(field string, v val) *spacepods.TestSuite {
 		}
 	})
 	return t
+}
+
+func (d *decoder) previews(field string, v val) *spacepods.Previews {
+	if v.kind == kNull {
+		return nil
+	}
+	m := d.expectMap(field, v, `previews: {when: label, label: preview}`)
+	if m == nil {
+		return nil
+	}
+	p := &spacepods.Previews{}
+	d.mapping(field, m, previewsKeys, func(key, f string, v val) {
+		switch key {
+		case "when":
+			p.When = d.str(f, v, "when: all")
+		case "label":
+			p.Label = d.str(f, v, "label: preview")
+		case "ttl":
+			p.TTL = d.duration(f, v, "ttl: 48h")
+		}
+	})
+	return p
 }
 
 // movedKeys hints, for a key found at the top level, where it belongs.

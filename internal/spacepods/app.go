@@ -29,6 +29,7 @@ type App struct {
 	Rollout      Rollout           `json:"rollout" yaml:"rollout"`
 	Workers      []Worker          `json:"workers,omitempty" yaml:"workers"`
 	Tests        *TestSuite        `json:"tests,omitempty" yaml:"tests"`
+	Previews     *Previews         `json:"previews,omitempty" yaml:"previews"`
 
 	// Command (and Migrate, workers' and tests' Command) is the whole
 	// process: it replaces the image's ENTRYPOINT and CMD. Args replace the
@@ -295,6 +296,18 @@ func (a *App) Validate() []FieldError {
 		emptyArg("tests.args", t.Args)
 		if _, err := TaskTimeout(t.Timeout); err != nil {
 			add("tests.timeout", "%v", err)
+		}
+	}
+	if p := a.Previews; p != nil {
+		switch p.When {
+		case "", PreviewAll, PreviewLabel, PreviewUnlessLabel, PreviewNever:
+		default:
+			add("previews.when", "%q is not a preview policy: write all (every pull request), label (only those labelled previews.label), unless-label (all but those labelled) or never", p.When)
+		}
+		if p.TTL != "" {
+			if d, err := time.ParseDuration(p.TTL); err != nil || d <= 0 {
+				add("previews.ttl", "%q is not a duration: write e.g. 48h", p.TTL)
+			}
 		}
 	}
 	return errs
