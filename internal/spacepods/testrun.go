@@ -103,9 +103,24 @@ type PRPod struct {
 	HeadSHA   string    `json:"head_sha"` // the head the pod was last made for
 	Build     int       `json:"build"`    // the PR app's build in the pod
 	Fork      bool      `json:"fork"`
+	OnDemand  bool      `json:"on_demand,omitempty"` // made by a /spacepods preview command, whatever the policy
 	WebURL    string    `json:"web_url"`
 	CommentID int64     `json:"comment_id,omitempty"`
-	State     string    `json:"state"` // waiting, deploying, testing, ready, failed, closed
+	State     string    `json:"state"` // see the PRPod* states
 	Detail    string    `json:"detail,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// States of a pull request's pod (PRPod.State).
+const (
+	PRPodWaiting   = "waiting"   // for a build of the head
+	PRPodDeploying = "deploying" // the pod is being made or updated
+	PRPodTesting   = "testing"   // the test suites run
+	PRPodReady     = "ready"     // up, tests passed
+	PRPodFailed    = "failed"    // no build, the pod failed, or tests failed (Detail says)
+	PRPodClosed    = "closed"    // destroyed: the PR closed, or /spacepods destroy
+)
+
+// Active reports whether the record stands for a pod that exists (or is
+// being made).
+func (p PRPod) Active() bool { return p.State != PRPodClosed && p.State != "" }

@@ -11,23 +11,23 @@ import (
 // The CI pods of pull requests (migration 012) and the build lookup by
 // commit that finds a pull request head's build.
 
-const prPodCols = `repo, number, app, env, head_sha, build, fork, web_url, comment_id, state, detail, updated_at`
+const prPodCols = `repo, number, app, env, head_sha, build, fork, on_demand, web_url, comment_id, state, detail, updated_at`
 
 func scanPRPod(row scanner) (spacepods.PRPod, error) {
 	var p spacepods.PRPod
-	var fork int
+	var fork, onDemand int
 	var at int64
-	err := row.Scan(&p.Repo, &p.Number, &p.App, &p.Env, &p.HeadSHA, &p.Build, &fork, &p.WebURL, &p.CommentID, &p.State, &p.Detail, &at)
-	p.Fork, p.UpdatedAt = fork != 0, fromMicros(at)
+	err := row.Scan(&p.Repo, &p.Number, &p.App, &p.Env, &p.HeadSHA, &p.Build, &fork, &onDemand, &p.WebURL, &p.CommentID, &p.State, &p.Detail, &at)
+	p.Fork, p.OnDemand, p.UpdatedAt = fork != 0, onDemand != 0, fromMicros(at)
 	return p, err
 }
 
 // PutPRPod inserts or replaces what is known of a pull request's pod.
 func (s *Store) PutPRPod(ctx context.Context, p spacepods.PRPod) error {
 	defer s.changes.Signal(p.Env)
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO pr_pods (`+prPodCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-		ON CONFLICT (repo, number, app) DO UPDATE SET env = $4, head_sha = $5, build = $6, fork = $7, web_url = $8, comment_id = $9, state = $10, detail = $11, updated_at = $12`),
-		p.Repo, p.Number, p.App, p.Env, p.HeadSHA, p.Build, boolInt(p.Fork), p.WebURL, p.CommentID, p.State, p.Detail, micros(s.Now()))
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO pr_pods (`+prPodCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (repo, number, app) DO UPDATE SET env = $4, head_sha = $5, build = $6, fork = $7, on_demand = $8, web_url = $9, comment_id = $10, state = $11, detail = $12, updated_at = $13`),
+		p.Repo, p.Number, p.App, p.Env, p.HeadSHA, p.Build, boolInt(p.Fork), boolInt(p.OnDemand), p.WebURL, p.CommentID, p.State, p.Detail, micros(s.Now()))
 	return s.wrap(err)
 }
 

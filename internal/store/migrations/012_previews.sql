@@ -37,6 +37,7 @@ CREATE TABLE pr_pods (
     head_sha   TEXT NOT NULL DEFAULT '',
     build      INTEGER NOT NULL DEFAULT 0,
     fork       INTEGER NOT NULL DEFAULT 0,
+    on_demand  INTEGER NOT NULL DEFAULT 0,
     web_url    TEXT NOT NULL DEFAULT '',
     comment_id BIGINT NOT NULL DEFAULT 0,
     state      TEXT NOT NULL,
