@@ -64,26 +64,26 @@ func (h *Handler) sync(ctx context.Context, pr forge.PullRequest, app spacepods.
 	if ctx.Err() != nil {
 		return
 	}
+	// The comment is written before the final status: whoever sees the
+	// status finds the comment up to date.
+	state, desc, target := spacepods.PRPodReady, "", h.podURL(name)
+	var final forge.StatusState
 	switch {
 	case spacepods.ErrorCode(err) == spacepods.EINVALID && len(runs) == 0:
 		// No suite declared: nothing to gate on.
-		h.status(ctx, pr, testsCtx, forge.StatusSuccess, "no tests declared (add tests: to the manifest)", h.podURL(name))
-		h.save(ctx, &rec, spacepods.PRPodReady, "no tests declared"+noteSuffix(notes))
+		final, desc = forge.StatusSuccess, "no tests declared (add tests: to the manifest)"
 	case err != nil:
-		h.status(ctx, pr, testsCtx, forge.StatusError, trim("tests did not run: "+spacepods.ErrorMessage(err)), h.podURL(name))
-		h.save(ctx, &rec, spacepods.PRPodFailed, "tests did not run: "+spacepods.ErrorMessage(err))
+		state, final, desc = spacepods.PRPodFailed, forge.StatusError, "tests did not run: "+spacepods.ErrorMessage(err)
 	default:
 		ok, line := gatekeeper.Summary(runs)
-		target := h.testURL(runs, ok)
-		if ok {
-			h.status(ctx, pr, testsCtx, forge.StatusSuccess, "tests "+line, target)
-			h.save(ctx, &rec, spacepods.PRPodReady, "tests "+line+noteSuffix(notes))
-		} else {
-			h.status(ctx, pr, testsCtx, forge.StatusFailure, trim("tests "+line), target)
-			h.save(ctx, &rec, spacepods.PRPodFailed, "tests "+line+noteSuffix(notes))
+		target, desc, final = h.testURL(runs, ok), "tests "+line, forge.StatusSuccess
+		if !ok {
+			state, final = spacepods.PRPodFailed, forge.StatusFailure
 		}
 	}
+	h.save(ctx, &rec, state, desc+noteSuffix(notes))
 	h.writeComment(ctx, pr.Repo, pr.Number)
+	h.status(ctx, pr, testsCtx, final, desc, target)
 }
 
 // contexts are the status contexts of app: spacepods/pod and
@@ -107,9 +107,9 @@ func noteSuffix(notes []string) string {
 // fail records a failure before the tests could run: both statuses fail.
 func (h *Handler) fail(ctx context.Context, pr forge.PullRequest, rec *spacepods.PRPod, podCtx, testsCtx, why, target string) {
 	h.save(ctx, rec, spacepods.PRPodFailed, why)
-	h.status(ctx, pr, podCtx, forge.StatusFailure, trim(why), target)
-	h.status(ctx, pr, testsCtx, forge.StatusFailure, "not run: the pod is not up", target)
 	h.writeComment(ctx, pr.Repo, pr.Number)
+	h.status(ctx, pr, podCtx, forge.StatusFailure, why, target)
+	h.status(ctx, pr, testsCtx, forge.StatusFailure, "not run: the pod is not up", target)
 }
 
 // waitBuild returns the build recorded for the head, asking the Builder

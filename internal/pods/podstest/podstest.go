@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
@@ -65,6 +66,10 @@ type Config struct {
 	// WrapStore, when set, wraps the store each deploy engine uses (a
 	// test's way to make it fail).
 	WrapStore func(deploy.Store) deploy.Store
+	// Secrets, when set, gives the stack custom config with this secret
+	// store (Stack.Config): releases then carry the apps' custom vars and
+	// secret references, resolved by the Docker driver at container start.
+	Secrets config.SecretStore
 }
 
 // Stack is a running control plane.
@@ -81,6 +86,7 @@ type Stack struct {
 	RouterInternal string
 	Databases      *databases.Manager
 	Pods           *pods.Service
+	Config         *config.Service // nil unless Config.Secrets is set
 	Logger         *slog.Logger
 	SHA            string // git SHA the example images were built from
 
@@ -145,7 +151,12 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 			return nil, err
 		}
 	}
-	if s.Driver, err = docker.New(cfg.Logger.With("component", "docker")); err != nil {
+	var dopts []docker.Option
+	if cfg.Secrets != nil {
+		s.Config = &config.Service{Store: s.Store, Secrets: cfg.Secrets}
+		dopts = append(dopts, docker.WithSecrets(s.Config))
+	}
+	if s.Driver, err = docker.New(cfg.Logger.With("component", "docker"), dopts...); err != nil {
 		return nil, err
 	}
 	if err := s.startRouter(); err != nil {
@@ -205,7 +216,7 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 	e := &deploy.Engine{
 		Store: st, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
 		Databases: s.provider, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
-		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"),
+		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"), Config: s.Config,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := e.Start(ctx); err != nil {
@@ -280,6 +291,16 @@ func (s *Stack) EnvName(prefix string) string {
 	s.envs = append(s.envs, name)
 	s.mu.Unlock()
 	return name
+}
+
+// Track remembers an environment made under a name the stack did not hand
+// out (a pull request's pod, say), for DestroyAll and LeaksOf.
+func (s *Stack) Track(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.envs, name) {
+		s.envs = append(s.envs, name)
+	}
 }
 
 // Envs returns the environment names this stack handed out.
