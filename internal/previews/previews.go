@@ -66,7 +66,7 @@ type Handler struct {
 
 	mu      sync.Mutex
 	base    context.Context
-	jobs    map[string]*job       // repo#n/app → running job
+	jobs    map[string]*job        // repo#n/app → running job
 	prLocks map[string]*sync.Mutex // repo#n → serializes comment writes
 	wg      sync.WaitGroup
 }
@@ -400,4 +400,3 @@ func short(sha string) string {
 	}
 	return sha
 }
-

@@ -17,6 +17,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -32,8 +33,9 @@ type Server struct {
 	// which, and what the operator must do next; nil when the secret store
 	// has no master key (vault).
 	RotateKey func(ctx context.Context) (spacepods.KeyRotation, error)
-	Pods      *pods.Service  // nil with --runtime none
-	Deploys   *deploy.Engine // nil with --runtime none
+	Pods      *pods.Service       // nil with --runtime none
+	Deploys   *deploy.Engine      // nil with --runtime none
+	Tests     *gatekeeper.Service // Gatekeeper test runs; nil with --runtime none
 	Store     *store.Store
 	Logger    *slog.Logger
 	Version   string

@@ -117,6 +117,7 @@ var sampleBodies = map[string]any{
 	"POST /api/v1/pods/plan":                map[string]any{"name": "demo", "apps": []string{"web"}},
 	"POST /api/v1/pods":                     map[string]any{"name": "demo", "apps": []string{"web"}},
 	"POST /api/v1/pods/{name}/update":       map[string]any{},
+	"POST /api/v1/envs/{env}/tests":         map[string]any{"app": "web"},
 	"POST /api/v1/pods/{name}/extend":       map[string]any{"ttl": "1h"},
 	"POST /api/v1/environments":             map[string]any{"name": "qa"},
 	"POST /api/v1/deploys":                  map[string]any{"env": "qa", "app": "web", "build": 1},

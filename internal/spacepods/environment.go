@@ -38,7 +38,7 @@ type Environment struct {
 	// environment's releases (the pods of fork pull requests).
 	NoSecrets bool      `json:"no_secrets,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // EnvApp is one app running (or to run) in an environment.
