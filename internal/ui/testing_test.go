@@ -18,6 +18,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/secrets/secretstest"
@@ -94,6 +95,7 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 		f.pods = &pods.Service{Store: st, Catalog: cat, Engine: engine, Driver: logDriver{}, Logger: quiet}
 		cfg.Pods = f.pods
 		cfg.Deploys = engine
+		cfg.Tests = &gatekeeper.Service{Store: st, Catalog: cat, Logger: quiet}
 		f.seedEnvironments()
 	}
 	f.ui = ui.New(cfg)

@@ -30,6 +30,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -47,9 +48,10 @@ var staticFS embed.FS
 type Config struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
-	Config  *config.Service // nil: the app page's env vars editor says so
-	Pods    *pods.Service   // nil with --runtime none: pod, deploy and environment pages say so
-	Deploys *deploy.Engine  // nil with --runtime none
+	Config  *config.Service     // nil: the app page's env vars editor says so
+	Pods    *pods.Service       // nil with --runtime none: pod, deploy and environment pages say so
+	Deploys *deploy.Engine      // nil with --runtime none
+	Tests   *gatekeeper.Service // Gatekeeper test runs; nil: the pod page shows none
 	Store   *store.Store
 	Logger  *slog.Logger
 	Version string
@@ -182,6 +184,8 @@ func (u *UI) routes() []route {
 		{"POST", "/pods/{name}/update", d, u.updatePod},
 		{"POST", "/pods/{name}/destroy", d, u.destroyPod},
 		{"GET", "/logs/{env}/{app}", d, u.logsPage}, // logs often carry connection strings
+
+		{"GET", "/tests/{id}", v, u.testPage},
 
 		{"GET", "/deploys", v, u.deploysPage},
 		{"GET", "/deploys/{id}", v, u.deployPage},
