@@ -399,6 +399,13 @@ func (s *Stack) RecordBuild(ctx context.Context, app string, number int, branch 
 	return err
 }
 
+// RecordBuildAt records build number of app at commit sha on branch, with
+// the example image of build 1 (a pull request's build, say).
+func (s *Stack) RecordBuildAt(ctx context.Context, app string, number int, sha, branch string) error {
+	_, err := s.Catalog.RecordBuild(ctx, spacepods.Build{App: app, Number: number, GitSHA: sha, Branch: branch, Image: Image(app, BuildNormal)})
+	return err
+}
+
 // AddBuild builds (or re-tags) the example image of app as number in mode
 // ("" = normal) and records it on FeatureBranch.
 func (s *Stack) AddBuild(ctx context.Context, app string, number int, mode string) error {
