@@ -388,7 +388,7 @@ rollout:
 	_, err := ParseManifest([]byte(yaml))
 	want := `line 3: kind: "webb" is not a kind: write web (serves HTTP) or worker (does not)
 line 4: port: expected a whole number, found the string "8080": write port: 8080 (without quotes)
-line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests
+line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews
 line 6: env.LOG_LEVEL: expected text, found the number 3: env values are strings, quote it: LOG_LEVEL: "3"
 line 8: rollout.stages: the last stage must be 100, e.g. [25, 50, 100]
 line 8: rollout.stages[1]: stages are rising percentages ending at 100, e.g. [25, 50, 100]`
