@@ -1,7 +1,7 @@
 package previews
 
 import (
-	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -119,7 +119,7 @@ func PodName(prefix string, number int, app string) string {
 	if len(name) <= spacepods.MaxNameLen {
 		return name
 	}
-	sum := sha1.Sum([]byte(name))
+	sum := sha256.Sum256([]byte(name))
 	h := hex.EncodeToString(sum[:])[:6]
 	keep := spacepods.MaxNameLen - len(h) - 1
 	return strings.TrimRight(name[:keep], "-") + "-" + h
