@@ -321,6 +321,64 @@ func TestPRPods(t *testing.T) {
 		r.waitDestroyed(name)
 	})
 
+	t.Run("waits for the build, pins another repo's PR build", func(t *testing.T) {
+		r.t = t
+		r.f.AddRepo("acme/pricing-api")
+		pricingHead := sha()
+		if _, err := r.s.Catalog.RecordBuild(context.Background(), spacepods.Build{App: "pricing-api", Number: 77, GitSHA: pricingHead, Branch: "feature/cheaper", PR: 21, Image: podstest.Image("pricing-api", podstest.BuildNormal)}); err != nil {
+			t.Fatal(err)
+		}
+		r.f.SetPR(forge.PullRequest{Repo: "acme/pricing-api", Number: 21, Author: "alice", HeadSHA: pricingHead})
+		head := sha()
+		p := r.pr(16, head, func(p *forge.PullRequest) { p.Body = "Shows the new prices.\n\nSpacepods-With: pricing-api#21\n" })
+		r.event("opened", p)
+		st, err := r.f.WaitStatus(podstest.Context(t, time.Minute), repo, head, previews.ContextPod, forge.StatusPending)
+		if err != nil || !strings.Contains(st.Description, "waiting for a build of "+head[:7]) {
+			t.Fatalf("while no build is recorded: %+v %v", st, err)
+		}
+		b := r.record(head, 16) // CI records it after the event
+		if st := r.waitStatus(p, previews.ContextTests, forge.StatusSuccess, forge.StatusFailure, forge.StatusError); st.State != forge.StatusSuccess {
+			t.Fatalf("tests: %+v", st)
+		}
+		name := previews.PodName(r.prefix, 16, "catalog-api")
+		for app, want := range map[string]int{"catalog-api": b, "pricing-api": 77} {
+			if ea, err := r.s.Store.GetEnvApp(context.Background(), name, app); err != nil || ea.Build != want {
+				t.Fatalf("%s runs %+v %v, want build %d", app, ea, err, want)
+			}
+		}
+		if c := r.f.Comments(repo, 16); len(c) != 1 || !strings.Contains(c[0].Body, "pricing-api build 77 from acme/pricing-api#21") {
+			t.Fatalf("comment %+v", c)
+		}
+		r.event("closed", p)
+		r.waitDestroyed(name)
+	})
+
+	t.Run("no build within the timeout", func(t *testing.T) {
+		r.t = t
+		ctx, cancel := context.WithCancel(context.Background())
+		h := &previews.Handler{Forge: r.f, Store: r.s.Store, Catalog: r.s.Catalog, Pods: r.s.Pods, Tests: r.tests, BaseURL: base, Prefix: r.prefix + "b",
+			BuildTimeout: 300 * time.Millisecond, Poll: 50 * time.Millisecond, Logger: r.s.Logger}
+		if err := h.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); h.Wait() })
+		head := sha()
+		p := r.pr(17, head, nil)
+		if _, err := h.HandleEvent(context.Background(), forge.Event{Kind: forge.EventPullRequest, Action: "opened", Repo: repo, PR: &p}); err != nil {
+			t.Fatal(err)
+		}
+		st := r.waitStatus(p, previews.ContextPod, forge.StatusFailure)
+		if !strings.Contains(st.Description, "no build of catalog-api at "+head[:7]) {
+			t.Fatalf("pod status %+v", st)
+		}
+		if tst, _ := r.f.Latest(repo, head, previews.ContextTests); tst.State != forge.StatusFailure {
+			t.Fatalf("tests status %+v", tst)
+		}
+		if _, err := r.s.Store.GetEnvironment(context.Background(), previews.PodName(r.prefix+"b", 17, "catalog-api")); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+			t.Fatalf("a pod without a build: %v", err)
+		}
+	})
+
 	t.Run("label-filtered, commands", func(t *testing.T) {
 		r.t = t
 		name := previews.PodName(r.prefix, 14, "catalog-api")
