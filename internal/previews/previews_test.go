@@ -379,6 +379,30 @@ func TestPRPods(t *testing.T) {
 		}
 	})
 
+	t.Run("a restart resumes what was cut short", func(t *testing.T) {
+		r.t = t
+		head := sha()
+		p := r.pr(18, head, nil)
+		// What a handler killed while it waited for the build left.
+		if err := r.s.Store.PutPRPod(context.Background(), spacepods.PRPod{Repo: repo, Number: 18, App: "catalog-api", Env: previews.PodName(r.prefix+"c", 18, "catalog-api"),
+			HeadSHA: head, WebURL: p.WebURL, State: spacepods.PRPodWaiting}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		h := &previews.Handler{Forge: r.f, Store: r.s.Store, Catalog: r.s.Catalog, Pods: r.s.Pods, Tests: r.tests, BaseURL: base, Prefix: r.prefix + "c",
+			BuildTimeout: 200 * time.Millisecond, Poll: 50 * time.Millisecond, Logger: r.s.Logger}
+		t.Cleanup(func() { cancel(); h.Wait() })
+		if err := h.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.waitStatus(p, previews.ContextPod, forge.StatusFailure); !strings.Contains(st.Description, "no build of catalog-api") {
+			t.Fatalf("resumed job's status %+v", st)
+		}
+		if rec, err := r.s.Store.GetPRPod(context.Background(), repo, 18, "catalog-api"); err != nil || rec.State != spacepods.PRPodFailed {
+			t.Fatalf("record %+v %v", rec, err)
+		}
+	})
+
 	t.Run("label-filtered, commands", func(t *testing.T) {
 		r.t = t
 		name := previews.PodName(r.prefix, 14, "catalog-api")
