@@ -210,9 +210,21 @@ func (h *Handler) deploy(ctx context.Context, name string, app spacepods.App, pr
 		return err
 	}
 	apps := append([]string{app.Name}, extra...)
+	ttl := ""
+	if app.Previews != nil {
+		ttl = app.Previews.TTL
+	}
 	if err == nil && sameApps(env.Apps, apps) {
 		if _, err := h.Pods.Update(actx, name, builds); err != nil {
 			return err
+		}
+		// A push keeps the pod for another TTL from now.
+		if ttl == "" {
+			d, _ := h.Pods.ParseTTL("")
+			ttl = d.String()
+		}
+		if _, err := h.Pods.Extend(actx, name, ttl); err != nil {
+			h.Logger.Warn("extend the pull request's pod", "pod", name, "err", err)
 		}
 	} else {
 		if err == nil {
@@ -223,10 +235,6 @@ func (h *Handler) deploy(ctx context.Context, name string, app spacepods.App, pr
 			if err := h.waitGone(ctx, name); err != nil {
 				return err
 			}
-		}
-		ttl := ""
-		if app.Previews != nil {
-			ttl = app.Previews.TTL
 		}
 		if _, _, err := h.Pods.Create(actx, spacepods.CreatePodRequest{Name: name, Apps: apps, Builds: builds, TTL: ttl, PRURL: pr.WebURL, NoSecrets: fork}); err != nil {
 			return err

@@ -200,6 +200,9 @@ func TestPRPods(t *testing.T) {
 		if err != nil || ea.Build != b2 {
 			t.Fatalf("pod runs %+v, want build %d", ea, b2)
 		}
+		if env2, err := r.s.Store.GetEnvironment(context.Background(), name); err != nil || !env2.ExpiresAt.After(*env.ExpiresAt) {
+			t.Fatalf("the push did not extend the pod's TTL: %v → %+v %v", env.ExpiresAt, env2.ExpiresAt, err)
+		}
 		cs2 := r.f.Comments(repo, 11)
 		if len(cs2) != 1 || cs2[0].ID != cs[0].ID || cs2[0].Writes <= cs[0].Writes || !strings.Contains(cs2[0].Body, fmt.Sprintf("%d (`%s`", b2, head2[:7])) {
 			t.Fatalf("comment not edited in place: %+v (was %+v)", cs2, cs)
