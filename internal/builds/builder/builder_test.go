@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/builds/builder"
+	"github.com/spacepods/spacepods/internal/builds/builder/buildertest"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 func TestBuilder_BuildsPushesAndRecordsTheCommitThenFetchesIntoTheCache(t *testing.T) {
 	f := newFixture(t)
-	repo := newGitRepo(t)
-	sha1 := repo.helloApp("first version")
+	repo := buildertest.NewRepo(t)
+	sha1 := repo.HelloApp("first version")
 	f.app("shop", spacepods.BuildSource{Git: repo.URL()})
 	b := f.builder(1, true)
 
@@ -56,9 +57,9 @@ func TestBuilder_BuildsPushesAndRecordsTheCommitThenFetchesIntoTheCache(t *testi
 
 	// A second commit on a branch, built by branch name: a fetch into the
 	// cached clone, not a clone.
-	repo.git("checkout", "-q", "-b", "feature/x")
-	repo.write(map[string][]byte{"README.md": []byte("second\n")})
-	sha2 := repo.commit("second version\n\nwith a body")
+	repo.Git("checkout", "-q", "-b", "feature/x")
+	repo.Write(map[string][]byte{"README.md": []byte("second\n")})
+	sha2 := repo.Commit("second version\n\nwith a body")
 	job2, err := b.Run(ctxAs("bob"), "shop", spacepods.RunBuildRequest{Ref: "feature/x"})
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +83,9 @@ func TestBuilder_BuildsPushesAndRecordsTheCommitThenFetchesIntoTheCache(t *testi
 
 func TestBuilder_BrokenDockerfileFailsWithDockersErrorAndRecordsNoBuild(t *testing.T) {
 	f := newFixture(t)
-	repo := newGitRepo(t)
-	repo.write(map[string][]byte{"Dockerfile": []byte("FROM scratch\nCOPY does-not-exist /x\n")})
-	repo.commit("broken")
+	repo := buildertest.NewRepo(t)
+	repo.Write(map[string][]byte{"Dockerfile": []byte("FROM scratch\nCOPY does-not-exist /x\n")})
+	repo.Commit("broken")
 	f.app("broken", spacepods.BuildSource{Git: repo.URL()})
 	b := f.builder(1, true)
 	job, err := b.Run(ctxAs("ann"), "broken", spacepods.RunBuildRequest{Ref: "main"})
@@ -105,13 +106,13 @@ func TestBuilder_BrokenDockerfileFailsWithDockersErrorAndRecordsNoBuild(t *testi
 
 func TestBuilder_BadRefOrMissingDockerfileFailsWithWhatToDo(t *testing.T) {
 	f := newFixture(t)
-	repo := newGitRepo(t)
-	repo.helloApp("v1")
+	repo := buildertest.NewRepo(t)
+	repo.HelloApp("v1")
 	f.app("shop", spacepods.BuildSource{Git: repo.URL()})
 	f.app("nodockerfile", spacepods.BuildSource{Git: repo.URL(), Dockerfile: "deploy/Dockerfile"})
 	b := f.builder(1, true)
 	for _, tc := range []struct{ app, ref, want string }{
-		{"shop", "nope", `ref "nope" is not a branch, tag or commit of file://` + repo.dir + `: its branches are main`},
+		{"shop", "nope", `ref "nope" is not a branch, tag or commit of file://` + repo.Dir + `: its branches are main`},
 		{"shop", "deadbeef", `ref "deadbeef" is not a branch, tag or commit`},
 		{"nodockerfile", "", `there is no deploy/Dockerfile in commit`},
 	} {
@@ -144,8 +145,8 @@ func TestBuilder_BadRefOrMissingDockerfileFailsWithWhatToDo(t *testing.T) {
 
 func TestBuilder_QueueRunsOneJobAtATimeInOrder(t *testing.T) {
 	f := newFixture(t)
-	repo := newGitRepo(t)
-	repo.helloApp("v1")
+	repo := buildertest.NewRepo(t)
+	repo.HelloApp("v1")
 	f.app("shop", spacepods.BuildSource{Git: repo.URL()})
 	b := f.builder(0, false) // 0 = the default, 1
 	var ids []int64
@@ -179,8 +180,8 @@ func TestBuilder_QueueRunsOneJobAtATimeInOrder(t *testing.T) {
 
 func TestBuilder_InterruptedJobFailsAtStartAndQueuedOnesRun(t *testing.T) {
 	f := newFixture(t)
-	repo := newGitRepo(t)
-	repo.helloApp("v1")
+	repo := buildertest.NewRepo(t)
+	repo.HelloApp("v1")
 	f.app("shop", spacepods.BuildSource{Git: repo.URL()})
 	ctx := ctxAs("ann")
 	// A server that died mid-build left one job running and one queued.
@@ -201,8 +202,8 @@ func TestBuilder_InterruptedJobFailsAtStartAndQueuedOnesRun(t *testing.T) {
 
 func TestBuilder_FollowLogStreamsFromQueuedToTheEnd(t *testing.T) {
 	f := newFixture(t)
-	repo := newGitRepo(t)
-	repo.helloApp("v1")
+	repo := buildertest.NewRepo(t)
+	repo.HelloApp("v1")
 	f.app("shop", spacepods.BuildSource{Git: repo.URL()})
 	b := f.builder(1, false)
 	job, err := b.Run(ctxAs("ann"), "shop", spacepods.RunBuildRequest{})
@@ -239,8 +240,8 @@ func TestBuilder_FollowLogStreamsFromQueuedToTheEnd(t *testing.T) {
 
 func TestBuilder_CancelQueuedJob(t *testing.T) {
 	f := newFixture(t)
-	repo := newGitRepo(t)
-	repo.helloApp("v1")
+	repo := buildertest.NewRepo(t)
+	repo.HelloApp("v1")
 	f.app("shop", spacepods.BuildSource{Git: repo.URL()})
 	b := f.builder(1, false)
 	job, _ := b.Run(ctxAs("ann"), "shop", spacepods.RunBuildRequest{})

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,77 +22,6 @@ import (
 
 func ctxAs(name string) context.Context {
 	return spacepods.WithActor(context.Background(), &spacepods.Token{Name: name, Role: spacepods.RoleDeveloper})
-}
-
-// gitRepo is a git repository the test makes with the git CLI, served to
-// the builder over file://.
-type gitRepo struct {
-	t   testing.TB
-	dir string
-}
-
-func newGitRepo(t testing.TB) *gitRepo {
-	t.Helper()
-	testenv.RequireBinary(t, "git")
-	r := &gitRepo{t: t, dir: t.TempDir()}
-	r.git("init", "-q", "-b", "main")
-	return r
-}
-
-func (r *gitRepo) URL() string { return "file://" + r.dir }
-
-func (r *gitRepo) git(args ...string) string {
-	r.t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = r.dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ann Author", "GIT_AUTHOR_EMAIL=ann@example.com",
-		"GIT_COMMITTER_NAME=Ann Author", "GIT_COMMITTER_EMAIL=ann@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+r.dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// write writes files (path → content; an "x:" prefix makes it executable).
-func (r *gitRepo) write(files map[string][]byte) {
-	r.t.Helper()
-	for name, content := range files {
-		mode := os.FileMode(0o644)
-		if rest, ok := strings.CutPrefix(name, "x:"); ok {
-			name, mode = rest, 0o755
-		}
-		p := filepath.Join(r.dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(p, content, mode); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-}
-
-// commit commits everything and returns the commit's SHA.
-func (r *gitRepo) commit(message string) string {
-	r.t.Helper()
-	r.git("add", "-A")
-	r.git("commit", "-q", "-m", message)
-	return r.git("rev-parse", "HEAD")
-}
-
-// helloApp writes a Dockerfile that builds FROM scratch from a static Go
-// binary (no public registry is reachable here) and commits it.
-func (r *gitRepo) helloApp(message string) string {
-	r.t.Helper()
-	r.write(map[string][]byte{
-		"Dockerfile":    []byte("FROM scratch\nCOPY hello /hello\nENTRYPOINT [\"/hello\"]\n"),
-		"x:hello":       testenv.GoBinary(r.t, "./testdata/hello"),
-		"README.md":     []byte(message + "\n"),
-		".gitignore":    []byte("*.tmp\n"),
-		"notes/a.txt":   []byte("left out by .dockerignore\n"),
-		".dockerignore": []byte("notes\nREADME.md\n"),
-	})
-	return r.commit(message)
 }
 
 // fixture is a builder over a real store, Docker Engine and registry.
