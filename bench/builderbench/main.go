@@ -115,15 +115,18 @@ func main() {
 		}
 		return j.FinishedAt.Sub(*j.StartedAt)
 	}
-	// The baseline builds the same commit's files, from a plain directory.
+	// The baseline builds the same files (Dockerfile, binary, a fresh
+	// payload of the same size) from a plain directory. It commits nothing,
+	// so that every builder run fetches exactly one new commit.
 	baselineRun := func(i int) time.Duration {
 		dir := filepath.Join(base, fmt.Sprintf("plain-%d", i))
 		check(os.MkdirAll(dir, 0o755))
-		for _, f := range []string{"Dockerfile", "hello", "payload"} {
+		for _, f := range []string{"Dockerfile", "hello"} {
 			data, err := os.ReadFile(filepath.Join(repo, f))
 			check(err)
 			check(os.WriteFile(filepath.Join(dir, f), data, 0o755))
 		}
+		check(os.WriteFile(filepath.Join(dir, "payload"), randomBytes(*payload), 0o644))
 		tag := fmt.Sprintf("%s/%s:plain-%d", *regHost, repoName, i)
 		env := append(os.Environ(), "DOCKER_BUILDKIT=0") // the Engine's builder, as the API's
 		start := time.Now()
@@ -137,14 +140,12 @@ func main() {
 	for i := 0; i <= *runs; i++ {
 		var bd, pd time.Duration
 		if i%2 == 0 {
-			commit(2*i + 1)
+			commit(i + 1)
 			bd = builderRun()
-			commit(2*i + 2)
 			pd = baselineRun(i)
 		} else {
-			commit(2*i + 1)
 			pd = baselineRun(i)
-			commit(2*i + 2)
+			commit(i + 1)
 			bd = builderRun()
 		}
 		label := fmt.Sprint(i)

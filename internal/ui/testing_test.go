@@ -60,6 +60,13 @@ var admin = spacepods.WithActor(context.Background(), &spacepods.Token{Name: "se
 // started with --runtime none.
 func newFixture(t *testing.T, withRuntime bool) *fixture {
 	t.Helper()
+	return newFixtureWith(t, withRuntime, nil)
+}
+
+// newFixtureWith is newFixture with a last say on the UI's Config (e.g. a
+// built-in builder over the fixture's store).
+func newFixtureWith(t *testing.T, withRuntime bool, configure func(*ui.Config)) *fixture {
+	t.Helper()
 	st, queries := storetest.MustOpenCountingSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
@@ -95,6 +102,9 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 		cfg.Pods = f.pods
 		cfg.Deploys = engine
 		f.seedEnvironments()
+	}
+	if configure != nil {
+		configure(&cfg)
 	}
 	f.ui = ui.New(cfg)
 	f.ts = httptest.NewServer(f.ui)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
@@ -50,6 +51,9 @@ type Config struct {
 	Config  *config.Service // nil: the app page's env vars editor says so
 	Pods    *pods.Service   // nil with --runtime none: pod, deploy and environment pages say so
 	Deploys *deploy.Engine  // nil with --runtime none
+	// Builder is the built-in builder; nil when the server has none (the
+	// app page then shows no build jobs).
+	Builder *builder.Builder
 	Store   *store.Store
 	Logger  *slog.Logger
 	Version string
@@ -173,6 +177,8 @@ func (u *UI) routes() []route {
 		{"POST", "/apps/{name}/config", d, u.setConfig},
 		{"POST", "/apps/{name}/config/unset", d, u.unsetConfig},
 		{"POST", "/apps/{name}/config/reveal", a, u.revealConfig},
+		{"POST", "/apps/{name}/builds/run", d, u.runBuild},
+		{"GET", "/builds/jobs/{id}", v, u.buildJobPage},
 
 		{"GET", "/pods", v, u.podsPage},
 		{"GET", "/pods/new", v, u.newPodPage},
@@ -200,6 +206,7 @@ func (u *UI) routes() []route {
 		{"GET", "/ui/events/env/{name}", v, u.envEvents},
 		{"GET", "/ui/events/deploys/{id}", v, u.deployEvents},
 		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
+		{"GET", "/ui/events/build-jobs/{id}", d, u.buildJobEvents}, // build output: developers and admins
 	}
 }
 
@@ -302,6 +309,7 @@ func (u *UI) newView(r *http.Request, title, nav string, data any) view {
 // no one can make the page say arbitrary words through a link).
 var flashes = map[string]string{
 	"extended":     "Expiry extended.",
+	"build":        "Build queued: its log shows below as it runs.",
 	"updating":     "Update started: running apps are wiped and redeployed. Progress shows below.",
 	"destroy":      "Destroy started. Progress shows below.",
 	"created":      "Environment created.",
