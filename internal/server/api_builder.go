@@ -119,7 +119,7 @@ func (s *Server) buildJobLog(w http.ResponseWriter, r *http.Request) error {
 	streams.LiftDeadlines(w)
 	w.WriteHeader(http.StatusOK)
 	fw := flushWriter{w}
-	_, _ = fw.Write(nil) // send the headers now: a queued job may wait a while
+	_, _ = fw.Write(nil)                                 // send the headers now: a queued job may wait a while
 	_ = s.Builder.FollowLog(r.Context(), id, offset, fw) // ends with the job or the reader
 	return nil
 }

@@ -27,9 +27,9 @@ type Docker interface {
 // push): build output in Stream, push progress in Status/ID, the result in
 // Aux, a failure in Error.
 type message struct {
-	Stream   string          `json:"stream"`
-	Status   string          `json:"status"`
-	ID       string          `json:"id"`
+	Stream   string `json:"stream"`
+	Status   string `json:"status"`
+	ID       string `json:"id"`
 	Progress *struct {
 		Current int64 `json:"current"`
 		Total   int64 `json:"total"`
