@@ -142,7 +142,11 @@ func buildJobRows(js []client.BuildJob) [][]string {
 		if j.StartedAt != nil && j.FinishedAt != nil {
 			took = j.FinishedAt.Sub(*j.StartedAt).Round(100 * time.Millisecond).String()
 		}
-		rows = append(rows, []string{strconv.FormatInt(j.ID, 10), status, refName(j.Ref), dash(j.Branch), dash(short(j.SHA)), build, j.CreatedBy, ago(j.CreatedAt), took})
+		ref := j.Ref
+		if ref == "" {
+			ref = "(default)"
+		}
+		rows = append(rows, []string{strconv.FormatInt(j.ID, 10), status, ref, dash(j.Branch), dash(short(j.SHA)), build, j.CreatedBy, ago(j.CreatedAt), took})
 	}
 	return rows
 }
