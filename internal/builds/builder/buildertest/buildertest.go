@@ -60,7 +60,7 @@ func (r *Repo) Write(files map[string][]byte) {
 			name, mode = rest, 0o755
 		}
 		p := filepath.Join(r.Dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 			r.t.Fatal(err)
 		}
 		if err := os.WriteFile(p, content, mode); err != nil {
