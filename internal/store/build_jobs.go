@@ -220,9 +220,10 @@ func (s *Store) ReserveBuildNumber(ctx context.Context, id int64) (int, error) {
 
 // RecordJobBuild ends a job as succeeded and records its build in one
 // transaction. When the build's number is already recorded for the same
-// image and commit (the registry's push notification got there first),
-// that build is kept and given the commit's author and message. ECONFLICT
-// when the number holds another build.
+// commit (the registry's push notification of the job's image, whose
+// labels carry the number and SHA, got there first), that build is kept
+// and given the commit's author and message. ECONFLICT when the number
+// holds another commit's build.
 func (s *Store) RecordJobBuild(ctx context.Context, j spacepods.BuildJob, b spacepods.Build) (spacepods.Build, error) {
 	defer s.changes.Signal("")
 	if err := b.Validate(); err != nil {
@@ -239,13 +240,13 @@ func (s *Store) RecordJobBuild(ctx context.Context, j spacepods.BuildJob, b spac
 			}
 		case err != nil:
 			return err
-		case prev.GitSHA == b.GitSHA && prev.Image == b.Image:
+		case prev.GitSHA == b.GitSHA:
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE builds SET author = $3, message = $4 WHERE app = $1 AND number = $2`), b.App, b.Number, b.Author, b.Message); err != nil {
 				return err
 			}
 			b.CreatedAt, b.CreatedBy = prev.CreatedAt, prev.CreatedBy
 		default:
-			return spacepods.Errorf(spacepods.ECONFLICT, "app %s already has build %d (%s, not this job's %s): it was recorded while the job ran; run the job again", b.App, b.Number, prev.Image, b.Image)
+			return spacepods.Errorf(spacepods.ECONFLICT, "app %s already has build %d (commit %s, not this job's %s): it was recorded while the job ran; run the job again", b.App, b.Number, prev.GitSHA, b.GitSHA)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE build_jobs SET status = $2, error = '', sha = $3, branch = $4, author = $5, message = $6, image = $7, digest = $8, log = $9, build_number = $10, finished_at = $11 WHERE id = $1`),
 			j.ID, spacepods.JobSucceeded, j.SHA, j.Branch, j.Author, j.Message, j.Image, j.Digest, j.Log, b.Number, micros(s.Now())); err != nil {

@@ -108,10 +108,10 @@ func TestStore_RecordJobBuildAcceptsTheSameBuildRecordedByTheRegistry(t *testing
 		if b, _ := s.GetBuild(ctx, "shop", n); b.Author != "Ann" || b.Message != "m" {
 			t.Fatalf("build: %+v", b)
 		}
-		// Another image under the number is a conflict, and the job stays unrecorded.
+		// Another commit under the number is a conflict, and the job stays unrecorded.
 		j2, _ := s.AddBuildJob(ctx, "shop", "main")
 		j2, _ = s.StartBuildJob(ctx, j2.ID)
-		if _, err := s.RecordJobBuild(ctx, j2, spacepods.Build{App: "shop", Number: n, GitSHA: sha, Branch: "main", Image: "r/shop:other"}); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
+		if _, err := s.RecordJobBuild(ctx, j2, spacepods.Build{App: "shop", Number: n, GitSHA: "fedcba9876", Branch: "main", Image: "r/shop:1"}); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
 			t.Fatalf("conflict: %v", err)
 		}
 		if got, _ := s.GetBuildJob(ctx, j2.ID, false); got.Status != spacepods.JobRunning {
