@@ -3,10 +3,14 @@ package builder_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
+
+	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/builds/builder/buildertest"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -251,5 +255,61 @@ func TestBuilder_CancelQueuedJob(t *testing.T) {
 	}
 	if _, err := b.Cancel(ctxAs("bob"), job.ID); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
 		t.Fatalf("second cancel: %v", err)
+	}
+}
+
+// gatedDocker is the real Engine whose builds first wait until the test
+// lets them go (or their context ends): a build that is surely running.
+type gatedDocker struct {
+	builder.Docker
+	started chan struct{}
+}
+
+func (g gatedDocker) ImageBuild(ctx context.Context, r io.Reader, o build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+	g.started <- struct{}{}
+	<-ctx.Done()
+	return build.ImageBuildResponse{}, ctx.Err()
+}
+
+func TestBuilder_CancelRunningJobEndsItCanceledWithoutABuild(t *testing.T) {
+	f := newFixture(t)
+	repo := buildertest.NewRepo(t)
+	repo.HelloApp("v1")
+	f.app("shop", spacepods.BuildSource{Git: repo.URL()})
+	gd := gatedDocker{Docker: f.docker, started: make(chan struct{}, 1)}
+	b, err := builder.New(builder.Config{Store: f.store, Docker: gd, Registry: builds.Registry{Host: f.registry.Host}, DataDir: f.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); b.Wait() }()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	job, _ := b.Run(ctxAs("ann"), "shop", spacepods.RunBuildRequest{})
+	next, _ := b.Run(ctxAs("ann"), "shop", spacepods.RunBuildRequest{})
+	select {
+	case <-gd.started:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the build did not start")
+	}
+	j, err := b.Cancel(ctxAs("bob"), job.ID)
+	if err != nil || j.Status != spacepods.JobCanceled || j.Error != "canceled by bob while it ran" || j.BuildNumber != 0 {
+		t.Fatalf("cancel: %+v %v", j, err)
+	}
+	if j, _ := b.Job(context.Background(), job.ID, true); !strings.Contains(j.Log, "build canceled: canceled by bob while it ran") {
+		t.Fatalf("log:\n%s", j.Log)
+	}
+	// The queue goes on with the next job.
+	select {
+	case <-gd.started:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the next job did not start")
+	}
+	if _, err := b.Cancel(ctxAs("bob"), next.ID); err != nil {
+		t.Fatal(err)
+	}
+	if bs, _ := f.store.ListBuilds(context.Background(), spacepods.BuildFilter{App: "shop"}); len(bs) != 0 {
+		t.Fatalf("canceled jobs recorded builds: %+v", bs)
 	}
 }
