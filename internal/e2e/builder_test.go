@@ -41,7 +41,7 @@ func TestE2E_BuilderSurvivesAServerKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mustCLI("app", "register", "-f", manifest)
-	s.mustCLI("build", "run", "hello")                  // job 1: main, big
+	s.mustCLI("build", "run", "hello")                   // job 1: main, big
 	s.mustCLI("build", "run", "hello", "--ref", "small") // job 2: queued behind it
 	c := s.client()
 	ctx := context.Background()
