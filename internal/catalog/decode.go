@@ -19,7 +19,8 @@ import (
 
 // Keys of each mapping, in the order the reference documents them.
 var (
-	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews"}
+	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "build"}
+	buildKeys    = []string{"git", "context", "dockerfile"}
 	databaseKeys = []string{"engine", "seed", "snapshot"}
 	rolloutKeys  = []string{"stages", "replicas"}
 	workerKeys   = []string{"name", "command", "args"}
@@ -543,6 +544,8 @@ func (d *decoder) app(root val) *spacepods.App {
 			a.Tests = d.tests(field, v)
 		case "previews":
 			a.Previews = d.previews(field, v)
+		case "build":
+			a.Build = d.build(field, v)
 		}
 	})
 	return a
@@ -754,15 +757,43 @@ func (d *decoder) previews(field string, v val) *spacepods.Previews {
 	return p
 }
 
+func (d *decoder) build(field string, v val) *spacepods.BuildSource {
+	if v.kind == kNull {
+		return nil
+	}
+	if v.kind == kString {
+		d.problem(v.line, field, fmt.Sprintf("build is a mapping: write build: {git: %s}", v.text))
+		return nil
+	}
+	m := d.expectMap(field, v, "build: {git: https://git.example.com/acme/catalog-api.git, dockerfile: Dockerfile}")
+	if m == nil {
+		return nil
+	}
+	b := &spacepods.BuildSource{}
+	d.mapping(field, m, buildKeys, func(key, f string, v val) {
+		switch key {
+		case "git":
+			b.Git = d.str(f, v, "git: https://git.example.com/acme/catalog-api.git")
+		case "context":
+			b.Context = d.str(f, v, "context: .")
+		case "dockerfile":
+			b.Dockerfile = d.str(f, v, "dockerfile: Dockerfile")
+		}
+	})
+	return b
+}
+
 // movedKeys hints, for a key found at the top level, where it belongs.
 var movedKeys = map[string]string{
-	"engine":   "engine belongs under database: write database: {engine: postgres}",
-	"seed":     "seed belongs under database: write database: {engine: postgres, seed: db/seed.sql}",
-	"snapshot": "snapshot belongs under database: write database: {engine: postgres, snapshot: nightly}",
-	"stages":   "stages belongs under rollout: write rollout: {stages: [25, 50, 100]}",
-	"replicas": "replicas belongs under rollout: write rollout: {replicas: {default: 1, production: 4}}",
-	"timeout":  "the migration's timeout is migrate_timeout: 10m; the tests' goes under tests: {timeout: 10m}",
-	"image":    "Spacepods takes the app's image from each build CI records; a test image goes under tests: {image: ...}",
+	"engine":     "engine belongs under database: write database: {engine: postgres}",
+	"seed":       "seed belongs under database: write database: {engine: postgres, seed: db/seed.sql}",
+	"snapshot":   "snapshot belongs under database: write database: {engine: postgres, snapshot: nightly}",
+	"stages":     "stages belongs under rollout: write rollout: {stages: [25, 50, 100]}",
+	"replicas":   "replicas belongs under rollout: write rollout: {replicas: {default: 1, production: 4}}",
+	"timeout":    "the migration's timeout is migrate_timeout: 10m; the tests' goes under tests: {timeout: 10m}",
+	"dockerfile": "dockerfile belongs under build: write build: {git: URL, dockerfile: Dockerfile}",
+	"git":        "the clone URL belongs under build: write build: {git: URL}",
+	"image":      "Spacepods takes the app's image from each build CI records; a test image goes under tests: {image: ...}",
 }
 
 // keyAliases maps names people often write to the key Spacepods uses.
@@ -773,7 +804,7 @@ var keyAliases = map[string]string{
 	"migrate-timeout": "migrate_timeout", "migration_timeout": "migrate_timeout", "migrate_time": "migrate_timeout",
 	"healthcheck": "health", "health_check": "health", "health-check": "health", "healthz": "health",
 	"type": "kind", "db": "database", "migration": "migrate", "migrations": "migrate",
-	"test": "tests", "worker": "workers", "processes": "workers", "repository": "repo",
+	"test": "tests", "worker": "workers", "processes": "workers", "repository": "repo", "git_url": "git", "docker_file": "dockerfile", "builder": "build",
 	"stage": "stages", "replica": "replicas", "seed_sql": "seed", "seed-file": "seed",
 }
 

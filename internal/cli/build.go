@@ -11,8 +11,9 @@ import (
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "build", Short: "Record and list builds (CI records them)"}
+	cmd := &cobra.Command{Use: "build", Short: "Record and list builds (CI records them), or build on the server (build run)"}
 	cmd.AddCommand(newBuildRecordCmd(g), newBuildListCmd(g), newBuildShowCmd(g), newBuildLatestCmd(g))
+	cmd.AddCommand(newBuildJobCmds(g)...)
 	return cmd
 }
 

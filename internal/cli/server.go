@@ -57,11 +57,12 @@ type serverConfig struct {
 	maxStreams     int
 	maxUserStreams int
 	podQuota       int
+	builder        builderConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
 // (typed flags: a bad value is an error, not a silent default).
-var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "default-ttl", "reap-interval", "router-internal-port"}
+var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "build-concurrency", "default-ttl", "reap-interval", "router-internal-port"}
 
 // applyEnv sets each of names that is not on the command line from its
 // environment variable, SPACEPODS_ + the name in upper case with '-' as '_'.
@@ -162,6 +163,8 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.IntVar(&cfg.maxStreams, "max-streams", streams.DefaultMax, "live streams (UI live pages, log follows) open at once, in total (env SPACEPODS_MAX_STREAMS)")
 	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", streams.DefaultMaxPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
 	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
+	f.StringVar(&cfg.builder.registry, "registry", envOr("SPACEPODS_REGISTRY", ""), "host[:port] of the registry the built-in builder pushes images to, e.g. 127.0.0.1:5000; empty = no built-in builder (env SPACEPODS_REGISTRY)")
+	f.IntVar(&cfg.builder.concurrency, "build-concurrency", 1, "built-in builder: builds run at once; more wait in its queue (env SPACEPODS_BUILD_CONCURRENCY)")
 	cfg.router.flags(cmd, "router-")
 	return cmd
 }
@@ -222,6 +225,11 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		}
 		defer rt.close()
 	}
+	waitBuilder, err := startBuilder(ctx, g.dataDir, cfg.builder, st, srv, logger)
+	if err != nil {
+		return err
+	}
+	defer waitBuilder()
 	webUI := attachUI(srv, cfg, logger)
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	return serve(ctx, ln, srv, webUI, cfg.timeouts, rt, logger)
@@ -238,6 +246,9 @@ func (cfg serverConfig) validate() error {
 	}
 	if cfg.maxStreams < 1 || cfg.maxUserStreams < 1 || cfg.podQuota < 0 {
 		return spacepods.Errorf(spacepods.EINVALID, "--max-streams and --max-streams-per-user must be at least 1, --pod-quota at least 0 (0 = no limit)")
+	}
+	if cfg.builder.concurrency < 1 {
+		return spacepods.Errorf(spacepods.EINVALID, "--build-concurrency must be at least 1 (builds run at once), got %d", cfg.builder.concurrency)
 	}
 	if cfg.runtime != runtimeNone && !slices.Contains(runtime.Drivers(), cfg.runtime) {
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server (ecs is planned)", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
@@ -309,7 +320,7 @@ func offerKeyRotation(ctx context.Context, srv *server.Server, secretStore secre
 // they share.
 func attachUI(srv *server.Server, cfg serverConfig, logger *slog.Logger) *ui.UI {
 	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
-	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
 	return webUI
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
@@ -39,6 +40,9 @@ type Server struct {
 	Store     *store.Store
 	Logger    *slog.Logger
 	Version   string
+	// Builder is the built-in builder; nil when the server has no
+	// registry to push to (its routes answer 503).
+	Builder *builder.Builder
 	// Runtime, Routing and Installation are reported by /healthz.
 	Runtime, Routing, Installation string
 	// UI, when set, serves every path the API does not (the web UI, mounted at "/").

@@ -129,12 +129,15 @@ var sampleBodies = map[string]any{
 	"POST /api/v1/secrets/rotate-key":       map[string]any{},
 	"PUT /api/v1/apps/{name}/config":        map[string]any{"vars": map[string]string{"LOG_LEVEL": "debug"}},
 	"POST /api/v1/apps/{name}/config/apply": map[string]any{"env": "qa"},
+	"POST /api/v1/apps/{name}/builds/run":   map[string]any{"ref": "main"},
+	"POST /api/v1/build-jobs/{id}/cancel":   map[string]any{},
 }
 
 // noRuntime reports the answer of a pod/deploy route on a server started
-// with --runtime none (this fixture): the role check has passed by then.
+// with --runtime none (this fixture), or of a builder route on a server
+// without the built-in builder: the role check has passed by then.
 func noRuntime(status int, body []byte) bool {
-	return status == http.StatusServiceUnavailable && strings.Contains(string(body), "--runtime none")
+	return status == http.StatusServiceUnavailable && (strings.Contains(string(body), "--runtime none") || strings.Contains(string(body), "built-in builder is off"))
 }
 
 var paramRE = regexp.MustCompile(`\{[a-z_]+\}`)

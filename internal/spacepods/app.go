@@ -30,6 +30,9 @@ type App struct {
 	Workers      []Worker          `json:"workers,omitempty" yaml:"workers"`
 	Tests        *TestSuite        `json:"tests,omitempty" yaml:"tests"`
 	Previews     *Previews         `json:"previews,omitempty" yaml:"previews"`
+	// Build is where the built-in builder finds the app's source (nil =
+	// the app is built by CI, not by Spacepods).
+	Build *BuildSource `json:"build,omitempty" yaml:"build"`
 
 	// Command (and Migrate, workers' and tests' Command) is the whole
 	// process: it replaces the image's ENTRYPOINT and CMD. Args replace the
@@ -181,6 +184,7 @@ func (a *App) Validate() []FieldError {
 	} else if !repoRE.MatchString(a.Repo) {
 		add("repo", "%q is not owner/name: write the GitHub repository as owner/name, e.g. acme/catalog-api", a.Repo)
 	}
+	a.Build.validate(add)
 	switch a.Kind {
 	case KindWeb:
 		if a.Port < 1 || a.Port > 65535 {

@@ -7,12 +7,15 @@ import (
 
 // Build is one immutable artifact of an app, recorded by CI.
 type Build struct {
-	App       string    `json:"app"`
-	Number    int       `json:"number"`
-	GitSHA    string    `json:"git_sha"`
-	Branch    string    `json:"branch"`
-	PR        int       `json:"pr,omitempty"`
-	Image     string    `json:"image"`
+	App    string `json:"app"`
+	Number int    `json:"number"`
+	GitSHA string `json:"git_sha"`
+	Branch string `json:"branch"`
+	PR     int    `json:"pr,omitempty"`
+	Image  string `json:"image"`
+	// Author ("Name <email>") and Message are the built commit's.
+	Author    string    `json:"author,omitempty"`
+	Message   string    `json:"message,omitempty"`
 	CreatedBy string    `json:"created_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -40,11 +43,19 @@ func (b *Build) Validate() error {
 		return Errorf(EINVALID, "branch %q is not a valid branch name", b.Branch)
 	case b.PR < 0:
 		return Errorf(EINVALID, "pr must be a positive pull request number")
+	case len(b.Author) > MaxAuthorLen || len(b.Message) > MaxMessageLen:
+		return Errorf(EINVALID, "author (at most %d bytes) or message (at most %d bytes) is too long", MaxAuthorLen, MaxMessageLen)
 	case !imageRE.MatchString(b.Image):
 		return Errorf(EINVALID, "image %q is not an image reference: write e.g. acme/catalog-api:42", b.Image)
 	}
 	return nil
 }
+
+// Longest commit author and message a build keeps.
+const (
+	MaxAuthorLen  = 500
+	MaxMessageLen = 10000
+)
 
 // BuildFilter selects builds in a list.
 type BuildFilter struct {

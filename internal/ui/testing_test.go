@@ -61,6 +61,13 @@ var admin = spacepods.WithActor(context.Background(), &spacepods.Token{Name: "se
 // started with --runtime none.
 func newFixture(t *testing.T, withRuntime bool) *fixture {
 	t.Helper()
+	return newFixtureWith(t, withRuntime, nil)
+}
+
+// newFixtureWith is newFixture with a last say on the UI's Config (e.g. a
+// built-in builder over the fixture's store).
+func newFixtureWith(t *testing.T, withRuntime bool, configure func(*ui.Config)) *fixture {
+	t.Helper()
 	st, queries := storetest.MustOpenCountingSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
@@ -97,6 +104,9 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 		cfg.Deploys = engine
 		cfg.Tests = &gatekeeper.Service{Store: st, Catalog: cat, Logger: quiet}
 		f.seedEnvironments()
+	}
+	if configure != nil {
+		configure(&cfg)
 	}
 	f.ui = ui.New(cfg)
 	f.ts = httptest.NewServer(f.ui)

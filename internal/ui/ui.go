@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
@@ -52,6 +53,9 @@ type Config struct {
 	Pods    *pods.Service       // nil with --runtime none: pod, deploy and environment pages say so
 	Deploys *deploy.Engine      // nil with --runtime none
 	Tests   *gatekeeper.Service // Gatekeeper test runs; nil: the pod page shows none
+	// Builder is the built-in builder; nil when the server has none (the
+	// app page then shows no build jobs).
+	Builder *builder.Builder
 	Store   *store.Store
 	Logger  *slog.Logger
 	Version string
@@ -175,6 +179,8 @@ func (u *UI) routes() []route {
 		{"POST", "/apps/{name}/config", d, u.setConfig},
 		{"POST", "/apps/{name}/config/unset", d, u.unsetConfig},
 		{"POST", "/apps/{name}/config/reveal", a, u.revealConfig},
+		{"POST", "/apps/{name}/builds/run", d, u.runBuild},
+		{"GET", "/builds/jobs/{id}", v, u.buildJobPage},
 
 		{"GET", "/pods", v, u.podsPage},
 		{"GET", "/pods/new", v, u.newPodPage},
@@ -204,6 +210,7 @@ func (u *UI) routes() []route {
 		{"GET", "/ui/events/env/{name}", v, u.envEvents},
 		{"GET", "/ui/events/deploys/{id}", v, u.deployEvents},
 		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
+		{"GET", "/ui/events/build-jobs/{id}", d, u.buildJobEvents}, // build output: developers and admins
 	}
 }
 
@@ -306,6 +313,7 @@ func (u *UI) newView(r *http.Request, title, nav string, data any) view {
 // no one can make the page say arbitrary words through a link).
 var flashes = map[string]string{
 	"extended":     "Expiry extended.",
+	"build":        "Build queued: its log shows below as it runs.",
 	"updating":     "Update started: running apps are wiped and redeployed. Progress shows below.",
 	"destroy":      "Destroy started. Progress shows below.",
 	"created":      "Environment created.",

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/docker/docker/client"
+
+	"github.com/spacepods/spacepods/internal/builds"
+	"github.com/spacepods/spacepods/internal/builds/builder"
+	"github.com/spacepods/spacepods/internal/server"
+	"github.com/spacepods/spacepods/internal/store"
+)
+
+// builderConfig is the built-in builder's flags.
+type builderConfig struct {
+	// registry is the host[:port] images are pushed to; "" = no builder.
+	// (A placeholder until the registry flags of issue 13 land: they give
+	// builds.Registry with credentials and TLS.)
+	registry    string
+	concurrency int
+}
+
+// startBuilder starts the built-in builder when the server has a registry
+// to push to, and gives it to the API. It stops when ctx ends; wait waits
+// for its running jobs to reach their end.
+func startBuilder(ctx context.Context, dataDir string, cfg builderConfig, st *store.Store, srv *server.Server, logger *slog.Logger) (wait func(), err error) {
+	if cfg.registry == "" {
+		logger.Info("built-in builder off: no --registry to push images to")
+		return func() {}, nil
+	}
+	dc, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("builder: Docker client: %w", err)
+	}
+	b, err := builder.New(builder.Config{
+		Store: st, Docker: dc, Registry: builds.Registry{Host: cfg.registry},
+		DataDir: dataDir, Concurrency: cfg.concurrency, Logger: logger.With("component", "builder"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Start(ctx); err != nil {
+		return nil, err
+	}
+	srv.Builder = b
+	logger.Info("built-in builder ready", "registry", cfg.registry, "concurrency", b.Concurrency())
+	return func() { b.Wait(); _ = dc.Close() }, nil
+}
