@@ -356,7 +356,7 @@ var unknownKeyCases = []struct {
 	want string
 }{
 	{"top level, misspelled", "name: catalog-api\nrepo: acme/catalog-api\nkind: web\nport: 8080\n\n\ndependecies: [pricing-api]\n", 7,
-		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, build`},
+		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, build`},
 	{"top level, another tool's word", head + "depends_on: [pricing-api]\n", 5, `unknown key "depends_on": did you mean "dependencies"?`},
 	{"top level, wrong case", head + "Health: /healthz\n", 5, `unknown key "Health": did you mean "health"?`},
 	{"top level, belongs in a section", head + "engine: postgres\n", 5, `unknown key "engine": engine belongs under database: write database: {engine: postgres}; valid keys are name,`},
