@@ -17,6 +17,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/forge"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -35,8 +36,11 @@ type Server struct {
 	Pods      *pods.Service  // nil with --runtime none
 	Deploys   *deploy.Engine // nil with --runtime none
 	Store     *store.Store
-	Logger    *slog.Logger
-	Version   string
+	// Hooks takes the code forge's webhook deliveries; nil when no forge
+	// is configured.
+	Hooks   *forge.Receiver
+	Logger  *slog.Logger
+	Version string
 	// Runtime, Routing and Installation are reported by /healthz.
 	Runtime, Routing, Installation string
 	// UI, when set, serves every path the API does not (the web UI, mounted at "/").
