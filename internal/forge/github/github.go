@@ -28,8 +28,8 @@ const Kind = "github"
 type Client struct {
 	gh     *gh.Client
 	token  func(ctx context.Context) (string, error) // for clone URLs
-	app    *appAuth                                 // nil with a plain token
-	webURL string                                   // "" for github.com: go-github knows it
+	app    *appAuth                                  // nil with a plain token
+	webURL string                                    // "" for github.com: go-github knows it
 
 	mu    sync.Mutex
 	login string
