@@ -57,6 +57,7 @@ type serverConfig struct {
 	maxStreams     int
 	maxUserStreams int
 	podQuota       int
+	forge          forgeConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
@@ -117,7 +118,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
   spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, envFlags); err != nil {
+			if err := applyEnv(cmd, append(envFlags, forgeEnvFlags...)); err != nil {
 				return err
 			}
 			return runServer(cmd.Context(), g, cfg)
@@ -163,6 +164,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", streams.DefaultMaxPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
 	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
 	cfg.router.flags(cmd, "router-")
+	cfg.forge.flags(cmd)
 	return cmd
 }
 
@@ -222,6 +224,11 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		}
 		defer rt.close()
 	}
+	fg, err := startForge(ctx, cfg.forge, srv, st, logger)
+	if err != nil {
+		return err
+	}
+	defer fg.stop()
 	webUI := attachUI(srv, cfg, logger)
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	return serve(ctx, ln, srv, webUI, cfg.timeouts, rt, logger)
@@ -247,7 +254,7 @@ func (cfg serverConfig) validate() error {
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime) or ingress (kubernetes only)", cfg.routing)
 	}
-	return nil
+	return cfg.forge.validate()
 }
 
 // listenAPI takes the API's address first: a second server on the same

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spacepods/spacepods/internal/forge"
+	_ "github.com/spacepods/spacepods/internal/forge/gitea"  // registers --forge gitea
+	_ "github.com/spacepods/spacepods/internal/forge/github" // registers --forge github
+	"github.com/spacepods/spacepods/internal/server"
+	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
+)
+
+// forgeConfig is the code forge's flags. Secrets (the token, the webhook
+// secret, the GitHub App key) come from files or the environment, never
+// from a flag value that `ps` would show.
+type forgeConfig struct {
+	kind, url             string
+	tokenFile, secretFile string
+	appID, installationID int64
+	appKeyFile            string
+	token, secret         string // read by load
+	appKey                []byte
+}
+
+func (fc *forgeConfig) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&fc.kind, "forge", envOr("SPACEPODS_FORGE", ""), "code forge of the apps' repositories: "+strings.Join(forge.Kinds(), " or ")+"; empty = none (env SPACEPODS_FORGE)")
+	f.StringVar(&fc.url, "forge-url", envOr("SPACEPODS_FORGE_URL", ""), "the forge's web address: Gitea's base URL, or a GitHub Enterprise Server's; empty for github.com (env SPACEPODS_FORGE_URL)")
+	f.StringVar(&fc.tokenFile, "forge-token-file", envOr("SPACEPODS_FORGE_TOKEN_FILE", ""), "file holding the forge access token (or set SPACEPODS_FORGE_TOKEN); scopes in docs/forges.md")
+	f.StringVar(&fc.secretFile, "forge-webhook-secret-file", envOr("SPACEPODS_FORGE_WEBHOOK_SECRET_FILE", ""), "file holding the webhook secret shared with the forge (or set SPACEPODS_FORGE_WEBHOOK_SECRET); needed for POST /api/v1/hooks/forge")
+	f.Int64Var(&fc.appID, "github-app-id", 0, "GitHub App instead of a token: the app's ID (env SPACEPODS_GITHUB_APP_ID)")
+	f.Int64Var(&fc.installationID, "github-app-installation-id", 0, "GitHub App: the ID of its installation on the apps' organization (env SPACEPODS_GITHUB_APP_INSTALLATION_ID)")
+	f.StringVar(&fc.appKeyFile, "github-app-key-file", envOr("SPACEPODS_GITHUB_APP_KEY_FILE", ""), "GitHub App: its private key (.pem) (env SPACEPODS_GITHUB_APP_KEY_FILE)")
+}
+
+// forgeEnvFlags take their SPACEPODS_* variable in RunE (typed flags).
+var forgeEnvFlags = []string{"github-app-id", "github-app-installation-id"}
+
+// validate checks the flags that need no file.
+func (fc forgeConfig) validate() error {
+	if fc.kind == "" {
+		if fc.url != "" || fc.tokenFile != "" || fc.secretFile != "" || fc.appID != 0 {
+			return spacepods.Errorf(spacepods.EINVALID, "--forge-* flags given without --forge: say which forge, %s", strings.Join(forge.Kinds(), " or "))
+		}
+		return nil
+	}
+	if !slices.Contains(forge.Kinds(), fc.kind) {
+		return spacepods.Errorf(spacepods.EINVALID, "--forge %q: use %s", fc.kind, strings.Join(forge.Kinds(), " or "))
+	}
+	if fc.kind != "github" && (fc.appID != 0 || fc.installationID != 0 || fc.appKeyFile != "") {
+		return spacepods.Errorf(spacepods.EINVALID, "--github-app-* flags apply to --forge github only")
+	}
+	if fc.kind == "gitea" && fc.url == "" {
+		return spacepods.Errorf(spacepods.EINVALID, "--forge gitea needs --forge-url, the Gitea server's address (e.g. https://gitea.example.com)")
+	}
+	return nil
+}
+
+// readSecret reads a secret from file (trimmed) or, without one, from the
+// environment variable env.
+func readSecret(file, env, what string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv(env)), nil
+	}
+	b, err := os.ReadFile(file) //nolint:gosec // the operator names the file
+	if err != nil {
+		return "", spacepods.Errorf(spacepods.EINVALID, "cannot read the %s from %s: %v", what, file, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", spacepods.Errorf(spacepods.EINVALID, "the %s file %s is empty", what, file)
+	}
+	return s, nil
+}
+
+// load reads the secrets the flags point at.
+func (fc *forgeConfig) load() error {
+	var err error
+	if fc.token, err = readSecret(fc.tokenFile, "SPACEPODS_FORGE_TOKEN", "forge token"); err != nil {
+		return err
+	}
+	if fc.secret, err = readSecret(fc.secretFile, "SPACEPODS_FORGE_WEBHOOK_SECRET", "webhook secret"); err != nil {
+		return err
+	}
+	if fc.appKeyFile != "" {
+		if fc.appKey, err = os.ReadFile(fc.appKeyFile); err != nil {
+			return spacepods.Errorf(spacepods.EINVALID, "cannot read the GitHub App key from %s: %v", fc.appKeyFile, err)
+		}
+	}
+	if fc.secret == "" {
+		return spacepods.Errorf(spacepods.EINVALID, "--forge %s needs the webhook secret shared with the forge: --forge-webhook-secret-file FILE or SPACEPODS_FORGE_WEBHOOK_SECRET (make one with `openssl rand -hex 32`)", fc.kind)
+	}
+	if fc.appID == 0 && fc.token == "" {
+		return spacepods.Errorf(spacepods.EINVALID, "--forge %s needs a token: --forge-token-file FILE or SPACEPODS_FORGE_TOKEN (or a GitHub App: --github-app-id, --github-app-installation-id, --github-app-key-file)", fc.kind)
+	}
+	return nil
+}
+
+// runningForge is the forge's delivery worker.
+type runningForge struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (rf *runningForge) stop() {
+	if rf == nil {
+		return
+	}
+	rf.cancel()
+	rf.wg.Wait()
+}
+
+// startForge opens the configured forge and starts the webhook receiver's
+// worker, dispatching to the handlers forgeHandlers lists. Nil without
+// --forge.
+func startForge(ctx context.Context, fc forgeConfig, srv *server.Server, st *store.Store, logger *slog.Logger) (*runningForge, error) {
+	if fc.kind == "" {
+		return nil, nil
+	}
+	if err := fc.load(); err != nil {
+		return nil, err
+	}
+	fg, err := forge.Open(fc.kind, forge.Config{URL: fc.url, Token: fc.token, AppID: fc.appID, InstallationID: fc.installationID, AppKeyPEM: fc.appKey})
+	if err != nil {
+		return nil, err
+	}
+	log := logger.With("component", "forge", "forge", fc.kind)
+	rcv := &forge.Receiver{Secret: []byte(fc.secret), Store: st, Forge: fg, Apps: srv.Catalog.AppsOfRepo,
+		Handlers: forgeHandlers(fg, srv), Logger: log}
+	srv.Hooks = rcv
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rf := &runningForge{cancel: cancel}
+	rf.wg.Add(1)
+	go func() { defer rf.wg.Done(); rcv.Run(wctx) }()
+	log.Info("forge webhooks at POST /api/v1/hooks/forge", "url", fc.url)
+	return rf, nil
+}
+
+// forgeHandlers lists what acts on forge events, in order. Each is one
+// line here.
+func forgeHandlers(_ forge.Forge, srv *server.Server) []forge.Handler {
+	return []forge.Handler{
+		&forge.PushLog{Apps: srv.Catalog.AppsOfRepo},
+	}
+}
