@@ -193,6 +193,7 @@ func (u *UI) routes() []route {
 		{"GET", "/environments/{name}", v, u.envPage},
 		{"POST", "/environments", a, u.createEnvironment},
 
+		{"GET", "/forge/deliveries", d, u.deliveriesPage},
 		{"GET", "/audit", a, u.auditPage},
 		{"GET", "/leaks", a, u.leaksPage},
 		{"POST", "/leaks/remove", a, u.removeLeaks},
