@@ -174,6 +174,14 @@ MODE = file
 LEVEL = Warn
 ROOT_PATH = $DIR/log
 EOF
+  # Gitea's pages load their built JS and CSS with onerror="alert(...)": a
+  # missing file would block a browser on a dialog. Empty stand-ins in the
+  # custom dir (served before the builtin ones) keep the plain HTML forms
+  # (sign-in, OAuth2 grant) working.
+  mkdir -p "$DIR/custom/public/assets/js" "$DIR/custom/public/assets/css"
+  for f in js/iife.js js/index.js css/index.css css/theme-gitea-auto.css css/theme-gitea-light.css css/theme-gitea-dark.css; do
+    : >"$DIR/custom/public/assets/$f"
+  done
   log "starting Gitea $GITEA_VERSION on http://127.0.0.1:$port (log: $DIR/gitea.log)"
   g migrate >"$DIR/migrate.log" 2>&1 || { log "gitea migrate failed:"; tail -20 "$DIR/migrate.log" >&2; exit 1; }
   nohup "$BIN" --config "$DIR/app.ini" --work-path "$DIR" web --port "$port" >"$DIR/gitea.log" 2>&1 </dev/null &

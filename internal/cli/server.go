@@ -58,6 +58,7 @@ type serverConfig struct {
 	maxUserStreams int
 	podQuota       int
 	forge          forgeConfig
+	oidc           oidcConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
@@ -165,6 +166,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
 	cfg.router.flags(cmd, "router-")
 	cfg.forge.flags(cmd)
+	cfg.oidc.flags(cmd)
 	return cmd
 }
 
@@ -229,7 +231,11 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	defer fg.stop()
-	webUI := attachUI(srv, cfg, logger)
+	oidc, err := newOIDC(cfg.oidc, srv.Auth, st)
+	if err != nil {
+		return err
+	}
+	webUI := attachUI(srv, cfg, oidc, logger)
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	return serve(ctx, ln, srv, webUI, cfg.timeouts, rt, logger)
 }
@@ -314,9 +320,9 @@ func offerKeyRotation(ctx context.Context, srv *server.Server, secretStore secre
 
 // attachUI gives the API server the web UI and the live stream limits
 // they share.
-func attachUI(srv *server.Server, cfg serverConfig, logger *slog.Logger) *ui.UI {
+func attachUI(srv *server.Server, cfg serverConfig, oidc *auth.OIDC, logger *slog.Logger) *ui.UI {
 	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
-	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, OIDC: oidc, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
 	return webUI
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/forge"
 	_ "github.com/spacepods/spacepods/internal/forge/gitea"  // registers --forge gitea
 	_ "github.com/spacepods/spacepods/internal/forge/github" // registers --forge github
@@ -150,4 +151,43 @@ func forgeHandlers(_ forge.Forge, srv *server.Server) []forge.Handler {
 	return []forge.Handler{
 		&forge.PushLog{Apps: srv.Catalog.AppsOfRepo},
 	}
+}
+
+// oidcConfig is the flags of sign-in through an OpenID Connect provider.
+type oidcConfig struct {
+	issuer, clientID, secretFile, redirectURL, label, groupsClaim, defaultRole string
+	roles                                                                      []string
+}
+
+func (oc *oidcConfig) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&oc.issuer, "oidc-issuer", envOr("SPACEPODS_OIDC_ISSUER", ""), "sign in to the web UI through this OpenID Connect provider (its issuer URL, e.g. the Gitea server's); tokens still work (env SPACEPODS_OIDC_ISSUER)")
+	f.StringVar(&oc.clientID, "oidc-client-id", envOr("SPACEPODS_OIDC_CLIENT_ID", ""), "the OAuth2 application's client ID at the provider (env SPACEPODS_OIDC_CLIENT_ID)")
+	f.StringVar(&oc.secretFile, "oidc-client-secret-file", envOr("SPACEPODS_OIDC_CLIENT_SECRET_FILE", ""), "file holding its client secret (or set SPACEPODS_OIDC_CLIENT_SECRET)")
+	f.StringVar(&oc.redirectURL, "oidc-redirect-url", envOr("SPACEPODS_OIDC_REDIRECT_URL", ""), "https://<where users reach Spacepods>/auth/oidc/callback, as registered with the provider (env SPACEPODS_OIDC_REDIRECT_URL)")
+	f.StringVar(&oc.label, "oidc-label", envOr("SPACEPODS_OIDC_LABEL", ""), "the provider's name on the sign-in button, e.g. Gitea (env SPACEPODS_OIDC_LABEL)")
+	f.StringVar(&oc.groupsClaim, "oidc-groups-claim", envOr("SPACEPODS_OIDC_GROUPS_CLAIM", "groups"), "the ID token claim listing the user's groups (Gitea: orgs and org:team) (env SPACEPODS_OIDC_GROUPS_CLAIM)")
+	f.StringSliceVar(&oc.roles, "oidc-role", nil, "GROUP=ROLE: members of GROUP get ROLE (the highest of their groups wins), e.g. acme:platform=admin, acme=developer (repeat or comma-separate; env SPACEPODS_OIDC_ROLE)")
+	f.StringVar(&oc.defaultRole, "oidc-default-role", envOr("SPACEPODS_OIDC_DEFAULT_ROLE", ""), "role of users in no mapped group; empty = they cannot sign in (env SPACEPODS_OIDC_DEFAULT_ROLE)")
+}
+
+// newOIDC builds the sign-in flow; nil without --oidc-issuer.
+func newOIDC(oc oidcConfig, a *auth.Service, st *store.Store) (*auth.OIDC, error) {
+	if oc.issuer == "" {
+		return nil, nil
+	}
+	secret, err := readSecret(oc.secretFile, "SPACEPODS_OIDC_CLIENT_SECRET", "OIDC client secret")
+	if err != nil {
+		return nil, err
+	}
+	vals := oc.roles
+	if len(vals) == 0 && os.Getenv("SPACEPODS_OIDC_ROLE") != "" {
+		vals = strings.Split(os.Getenv("SPACEPODS_OIDC_ROLE"), ",")
+	}
+	roles, err := auth.ParseRoleMappings(vals)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewOIDC(auth.OIDCConfig{Issuer: oc.issuer, ClientID: oc.clientID, ClientSecret: secret, RedirectURL: oc.redirectURL,
+		Label: oc.label, GroupsClaim: oc.groupsClaim, Roles: roles, DefaultRole: oc.defaultRole}, a, st)
 }

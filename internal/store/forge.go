@@ -136,3 +136,34 @@ func (s *Store) SetPRHead(ctx context.Context, repo string, number int, sha stri
 		ON CONFLICT (repo, number) DO UPDATE SET head_sha = excluded.head_sha, updated_at = excluded.updated_at`), repo, number, sha, micros(s.Now()))
 	return s.wrap(err)
 }
+
+// UpsertUserToken records the token of a user signed in through a sign-in
+// provider: made at the first sign-in, its role updated at each one (the
+// provider's groups decide it). hash is used only when the row is made.
+func (s *Store) UpsertUserToken(ctx context.Context, name, role, hash string) (spacepods.Token, error) {
+	t := spacepods.Token{Name: name, Role: role, CreatedBy: spacepods.ActorName(ctx), CreatedAt: s.Now()}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var old string
+		var created int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT id, role, created_by, created_at FROM tokens WHERE name = $1`), name).Scan(&t.ID, &old, &t.CreatedBy, &created)
+		switch {
+		case err == nil:
+			t.CreatedAt = fromMicros(created)
+			if old == role {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tokens SET role = $2 WHERE id = $1`), t.ID, role); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, "token.role", name, "role "+old+" → "+role+" (sign-in provider groups)")
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO tokens (name, role, hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`),
+			name, role, hash, t.CreatedBy, micros(t.CreatedAt)).Scan(&t.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "token.create", name, "role "+role+" (first sign-in through the sign-in provider)")
+	})
+	return t, err
+}
