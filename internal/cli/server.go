@@ -107,6 +107,12 @@ cluster, targeting each release's Service (by node port with
 --kubernetes-node-address, else by ClusterIP from inside the cluster).
 Pods reach PostgreSQL at --kubernetes-host-address.
 
+With --forge github|gitea it takes the code forge's webhooks at
+POST /api/v1/hooks/forge (signed with --forge-webhook-secret-file), keeps a
+delivery log, and talks back to the forge with --forge-token-file (or a
+GitHub App); with --oidc-issuer people sign in to the web UI with their forge
+account (see docs/forges.md).
+
 On first start it creates an admin token and writes it to
 <data-dir>/admin.token (mode 0600); the CLI on this machine picks it up.
 
