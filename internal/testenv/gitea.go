@@ -230,7 +230,7 @@ func (gt *Git) Commit(branch, message string, files map[string]string) string {
 	}
 	for p, content := range files {
 		full := filepath.Join(gt.Dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(full), 0o750); err != nil {
 			gt.t.Fatal(err)
 		}
 		if err := os.WriteFile(full, []byte(content), 0o600); err != nil {
