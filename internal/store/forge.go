@@ -10,6 +10,9 @@ import (
 
 const deliveryCols = `id, delivery_id, event, action, repo, pr, payload, state, result, error, attempts, received_at, finished_at`
 
+// deliveryListCols leave the payloads out: the log does not show them.
+const deliveryListCols = `id, delivery_id, event, action, repo, pr, '', state, result, error, attempts, received_at, finished_at`
+
 func scanDelivery(sc scanner) (spacepods.ForgeDelivery, error) {
 	var d spacepods.ForgeDelivery
 	var payload string
@@ -112,12 +115,12 @@ func (s *Store) Delivery(ctx context.Context, id int64, deliveryID string) (spac
 }
 
 // ListDeliveries lists deliveries newest first, those with an ID below
-// before (0 = from the newest), at most limit.
+// before (0 = from the newest), at most limit, without their payloads.
 func (s *Store) ListDeliveries(ctx context.Context, before int64, limit int) ([]spacepods.ForgeDelivery, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	return queryAll(ctx, s, scanDelivery, `SELECT `+deliveryCols+` FROM forge_deliveries WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
+	return queryAll(ctx, s, scanDelivery, `SELECT `+deliveryListCols+` FROM forge_deliveries WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
 }
 
 // PRHead returns the head commit recorded for a pull request; "" when none is.
