@@ -1,13 +1,22 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/forge"
+	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
 func TestForgeFlags_SecretsComeFromFilesOrTheEnvironment(t *testing.T) {
@@ -78,5 +87,58 @@ func TestForgeFlags_MistakesSayWhatToDo(t *testing.T) {
 	}
 	if got := forge.Kinds(); strings.Join(got, ",") != "gitea,github" {
 		t.Fatalf("registered forges %v", got)
+	}
+}
+
+// TestStartForge_WiresTheReceiverAndThePushLog: with --forge, the API
+// takes signed deliveries and the worker records what a push concerns.
+func TestStartForge_WiresTheReceiverAndThePushLog(t *testing.T) {
+	st := storetest.MustOpenSQLite(t)
+	a := &auth.Service{Store: st}
+	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Version: "test"}
+	admin := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})
+	if _, _, err := srv.Catalog.Register(admin, []byte("name: catalog-api\nrepo: acme/catalog-api\nkind: web\nport: 8080\n"), ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SPACEPODS_FORGE_TOKEN", "tok")
+	t.Setenv("SPACEPODS_FORGE_WEBHOOK_SECRET", "shh")
+	rf, err := startForge(context.Background(), forgeConfig{kind: "gitea", url: "http://127.0.0.1:1"}, srv, st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.stop()
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	payload := `{"ref":"refs/heads/main","before":"1111111111111111111111111111111111111111","after":"2222222222222222222222222222222222222222",
+		"commits":[{"id":"2222222222222222222222222222222222222222","message":"m","author":{"name":"a","email":"a@example.com"}}],
+		"repository":{"full_name":"acme/catalog-api"},"sender":{"login":"alice"}}`
+	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/hooks/forge", strings.NewReader(payload))
+	req.Header.Set("X-Gitea-Delivery", "wired-1")
+	req.Header.Set("X-Gitea-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+forge.Sign([]byte("shh"), []byte(payload)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("HTTP %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := st.Delivery(context.Background(), 0, "wired-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.State == spacepods.DeliveryDone {
+			if d.Result != "push of 1 commit(s) to main at 222222222222 for catalog-api (no builder acts on pushes yet)" {
+				t.Fatalf("result %q", d.Result)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not processed: %+v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

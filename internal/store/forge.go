@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -86,11 +87,23 @@ func (s *Store) ClaimDelivery(ctx context.Context) (spacepods.ForgeDelivery, boo
 	}
 }
 
-// FinishDelivery records how a delivery's processing ended.
+// DeliveryPayloadRetention is how long a finished delivery keeps its
+// payload. The row itself stays: the log, and the delivery ID that makes a
+// replay of it a no-op, however late it comes.
+const DeliveryPayloadRetention = 7 * 24 * time.Hour
+
+// FinishDelivery records how a delivery's processing ended, and drops the
+// payloads of deliveries finished over DeliveryPayloadRetention ago.
 func (s *Store) FinishDelivery(ctx context.Context, id int64, state, result, errText string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET state = $2, result = $3, error = $4, finished_at = $5 WHERE id = $1`),
-		id, state, result, errText, micros(s.Now()))
-	return s.wrap(err)
+	now := s.Now()
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET state = $2, result = $3, error = $4, finished_at = $5 WHERE id = $1`),
+			id, state, result, errText, micros(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET payload = '' WHERE finished_at < $1 AND payload <> ''`), micros(now.Add(-DeliveryPayloadRetention)))
+		return err
+	})
 }
 
 // RequeueDeliveries puts deliveries left processing by a stopped server

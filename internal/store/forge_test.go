@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -88,6 +89,42 @@ func TestStore_UserTokenFollowsTheProviderRole(t *testing.T) {
 		}
 		if !roleChange {
 			t.Fatalf("no audit of the role change: %+v", es)
+		}
+	})
+}
+
+// TestStore_OldDeliveriesKeepTheirIDButNotTheirPayload: a week after it
+// finished, a delivery's payload goes; its row (and so replay protection)
+// stays.
+func TestStore_OldDeliveriesKeepTheirIDButNotTheirPayload(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		s.Now = func() time.Time { return now }
+		old, _, err := s.InsertDelivery(ctx, spacepods.ForgeDelivery{DeliveryID: "old", Event: "push", Payload: []byte(`{"old":1}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishDelivery(ctx, old.ID, spacepods.DeliveryDone, "ok", ""); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(store.DeliveryPayloadRetention + time.Hour)
+		fresh, _, err := s.InsertDelivery(ctx, spacepods.ForgeDelivery{DeliveryID: "new", Event: "push", Payload: []byte(`{"new":1}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishDelivery(ctx, fresh.ID, spacepods.DeliveryDone, "ok", ""); err != nil {
+			t.Fatal(err)
+		}
+		o, err := s.Delivery(ctx, old.ID, "")
+		if err != nil || len(o.Payload) != 0 || o.Result != "ok" {
+			t.Fatalf("old: %v %+v", err, o)
+		}
+		if f, err := s.Delivery(ctx, fresh.ID, ""); err != nil || string(f.Payload) != `{"new":1}` {
+			t.Fatalf("new: %v %+v", err, f)
+		}
+		if _, queued, err := s.InsertDelivery(ctx, spacepods.ForgeDelivery{DeliveryID: "old", Event: "push", Payload: []byte(`{"old":1}`)}); err != nil || queued {
+			t.Fatalf("a late replay of the old delivery: queued=%v %v", queued, err)
 		}
 	})
 }

@@ -17,6 +17,7 @@ CREATE TABLE forge_deliveries (
     finished_at BIGINT
 );
 CREATE INDEX forge_deliveries_state ON forge_deliveries (state, id);
+CREATE INDEX forge_deliveries_finished ON forge_deliveries (finished_at);
 
 -- The head commit of each pull request as of the last event acted on, so
 -- that a late event for an older head does nothing.
