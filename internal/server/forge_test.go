@@ -109,6 +109,24 @@ func TestForgeHook_RealGiteaDeliversEveryEventKind(t *testing.T) {
 		return ev.Kind == forge.EventPullRequest && ev.Action == "synchronize" && ev.PR.HeadSHA == head2
 	})
 
+	// A late event for the old head (the opened delivery again, as if it
+	// had been held up, under a delivery ID of its own) is dropped: the
+	// receiver asks Gitea for the pull request's head, which is head2.
+	openedRow, err := f.srv.Store.Delivery(context.Background(), 0, opened.DeliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := postDelivery(t, hookURL, "late-"+opened.DeliveryID, "pull_request", string(openedRow.Payload), hookSecret)
+	if late.StatusCode != http.StatusAccepted {
+		t.Fatalf("late delivery: HTTP %d", late.StatusCode)
+	}
+	waitState(t, f, "late-"+opened.DeliveryID, spacepods.DeliveryIgnored, "ignored: out of order: this event is for head "+head1[:12])
+	for _, ev := range rec.all() {
+		if strings.HasPrefix(ev.DeliveryID, "late-") {
+			t.Fatalf("the late event was dispatched: %+v", ev)
+		}
+	}
+
 	var label struct {
 		ID int64 `json:"id"`
 	}
@@ -153,7 +171,7 @@ func TestForgeHook_RealGiteaDeliversEveryEventKind(t *testing.T) {
 		}
 	}
 	for _, d := range log {
-		if d.Repo == repo && d.State != spacepods.DeliveryDone {
+		if d.Repo == repo && d.State != spacepods.DeliveryDone && !strings.HasPrefix(d.DeliveryID, "late-") {
 			t.Errorf("delivery %s (%s %s): %s %s %s", d.DeliveryID, d.Event, d.Action, d.State, d.Result, d.Error)
 		}
 	}
@@ -229,5 +247,37 @@ func (f *fixture) getJSON(t *testing.T, path string, out any) {
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func postDelivery(t *testing.T, url, id, event, body, secret string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Gitea-Delivery", id)
+	req.Header.Set("X-Gitea-Event", event)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+forge.Sign([]byte(secret), []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp
+}
+
+// waitState waits until the delivery's state is state and its result
+// starts with result.
+func waitState(t *testing.T, f *fixture, id, state, result string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := f.srv.Store.Delivery(context.Background(), 0, id)
+		if err == nil && d.State == state && strings.HasPrefix(d.Result, result) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %s: %+v %v, want %s %q…", id, d, err, state, result)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
