@@ -19,6 +19,7 @@ type DeliveryStore interface {
 	InsertDelivery(ctx context.Context, d spacepods.ForgeDelivery) (spacepods.ForgeDelivery, bool, error)
 	ClaimDelivery(ctx context.Context) (spacepods.ForgeDelivery, bool, error)
 	FinishDelivery(ctx context.Context, id int64, state, result, errText string) error
+	RetryDelivery(ctx context.Context, id int64, result, errText string, at time.Time) error
 	RequeueDeliveries(ctx context.Context) (int, error)
 	PRHead(ctx context.Context, repo string, number int) (string, error)
 	SetPRHead(ctx context.Context, repo string, number int, sha string) error
@@ -42,10 +43,19 @@ type Receiver struct {
 	Apps     func(ctx context.Context, repo string) ([]string, error)
 	Handlers []Handler
 	Logger   *slog.Logger
+	// RetryBackoff is how long a delivery that failed for a passing reason
+	// (EUNAVAILABLE: the forge or another outside system did not answer)
+	// waits before its next attempt; default 10 s doubling per attempt. After
+	// MaxAttempts it stays failed (a redelivery from the forge tries again).
+	RetryBackoff func(attempt int) time.Duration
 
 	mu   sync.Mutex
 	wake chan struct{}
 }
+
+// MaxAttempts is how many times a delivery is processed before a passing
+// failure is left failed.
+const MaxAttempts = 5
 
 // MaxPayloadBytes bounds a delivery's body (GitHub caps payloads at 25 MB,
 // but the events Spacepods handles are far smaller).
@@ -136,7 +146,7 @@ func (r *Receiver) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-wake:
-		case <-time.After(time.Minute): // deliveries stored by another server on this store
+		case <-time.After(5 * time.Second): // retries coming due, and deliveries stored by another server
 		}
 	}
 }
@@ -157,11 +167,17 @@ func (r *Receiver) ProcessNext(ctx context.Context) (bool, error) {
 			errText = msg
 		}
 	}
-	r.logger().Info("forge delivery", "delivery", d.DeliveryID, "event", d.Event, "action", d.Action, "repo", d.Repo, "state", state, "result", result, "err", errText)
 	// A cancelled ctx must not leave the delivery "processing" forever: the
 	// next start requeues it anyway, but record what is known now.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if perr != nil && spacepods.ErrorCode(perr) == spacepods.EUNAVAILABLE && d.Attempts < MaxAttempts {
+		wait := r.backoff(d.Attempts)
+		errText = fmt.Sprintf("%s (attempt %d of %d; trying again in %s)", errText, d.Attempts, MaxAttempts, wait)
+		r.logger().Warn("forge delivery will be retried", "delivery", d.DeliveryID, "event", d.Event, "repo", d.Repo, "err", errText)
+		return true, r.Store.RetryDelivery(fctx, d.ID, result, errText, time.Now().Add(wait))
+	}
+	r.logger().Info("forge delivery", "delivery", d.DeliveryID, "event", d.Event, "action", d.Action, "repo", d.Repo, "state", state, "result", result, "err", errText)
 	return true, r.Store.FinishDelivery(fctx, d.ID, state, result, errText)
 }
 
@@ -272,6 +288,13 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+func (r *Receiver) backoff(attempt int) time.Duration {
+	if r.RetryBackoff != nil {
+		return r.RetryBackoff(attempt)
+	}
+	return 10 * time.Second << min(attempt-1, 6)
 }
 
 func (r *Receiver) logger() *slog.Logger {

@@ -63,7 +63,11 @@ func delivery(id, event, body string) (http.Header, []byte) {
 }
 
 func newReceiver(st *store.Store, rec *recorder) *forge.Receiver {
-	return &forge.Receiver{Secret: []byte(secret), Store: st, Handlers: []forge.Handler{rec},
+	var hs []forge.Handler
+	if rec != nil {
+		hs = append(hs, rec)
+	}
+	return &forge.Receiver{Secret: []byte(secret), Store: st, Handlers: hs,
 		Apps: func(_ context.Context, repo string) ([]string, error) {
 			if repo == "acme/catalog-api" {
 				return []string{"catalog-api"}, nil
@@ -284,4 +288,65 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// flaky fails with EUNAVAILABLE (an outside system did not answer) its
+// first failures calls.
+type flaky struct {
+	recorder
+	failures int
+}
+
+func (f *flaky) HandleEvent(ctx context.Context, ev forge.Event) (string, error) {
+	f.mu.Lock()
+	fail := f.failures > 0
+	f.failures--
+	f.mu.Unlock()
+	if fail {
+		return "", spacepods.Errorf(spacepods.EUNAVAILABLE, "the builder did not answer")
+	}
+	return f.recorder.HandleEvent(ctx, ev)
+}
+
+func TestReceiver_PassingFailuresAreRetriedThenLeftFailed(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		h := &flaky{failures: 2}
+		r := newReceiver(st, nil)
+		r.Handlers = []forge.Handler{h}
+		r.RetryBackoff = func(int) time.Duration { return 0 }
+		hd, body := delivery("flaky-1", "push", ghPush)
+		if _, _, err := r.Receive(ctx, hd, body); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, r)
+		d := deliveryByID(t, st, "flaky-1")
+		if d.State != spacepods.DeliveryDone || d.Attempts != 3 || d.Error != "" || len(h.got()) != 1 {
+			t.Fatalf("%+v after %d events", d, len(h.got()))
+		}
+		// One that never comes back is left failed after MaxAttempts.
+		h.mu.Lock()
+		h.failures = 100
+		h.mu.Unlock()
+		hd, body = delivery("flaky-2", "push", ghPush)
+		if _, _, err := r.Receive(ctx, hd, body); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, r)
+		d = deliveryByID(t, st, "flaky-2")
+		if d.State != spacepods.DeliveryFailed || d.Attempts != forge.MaxAttempts || d.Error != "the builder did not answer" {
+			t.Fatalf("%+v", d)
+		}
+		// A retry waits for its time.
+		r.RetryBackoff = func(int) time.Duration { return time.Hour }
+		hd, body = delivery("flaky-3", "push", ghPush)
+		if _, _, err := r.Receive(ctx, hd, body); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, r)
+		d = deliveryByID(t, st, "flaky-3")
+		if d.State != spacepods.DeliveryPending || d.Attempts != 1 || !strings.Contains(d.Error, "attempt 1 of 5; trying again in 1h0m0s") {
+			t.Fatalf("%+v", d)
+		}
+	})
 }

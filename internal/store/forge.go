@@ -40,7 +40,7 @@ func (s *Store) InsertDelivery(ctx context.Context, d spacepods.ForgeDelivery) (
 		old, err := scanDelivery(tx.QueryRowContext(ctx, s.q(`SELECT `+deliveryCols+` FROM forge_deliveries WHERE delivery_id = $1`), d.DeliveryID))
 		switch {
 		case err == nil && old.State == spacepods.DeliveryFailed:
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET state = $2, payload = $3, finished_at = NULL WHERE id = $1`), old.ID, spacepods.DeliveryPending, string(d.Payload))
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET state = $2, payload = $3, finished_at = NULL, retry_at = 0 WHERE id = $1`), old.ID, spacepods.DeliveryPending, string(d.Payload))
 			old.State, old.FinishedAt, queued = spacepods.DeliveryPending, nil, true
 			d = old
 			return err
@@ -62,11 +62,12 @@ func (s *Store) InsertDelivery(ctx context.Context, d spacepods.ForgeDelivery) (
 	return d, queued, err
 }
 
-// ClaimDelivery marks the oldest pending delivery as processing and returns
-// it; false when none is pending.
+// ClaimDelivery marks the oldest pending delivery that is not waiting for
+// a retry as processing and returns it; false when there is none.
 func (s *Store) ClaimDelivery(ctx context.Context) (spacepods.ForgeDelivery, bool, error) {
 	for {
-		d, err := scanDelivery(s.db.QueryRowContext(ctx, s.q(`SELECT `+deliveryCols+` FROM forge_deliveries WHERE state = $1 ORDER BY id LIMIT 1`), spacepods.DeliveryPending))
+		d, err := scanDelivery(s.db.QueryRowContext(ctx, s.q(`SELECT `+deliveryCols+` FROM forge_deliveries WHERE state = $1 AND retry_at <= $2 ORDER BY id LIMIT 1`),
+			spacepods.DeliveryPending, micros(s.Now())))
 		if errors.Is(err, sql.ErrNoRows) {
 			return d, false, nil
 		}
@@ -104,6 +105,14 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, state, result, err
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET payload = '' WHERE finished_at < $1 AND payload <> ''`), micros(now.Add(-DeliveryPayloadRetention)))
 		return err
 	})
+}
+
+// RetryDelivery puts a delivery whose processing failed for a passing
+// reason back to pending, to be taken again at or after at.
+func (s *Store) RetryDelivery(ctx context.Context, id int64, result, errText string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET state = $2, result = $3, error = $4, retry_at = $5 WHERE id = $1`),
+		id, spacepods.DeliveryPending, result, errText, micros(at))
+	return s.wrap(err)
 }
 
 // RequeueDeliveries puts deliveries left processing by a stopped server

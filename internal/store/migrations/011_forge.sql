@@ -13,6 +13,7 @@ CREATE TABLE forge_deliveries (
     result      TEXT NOT NULL DEFAULT '',
     error       TEXT NOT NULL DEFAULT '',
     attempts    INTEGER NOT NULL DEFAULT 0,
+    retry_at    BIGINT NOT NULL DEFAULT 0,
     received_at BIGINT NOT NULL,
     finished_at BIGINT
 );
