@@ -58,6 +58,8 @@ type serverConfig struct {
 	maxUserStreams int
 	podQuota       int
 	builder        builderConfig
+	forge          forgeConfig
+	oidc           oidcConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
@@ -106,6 +108,12 @@ cluster, targeting each release's Service (by node port with
 --kubernetes-node-address, else by ClusterIP from inside the cluster).
 Pods reach PostgreSQL at --kubernetes-host-address.
 
+With --forge github|gitea it takes the code forge's webhooks at
+POST /api/v1/hooks/forge (signed with --forge-webhook-secret-file), keeps a
+delivery log, and talks back to the forge with --forge-token-file (or a
+GitHub App); with --oidc-issuer people sign in to the web UI with their forge
+account (see docs/forges.md).
+
 On first start it creates an admin token and writes it to
 <data-dir>/admin.token (mode 0600); the CLI on this machine picks it up.
 
@@ -118,7 +126,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
   spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, envFlags); err != nil {
+			if err := applyEnv(cmd, append(envFlags, forgeEnvFlags...)); err != nil {
 				return err
 			}
 			return runServer(cmd.Context(), g, cfg)
@@ -166,6 +174,8 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.builder.registry, "registry", envOr("SPACEPODS_REGISTRY", ""), "host[:port] of the registry the built-in builder pushes images to, e.g. 127.0.0.1:5000; empty = no built-in builder (env SPACEPODS_REGISTRY)")
 	f.IntVar(&cfg.builder.concurrency, "build-concurrency", 1, "built-in builder: builds run at once; more wait in its queue (env SPACEPODS_BUILD_CONCURRENCY)")
 	cfg.router.flags(cmd, "router-")
+	cfg.forge.flags(cmd)
+	cfg.oidc.flags(cmd)
 	return cmd
 }
 
@@ -230,7 +240,19 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	defer waitBuilder()
-	webUI := attachUI(srv, cfg, logger)
+	if cfg.forge.publicURL == "" {
+		cfg.forge.publicURL = "http://" + cfg.listen
+	}
+	fg, err := startForge(ctx, cfg.forge, srv, st, logger)
+	if err != nil {
+		return err
+	}
+	defer fg.stop()
+	oidc, err := newOIDC(cfg.oidc, srv.Auth, st)
+	if err != nil {
+		return err
+	}
+	webUI := attachUI(srv, cfg, oidc, logger)
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	return serve(ctx, ln, srv, webUI, cfg.timeouts, rt, logger)
 }
@@ -258,7 +280,7 @@ func (cfg serverConfig) validate() error {
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime) or ingress (kubernetes only)", cfg.routing)
 	}
-	return nil
+	return cfg.forge.validate()
 }
 
 // listenAPI takes the API's address first: a second server on the same
@@ -318,9 +340,9 @@ func offerKeyRotation(ctx context.Context, srv *server.Server, secretStore secre
 
 // attachUI gives the API server the web UI and the live stream limits
 // they share.
-func attachUI(srv *server.Server, cfg serverConfig, logger *slog.Logger) *ui.UI {
+func attachUI(srv *server.Server, cfg serverConfig, oidc *auth.OIDC, logger *slog.Logger) *ui.UI {
 	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
-	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, OIDC: oidc, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
 	return webUI
 }

@@ -101,6 +101,10 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: "/api/v1/leaks", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "Containers, networks, databases and routes that belong to no live environment", Response: []spacepods.Leak{}, Runtime: true, Handle: s.leaks(false)},
 		{Method: "POST", Path: "/api/v1/leaks/remove", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "Remove every leak found", Response: []spacepods.Leak{}, Runtime: true, Handle: s.leaks(true)},
 
+		{Method: "POST", Path: "/api/v1/hooks/forge", Tag: "forge", Summary: "A webhook delivery from the code forge (GitHub, Gitea): authenticated by its X-Hub-Signature-256, stored, then processed in the background; 202 when new, 200 for a delivery ID already stored", Response: spacepods.ForgeDelivery{}, Status: 202, Handle: s.forgeHook},
+		{Method: "GET", Path: "/api/v1/hooks/forge/deliveries", Role: spacepods.RoleDeveloper, Tag: "forge", Summary: "The forge delivery log, newest first: event, action, repo, state, what it triggered, error", Query: []string{"before", "limit"}, Response: []spacepods.ForgeDelivery{}, Handle: s.listDeliveries},
+		{Method: "GET", Path: "/api/v1/hooks/forge/deliveries/{id}", Role: spacepods.RoleDeveloper, Tag: "forge", Summary: "One forge delivery", Response: spacepods.ForgeDelivery{}, Handle: s.getDelivery},
+
 		{Method: "GET", Path: "/api/v1/audit", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "The audit log, newest first", Query: []string{"before", "limit"}, Response: []spacepods.AuditEntry{}, Handle: s.listAudit},
 	}
 }

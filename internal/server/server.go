@@ -18,6 +18,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/forge"
 	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -38,11 +39,14 @@ type Server struct {
 	Deploys   *deploy.Engine      // nil with --runtime none
 	Tests     *gatekeeper.Service // Gatekeeper test runs; nil with --runtime none
 	Store     *store.Store
-	Logger    *slog.Logger
-	Version   string
 	// Builder is the built-in builder; nil when the server has no
 	// registry to push to (its routes answer 503).
 	Builder *builder.Builder
+	// Hooks takes the code forge's webhook deliveries; nil when no forge
+	// is configured.
+	Hooks   *forge.Receiver
+	Logger  *slog.Logger
+	Version string
 	// Runtime, Routing and Installation are reported by /healthz.
 	Runtime, Routing, Installation string
 	// UI, when set, serves every path the API does not (the web UI, mounted at "/").

@@ -111,6 +111,7 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 
 // sampleBodies holds a valid body for every route that takes one.
 var sampleBodies = map[string]any{
+	"POST /api/v1/hooks/forge":              map[string]any{"zen": "unsigned: refused"},
 	"POST /api/v1/apps":                     spacepods.RegisterAppRequest{Manifest: apiManifest},
 	"POST /api/v1/apps/{name}/builds":       map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
 	"POST /api/v1/tokens":                   spacepods.CreateTokenRequest{Name: "someone", Role: "viewer"},
@@ -167,6 +168,7 @@ var leastRoles = map[string]string{
 	"GET /api/v1/pods/{name}/apps/{app}/logs": spacepods.RoleDeveloper, // logs often carry connection strings
 	"GET /api/v1/audit":                       spacepods.RoleAdmin,
 	"GET /api/v1/tokens":                      spacepods.RoleAdmin,
+	"GET /api/v1/hooks/forge/deliveries":      spacepods.RoleDeveloper, // errors of handlers and forge calls
 }
 
 // TestRoutes_EveryRouteChecksEveryRole covers every route × role: callers

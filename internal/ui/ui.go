@@ -49,6 +49,8 @@ var staticFS embed.FS
 type Config struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
+	// OIDC, when set, offers sign-in through the provider beside tokens.
+	OIDC    *auth.OIDC
 	Config  *config.Service     // nil: the app page's env vars editor says so
 	Pods    *pods.Service       // nil with --runtime none: pod, deploy and environment pages say so
 	Deploys *deploy.Engine      // nil with --runtime none
@@ -171,6 +173,8 @@ func (u *UI) routes() []route {
 		{"GET", "/login", "", u.loginPage},
 		{"POST", "/login", "", u.login},
 		{"POST", "/logout", v, u.logout},
+		{"GET", "/auth/oidc/login", "", u.oidcLogin},
+		{"GET", "/auth/oidc/callback", "", u.oidcCallback},
 
 		{"GET", "/{$}", v, u.dashboard},
 		{"GET", "/apps", v, u.appsPage},
@@ -203,6 +207,7 @@ func (u *UI) routes() []route {
 		{"GET", "/environments/{name}", v, u.envPage},
 		{"POST", "/environments", a, u.createEnvironment},
 
+		{"GET", "/forge/deliveries", d, u.deliveriesPage},
 		{"GET", "/audit", a, u.auditPage},
 		{"GET", "/leaks", a, u.leaksPage},
 		{"POST", "/leaks/remove", a, u.removeLeaks},
