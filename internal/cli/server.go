@@ -40,6 +40,7 @@ type serverConfig struct {
 	router       routerConfig
 	secretStore  string
 	vault        secrets.VaultConfig
+	aws          awsFlags
 	kubeconfig   string
 	kubeContext  string
 	ingressClass string
@@ -132,7 +133,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.DurationVar(&cfg.reapInterval, "reap-interval", 30*time.Second, "how often expired pods are destroyed (env SPACEPODS_REAP_INTERVAL)")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("SPACEPODS_LOG_LEVEL", "info"), "debug, info, warn or error (env SPACEPODS_LOG_LEVEL)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("SPACEPODS_LOG_FORMAT", "text"), "text or json (env SPACEPODS_LOG_FORMAT)")
-	f.StringVar(&cfg.secretStore, "secret-store", envOr("SPACEPODS_SECRET_STORE", "local"), "where secrets live: local (encrypted in the store, master key <data-dir>/secrets.key or SPACEPODS_MASTER_KEY) or vault (env SPACEPODS_SECRET_STORE)")
+	f.StringVar(&cfg.secretStore, "secret-store", envOr("SPACEPODS_SECRET_STORE", "local"), "where secrets live: local (encrypted in the store, master key <data-dir>/secrets.key or SPACEPODS_MASTER_KEY), vault, ssm (AWS Parameter Store) or secretsmanager (AWS Secrets Manager; see docs/aws.md) (env SPACEPODS_SECRET_STORE)")
 	f.StringVar(&cfg.vault.Address, "vault-addr", envOr("SPACEPODS_VAULT_ADDR", ""), "Vault address, e.g. https://vault.example:8200 (env SPACEPODS_VAULT_ADDR)")
 	f.StringVar(&cfg.vault.Token, "vault-token", envOr("SPACEPODS_VAULT_TOKEN", ""), "Vault token (env SPACEPODS_VAULT_TOKEN); or use AppRole")
 	f.StringVar(&cfg.vault.RoleID, "vault-role-id", envOr("SPACEPODS_VAULT_ROLE_ID", ""), "Vault AppRole role_id (env SPACEPODS_VAULT_ROLE_ID)")
@@ -140,6 +141,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.vault.Mount, "vault-mount", envOr("SPACEPODS_VAULT_MOUNT", "secret"), "Vault KV v2 mount (env SPACEPODS_VAULT_MOUNT)")
 	f.StringVar(&cfg.vault.Namespace, "vault-namespace", envOr("SPACEPODS_VAULT_NAMESPACE", ""), "Vault namespace (env SPACEPODS_VAULT_NAMESPACE)")
 	f.StringVar(&cfg.vault.PathPrefix, "vault-prefix", envOr("SPACEPODS_VAULT_PREFIX", "spacepods"), "path prefix of Spacepods' secrets in the mount (env SPACEPODS_VAULT_PREFIX)")
+	addAWSFlags(f, &cfg.aws)
 	f.StringVar(&cfg.kubeconfig, "kubeconfig", envOr("SPACEPODS_KUBECONFIG", ""), "kubernetes runtime: kubeconfig file; empty = in-cluster config (env SPACEPODS_KUBECONFIG)")
 	f.StringVar(&cfg.kubeContext, "kube-context", envOr("SPACEPODS_KUBE_CONTEXT", ""), "kubernetes runtime: kubeconfig context (env SPACEPODS_KUBE_CONTEXT)")
 	f.StringVar(&cfg.ingressClass, "ingress-class", envOr("SPACEPODS_INGRESS_CLASS", ""), "kubernetes runtime: ingressClassName of app Ingresses (env SPACEPODS_INGRESS_CLASS)")
@@ -276,7 +278,7 @@ func newAPI(ctx context.Context, dataDir string, cfg serverConfig, st *store.Sto
 		logger.Info("created the first admin token", "file", tokenPath)
 	}
 	cat := catalog.NewService(st)
-	secretStore, err := secrets.Open(ctx, cfg.secretStore, secrets.Config{Local: secrets.LocalConfig{DataDir: dataDir, Blobs: st}, Vault: cfg.vault})
+	secretStore, err := secrets.Open(ctx, cfg.secretStore, secrets.Config{Local: secrets.LocalConfig{DataDir: dataDir, Blobs: st}, Vault: cfg.vault, Settings: cfg.aws.secretSettings()})
 	if err != nil {
 		return nil, err
 	}
