@@ -253,7 +253,8 @@ ensure_moto() {
 }
 
 # start_moto DIR: starts moto's server on a free loopback port (log in DIR)
-# and exports SPACEPODS_TEST_AWS_ENDPOINT for the tests.
+# and exports SPACEPODS_TEST_AWS_ENDPOINT, a region and test credentials for
+# the tests.
 start_moto() {
   local dir=$1 bin port i
   bin=$(ensure_moto) || return 1
@@ -267,6 +268,10 @@ start_moto() {
       "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
       export SPACEPODS_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
       export SPACEPODS_TEST_MOTO_SERVER="$bin" # for tests that need a moto of their own
+      # The SDK's default chain reads these: a region, and test credentials
+      # that moto accepts (and AWS would not), no instance metadata lookups.
+      export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+      unset AWS_PROFILE AWS_SESSION_TOKEN
       return 0
     fi
     kill -0 "$STARTED_MOTO_PID" 2>/dev/null || break

@@ -128,7 +128,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.listen, "listen", envOr("SPACEPODS_LISTEN", "127.0.0.1:7070"), "API address (env SPACEPODS_LISTEN)")
 	f.StringVar(&cfg.databaseURL, "database-url", envOr("SPACEPODS_DATABASE_URL", ""), "empty = embedded SQLite in the data dir; postgres://... = PostgreSQL (env SPACEPODS_DATABASE_URL)")
 	f.StringVar(&cfg.postgresURL, "postgres-admin-url", envOr("SPACEPODS_POSTGRES_ADMIN_URL", ""), "PostgreSQL server for pod databases (superuser URL); empty = start a local cluster (env SPACEPODS_POSTGRES_ADMIN_URL)")
-	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, kubernetes, or none for a catalog-only server (env SPACEPODS_RUNTIME)")
+	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, kubernetes, ecs (Amazon ECS; docs/aws.md), or none for a catalog-only server (env SPACEPODS_RUNTIME)")
 	f.DurationVar(&cfg.defaultTTL, "default-ttl", 24*time.Hour, "TTL of pods created without --ttl (env SPACEPODS_DEFAULT_TTL)")
 	f.DurationVar(&cfg.reapInterval, "reap-interval", 30*time.Second, "how often expired pods are destroyed (env SPACEPODS_REAP_INTERVAL)")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("SPACEPODS_LOG_LEVEL", "info"), "debug, info, warn or error (env SPACEPODS_LOG_LEVEL)")

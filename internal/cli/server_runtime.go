@@ -12,6 +12,7 @@ import (
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/runtime/ecs"
 	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -108,6 +109,7 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 // driver reads its own (runtime.Config.Settings).
 func (cfg serverConfig) runtimeSettings() map[string]any {
 	return map[string]any{
+		ecs.ID: cfg.aws.ecsSettings(),
 		kubernetes.ID: kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
 			HostAddress: cfg.kubeHostAddr, NodeAddress: cfg.kubeNodeAddr, ImagePullSecret: cfg.pullSecret,
 			Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn},

@@ -15,28 +15,25 @@ import (
 
 // AWSEndpoint returns the endpoint of the AWS emulator (moto's server) that
 // scripts/test.sh starts for the AWS packages' tests
-// (SPACEPODS_TEST_AWS_ENDPOINT). It sets the region and static test
-// credentials in the test's environment, so that the SDK's default chain
-// finds them as it would on a real machine; tests hand the endpoint to
-// awsclient.Config.EndpointURL, the same switch as --aws-endpoint-url.
-func AWSEndpoint(t *testing.T) string {
+// (SPACEPODS_TEST_AWS_ENDPOINT). The script also exports a region and
+// static test credentials (AWS_REGION, AWS_ACCESS_KEY_ID…), which the SDK's
+// default chain finds as it would on a real machine; tests hand the
+// endpoint to awsclient.Config.EndpointURL, the same switch as
+// --aws-endpoint-url.
+func AWSEndpoint(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("SPACEPODS_TEST_AWS_ENDPOINT")
 	if u == "" {
 		Missing(t, "AWS emulator (SPACEPODS_TEST_AWS_ENDPOINT)",
 			"run scripts/test.sh, which starts moto's server (scripts/lib.sh start_moto) and sets it")
 	}
-	t.Setenv("AWS_REGION", AWSRegion)
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	for _, v := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		if os.Getenv(v) == "" {
+			Missing(t, v, "scripts/lib.sh start_moto exports a region and test credentials with the endpoint; export them too")
+		}
+	}
 	return u
 }
-
-// AWSRegion is the region AWS tests use.
-const AWSRegion = "eu-west-1"
 
 var awsNames atomic.Int64
 

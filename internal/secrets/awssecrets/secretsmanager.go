@@ -201,3 +201,10 @@ func isMissing(err error) bool {
 func notFound(ref string) error {
 	return spacepods.Errorf(spacepods.ENOTFOUND, "secret %q not found", ref)
 }
+
+// ValueFrom returns the secret's ARN, which an ECS task definition's
+// `secrets.valueFrom` takes (the ecs runtime's SecretReferencer).
+// ENOTFOUND when there is no such secret.
+func (s *SecretsManager) ValueFrom(ctx context.Context, ref string) (string, error) {
+	return s.ARN(ctx, ref)
+}

@@ -135,3 +135,8 @@ func (s *SSM) List(ctx context.Context, prefix string) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// ValueFrom returns the parameter's name, which an ECS task definition's
+// `secrets.valueFrom` takes for a parameter of the task's region (the ecs
+// runtime's SecretReferencer). EINVALID for a bad ref.
+func (s *SSM) ValueFrom(_ context.Context, ref string) (string, error) { return s.ParameterName(ref) }
