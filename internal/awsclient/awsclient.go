@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -172,3 +173,18 @@ func isTransport(err error) bool {
 
 // IsNotFound reports whether err (from Err) is ENOTFOUND.
 func IsNotFound(err error) bool { return spacepods.ErrorCode(err) == spacepods.ENOTFOUND }
+
+// Int32 returns n as the *int32 that AWS APIs take, clamped to int32's
+// range (counts, ports and sizes are far below its limits).
+func Int32(n int) *int32 {
+	v := int32(0)
+	switch {
+	case n > math.MaxInt32:
+		v = math.MaxInt32
+	case n < math.MinInt32:
+		v = math.MinInt32
+	default:
+		v = int32(n)
+	}
+	return &v
+}

@@ -62,8 +62,10 @@ func StartMoto(t *testing.T) string {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close() // moto binds it next; a race with another process is unlikely and fails loudly below
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	// moto binds the port next; a race with another process is unlikely
+	// and fails loudly below.
+	_ = l.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)) //nolint:gosec // G702: the path is the test script's own moto_server (SPACEPODS_TEST_MOTO_SERVER), not input
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

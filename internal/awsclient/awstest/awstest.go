@@ -7,11 +7,15 @@ package awstest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/spacepods/spacepods/internal/awsclient"
 	"github.com/spacepods/spacepods/internal/testenv"
@@ -93,7 +97,7 @@ func ECSClusterWithInstances(t testing.TB, n int) string {
 	if err != nil || len(imgs.Images) == 0 {
 		t.Fatalf("DescribeImages: %v (%d images)", err, len(imgs.Images))
 	}
-	run, err := e.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: imgs.Images[0].ImageId, InstanceType: "m5.xlarge", MinCount: aws.Int32(int32(n)), MaxCount: aws.Int32(int32(n))})
+	run, err := e.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: imgs.Images[0].ImageId, InstanceType: "m5.xlarge", MinCount: awsclient.Int32(n), MaxCount: awsclient.Int32(n)})
 	if err != nil {
 		t.Fatalf("RunInstances: %v", err)
 	}
@@ -111,4 +115,44 @@ func ECSClusterWithInstances(t testing.TB, n int) string {
 		}
 	}
 	return name
+}
+
+// LoadBalancer is an application load balancer with an HTTP listener in a
+// test network, and a Route 53 zone for app hosts.
+type LoadBalancer struct {
+	Network
+	ARN, DNSName, ListenerARN string
+	ZoneID, Domain            string
+}
+
+// NewLoadBalancer makes a load balancer (in a new network), its HTTP
+// listener (default action: a fixed 404) and a hosted zone for domain.
+func NewLoadBalancer(t testing.TB, domain string) LoadBalancer {
+	t.Helper()
+	ctx := context.Background()
+	ac := SDK(t)
+	lb := LoadBalancer{Network: NewNetwork(t), Domain: domain}
+	c := elasticloadbalancingv2.NewFromConfig(ac)
+	out, err := c.CreateLoadBalancer(ctx, &elasticloadbalancingv2.CreateLoadBalancerInput{Name: aws.String(testenv.AWSName("lb")), Subnets: lb.Subnets, SecurityGroups: lb.SecurityGroups})
+	if err != nil {
+		t.Fatalf("CreateLoadBalancer: %v", err)
+	}
+	lb.ARN, lb.DNSName = aws.ToString(out.LoadBalancers[0].LoadBalancerArn), aws.ToString(out.LoadBalancers[0].DNSName)
+	ls, err := c.CreateListener(ctx, &elasticloadbalancingv2.CreateListenerInput{
+		LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80),
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumFixedResponse, FixedResponseConfig: &elbtypes.FixedResponseActionConfig{StatusCode: aws.String("404")}}},
+	})
+	if err != nil {
+		t.Fatalf("CreateListener: %v", err)
+	}
+	lb.ListenerARN = aws.ToString(ls.Listeners[0].ListenerArn)
+	zone, err := route53.NewFromConfig(ac).CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(domain), CallerReference: aws.String(testenv.AWSName("zone"))})
+	if err != nil {
+		t.Fatalf("CreateHostedZone: %v", err)
+	}
+	lb.ZoneID = strings.TrimPrefix(aws.ToString(zone.HostedZone.Id), "/hostedzone/")
+	t.Cleanup(func() {
+		_, _ = c.DeleteLoadBalancer(context.Background(), &elasticloadbalancingv2.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(lb.ARN)}) // best effort: the emulator is thrown away after the run
+	})
+	return lb
 }

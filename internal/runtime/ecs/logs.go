@@ -82,7 +82,7 @@ func (d *Driver) Logs(ctx context.Context, env, name string, opts runtime.LogOpt
 func (d *Driver) copyStream(ctx context.Context, group, stream string, opts runtime.LogOptions, w io.Writer) error {
 	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(opts.Tail == 0)}
 	if opts.Tail > 0 {
-		in.Limit = aws.Int32(int32(min(opts.Tail, 10000)))
+		in.Limit = awsclient.Int32(min(opts.Tail, 10000))
 	}
 	f := &logFollower{d: d, group: group, stream: stream, out: w}
 	out, err := d.logs.GetLogEvents(ctx, in)

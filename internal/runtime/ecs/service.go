@@ -26,7 +26,7 @@ const tagSpec = "spacepods.spec"
 
 // container is what a task definition runs, from a service or task spec.
 type container struct {
-	name, image   string
+	image         string
 	command, args []string
 	env, secrets  map[string]string
 	port          int
@@ -42,7 +42,7 @@ func (d *Driver) register(ctx context.Context, env, family string, c container, 
 		Essential: aws.Bool(true),
 		// The container may use all of the task's memory (set at both
 		// levels, as ECS on EC2 wants it).
-		Memory: aws.Int32(int32(d.memoryMiB)),
+		Memory: awsclient.Int32(d.memoryMiB),
 		LogConfiguration: &types.LogConfiguration{LogDriver: types.LogDriverAwslogs, Options: map[string]string{
 			"awslogs-group": d.LogGroup(env), "awslogs-region": d.region, "awslogs-stream-prefix": c.streamPrefix,
 		}},
@@ -72,7 +72,7 @@ func (d *Driver) register(ctx context.Context, env, family string, c container, 
 	}
 	if c.port > 0 {
 		// In bridge mode the host port is 0: ECS picks one per task.
-		def.PortMappings = []types.PortMapping{{ContainerPort: aws.Int32(int32(c.port)), Protocol: types.TransportProtocolTcp}}
+		def.PortMappings = []types.PortMapping{{ContainerPort: awsclient.Int32(c.port), Protocol: types.TransportProtocolTcp}}
 		if d.cfg.NetworkMode == string(types.NetworkModeBridge) {
 			def.PortMappings[0].HostPort = aws.Int32(0)
 		}
@@ -157,7 +157,7 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 		Cluster:        aws.String(d.cfg.Cluster),
 		ServiceName:    aws.String(serviceName(spec.Environment, spec.Name)),
 		TaskDefinition: aws.String(td),
-		DesiredCount:   aws.Int32(int32(spec.Replicas)),
+		DesiredCount:   awsclient.Int32(spec.Replicas),
 		LaunchType:     types.LaunchType(d.cfg.LaunchType),
 		// Spacepods' deploy engine stages rollouts across services (one per
 		// release): within one, ECS may start the new tasks before stopping
@@ -203,7 +203,7 @@ func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas in
 	if _, err := d.describe(ctx, env, name); err != nil {
 		return err
 	}
-	_, err := d.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String(d.cfg.Cluster), Service: aws.String(serviceName(env, name)), DesiredCount: aws.Int32(int32(replicas))})
+	_, err := d.ecs.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String(d.cfg.Cluster), Service: aws.String(serviceName(env, name)), DesiredCount: awsclient.Int32(replicas)})
 	return awsclient.Err("ecs:UpdateService", err)
 }
 
