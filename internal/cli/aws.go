@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/pflag"
 
+	"github.com/spacepods/spacepods/internal/aws/alb"
 	"github.com/spacepods/spacepods/internal/awsclient"
 	"github.com/spacepods/spacepods/internal/runtime/ecs"
 	"github.com/spacepods/spacepods/internal/secrets/awssecrets"
@@ -18,6 +21,7 @@ type awsFlags struct {
 	secretPrefix string
 	kmsKey       string
 	ecs          ecs.Config
+	alb          alb.Config
 }
 
 func addAWSFlags(f *pflag.FlagSet, a *awsFlags) {
@@ -35,6 +39,9 @@ func addAWSFlags(f *pflag.FlagSet, a *awsFlags) {
 	f.StringVar(&a.ecs.CPU, "ecs-cpu", envOr("SPACEPODS_ECS_CPU", "256"), "--runtime ecs: CPU units of a task (env SPACEPODS_ECS_CPU)")
 	f.StringVar(&a.ecs.Memory, "ecs-memory", envOr("SPACEPODS_ECS_MEMORY", "512"), "--runtime ecs: memory of a task in MiB (env SPACEPODS_ECS_MEMORY)")
 	f.StringVar(&a.ecs.LogGroupPrefix, "ecs-log-group-prefix", envOr("SPACEPODS_ECS_LOG_GROUP_PREFIX", "/spacepods"), "--runtime ecs: prefix of the environments' CloudWatch log groups, <prefix>/<environment> (env SPACEPODS_ECS_LOG_GROUP_PREFIX)")
+	f.StringVar(&a.alb.ListenerARN, "alb-listener", envOr("SPACEPODS_ALB_LISTENER", ""), "--routing alb: ARN of the load balancer listener that gets a rule per app host (env SPACEPODS_ALB_LISTENER)")
+	f.StringVar(&a.alb.VPCID, "alb-vpc", envOr("SPACEPODS_ALB_VPC", ""), "--routing alb: VPC ID of the target groups (one per release) (env SPACEPODS_ALB_VPC)")
+	f.StringVar(&a.alb.HostedZoneID, "route53-zone", envOr("SPACEPODS_ROUTE53_ZONE", ""), "--routing alb: Route 53 hosted zone ID that gets an alias record per app host; empty = no records (env SPACEPODS_ROUTE53_ZONE)")
 	f.StringVar(&a.kmsKey, "aws-kms-key", envOr("SPACEPODS_AWS_KMS_KEY", ""), "--secret-store ssm|secretsmanager: KMS key ID or ARN that encrypts secret values; empty = the account's AWS-managed key (env SPACEPODS_AWS_KMS_KEY)")
 }
 
@@ -51,6 +58,13 @@ func (a awsFlags) ecsSettings() ecs.Config {
 	c := a.ecs
 	c.AWS = a.client
 	return c
+}
+
+// openALB returns the alb traffic mover (--routing alb).
+func (a awsFlags) openALB(ctx context.Context, installation, domain string, logger *slog.Logger) (*alb.Mover, error) {
+	c := a.alb
+	c.AWS, c.Installation, c.Domain, c.Logger = a.client, installation, domain, logger.With("component", "alb")
+	return alb.New(ctx, c)
 }
 
 // secretSettings are the AWS secret stores' settings (secrets.Config.Settings).

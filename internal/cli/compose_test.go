@@ -36,7 +36,9 @@ func TestServer_BadFlagsFailBeforeAnythingStarts(t *testing.T) {
 		want []string
 	}{
 		{"unknown runtime", []string{"--runtime", "nomad"}, []string{`--runtime "nomad"`, "docker, ecs, kubernetes", "none"}},
-		{"unknown routing", []string{"--routing", "dns"}, []string{`--routing "dns"`, "router", "ingress"}},
+		{"unknown routing", []string{"--routing", "dns"}, []string{`--routing "dns"`, "router", "ingress", "alb"}},
+		{"alb without its listener", []string{"--routing", "alb", "--alb-vpc", "vpc-1"}, []string{"--alb-listener", "--alb-vpc", "docs/aws.md"}},
+		{"bad AWS endpoint", []string{"--secret-store", "ssm", "--aws-endpoint-url", "localhost:5000"}, []string{"--aws-endpoint-url", "http"}},
 		{"no streams", []string{"--max-streams", "0"}, []string{"--max-streams"}},
 		{"bad log level", []string{"--log-level", "loud"}, []string{"--log-level"}},
 	}

@@ -145,7 +145,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.kubeconfig, "kubeconfig", envOr("SPACEPODS_KUBECONFIG", ""), "kubernetes runtime: kubeconfig file; empty = in-cluster config (env SPACEPODS_KUBECONFIG)")
 	f.StringVar(&cfg.kubeContext, "kube-context", envOr("SPACEPODS_KUBE_CONTEXT", ""), "kubernetes runtime: kubeconfig context (env SPACEPODS_KUBE_CONTEXT)")
 	f.StringVar(&cfg.ingressClass, "ingress-class", envOr("SPACEPODS_INGRESS_CLASS", ""), "kubernetes runtime: ingressClassName of app Ingresses (env SPACEPODS_INGRESS_CLASS)")
-	f.StringVar(&cfg.routing, "routing", envOr("SPACEPODS_ROUTING", ""), "how app hosts are routed: router (the built-in edge router) or ingress (a Kubernetes Ingress per app host, served by the cluster's ingress controller); default router on docker, ingress on kubernetes (env SPACEPODS_ROUTING)")
+	f.StringVar(&cfg.routing, "routing", envOr("SPACEPODS_ROUTING", ""), "how app hosts are routed: router (the built-in edge router), ingress (a Kubernetes Ingress per app host, served by the cluster's ingress controller) or alb (a rule per app host on an AWS load balancer listener, weighted between releases; --alb-listener, --alb-vpc, --route53-zone); default router on docker, ingress on kubernetes (env SPACEPODS_ROUTING)")
 	f.StringVar(&cfg.kubeNodeAddr, "kubernetes-node-address", envOr("SPACEPODS_KUBERNETES_NODE_ADDRESS", ""), "kubernetes runtime with --routing router: a node address at which the router reaches Services by node port; empty = their ClusterIPs (router inside the cluster) (env SPACEPODS_KUBERNETES_NODE_ADDRESS)")
 	f.StringVar(&cfg.pullSecret, "kubernetes-image-pull-secret", envOr("SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET", ""), "kubernetes runtime: <namespace>/<name> of a registry credential (docker-registry Secret) copied into every environment and used by every pod (env SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET)")
 	f.BoolVar(&cfg.isolation, "kubernetes-isolation", envOr("SPACEPODS_KUBERNETES_ISOLATION", "") == "true", "kubernetes runtime: a NetworkPolicy per environment admitting traffic only from its own namespace and --kubernetes-allow-from (env SPACEPODS_KUBERNETES_ISOLATION=true)")
@@ -242,12 +242,19 @@ func (cfg serverConfig) validate() error {
 		return spacepods.Errorf(spacepods.EINVALID, "--max-streams and --max-streams-per-user must be at least 1, --pod-quota at least 0 (0 = no limit)")
 	}
 	if cfg.runtime != runtimeNone && !slices.Contains(runtime.Drivers(), cfg.runtime) {
-		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server (ecs is planned)", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
+		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
+	}
+	if err := cfg.aws.client.Validate(); err != nil {
+		return err
 	}
 	switch cfg.routing {
 	case "", runtime.RoutingRouter, runtime.RoutingIngress:
+	case runtime.RoutingALB:
+		if cfg.aws.alb.ListenerARN == "" || cfg.aws.alb.VPCID == "" {
+			return spacepods.Errorf(spacepods.EINVALID, "--routing alb needs --alb-listener (the listener ARN) and --alb-vpc (the target groups' VPC); see docs/aws.md")
+		}
 	default:
-		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime) or ingress (kubernetes only)", cfg.routing)
+		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime), ingress (kubernetes only) or alb (an AWS load balancer; docs/aws.md)", cfg.routing)
 	}
 	return nil
 }

@@ -66,11 +66,19 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 	}
 	podSvc := &pods.Service{Store: st, Catalog: srv.Catalog, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods")}
 	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy")}
-	if ingress == nil {
+	switch {
+	case routing == runtime.RoutingALB:
+		mover, err := cfg.aws.openALB(ctx, inst, cfg.router.domain, logger)
+		if err != nil {
+			return nil, err
+		}
+		engine.Weighted, podSvc.Routes = mover, mover
+		logger.Info("routing: a rule per app host on an AWS load balancer listener; the built-in edge router is not started", "listener", cfg.aws.alb.ListenerARN, "zone", cfg.aws.alb.HostedZoneID)
+	case ingress == nil:
 		if err := useEdgeRouter(ctx, dataDir, cfg.router, gateway, engine, podSvc, logger); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		logger.Info("routing: an Ingress per app host; the built-in edge router is not started", "ingress_class", cfg.ingressClass, "domain", cfg.router.domain, "tls", cfg.ingressTLS)
 		if cfg.ingressTLS {
 			engine.Scheme = "https"
@@ -128,7 +136,7 @@ func routingOf(cfg serverConfig, drv runtime.Driver) (routing string, ingress ru
 			routing = runtime.RoutingIngress
 		}
 	}
-	if routing == runtime.RoutingRouter {
+	if routing == runtime.RoutingRouter || routing == runtime.RoutingALB {
 		return routing, nil, nil
 	}
 	if !canRoute {

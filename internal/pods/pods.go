@@ -33,6 +33,12 @@ type Router interface {
 	Environments(ctx context.Context) ([]string, error)
 }
 
+// RouteRemover removes every route of an environment kept outside the
+// runtime and the edge router (the alb mover implements it).
+type RouteRemover interface {
+	DestroyEnvironment(ctx context.Context, env string) error
+}
+
 // noRouter is the edge router's place when there is none (the runtime
 // routes app hosts itself): it holds no environment and no group.
 type noRouter struct{}
@@ -72,6 +78,10 @@ type Service struct {
 	Engine     *deploy.Engine
 	Driver     runtime.Driver
 	Router     Router // nil when the runtime routes app hosts itself (Engine.Ingress)
+	// Routes, when set, keeps routes outside the runtime and the edge
+	// router (an ALB's rules, target groups and records: Engine.Weighted);
+	// destroying an environment removes its routes there.
+	Routes RouteRemover
 	Databases  *databases.Manager
 	DefaultTTL time.Duration // default 24h
 	MaxTTL     time.Duration // default 30 days
@@ -614,6 +624,9 @@ func (s *Service) removeParts(ctx context.Context, name string) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, notFoundOK(s.router().RemoveEnvironment(ctx, name)))
+	if s.Routes != nil {
+		errs = append(errs, s.Routes.DestroyEnvironment(ctx, name))
+	}
 	errs = append(errs, s.Driver.DestroyEnvironment(ctx, name))
 	if s.Databases != nil {
 		errs = append(errs, s.Databases.DropEnvironment(ctx, name))
