@@ -73,15 +73,15 @@ func (s *Service) router() Router {
 // Service runs pod and environment operations. Long operations run in the
 // background; their progress is recorded as events.
 type Service struct {
-	Store      *store.Store
-	Catalog    *catalog.Service
-	Engine     *deploy.Engine
-	Driver     runtime.Driver
-	Router     Router // nil when the runtime routes app hosts itself (Engine.Ingress)
+	Store   *store.Store
+	Catalog *catalog.Service
+	Engine  *deploy.Engine
+	Driver  runtime.Driver
+	Router  Router // nil when the runtime routes app hosts itself (Engine.Ingress)
 	// Routes, when set, keeps routes outside the runtime and the edge
 	// router (an ALB's rules, target groups and records: Engine.Weighted);
 	// destroying an environment removes its routes there.
-	Routes RouteRemover
+	Routes     RouteRemover
 	Databases  *databases.Manager
 	DefaultTTL time.Duration // default 24h
 	MaxTTL     time.Duration // default 30 days
