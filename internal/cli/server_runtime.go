@@ -47,8 +47,15 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		return nil, err
 	}
 	logger.Info("installation", "id", inst)
+	settings := cfg.runtimeSettings()
+	if ref, ok := srv.Config.Secrets.(ecs.SecretReferencer); ok {
+		// ECS reads secrets itself: its task definitions name them.
+		ec := settings[ecs.ID].(ecs.Config)
+		ec.Secrets = ref
+		settings[ecs.ID] = ec
+	}
 	drv, err := runtime.Open(ctx, cfg.runtime, runtime.Config{Installation: inst, Domain: cfg.router.domain, Routing: cfg.routing,
-		Secrets: srv.Config, Logger: logger.With("component", cfg.runtime), Settings: cfg.runtimeSettings()})
+		Secrets: srv.Config, Logger: logger.With("component", cfg.runtime), Settings: settings})
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,13 @@ import (
 
 const image = "registry.internal/testapp:1"
 
+// Both AWS secret stores name their secrets for task definitions; the
+// server hands the configured one to the driver.
+var (
+	_ ecs.SecretReferencer = (*awssecrets.SSM)(nil)
+	_ ecs.SecretReferencer = (*awssecrets.SecretsManager)(nil)
+)
+
 // open opens an ecs driver through the runtime registry. With a network it
 // runs Fargate tasks in it (awsvpc); without, EC2 tasks in bridge mode,
 // which is what moto 5.2.5 can run a task of: its RunTask fails on an awsvpc
