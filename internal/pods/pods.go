@@ -33,10 +33,13 @@ type Router interface {
 	Environments(ctx context.Context) ([]string, error)
 }
 
-// RouteRemover removes every route of an environment kept outside the
-// runtime and the edge router (the alb mover implements it).
+// RouteRemover keeps routes outside the runtime and the edge router (the
+// alb mover implements it).
 type RouteRemover interface {
+	// DestroyEnvironment removes every route of env.
 	DestroyEnvironment(ctx context.Context, env string) error
+	// Routes returns the routed app hosts, host → environment.
+	Routes(ctx context.Context) (map[string]string, error)
 }
 
 // noRouter is the edge router's place when there is none (the runtime

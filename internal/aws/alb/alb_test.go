@@ -192,7 +192,15 @@ func TestALB_StagedRolloutRollbackAndDestroy(t *testing.T) {
 	// environment is left.
 	must(t, f.m.SetTargets(ctx, f.env, "pricing-api", 1, []string{"10.20.0.31:8080"}, ""))
 	must(t, f.m.SetWeights(ctx, f.env, "pricing-api", map[int]int{1: 1}))
+	routes, err := f.m.Routes(ctx)
+	must(t, err)
+	if routes[f.m.Host(f.env, app)] != f.env || routes[f.m.Host(f.env, "pricing-api")] != f.env {
+		t.Fatalf("Routes = %v, want both hosts of %s", routes, f.env)
+	}
 	must(t, f.m.DestroyEnvironment(ctx, f.env))
+	if routes, err := f.m.Routes(ctx); err != nil || len(routes) != 0 {
+		t.Fatalf("Routes after destroy = %v, %v", routes, err)
+	}
 	rules, err := f.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(f.lb.ListenerARN)})
 	must(t, err)
 	for _, r := range rules.Rules {

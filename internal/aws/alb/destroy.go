@@ -164,3 +164,34 @@ func (m *Mover) deleteRecord(ctx context.Context, host string) error {
 	}
 	return nil
 }
+
+// Routes returns the app hosts this installation routes on the listener,
+// host → environment (found by the rules' tags), for leak audits.
+func (m *Mover) Routes(ctx context.Context) (map[string]string, error) {
+	rules, err := m.rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	arns := []string{}
+	for _, r := range rules {
+		if !aws.ToBool(r.IsDefault) {
+			arns = append(arns, aws.ToString(r.RuleArn))
+		}
+	}
+	tags, err := m.tagsOf(ctx, arns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, r := range rules {
+		t := tags[aws.ToString(r.RuleArn)]
+		env := t[runtime.LabelEnvironment]
+		if env == "" || !runtime.Ours(t, env, m.cfg.Installation) {
+			continue
+		}
+		for _, h := range hostsOf(r) {
+			out[h] = env
+		}
+	}
+	return out, nil
+}
