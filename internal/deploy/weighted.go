@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -22,6 +23,10 @@ type WeightedRouter interface {
 	DropRelease(ctx context.Context, env, app string, release int) error
 	// Unroute removes the app's route and every target group of it.
 	Unroute(ctx context.Context, env, app string) error
+	// WaitHealthy waits until the router's own health check passes for
+	// addrs in the release's target group, polling every interval until
+	// ctx ends (EUNAVAILABLE then, naming the targets and why).
+	WaitHealthy(ctx context.Context, env, app string, release int, addrs []string, interval time.Duration) error
 }
 
 // weightedTraffic moves requests with a WeightedRouter: the old and the
@@ -93,10 +98,22 @@ func (t *weightedTraffic) prepare(ctx context.Context) error {
 	return t.set(ctx)
 }
 
+// admit registers the new replicas, waits until the load balancer's own
+// health check passes for them (within the health timeout), then raises
+// the new release's weight.
 func (t *weightedTraffic) admit(ctx context.Context, addrs []string, n int) error {
 	r := t.r
 	if err := t.w.SetTargets(ctx, r.d.Env, r.d.App, r.rel.Number, addrs, r.app.Health); err != nil {
 		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.e.opts().HealthTimeout)
+	err := t.w.WaitHealthy(wctx, r.d.Env, r.d.App, r.rel.Number, addrs, r.e.opts().Poll)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fail(spacepods.ErrorMessage(err), "the load balancer's health check did not pass for the new targets within %s", r.e.opts().HealthTimeout)
 	}
 	t.newN = n
 	return t.set(ctx)

@@ -351,7 +351,7 @@ func Write(dir string, p Pod) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("terraform dir: %w", err)
 	}
 	path := filepath.Join(dir, "main.tf")

@@ -20,7 +20,9 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -402,4 +404,51 @@ func (m *Mover) changeRecord(ctx context.Context, action r53types.ChangeAction, 
 		},
 	})
 	return awsclient.Err("route53:ChangeResourceRecordSets", err)
+}
+
+// WaitHealthy waits until the load balancer's health check passes for every
+// one of addrs (ip:port) in the release's target group, polling every
+// interval, until ctx ends. Its error names the targets still unhealthy
+// and why (the target health's reason and description).
+func (m *Mover) WaitHealthy(ctx context.Context, env, app string, release int, addrs []string, interval time.Duration) error {
+	tg, err := m.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{m.TargetGroupName(env, app, release)}})
+	if err != nil || len(tg.TargetGroups) != 1 {
+		return spacepods.Errorf(spacepods.ENOTFOUND, "release %d of %s in %s has no target group: %v", release, app, env, awsclient.Err("elasticloadbalancing:DescribeTargetGroups", err))
+	}
+	var targets []elbtypes.TargetDescription
+	for _, a := range addrs {
+		host, p, err := net.SplitHostPort(a)
+		n, perr := strconv.Atoi(p)
+		if err != nil || perr != nil {
+			return spacepods.Errorf(spacepods.EINVALID, "target %q is not <ip>:<port>", a)
+		}
+		targets = append(targets, elbtypes.TargetDescription{Id: aws.String(host), Port: awsclient.Int32(n)})
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	for {
+		out, err := m.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroups[0].TargetGroupArn, Targets: targets})
+		if err != nil {
+			return awsclient.Err("elasticloadbalancing:DescribeTargetHealth", err)
+		}
+		var bad []string
+		for _, th := range out.TargetHealthDescriptions {
+			if th.TargetHealth == nil || th.TargetHealth.State != elbtypes.TargetHealthStateEnumHealthy {
+				why := "no health reported"
+				if h := th.TargetHealth; h != nil {
+					why = fmt.Sprintf("%s: %s %s", h.State, h.Reason, aws.ToString(h.Description))
+				}
+				bad = append(bad, fmt.Sprintf("%s:%d (%s)", aws.ToString(th.Target.Id), aws.ToInt32(th.Target.Port), why))
+			}
+		}
+		if len(bad) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return spacepods.Errorf(spacepods.EUNAVAILABLE, "the load balancer's health check did not pass for %d of %d targets of %s release %d: %s", len(bad), len(targets), app, release, strings.Join(bad, "; "))
+		case <-time.After(interval):
+		}
+	}
 }

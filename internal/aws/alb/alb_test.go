@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -163,6 +164,16 @@ func TestALB_StagedRolloutRollbackAndDestroy(t *testing.T) {
 			t.Fatalf("stage %d: release 2 has %d targets, want %d", i+1, n, stage.new)
 		}
 	}
+	// The load balancer's health check (moto reports registered targets
+	// healthy, and says why an unregistered one is not).
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	must(t, f.m.WaitHealthy(wctx, f.env, app, 2, []string{"10.20.1.1:8080"}, 50*time.Millisecond))
+	err = f.m.WaitHealthy(wctx, f.env, app, 2, []string{"10.20.1.1:8080", "10.20.9.9:8080"}, 50*time.Millisecond)
+	if spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE || !strings.Contains(spacepods.ErrorMessage(err), "10.20.9.9:8080") || !strings.Contains(spacepods.ErrorMessage(err), "NotRegistered") {
+		t.Fatalf("waiting for an unregistered target: %v, want EUNAVAILABLE naming it and why", err)
+	}
+
 	// A group the rule still names cannot go (AWS and moto refuse); once
 	// the rollout is done the rule names the new release only.
 	if err := f.m.DropRelease(ctx, f.env, app, 1); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
