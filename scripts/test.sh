@@ -37,7 +37,7 @@ bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')) || tru
 if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
 log "golangci-lint (.golangci.yml; any finding fails the run)"
 lint=$(golangci_lint)
-"$lint" run ./...
+"$lint" run --allow-parallel-runners ./...
 
 log "go test -race (real Docker at $(docker version --format '{{.Server.Version}}'), PostgreSQL at 127.0.0.1)"
 go test -race -count=1 -timeout 20m "${pkgs[@]}"
