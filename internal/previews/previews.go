@@ -43,6 +43,13 @@ type Builder interface {
 	BuildCommit(ctx context.Context, app spacepods.App, repo, ref, sha string) error
 }
 
+// BuildFailer is implemented by a Builder that can tell that the build it
+// was asked for failed: the pod then fails at once, saying why, instead of
+// waiting BuildTimeout for a build that will not come.
+type BuildFailer interface {
+	BuildFailed(ctx context.Context, app, sha string) (why string, failed bool)
+}
+
 // Handler is the pull request → CI pod handler.
 type Handler struct {
 	Forge   forge.Forge
