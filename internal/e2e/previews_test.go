@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/spacepods/spacepods/client"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
+	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/testenv"
 )
 
@@ -77,6 +79,9 @@ func TestE2E_PullRequestPodsThroughGitea(t *testing.T) {
 		"x:app":      string(testenv.GoBinary(t, "github.com/spacepods/spacepods/examples/pricing-api")),
 	})
 	r.waitBuild("pricing-api", pricingMain, 2*time.Minute)
+	if d := r.delivery("push", pricingRepo, "refs/heads/main"); !strings.Contains(d.Result, "builder: queued build job 1 of pricing-api at "+pricingMain[:12]) || strings.Contains(d.Result, "no builder") {
+		t.Errorf("the push's delivery log line does not say what the builder queued: %+v", d)
+	}
 	t.Logf("%s: push to pricing-api's main built by the builder", time.Since(t0).Round(time.Millisecond))
 
 	// catalog-api: CI records the builds of main and of the PR's head.
@@ -137,12 +142,24 @@ func TestE2E_PullRequestPodsThroughGitea(t *testing.T) {
 		t.Fatalf("pricing-api's PR pod through the router: %d %v %s", code, err, body)
 	}
 
+	// A head the builder cannot build fails spacepods/pod at once, naming
+	// the job and its log.
+	broken := pricing.Commit("feature/sale", "break the Dockerfile", map[string]string{"Dockerfile": "FROM scratch\nCOPY missing /missing\n"})
+	st := r.waitStatus(pricingRepo, broken, "spacepods/pod", time.Minute)
+	if st.State != "failure" || !strings.Contains(st.Description, "build job 3 of pricing-api") || !strings.Contains(st.Description, "failed") {
+		t.Fatalf("a failed build of the PR's head: %+v", st)
+	}
+	if out := s.mustCLI("build", "log", "3"); !strings.Contains(out, "missing") {
+		t.Fatalf("the failed job's log does not say what failed:\n%s", out)
+	}
+	t.Logf("%s: a failed build of a PR head reported", time.Since(t0).Round(time.Millisecond))
+
 	// A failing test build: the suite now asks for more products than the
 	// seed has.
 	r.register("catalog-api", catalogRepo, "", `"-timeout", "2s", "-min-products", "100000"`)
 	head3 := catalog.Commit("feature/faster", "break the tests", map[string]string{"README.md": "catalog, broken\n"})
 	r.record("catalog-api", 4, head3, "feature/faster")
-	st := r.waitStatus(catalogRepo, head3, "spacepods/tests", 3*time.Minute)
+	st = r.waitStatus(catalogRepo, head3, "spacepods/tests", 3*time.Minute)
 	if st.State != "failure" || !strings.Contains(st.TargetURL, "/tests/") {
 		t.Fatalf("failing tests: %+v", st)
 	}
@@ -168,6 +185,51 @@ func TestE2E_PullRequestPodsThroughGitea(t *testing.T) {
 		t.Errorf("after closing, the one comment should say the pod is destroyed: %+v", comments)
 	}
 	t.Logf("%s: closed, destroyed, no leaks", time.Since(t0).Round(time.Millisecond))
+	for _, d := range r.deliveries() {
+		t.Logf("delivery %d: %s %s %s: %s: %s %s", d.ID, d.Event, d.Action, d.Repo, d.State, d.Result, d.Error)
+	}
+}
+
+// deliveries is the forge delivery log, newest first.
+func (r *prRig) deliveries() []spacepods.ForgeDelivery {
+	r.t.Helper()
+	tok, err := os.ReadFile(filepath.Join(r.s.dataDir, "admin.token"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+r.s.api+"/api/v1/hooks/forge/deliveries?limit=200", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []spacepods.ForgeDelivery
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		r.t.Fatalf("GET deliveries: HTTP %d %v", resp.StatusCode, err)
+	}
+	return out
+}
+
+// delivery is the oldest delivery of event for repo whose result mentions
+// the ref's branch (waiting for it to be processed).
+func (r *prRig) delivery(event, repo, ref string) spacepods.ForgeDelivery {
+	r.t.Helper()
+	branch := strings.TrimPrefix(ref, "refs/heads/")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds := r.deliveries()
+		for i := len(ds) - 1; i >= 0; i-- {
+			d := ds[i]
+			if d.Event == event && d.Repo == repo && strings.Contains(d.Result, " to "+branch+" ") && d.State != spacepods.DeliveryPending && d.State != spacepods.DeliveryProcessing {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no processed %s delivery of %s to %s: %+v", event, repo, branch, ds)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func randomHex(t *testing.T) string {
