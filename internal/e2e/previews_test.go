@@ -63,11 +63,23 @@ func TestE2E_PullRequestPodsThroughGitea(t *testing.T) {
 	s.args = []string{"--forge", "gitea", "--forge-url", g.URL, "--forge-token-file", tokenFile, "--forge-webhook-secret-file", secretFile,
 		"--registry", reg.Host, "--public-url", "http://" + s.api, "--previews-pod-prefix", r.prefix}
 	s.start()
+	// A delivery with a bad signature is refused.
+	bad, _ := http.NewRequest("POST", "http://"+s.api+"/api/v1/hooks/forge", strings.NewReader(`{"zen":"x"}`))
+	bad.Header.Set("X-Gitea-Event", "ping")
+	bad.Header.Set("X-Gitea-Delivery", "forged-1")
+	bad.Header.Set("X-Hub-Signature-256", "sha256=00")
+	if resp, err := http.DefaultClient.Do(bad); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a bad signature: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	for _, repo := range []string{catalogRepo, pricingRepo} {
 		g.AddHook(t, repo, "http://"+s.api+"/api/v1/hooks/forge", secret)
 	}
 	r.register("catalog-api", catalogRepo, "")
 	r.register("pricing-api", pricingRepo, "build: {dockerfile: Dockerfile}\n")
+	const planted = "PLANTED-pr-e2e-51c2"
+	s.mustCLI("config", "set", "catalog-api", "SIGNING_KEY="+planted, "--pods", "--secret")
 	c := s.client()
 	ctx := context.Background()
 	t0 := time.Now()
@@ -115,8 +127,33 @@ func TestE2E_PullRequestPodsThroughGitea(t *testing.T) {
 	if !strings.Contains(first.Body, "| catalog-api | 2 (") || !strings.Contains(first.Body, "| pricing-api | 1 (") {
 		t.Errorf("the comment does not list the PR's build and the dependency's main build:\n%s", first.Body)
 	}
+	if got := envVar(t, envOf(t, s, catalogPod, "catalog-api"), "SIGNING_KEY"); got != planted {
+		t.Errorf("a pull request from the repository itself gets the pods' secret, got %q", got)
+	}
+
+	// A pull request labelled no-preview gets no pod; one from a fork gets a
+	// pod without secrets.
+	var label struct {
+		ID int64 `json:"id"`
+	}
+	g.API(t, "", "POST", "/repos/"+catalogRepo+"/labels", map[string]any{"name": "no-preview", "color": "#cccccc"}, &label)
+	catalog.Run("checkout", "-q", "main")
+	headL := catalog.Commit("feature/labelled", "not now", map[string]string{"NOTES.md": "later\n"})
+	r.record("catalog-api", 10, headL, "feature/labelled")
+	var labelled struct {
+		Number int `json:"number"`
+	}
+	g.API(t, r.carol.Login, "POST", "/repos/"+catalogRepo+"/pulls", map[string]any{"head": "feature/labelled", "base": "main", "title": "Later", "labels": []int64{label.ID}}, &labelled)
+	mallory := g.CreateUser(t, testenv.Unique("mallory"))
+	g.API(t, mallory.Login, "POST", "/repos/"+catalogRepo+"/forks", map[string]any{}, nil)
+	fork := g.Clone(t, mallory.Login+"/catalog-api", mallory)
+	headF := fork.Commit("fork-change", "from a fork", map[string]string{"FORK.md": "hi\n"})
+	r.record("catalog-api", 11, headF, "fork-change")
+	forkPR := g.OpenPR(t, catalogRepo, mallory, mallory.Login+":fork-change", "main", "From a fork", "")
+	forkPod := fmt.Sprintf("%spr-%d-catalog-api", r.prefix, forkPR)
 
 	// A second push updates the same pod and edits the same comment.
+	catalog.Run("checkout", "-q", "feature/faster")
 	head2 := catalog.Commit("feature/faster", "even faster", map[string]string{"README.md": "catalog, even faster\n"})
 	r.record("catalog-api", 3, head2, "feature/faster")
 	if st := r.waitStatus(catalogRepo, head2, "spacepods/tests", 3*time.Minute); st.State != "success" {
@@ -141,6 +178,32 @@ func TestE2E_PullRequestPodsThroughGitea(t *testing.T) {
 	if code, body, err := s.get(pricingPod, "pricing-api", "/healthz"); err != nil || code != 200 {
 		t.Fatalf("pricing-api's PR pod through the router: %d %v %s", code, err, body)
 	}
+
+	// The fork's pod: tests ran, no secret, and the comment says so.
+	if st := r.waitStatus(catalogRepo, headF, "spacepods/tests", 3*time.Minute); st.State != "success" {
+		t.Fatalf("fork PR: tests %+v\n%s", st, tail(s.logs(), 80))
+	}
+	if got := envVar(t, envOf(t, s, forkPod, "catalog-api"), "SIGNING_KEY"); got != "" {
+		t.Errorf("a fork's pod got the pods' secret %q", got)
+	}
+	if cs := r.comments(catalogRepo, forkPR); len(cs) != 1 || !strings.Contains(cs[0].Body, "Fork pull request") {
+		t.Errorf("the fork PR's comment should say it gets no secrets: %+v", cs)
+	}
+	// By now the labelled PR's delivery is long processed: no pod, no status.
+	if d := r.prDelivery(catalogRepo, labelled.Number, "opened"); !strings.Contains(d.Result, `labelled "no-preview"`) {
+		t.Errorf("the labelled PR's delivery: %+v", d)
+	}
+	if _, err := c.GetPod(ctx, fmt.Sprintf("%spr-%d-catalog-api", r.prefix, labelled.Number)); err == nil {
+		t.Errorf("a PR labelled no-preview got a pod")
+	}
+	var none struct {
+		Statuses []giteaStatus `json:"statuses"`
+	}
+	g.API(t, "", "GET", "/repos/"+catalogRepo+"/commits/"+headL+"/status", nil, &none)
+	if len(none.Statuses) != 0 {
+		t.Errorf("a PR labelled no-preview got statuses: %+v", none.Statuses)
+	}
+	t.Logf("%s: fork PR without secrets, labelled PR without pod", time.Since(t0).Round(time.Millisecond))
 
 	// A head the builder cannot build fails spacepods/pod at once, naming
 	// the job and its log.
@@ -169,10 +232,13 @@ func TestE2E_PullRequestPodsThroughGitea(t *testing.T) {
 	t.Logf("%s: failing tests reported", time.Since(t0).Round(time.Millisecond))
 
 	// Closing the PRs destroys the pods; nothing leaks.
-	for repo, n := range map[string]int{catalogRepo: catalogPR, pricingRepo: pricingPR} {
-		g.API(t, r.carol.Login, "PATCH", fmt.Sprintf("/repos/%s/pulls/%d", repo, n), map[string]any{"state": "closed"}, nil)
+	for _, pr := range []struct {
+		repo string
+		n    int
+	}{{catalogRepo, catalogPR}, {pricingRepo, pricingPR}, {catalogRepo, forkPR}} {
+		g.API(t, "", "PATCH", fmt.Sprintf("/repos/%s/pulls/%d", pr.repo, pr.n), map[string]any{"state": "closed"}, nil)
 	}
-	for _, pod := range []string{catalogPod, pricingPod} {
+	for _, pod := range []string{catalogPod, pricingPod, forkPod} {
 		r.waitGone(pod, 2*time.Minute)
 	}
 	out := s.mustCLI("audit", "leaks")
@@ -209,6 +275,18 @@ func (r *prRig) deliveries() []spacepods.ForgeDelivery {
 		r.t.Fatalf("GET deliveries: HTTP %d %v", resp.StatusCode, err)
 	}
 	return out
+}
+
+// prDelivery is the processed pull_request delivery of action on PR n.
+func (r *prRig) prDelivery(repo string, n int, action string) spacepods.ForgeDelivery {
+	r.t.Helper()
+	for _, d := range r.deliveries() {
+		if d.Event == "pull_request" && d.Repo == repo && d.PR == n && d.Action == action {
+			return d
+		}
+	}
+	r.t.Fatalf("no %s delivery of %s#%d", action, repo, n)
+	return spacepods.ForgeDelivery{}
 }
 
 // delivery is the oldest delivery of event for repo whose result mentions
