@@ -9,6 +9,8 @@ import (
 
 	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/builds/builder"
+	"github.com/spacepods/spacepods/internal/forge"
+	"github.com/spacepods/spacepods/internal/forgebuild"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/store"
 )
@@ -25,7 +27,10 @@ type builderConfig struct {
 // startBuilder starts the built-in builder when the server has a registry
 // to push to, and gives it to the API. It stops when ctx ends; wait waits
 // for its running jobs to reach their end.
-func startBuilder(ctx context.Context, dataDir string, cfg builderConfig, st *store.Store, srv *server.Server, logger *slog.Logger) (wait func(), err error) {
+//
+// With a forge (fg), an app whose manifest has build: without git is
+// cloned from the forge's clone URL of its repo:.
+func startBuilder(ctx context.Context, dataDir string, cfg builderConfig, st *store.Store, srv *server.Server, fg forge.Forge, logger *slog.Logger) (wait func(), err error) {
 	if cfg.registry == "" {
 		logger.Info("built-in builder off: no --registry to push images to")
 		return func() {}, nil
@@ -34,8 +39,12 @@ func startBuilder(ctx context.Context, dataDir string, cfg builderConfig, st *st
 	if err != nil {
 		return nil, fmt.Errorf("builder: Docker client: %w", err)
 	}
+	var sources builder.Sources // nil: the manifest's build.git
+	if fg != nil {
+		sources = forgebuild.Sources{Forge: fg}
+	}
 	b, err := builder.New(builder.Config{
-		Store: st, Docker: dc, Registry: builds.Registry{Host: cfg.registry},
+		Store: st, Docker: dc, Registry: builds.Registry{Host: cfg.registry}, Sources: sources,
 		DataDir: dataDir, Concurrency: cfg.concurrency, Logger: logger.With("component", "builder"),
 	})
 	if err != nil {
