@@ -89,13 +89,15 @@ func (s *Store) ClaimNoticeDelivery(ctx context.Context) (spacepods.NoticeDelive
 		if err != nil {
 			return d, n, false, s.wrap(err)
 		}
-		res, err := s.db.ExecContext(ctx, s.q(`UPDATE notify_deliveries SET state = $2, attempts = attempts + 1 WHERE id = $1 AND state = $3`),
-			d.ID, spacepods.NoticeSending, spacepods.NoticePending)
+		// The attempt count guards against another worker having claimed,
+		// failed and requeued it since the SELECT (it would be pending again).
+		res, err := s.db.ExecContext(ctx, s.q(`UPDATE notify_deliveries SET state = $2, attempts = attempts + 1 WHERE id = $1 AND state = $3 AND attempts = $4`),
+			d.ID, spacepods.NoticeSending, spacepods.NoticePending, d.Attempts)
 		if err != nil {
 			return d, n, false, s.wrap(err)
 		}
 		if k, _ := res.RowsAffected(); k != 1 {
-			continue // another worker took it
+			continue // another worker took it meanwhile: look again
 		}
 		d.State = spacepods.NoticeSending
 		d.Attempts++
