@@ -24,11 +24,11 @@ const WebhookSchema = "spacepods.notice/v1"
 
 // Outgoing webhook headers.
 const (
-	HeaderTimestamp  = "X-Spacepods-Timestamp"  // Unix seconds when this attempt was signed
-	HeaderSignature  = "X-Spacepods-Signature"  // "v1=" + hex HMAC-SHA256(secret, timestamp + "." + body)
-	HeaderEvent      = "X-Spacepods-Event"      // the notice kind
-	HeaderDelivery   = "X-Spacepods-Delivery"   // the delivery's ID: the same across its attempts
-	HeaderIdempotent = "Idempotency-Key"        // the notice's key: the same for every target and attempt
+	HeaderTimestamp  = "X-Spacepods-Timestamp" // Unix seconds when this attempt was signed
+	HeaderSignature  = "X-Spacepods-Signature" // "v1=" + hex HMAC-SHA256(secret, timestamp + "." + body)
+	HeaderEvent      = "X-Spacepods-Event"     // the notice kind
+	HeaderDelivery   = "X-Spacepods-Delivery"  // the delivery's ID: the same across its attempts
+	HeaderIdempotent = "Idempotency-Key"       // the notice's key: the same for every target and attempt
 	signaturePrefix  = "v1="
 	webhookUserAgent = "Spacepods-Webhook/1"
 )
