@@ -109,3 +109,10 @@ type SlackUser struct {
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// LinkSlackUserRequest maps a Slack user (its ID in the path) to a
+// Spacepods user and role.
+type LinkSlackUserRequest struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+}
