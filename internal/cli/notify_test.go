@@ -29,7 +29,7 @@ func TestNotifier_WiredFromTheConfigFile(t *testing.T) {
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if err := notify.VerifyWebhook([]byte("hook-secret"), r.Header, body, time.Now(), time.Minute); err != nil {
-			http.Error(w, err.Error(), 401)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
 		mu.Lock()

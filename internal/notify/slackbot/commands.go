@@ -300,7 +300,7 @@ func (h *Handler) approvalRefusal(ctx context.Context, tok *spacepods.Token, j j
 // parse turns the words after /spacepods into a job.
 func (h *Handler) parse(words []string) (job, error) {
 	if len(words) == 0 || words[0] == "help" {
-		return job{}, errors.New("What should I do?")
+		return job{}, errors.New("tell me what to do")
 	}
 	pos, flags, err := splitFlags(words)
 	if err != nil {
@@ -432,7 +432,7 @@ func splitFlags(words []string) ([]string, map[string]string, error) {
 		flags[name] = val
 	}
 	if len(pos) == 0 {
-		return nil, nil, errors.New("What should I do?")
+		return nil, nil, errors.New("tell me what to do")
 	}
 	return pos, flags, nil
 }
