@@ -251,7 +251,7 @@ wants_moto() {
   local p
   for p in "$@"; do
     case "$p" in
-    ./... | ./internal/... | *internal/aws* | *internal/runtime/ecs* | ./internal/runtime/... | *internal/secrets* | *internal/terraform*) return 0 ;;
+    ./... | ./internal/... | *internal/aws* | *internal/runtime/ecs* | ./internal/runtime/... | *internal/secrets* | *internal/terraform* | *internal/deploy*) return 0 ;;
     esac
   done
   return 1

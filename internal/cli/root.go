@@ -96,6 +96,8 @@ readable, which is the case on the server's own machine).`,
 		newTokenCmd(g),
 		newAuditCmd(g),
 		newTestCmd(g),
+		newSlackCmd(g),
+		newNotificationsCmd(g),
 	)
 	return root
 }

@@ -61,6 +61,9 @@ type serverConfig struct {
 	builder        builderConfig
 	forge          forgeConfig
 	oidc           oidcConfig
+	notify         notifyConfig
+	// notifier is what the domain services tell (built by runServer).
+	notifier spacepods.Notifier
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
@@ -178,6 +181,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	cfg.router.flags(cmd, "router-")
 	cfg.forge.flags(cmd)
 	cfg.oidc.flags(cmd)
+	cfg.notify.flags(cmd)
 	return cmd
 }
 
@@ -227,6 +231,15 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
+	publicURL := cfg.forge.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + cfg.listen
+	}
+	nt, err := newNotifier(cfg.notify, publicURL, st, logger)
+	if err != nil {
+		return err
+	}
+	cfg.notifier = nt.notifier()
 	var rt *runningRuntime
 	if cfg.runtime == runtimeNone {
 		logger.Info("runtime none: pods and deploys are off")
@@ -237,6 +250,8 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		}
 		defer rt.close()
 	}
+	nt.start(ctx, srv, st, logger)
+	defer nt.stop()
 	fgc, err := openForge(&cfg.forge)
 	if err != nil {
 		return err

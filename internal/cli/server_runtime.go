@@ -74,8 +74,8 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 			return nil, err
 		}
 	}
-	podSvc := &pods.Service{Store: st, Catalog: srv.Catalog, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods")}
-	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy")}
+	podSvc := &pods.Service{Store: st, Catalog: srv.Catalog, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods"), Notifier: cfg.notifier}
+	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy"), Notifier: cfg.notifier}
 	switch {
 	case routing == runtime.RoutingALB:
 		mover, err := cfg.aws.openALB(ctx, inst, cfg.router.domain, logger)
@@ -118,7 +118,7 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		dbs.Close()
 		return nil, err
 	}
-	tests := &gatekeeper.Service{Store: st, Catalog: srv.Catalog, Driver: drv, Endpoints: engine, Logger: logger.With("component", "gatekeeper")}
+	tests := &gatekeeper.Service{Store: st, Catalog: srv.Catalog, Driver: drv, Endpoints: engine, Logger: logger.With("component", "gatekeeper"), Notifier: cfg.notifier}
 	if err := tests.Start(ctx); err != nil {
 		dbs.Close()
 		return nil, err

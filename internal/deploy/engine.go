@@ -127,6 +127,8 @@ type Engine struct {
 	Scheme         string // of app URLs: "http" (default) or "https" (TLS at the ingress)
 	Options        Options
 	Logger         *slog.Logger
+	// Notifier is told when a deploy starts and ends; nil: nobody is.
+	Notifier spacepods.Notifier
 	// Now is the clock of deploy records; nil: time.Now in UTC.
 	Now func() time.Time
 

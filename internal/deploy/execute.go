@@ -63,12 +63,14 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) error {
 			return err
 		}
 		e.event(ctx, d, "error", "deploy could not start: "+d.Error)
+		e.notify(ctx, d)
 		return nil
 	}
 	d.Status, d.StartedAt = spacepods.DeployRunning, e.now()
 	if err := e.save(ctx, d); err != nil {
 		return err // still queued: it runs once the store answers
 	}
+	e.notify(ctx, d)
 	err := r.steps(ctx)
 	_ = r.joinEarly() // nothing may be created behind the rollback's back
 	if err == nil {
@@ -77,6 +79,7 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) error {
 			return e.interrupt(d, err)
 		}
 		e.event(ctx, d, "info", fmt.Sprintf("completed: %s runs build %d (release %d) in %s", d.App, d.Build, d.Release, d.Env))
+		e.notify(ctx, d)
 		return nil
 	}
 	if ctx.Err() != nil {

@@ -38,6 +38,7 @@ func (r *run) rollback(ctx context.Context) error {
 		return e.interrupt(d, err)
 	}
 	e.event(ctx, d, level, msg)
+	e.notify(ctx, d)
 	return nil
 }
 
@@ -171,6 +172,7 @@ func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
 			return err
 		}
 		e.event(ctx, &d, "error", d.Error)
+		e.notify(ctx, &d)
 		forget()
 		return nil
 	}
@@ -187,6 +189,7 @@ func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
 			return err
 		}
 		e.event(ctx, &d, "info", "completed after "+after)
+		e.notify(ctx, &d)
 		forget()
 		return nil
 	}
@@ -225,6 +228,7 @@ func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
 		return err
 	}
 	e.event(ctx, &d, "warn", d.Error)
+	e.notify(ctx, &d)
 	forget()
 	return nil
 }

@@ -37,6 +37,8 @@ type Service struct {
 	Driver    runtime.Driver
 	Endpoints Endpoints
 	Logger    *slog.Logger
+	// Notifier is told when a run passes or fails; nil: nobody is.
+	Notifier spacepods.Notifier
 
 	mu   sync.Mutex
 	base context.Context
@@ -286,6 +288,7 @@ func (s *Service) execute(ctx context.Context, r spacepods.TestRun, app spacepod
 		return
 	}
 	s.event(ctx, r)
+	s.notify(ctx, r)
 }
 
 func (s *Service) event(ctx context.Context, r spacepods.TestRun) {
@@ -378,4 +381,23 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// notify tells the notifier how a run ended (an error counts as failed:
+// nobody's tests passed). A PR pod's run names its pull request in
+// Fields["trigger"].
+func (s *Service) notify(ctx context.Context, r spacepods.TestRun) {
+	kind, text := spacepods.NoticeTestsPassed, fmt.Sprintf("Tests of %s passed in %s (run %d, build %d)", r.App, r.Env, r.ID, r.Build)
+	if r.Status != spacepods.TestPassed {
+		kind, text = spacepods.NoticeTestsFailed, fmt.Sprintf("Tests of %s failed in %s (run %d, build %d, exit code %d)", r.App, r.Env, r.ID, r.Build, r.ExitCode)
+		if r.Error != "" {
+			text += ": " + r.Error
+		}
+	}
+	id := strconv.FormatInt(r.ID, 10)
+	spacepods.Notify(ctx, s.Notifier, spacepods.Notice{
+		Kind: kind, Key: "testrun:" + id, Subject: "testrun:" + id, App: r.App, Env: r.Env, Owner: r.By, Text: text,
+		URL:    "/tests/" + id,
+		Fields: map[string]string{"run": id, "build": strconv.Itoa(r.Build), "status": r.Status, "trigger": r.Trigger, "git_sha": r.GitSHA, "reason": r.Error},
+	})
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/gatekeeper"
+	"github.com/spacepods/spacepods/internal/notify/notifytest"
+	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/store/storetest"
@@ -157,5 +160,40 @@ func TestSummary(t *testing.T) {
 	ok, line = gatekeeper.Summary([]spacepods.TestRun{{App: "a", Status: spacepods.TestPassed}, {App: "b", Status: spacepods.TestFailed, ExitCode: 3}, {App: "c", Status: spacepods.TestError}})
 	if ok || line != "2 of 3 failed: b (exit 3), c (did not run)" {
 		t.Fatalf("%v %q", ok, line)
+	}
+}
+
+// suiteDriver runs test tasks only: storefront's suite fails, the others pass.
+type suiteDriver struct{ runtime.Driver }
+
+func (suiteDriver) RunTask(_ context.Context, t runtime.TaskSpec) (runtime.TaskResult, error) {
+	if t.App == "storefront" {
+		return runtime.TaskResult{ExitCode: 3, LogTail: "FAIL"}, nil
+	}
+	return runtime.TaskResult{LogTail: "PASS"}, nil
+}
+
+func TestRun_TellsTheNotifierHowEachSuiteEnded(t *testing.T) {
+	_, svc := setup(t)
+	rec := &notifytest.Recorder{}
+	svc.Driver, svc.Notifier = suiteDriver{}, rec
+	ctx, cancel := context.WithCancel(admin)
+	t.Cleanup(func() { cancel(); svc.Wait() })
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := svc.Run(admin, "pod1", "catalog-api", "pr acme/catalog-api#12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.WaitRuns(admin, runs); err != nil {
+		t.Fatal(err)
+	}
+	passed, failed := rec.Notices(spacepods.NoticeTestsPassed), rec.Notices(spacepods.NoticeTestsFailed)
+	if len(passed) != 1 || passed[0].App != "catalog-api" || passed[0].Fields["trigger"] != "pr acme/catalog-api#12" || passed[0].Env != "pod1" {
+		t.Errorf("passed notices: %+v", passed)
+	}
+	if len(failed) != 1 || failed[0].App != "storefront" || !strings.Contains(failed[0].Text, "exit code 3") || !strings.HasPrefix(failed[0].URL, "/tests/") {
+		t.Errorf("failed notices: %+v", failed)
 	}
 }

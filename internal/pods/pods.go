@@ -92,6 +92,12 @@ type Service struct {
 	// (--pod-quota); 0 = no limit. Admins have none.
 	PodQuota int
 	Logger   *slog.Logger
+	// Notifier is told when a pod is ready, failed or about to expire;
+	// nil: nobody is.
+	Notifier spacepods.Notifier
+	// ExpiryWarning is how long before a pod expires its owner is told
+	// (by the reaper, so within one reap interval); default 1 hour.
+	ExpiryWarning time.Duration
 
 	quotaMu sync.Mutex // one quota check and create at a time, so two creates cannot both take the last slot
 
@@ -348,6 +354,7 @@ func (s *Service) deployAll(ctx context.Context, env string, p spacepods.PodPlan
 		}
 		s.event(ctx, env, "", "error", "%s failed: %s", op, reason)
 		s.setStatus(ctx, env, spacepods.StatusFailed, reason)
+		s.notifyPod(ctx, env, spacepods.NoticePodFailed, op, p, reason)
 	}
 	// Databases do not need the network: the engine makes them while it
 	// is made. The deploys' own calls then find them (or wait on their
@@ -421,6 +428,7 @@ func (s *Service) deployAll(ctx context.Context, env string, p spacepods.PodPlan
 	// The event first: whoever sees the status sees the line that explains it.
 	s.event(ctx, env, "", "info", "%s done in %s: every app is healthy and routable", op, time.Since(start).Round(time.Millisecond))
 	s.setStatus(ctx, env, spacepods.StatusReady, "")
+	s.notifyPod(ctx, env, spacepods.NoticePodReady, op, p, "")
 }
 
 // setStatus records the end of a create or update, unless a destroy has
@@ -772,6 +780,7 @@ func (s *Service) Reap(ctx context.Context) []string {
 		s.Logger.Error("reaper: list expired pods", "err", err)
 		return nil
 	}
+	s.warnExpiring(ctx)
 	var names []string
 	sys := spacepods.WithActor(ctx, &spacepods.Token{Name: "reaper", Role: spacepods.RoleAdmin})
 	for _, e := range expired {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/spacepods/spacepods/internal/notify/notifytest"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -196,13 +197,20 @@ func flatten(raw map[string]any) map[string]string {
 
 func TestPod_ExpiresAfterItsTTL(t *testing.T) {
 	t.Parallel()
-	s := podstest.Start(t, podstest.Config{})
+	rec := &notifytest.Recorder{}
+	s := podstest.Start(t, podstest.Config{Notifier: rec})
 	name := s.EnvName("ttl")
 	createPod(t, s, spacepods.CreatePodRequest{Name: name, Apps: []string{"pricing-api"}, TTL: "1s"})
 	ctx := podstest.Context(t, time.Minute)
 	env, err := s.Store.GetEnvironment(ctx, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ready := rec.Wait(10*time.Second, 1, spacepods.NoticePodReady); len(ready) != 1 || ready[0].Env != name || ready[0].URL == "" || !strings.Contains(ready[0].Text, ready[0].URL) {
+		t.Errorf("pod.ready notices: %+v, want one with the app's URL", ready)
+	}
+	if started := rec.Notices(spacepods.NoticeDeployStarted, spacepods.NoticeDeployCompleted); len(started) != 2 {
+		t.Errorf("deploy notices: %+v, want started and completed", started)
 	}
 	time.Sleep(time.Until(*env.ExpiresAt) + 10*time.Millisecond)
 	reaped := s.Pods.Reap(ctx)
@@ -220,7 +228,8 @@ func TestPod_ExpiresAfterItsTTL(t *testing.T) {
 
 func TestPod_FailedCreateNamesTheAppAndDestroyCleansUp(t *testing.T) {
 	t.Parallel()
-	s := podstest.Start(t, podstest.Config{})
+	rec := &notifytest.Recorder{}
+	s := podstest.Start(t, podstest.Config{Notifier: rec})
 	ctx := podstest.Context(t, 3*time.Minute)
 	if err := s.AddBuild(ctx, "storefront", podstest.BuildCrash, "crash"); err != nil {
 		t.Fatal(err)
@@ -245,6 +254,12 @@ func TestPod_FailedCreateNamesTheAppAndDestroyCleansUp(t *testing.T) {
 	}
 	if d := ds[0]; d.Status != spacepods.DeployRolledBack || !strings.Contains(d.Output, "crash mode") {
 		t.Errorf("storefront deploy: status %s, output %q; want rolled_back with the crash output kept", d.Status, d.Output)
+	}
+	if failed := rec.Wait(10*time.Second, 1, spacepods.NoticePodFailed); len(failed) != 1 || !strings.Contains(failed[0].Fields["reason"], "storefront") {
+		t.Errorf("pod.failed notices: %+v, want one naming storefront", failed)
+	}
+	if rb := rec.Notices(spacepods.NoticeDeployRolledBack); len(rb) != 1 || rb[0].App != "storefront" || rb[0].URL != fmt.Sprintf("/deploys/%d", ds[0].ID) || rb[0].Fields["reason"] == "" {
+		t.Errorf("deploy.rolled_back notices: %+v", rb)
 	}
 	v, _ := s.Pods.Show(ctx, name)
 	for _, a := range v.AppStatus {

@@ -105,6 +105,12 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: "/api/v1/hooks/forge/deliveries", Role: spacepods.RoleDeveloper, Tag: "forge", Summary: "The forge delivery log, newest first: event, action, repo, state, what it triggered, error", Query: []string{"before", "limit"}, Response: []spacepods.ForgeDelivery{}, Handle: s.listDeliveries},
 		{Method: "GET", Path: "/api/v1/hooks/forge/deliveries/{id}", Role: spacepods.RoleDeveloper, Tag: "forge", Summary: "One forge delivery", Response: spacepods.ForgeDelivery{}, Handle: s.getDelivery},
 
+		{Method: "POST", Path: "/api/v1/hooks/slack", Tag: "notifications", Summary: "Slack slash commands and button presses: authenticated by Slack's v0 signature (5-minute window, replays refused), answered at once, the work done in the background and replied through response_url", Handle: s.slackHook},
+		{Method: "GET", Path: "/api/v1/notifications/deliveries", Role: spacepods.RoleDeveloper, Tag: "notifications", Summary: "The notification delivery log, newest first: notice kind and key, target, state, attempts, next attempt, last error", Query: []string{"target", "before", "limit"}, Response: []spacepods.NoticeDelivery{}, Handle: s.listNotifications},
+		{Method: "GET", Path: "/api/v1/slack/users", Role: spacepods.RoleAdmin, Tag: "notifications", Summary: "Slack users mapped to Spacepods users and roles", Response: []spacepods.SlackUser{}, Handle: s.listSlackUsers},
+		{Method: "PUT", Path: "/api/v1/slack/users/{id}", Role: spacepods.RoleAdmin, Tag: "notifications", Summary: "Map a Slack user (ID U…) to a Spacepods user and role", Request: spacepods.LinkSlackUserRequest{}, Response: spacepods.SlackUser{}, Handle: s.putSlackUser},
+		{Method: "DELETE", Path: "/api/v1/slack/users/{id}", Role: spacepods.RoleAdmin, Tag: "notifications", Summary: "Unmap a Slack user", Status: 204, Handle: s.deleteSlackUser},
+
 		{Method: "GET", Path: "/api/v1/audit", Role: spacepods.RoleAdmin, Tag: "audit", Summary: "The audit log, newest first", Query: []string{"before", "limit"}, Response: []spacepods.AuditEntry{}, Handle: s.listAudit},
 	}
 }

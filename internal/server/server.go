@@ -44,7 +44,10 @@ type Server struct {
 	Builder *builder.Builder
 	// Hooks takes the code forge's webhook deliveries; nil when no forge
 	// is configured.
-	Hooks   *forge.Receiver
+	Hooks *forge.Receiver
+	// Slack serves POST /api/v1/hooks/slack (slash commands and buttons);
+	// nil when Slack is not configured.
+	Slack   http.Handler
 	Logger  *slog.Logger
 	Version string
 	// Runtime, Routing and Installation are reported by /healthz.

@@ -112,6 +112,8 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 // sampleBodies holds a valid body for every route that takes one.
 var sampleBodies = map[string]any{
 	"POST /api/v1/hooks/forge":              map[string]any{"zen": "unsigned: refused"},
+	"PUT /api/v1/slack/users/{id}":          map[string]any{"username": "alice", "role": "developer"},
+	"POST /api/v1/hooks/slack":              map[string]any{"text": "unsigned: refused"},
 	"POST /api/v1/apps":                     spacepods.RegisterAppRequest{Manifest: apiManifest},
 	"POST /api/v1/apps/{name}/builds":       map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
 	"POST /api/v1/tokens":                   spacepods.CreateTokenRequest{Name: "someone", Role: "viewer"},
@@ -169,6 +171,8 @@ var leastRoles = map[string]string{
 	"GET /api/v1/audit":                       spacepods.RoleAdmin,
 	"GET /api/v1/tokens":                      spacepods.RoleAdmin,
 	"GET /api/v1/hooks/forge/deliveries":      spacepods.RoleDeveloper, // errors of handlers and forge calls
+	"GET /api/v1/notifications/deliveries":    spacepods.RoleDeveloper, // targets' errors
+	"GET /api/v1/slack/users":                 spacepods.RoleAdmin,
 }
 
 // TestRoutes_EveryRouteChecksEveryRole covers every route × role: callers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -47,5 +48,39 @@ func TestUI_DeliveriesPageShowsWhatEachDeliveryTriggered(t *testing.T) {
 	}
 	if _, body, _ := viewer.get("/"); strings.Contains(string(body), `href="/forge/deliveries"`) {
 		t.Error("a viewer is shown the Deliveries link")
+	}
+}
+
+func TestUI_NotificationsPageShowsEachDeliveryAndItsErrors(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	_, _, err := f.st.RecordNotice(ctx, spacepods.Notice{Kind: spacepods.NoticeDeployFailed, Key: "deploy:9:failed", Subject: "deploy:9"}, []string{"webhook:ops", "slack:#deploys"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, ok, err := f.st.ClaimNoticeDelivery(ctx)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := f.st.RetryNoticeDelivery(ctx, d.ID, "webhook ops answered 503 <b>", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	dev := f.signIn("developer")
+	status, body, _ := dev.get("/notifications")
+	if status != 200 {
+		t.Fatalf("GET /notifications: %d %s", status, body)
+	}
+	page := string(body)
+	for _, want := range []string{"deploy.failed", "deploy:9:failed", `href="/notifications?target=webhook%3aops"`, "slack:#deploys", "webhook ops answered 503 &lt;b&gt;", "badge s-pending", "next "} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	_, body, _ = dev.get("/notifications?target=slack:%23deploys")
+	if strings.Contains(string(body), "503") {
+		t.Errorf("the filtered page shows another target's delivery")
+	}
+	if status, _, _ := f.signIn("viewer").get("/notifications"); status != 403 {
+		t.Fatalf("a viewer got the notification log: %d", status)
 	}
 }

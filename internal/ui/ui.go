@@ -208,6 +208,7 @@ func (u *UI) routes() []route {
 		{"POST", "/environments", a, u.createEnvironment},
 
 		{"GET", "/forge/deliveries", d, u.deliveriesPage},
+		{"GET", "/notifications", d, u.notificationsPage},
 		{"GET", "/audit", a, u.auditPage},
 		{"GET", "/leaks", a, u.leaksPage},
 		{"POST", "/leaks/remove", a, u.removeLeaks},

@@ -70,6 +70,9 @@ type Config struct {
 	// store (Stack.Config): releases then carry the apps' custom vars and
 	// secret references, resolved by the Docker driver at container start.
 	Secrets config.SecretStore
+	// Notifier, when set, is told what the pods service and the deploy
+	// engines do.
+	Notifier spacepods.Notifier
 }
 
 // Stack is a running control plane.
@@ -170,7 +173,7 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 	dbHost, _, _ := net.SplitHostPort(s.RouterInternal)
 	s.provider = &databases.Provider{Manager: s.Databases, LocalHost: dbHost, Gateway: s.Driver.HostAddress}
 	s.Pods = &pods.Service{Store: s.Store, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
-		Databases: s.Databases, Logger: cfg.Logger.With("component", "pods")}
+		Databases: s.Databases, Logger: cfg.Logger.With("component", "pods"), Notifier: cfg.Notifier}
 	if _, err := s.StartEngine(); err != nil {
 		return nil, err
 	}
@@ -216,7 +219,7 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 	e := &deploy.Engine{
 		Store: st, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
 		Databases: s.provider, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
-		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"), Config: s.Config,
+		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"), Config: s.Config, Notifier: s.cfg.Notifier,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := e.Start(ctx); err != nil {
