@@ -29,13 +29,13 @@ func (c ManifestChange) String() string { return c.Field + ": " + c.From + " →
 // (command, migrate, workers, tests), their inputs (env, port, kind,
 // dependencies, database) and anything a later version of the manifest
 // adds. Only the rollout policy (how many replicas, in which stages), the
-// repository link and the health check path do not: they change how an
+// repository links (repo, image) and the health check path do not: they change how an
 // app is rolled out and watched, not what it executes. Deny by default, so
 // that a new manifest key needs no change here to be guarded.
 func AltersRun(field string) bool {
 	top, _, _ := strings.Cut(field, ".")
 	switch top {
-	case "rollout", "repo", "health":
+	case "rollout", "repo", "health", "image":
 		return false
 	}
 	return true
