@@ -247,3 +247,19 @@ type ContainerSubnetter interface {
 	// runtime does not answer.
 	ContainerSubnets(ctx context.Context) ([]string, error)
 }
+
+// ImageHost is an optional ability: the runtime's host keeps images
+// (Docker). The deploy engine pins a release whose image has no registry
+// host to the image's ID there, and has a missing image pulled before it
+// runs, showing the pull's progress in the deploy's events.
+type ImageHost interface {
+	// ImageID returns the ID (sha256:...) of the image ref on the host.
+	// ENOTFOUND when it is not there.
+	ImageID(ctx context.Context, ref string) (string, error)
+	// PullImage pulls ref (with the registry login the driver was given
+	// for its host), calling progress with a few lines on the way: at most
+	// one per layer step and per 25% of the bytes. EUNAVAILABLE when the
+	// registry cannot be reached or refuses; ENOTFOUND when it has no such
+	// image.
+	PullImage(ctx context.Context, ref string, progress func(string)) error
+}
