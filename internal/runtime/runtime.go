@@ -256,10 +256,12 @@ type ImageHost interface {
 	// ImageID returns the ID (sha256:...) of the image ref on the host.
 	// ENOTFOUND when it is not there.
 	ImageID(ctx context.Context, ref string) (string, error)
-	// PullImage pulls ref (with the registry login the driver was given
-	// for its host), calling progress with a few lines on the way: at most
-	// one per layer step and per 25% of the bytes. EUNAVAILABLE when the
-	// registry cannot be reached or refuses; ENOTFOUND when it has no such
-	// image.
-	PullImage(ctx context.Context, ref string, progress func(string)) error
+	// EnsureImage makes sure ref is on the host: when it is not, it pulls
+	// it from the registry its name gives (with the registry login the
+	// driver was given for that host), calling progress with a few lines
+	// on the way: one per layer and per 25% of the bytes. EINVALID for a
+	// missing image that names no registry (or is an ID): it is never
+	// pulled from anywhere else; EUNAVAILABLE when the registry cannot be
+	// reached or refuses; ENOTFOUND when it has no such image.
+	EnsureImage(ctx context.Context, ref string, progress func(string)) error
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
@@ -32,11 +33,14 @@ type Server struct {
 	// which, and what the operator must do next; nil when the secret store
 	// has no master key (vault).
 	RotateKey func(ctx context.Context) (spacepods.KeyRotation, error)
-	Pods      *pods.Service  // nil with --runtime none
-	Deploys   *deploy.Engine // nil with --runtime none
-	Store     *store.Store
-	Logger    *slog.Logger
-	Version   string
+	// Registry takes registry push notifications; nil: the hook answers
+	// 401 (--registry none).
+	Registry *builds.Notifications
+	Pods     *pods.Service  // nil with --runtime none
+	Deploys  *deploy.Engine // nil with --runtime none
+	Store    *store.Store
+	Logger   *slog.Logger
+	Version  string
 	// Runtime, Routing and Installation are reported by /healthz.
 	Runtime, Routing, Installation string
 	// UI, when set, serves every path the API does not (the web UI, mounted at "/").

@@ -111,6 +111,7 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 
 // sampleBodies holds a valid body for every route that takes one.
 var sampleBodies = map[string]any{
+	"POST /api/v1/hooks/registry":           map[string]any{"events": []any{}},
 	"POST /api/v1/apps":                     spacepods.RegisterAppRequest{Manifest: apiManifest},
 	"POST /api/v1/apps/{name}/builds":       map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
 	"POST /api/v1/tokens":                   spacepods.CreateTokenRequest{Name: "someone", Role: "viewer"},

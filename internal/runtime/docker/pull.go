@@ -34,11 +34,16 @@ func (d *Driver) ImageID(ctx context.Context, ref string) (string, error) {
 	return img.ID, nil
 }
 
-// requireImage makes sure an image is on this Docker host, pulling it from
-// the registry its name gives when it is not (progress goes to the driver's log; the deploy engine pulls
-// first through PullImage to show it in the deploy's events). EINVALID for
-// an image ID that is gone: an ID cannot be pulled.
+// requireImage is EnsureImage with the progress in the driver's log (the
+// deploy engine calls EnsureImage first, to show it in the deploy's
+// events).
 func (d *Driver) requireImage(ctx context.Context, ref string) error {
+	return d.EnsureImage(ctx, ref, func(line string) { d.logger.Info("pull", "image", ref, "progress", line) })
+}
+
+// EnsureImage makes sure ref is on this Docker host, pulling it from the
+// registry its name gives when it is not.
+func (d *Driver) EnsureImage(ctx context.Context, ref string, progress func(string)) error {
 	_, err := d.ImageID(ctx, ref)
 	if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		return err
@@ -52,7 +57,8 @@ func (d *Driver) requireImage(ctx context.Context, ref string) error {
 		return spacepods.Errorf(spacepods.EINVALID,
 			"image %s is not on this Docker host: build it first (scripts/build-examples.sh), or push it to a registry and record the build as <registry>/<repository>:<tag> (Spacepods pulls only from a registry the image's name gives)", ref)
 	}
-	return d.PullImage(ctx, ref, func(line string) { d.logger.Info("pull", "image", ref, "progress", line) })
+	progress(fmt.Sprintf("image %s is not on this Docker host: pulling it from %s", ref, runtime.RegistryHost(ref)))
+	return d.pullImage(ctx, ref, progress)
 }
 
 // pullMessage is one line of the Engine's pull stream.
@@ -66,9 +72,9 @@ type pullMessage struct {
 	Error string `json:"error"`
 }
 
-// PullImage pulls ref with the registry login for its host, reporting a
+// pullImage pulls ref with the registry login for its host, reporting a
 // line per layer pulled and per 25% of the bytes being downloaded.
-func (d *Driver) PullImage(ctx context.Context, ref string, progress func(string)) error {
+func (d *Driver) pullImage(ctx context.Context, ref string, progress func(string)) error {
 	var opts image.PullOptions
 	if l := d.registry.For(runtime.RegistryHost(ref)); l.Username != "" {
 		auth, err := registry.EncodeAuthConfig(registry.AuthConfig{Username: l.Username, Password: l.Password, ServerAddress: l.Host})

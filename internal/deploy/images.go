@@ -1,0 +1,15 @@
+package deploy
+
+import "context"
+
+// Images pins releases to immutable images and makes them ready to run;
+// builds.Pinner implements it. The engine owns the interface so that it
+// imports no registry client.
+type Images interface {
+	// Pin returns the reference a new release of ref runs: a digest or
+	// an image ID, never a tag that a later push could move.
+	Pin(ctx context.Context, ref string, progress func(string)) (string, error)
+	// Ready makes sure a pinned image is on the runtime (pulls it),
+	// reporting progress lines.
+	Ready(ctx context.Context, pinned string, progress func(string)) error
+}
