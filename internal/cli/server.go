@@ -38,6 +38,7 @@ type serverConfig struct {
 	logLevel     string
 	logFormat    string
 	router       routerConfig
+	registry     registryConfig
 	secretStore  string
 	vault        secrets.VaultConfig
 	kubeconfig   string
@@ -61,7 +62,7 @@ type serverConfig struct {
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
 // (typed flags: a bad value is an error, not a silent default).
-var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "default-ttl", "reap-interval", "router-internal-port"}
+var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "default-ttl", "reap-interval", "router-internal-port", "registry-port"}
 
 // applyEnv sets each of names that is not on the command line from its
 // environment variable, SPACEPODS_ + the name in upper case with '-' as '_'.
@@ -95,6 +96,12 @@ starts the edge router as its own process (or adopts the one already running
 for this data dir, so that restarting the server never drops traffic), and a
 local PostgreSQL cluster for pod databases in <data-dir>/postgres (initdb and
 pg_ctl must be on PATH) unless --postgres-admin-url names a server.
+
+Images are pushed to a registry: by default an embedded docker-registry on
+loopback with its storage in <data-dir>/registry (started as its own
+process, or adopted), whose push notifications record builds; or an existing
+registry with --registry HOST (docs/registry.md). Each release runs its image
+by digest, pulled when the Docker host lacks it.
 
 With --runtime kubernetes it runs environments on a cluster instead: a
 namespace per environment, Deployments, Services and Jobs (see
@@ -163,6 +170,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", streams.DefaultMaxPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
 	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
 	cfg.router.flags(cmd, "router-")
+	cfg.registry.flags(cmd)
 	return cmd
 }
 
@@ -212,12 +220,16 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
+	var pullLogin runtime.RegistryLogin
+	if srv.Registry, pullLogin, err = startRegistry(ctx, g.dataDir, ln.Addr().String(), cfg.registry, st, logger); err != nil {
+		return err
+	}
 	var rt *runningRuntime
 	if cfg.runtime == runtimeNone {
 		logger.Info("runtime none: pods and deploys are off")
 		srv.Runtime = runtimeNone
 	} else {
-		if rt, err = startRuntime(ctx, g.dataDir, cfg, st, srv, logger); err != nil {
+		if rt, err = startRuntime(ctx, g.dataDir, cfg, st, srv, pullLogin, logger); err != nil {
 			return err
 		}
 		defer rt.close()
@@ -241,6 +253,9 @@ func (cfg serverConfig) validate() error {
 	}
 	if cfg.runtime != runtimeNone && !slices.Contains(runtime.Drivers(), cfg.runtime) {
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server (ecs is planned)", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
+	}
+	if err := cfg.registry.validate(); err != nil {
+		return err
 	}
 	switch cfg.routing {
 	case "", runtime.RoutingRouter, runtime.RoutingIngress:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
@@ -37,7 +38,7 @@ func (rt *runningRuntime) close() { rt.dbs.Close() }
 // startRuntime opens the --runtime driver and starts what runs on it: the
 // routing of app hosts, PostgreSQL for app databases, the deploy engine and
 // the pod service, which it gives to srv.
-func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *store.Store, srv *server.Server, logger *slog.Logger) (*runningRuntime, error) {
+func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *store.Store, srv *server.Server, pullLogin runtime.RegistryLogin, logger *slog.Logger) (*runningRuntime, error) {
 	// Everything this installation makes on the runtime and the
 	// PostgreSQL server carries its ID: installations sharing them keep
 	// apart.
@@ -47,7 +48,7 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 	}
 	logger.Info("installation", "id", inst)
 	drv, err := runtime.Open(ctx, cfg.runtime, runtime.Config{Installation: inst, Domain: cfg.router.domain, Routing: cfg.routing,
-		Secrets: srv.Config, Logger: logger.With("component", cfg.runtime), Settings: cfg.runtimeSettings()})
+		Secrets: srv.Config, Registry: pullLogin, Logger: logger.With("component", cfg.runtime), Settings: cfg.runtimeSettings()})
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,8 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		}
 	}
 	podSvc := &pods.Service{Store: st, Catalog: srv.Catalog, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods")}
-	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy")}
+	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy"),
+		Images: pinner(srv, drv)}
 	if ingress == nil {
 		if err := useEdgeRouter(ctx, dataDir, cfg.router, gateway, engine, podSvc, logger); err != nil {
 			return nil, err
@@ -102,6 +104,19 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 	srv.Pods, srv.Deploys = podSvc, engine
 	srv.Runtime, srv.Routing, srv.Installation = cfg.runtime, routing, inst
 	return &runningRuntime{engine: engine, pods: podSvc, dbs: dbs}, nil
+}
+
+// pinner pins releases' images: by digest on the registry (with the
+// server's registry login), by image ID for images only on a Docker host.
+func pinner(srv *server.Server, drv runtime.Driver) *builds.Pinner {
+	p := &builds.Pinner{Images: &builds.Client{}}
+	if srv.Registry != nil {
+		p.Images = srv.Registry.Images
+	}
+	if h, ok := drv.(runtime.ImageHost); ok {
+		p.Host = h
+	}
+	return p
 }
 
 // runtimeSettings are the drivers' own settings from their flags; each

@@ -105,9 +105,11 @@ func newSite(t *testing.T, extraEnv ...string) *site {
 // newBareSite is a site whose server runs on no runtime in particular
 // (add its flags to args); it is torn down at the end of the test.
 func newBareSite(t *testing.T) *site {
-	return &site{t: t, bin: binary(t), dataDir: t.TempDir(), pgURL: testenv.PostgresURL(t),
+	s := &site{t: t, bin: binary(t), dataDir: t.TempDir(), pgURL: testenv.PostgresURL(t),
 		api: "127.0.0.1:" + freePort(t), router: "127.0.0.1:" + freePort(t), control: "127.0.0.1:" + freePort(t), log: &bytes.Buffer{},
 		suffix: fmt.Sprintf("%04x", time.Now().UnixNano()&0xffff)}
+	t.Cleanup(s.stopProcesses)
+	return s
 }
 
 type lockedWriter struct {
@@ -271,9 +273,19 @@ func (s *site) teardown() {
 		}
 	}
 	s.kill()
-	if b, err := os.ReadFile(filepath.Join(s.dataDir, "router", "router.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			syscall.Kill(pid, syscall.SIGTERM)
+	s.stopProcesses()
+}
+
+// stopProcesses stops the edge router and the embedded registry this
+// site's server started: they outlive it (own sessions).
+func (s *site) stopProcesses() {
+	for _, pidFile := range []string{filepath.Join("router", "router.pid"), filepath.Join("registry", "registry.pid")} {
+		path := filepath.Join(s.dataDir, pidFile)
+		if b, err := os.ReadFile(path); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+			os.Remove(path) // signalled once: never a pid reused since
 		}
 	}
 }
