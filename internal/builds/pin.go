@@ -21,12 +21,16 @@ type Pinner struct {
 	Host runtime.ImageHost
 }
 
-// Pin returns the immutable reference of ref now. A reference that is
-// already one is returned as is. ENOTFOUND when the registry has no such
-// tag; EINVALID when an image without a registry is not on the host;
+// Pin returns the immutable reference of ref: with digest (the one the
+// build recorded), repository@digest; else the digest its tag points at
+// now, or the image ID on the host. A reference that is already immutable
+// is returned as is. ENOTFOUND when the registry has no such tag;
+// EINVALID when an image without a registry is not on the host;
 // EUNAVAILABLE when the registry cannot be reached.
-func (p *Pinner) Pin(ctx context.Context, ref string, _ func(string)) (string, error) {
+func (p *Pinner) Pin(ctx context.Context, ref, digest string) (string, error) {
 	switch {
+	case digest != "" && !strings.Contains(ref, "@"):
+		return Repository(ref) + "@" + digest, nil
 	case strings.Contains(ref, "@sha256:") || runtime.IsImageID(ref):
 		return ref, nil
 	case runtime.RegistryHost(ref) != "":
@@ -44,6 +48,15 @@ func (p *Pinner) Pin(ctx context.Context, ref string, _ func(string)) (string, e
 		return "", p.Host.EnsureImage(ctx, ref, func(string) {})
 	}
 	return id, err
+}
+
+// Repository strips the tag off an image reference: host:5000/a/b:7 →
+// host:5000/a/b.
+func Repository(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
 }
 
 // Ready makes sure the pinned image is where the runtime runs it: on a

@@ -6,9 +6,11 @@ import "context"
 // builds.Pinner implements it. The engine owns the interface so that it
 // imports no registry client.
 type Images interface {
-	// Pin returns the reference a new release of ref runs: a digest or
-	// an image ID, never a tag that a later push could move.
-	Pin(ctx context.Context, ref string, progress func(string)) (string, error)
+	// Pin returns the reference a new release of a build's image runs: a
+	// digest or an image ID, never a tag that a later push could move.
+	// digest is the one recorded with the build ("" when CI recorded it by
+	// hand): a build's image never changes once recorded.
+	Pin(ctx context.Context, image, digest string) (string, error)
 	// Ready makes sure a pinned image is on the runtime (pulls it),
 	// reporting progress lines.
 	Ready(ctx context.Context, pinned string, progress func(string)) error

@@ -46,6 +46,7 @@ func (r *run) clearStale(ctx context.Context) error {
 func (r *run) register(ctx context.Context) error {
 	e, d := r.e, r.d
 	var rel spacepods.Release
+	digest := "" // the build's recorded image digest
 	if d.Rollback && d.Release > 0 {
 		prev, err := e.Store.GetRelease(ctx, d.Env, d.App, d.Release)
 		if err != nil {
@@ -61,6 +62,7 @@ func (r *run) register(ctx context.Context) error {
 		if err != nil {
 			return stored(err)
 		}
+		digest = build.Digest
 		deps := map[string]string{}
 		for _, dep := range r.app.Dependencies {
 			da, err := e.Catalog.Get(ctx, dep)
@@ -98,7 +100,7 @@ func (r *run) register(ctx context.Context) error {
 		}
 	}
 	rel.Env, rel.App = d.Env, d.App
-	if err := r.pinImage(ctx, &rel); err != nil {
+	if err := r.pinImage(ctx, &rel, digest); err != nil {
 		return err
 	}
 	rel, err := e.Store.AddRelease(ctx, rel)
@@ -117,14 +119,14 @@ func (r *run) register(ctx context.Context) error {
 // pinImage fixes the image a new release runs (a rollback keeps its
 // release's) and makes sure it is on the runtime, so that a later push of
 // the same tag changes neither this release nor a rollback to it.
-func (r *run) pinImage(ctx context.Context, rel *spacepods.Release) error {
+func (r *run) pinImage(ctx context.Context, rel *spacepods.Release, digest string) error {
 	e, d := r.e, r.d
 	if e.Images == nil {
 		return nil
 	}
 	progress := func(line string) { e.event(ctx, d, "info", line) }
 	if rel.PinnedImage == "" && !(d.Rollback && d.Release > 0) {
-		pinned, err := e.Images.Pin(ctx, rel.Image, progress)
+		pinned, err := e.Images.Pin(ctx, rel.Image, digest)
 		if err != nil {
 			return err
 		}

@@ -25,12 +25,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/router/routertest"
+	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -65,6 +67,10 @@ type Config struct {
 	// WrapStore, when set, wraps the store each deploy engine uses (a
 	// test's way to make it fail).
 	WrapStore func(deploy.Store) deploy.Store
+	// Registry is the registry releases' digests are read from and images
+	// pulled from (default: none; images named without a registry are
+	// pinned to their IDs on the Docker host, as the server does).
+	Registry builds.Registry
 }
 
 // Stack is a running control plane.
@@ -145,7 +151,8 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 			return nil, err
 		}
 	}
-	if s.Driver, err = docker.New(cfg.Logger.With("component", "docker")); err != nil {
+	login := runtime.RegistryLogin{Host: cfg.Registry.Host, Username: cfg.Registry.Username, Password: cfg.Registry.Password}
+	if s.Driver, err = docker.New(cfg.Logger.With("component", "docker"), docker.WithRegistry(login)); err != nil {
 		return nil, err
 	}
 	if err := s.startRouter(); err != nil {
@@ -206,6 +213,7 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 		Store: st, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
 		Databases: s.provider, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
 		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"),
+		Images: &builds.Pinner{Images: &builds.Client{Registry: s.cfg.Registry}, Host: s.Driver},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := e.Start(ctx); err != nil {
