@@ -2,6 +2,7 @@ package builds_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -39,9 +40,13 @@ type hookStack struct {
 
 const hookToken = "spn_test-notify-token-0123456789"
 
-func startHookStack(t *testing.T) *hookStack {
+// startHookStack serves the API over st (nil: a new SQLite store) and
+// starts a registry notifying it.
+func startHookStack(t *testing.T, st *store.Store) *hookStack {
 	t.Helper()
-	st := storetest.MustOpenSQLite(t)
+	if st == nil {
+		st = storetest.MustOpenSQLite(t)
+	}
 	n := &builds.Notifications{Store: st, Token: hookToken, Images: &builds.Client{}, Logger: testenv.Logger(t, "notifications", 0)}
 	a := &auth.Service{Store: st}
 	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Registry: n, Version: "test"}
@@ -49,20 +54,23 @@ func startHookStack(t *testing.T) *hookStack {
 	t.Cleanup(api.Close)
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{NotifyURL: api.URL + "/api/v1/hooks/registry", NotifyToken: hookToken})
 	n.Images.Registry = builds.Registry{Host: reg.Host}
-	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})
-	admin, _, err := a.Create(ctx, "admin", spacepods.RoleAdmin)
+	admin, _, err := a.Create(setupCtx, "admin-"+strings.ToLower(rand.Text()[:6]), spacepods.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{
-		"name: web\nrepo: acme/web\nkind: web\nport: 8080\n",
-		"name: api\nrepo: acme/api\nkind: web\nport: 8080\nimage: {repository: acme/backend}\n",
-	} {
-		if _, _, err := srv.Catalog.Register(ctx, []byte(m), ""); err != nil {
+	return &hookStack{reg: reg, api: api, store: st, token: hookToken, admin: admin}
+}
+
+var setupCtx = spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})
+
+// register registers app manifests.
+func (h *hookStack) register(t *testing.T, manifests ...string) {
+	t.Helper()
+	for _, m := range manifests {
+		if _, _, err := catalog.NewService(h.store).Register(setupCtx, []byte(m), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &hookStack{reg: reg, api: api, store: st, token: hookToken, admin: admin}
 }
 
 // push writes a small random image with labels to repo:tag on the
@@ -146,8 +154,10 @@ const sha1 = "0123456789abcdef0123456789abcdef01234567"
 // TestRegistryNotifications runs against one real docker-registry whose
 // notifications reach the API's hook.
 func TestRegistryNotifications(t *testing.T) {
-	h := startHookStack(t)
+	h := startHookStack(t, nil)
 	ctx := t.Context()
+	h.register(t, "name: web\nrepo: acme/web\nkind: web\nport: 8080\n",
+		"name: api\nrepo: acme/api\nkind: web\nport: 8080\nimage: {repository: acme/backend}\n")
 
 	t.Run("a pushed tag records a build with its labels and digest", func(t *testing.T) {
 		digest := h.push(t, "spacepods-example/web", "7", map[string]string{builds.LabelRevision: sha1, builds.LabelBranch: "feature/x", builds.LabelPR: "12"})
