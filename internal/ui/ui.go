@@ -193,6 +193,7 @@ func (u *UI) routes() []route {
 		{"GET", "/environments/{name}", v, u.envPage},
 		{"POST", "/environments", a, u.createEnvironment},
 
+		{"GET", "/registry", v, u.registryPage},
 		{"GET", "/audit", a, u.auditPage},
 		{"GET", "/leaks", a, u.leaksPage},
 		{"POST", "/leaks/remove", a, u.removeLeaks},
@@ -200,6 +201,7 @@ func (u *UI) routes() []route {
 		{"GET", "/ui/events/env/{name}", v, u.envEvents},
 		{"GET", "/ui/events/deploys/{id}", v, u.deployEvents},
 		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
+		{"GET", "/ui/events/registry", v, u.registryEvents},
 	}
 }
 
