@@ -13,7 +13,8 @@ import (
 // not nil, records the build it makes, in one transaction. taken is false,
 // and nothing changes, when the event's ID was taken before (the registry
 // retried a delivery). A build whose number the app already has is not
-// recorded: the event is kept as rejected, saying so (a tag pushed again).
+// recorded: the event is kept as rejected, saying so (a tag pushed again
+// with another image), or as recorded when it is the same image again.
 func (s *Store) TakeRegistryEvent(ctx context.Context, ev spacepods.RegistryEvent, b *spacepods.Build) (_ spacepods.RegistryEvent, taken bool, err error) {
 	defer s.changes.Signal("")
 	ev.ReceivedAt = s.Now()
@@ -29,6 +30,10 @@ func (s *Store) TakeRegistryEvent(ctx context.Context, ev spacepods.RegistryEven
 			var have string
 			err := tx.QueryRowContext(ctx, s.q(`SELECT digest FROM builds WHERE app = $1 AND number = $2`), b.App, b.Number).Scan(&have)
 			switch {
+			case err == nil && have == b.Digest:
+				// The same image pushed under its tag again: nothing new.
+				ev.Reason = fmt.Sprintf("app %s already has build %d with this digest (the same image pushed again)", b.App, b.Number)
+				b = nil
 			case err == nil:
 				ev.Status, ev.Reason = spacepods.RegistryEventRejected, fmt.Sprintf("app %s already has build %d (digest %s): build numbers are unique per app and releases keep the digest they were registered with; push the next build number as a new tag", b.App, b.Number, orNone(have))
 				b = nil
