@@ -283,4 +283,27 @@ func TestRegistryNotifications(t *testing.T) {
 			t.Fatalf("a pull made an event: %d → %d", len(before), len(after))
 		}
 	})
+
+	t.Run("without an image host (Kubernetes) registry images pin by digest, others stay as named", func(t *testing.T) {
+		digest := h.push(t, "pinned/web", "3", nil)
+		p := &builds.Pinner{Images: &builds.Client{}}
+		ref := h.reg.Host + "/pinned/web:3"
+		got, err := p.Pin(ctx, ref, "")
+		if err != nil || got != h.reg.Host+"/pinned/web@"+digest {
+			t.Fatalf("Pin(%s) = %q, %v; want the tag's digest %s", ref, got, err, digest)
+		}
+		recorded := "sha256:" + strings.Repeat("f", 64)
+		if got, _ := p.Pin(ctx, ref, recorded); got != h.reg.Host+"/pinned/web@"+recorded {
+			t.Fatalf("Pin with the build's digest = %q: the build's recorded digest wins over the tag's", got)
+		}
+		if got, err := p.Pin(ctx, "acme/local:1", ""); err != nil || got != "acme/local:1" {
+			t.Fatalf("Pin(acme/local:1) = %q, %v; want it as named", got, err)
+		}
+		if _, err := p.Pin(ctx, h.reg.Host+"/pinned/web:404", ""); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+			t.Fatalf("Pin of a tag the registry lacks: %v, want ENOTFOUND", err)
+		}
+		if err := p.Ready(ctx, got, nil); err != nil {
+			t.Fatalf("Ready without an image host: %v", err)
+		}
+	})
 }
