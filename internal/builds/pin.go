@@ -2,7 +2,9 @@ package builds
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -21,24 +23,44 @@ type Pinner struct {
 	Host runtime.ImageHost
 }
 
+// pinTimeout bounds asking a registry for a tag's digest at deploy time.
+const pinTimeout = 15 * time.Second
+
 // Pin returns the immutable reference of ref: with digest (the one the
 // build recorded), repository@digest; else the digest its tag points at
 // now, or the image ID on the host. A reference that is already immutable
-// is returned as is. ENOTFOUND when the registry has no such tag;
-// EINVALID when an image without a registry is not on the host;
-// EUNAVAILABLE when the registry cannot be reached.
-func (p *Pinner) Pin(ctx context.Context, ref, digest string) (string, error) {
+// is returned as is. When the registry does not answer for a tag, the
+// image on the Docker host is pinned by ID instead; without an image host
+// (Kubernetes), the tag is kept when the registry cannot be reached from
+// here (the cluster may reach it), and warn says so. ENOTFOUND when the
+// registry has no such tag (nor the host); EINVALID when an image without
+// a registry is not on the host.
+func (p *Pinner) Pin(ctx context.Context, ref, digest string, warn func(string)) (string, error) {
 	switch {
 	case digest != "" && !strings.Contains(ref, "@"):
 		return Repository(ref) + "@" + digest, nil
 	case strings.Contains(ref, "@sha256:") || runtime.IsImageID(ref):
 		return ref, nil
 	case runtime.RegistryHost(ref) != "":
-		digest, repo, err := p.Images.Digest(ctx, ref)
-		if err != nil {
-			return "", err
+		pctx, cancel := context.WithTimeout(ctx, pinTimeout)
+		digest, repo, err := p.Images.Digest(pctx, ref)
+		cancel()
+		if err == nil {
+			return repo + "@" + digest, nil
 		}
-		return repo + "@" + digest, nil
+		if p.Host != nil {
+			id, lerr := p.Host.ImageID(ctx, ref)
+			if lerr != nil {
+				return "", err
+			}
+			warn(fmt.Sprintf("image %s: its registry gave no digest (%v); pinned to the image on the Docker host, %s", ref, err, id))
+			return id, nil
+		}
+		if spacepods.ErrorCode(err) == spacepods.EUNAVAILABLE {
+			warn(fmt.Sprintf("image %s is not pinned to a digest: its registry cannot be reached from Spacepods (%v); the cluster pulls it by tag", ref, err))
+			return ref, nil
+		}
+		return "", err
 	case p.Host == nil:
 		return ref, nil
 	}

@@ -2,6 +2,7 @@ package builds_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
+	dockerdriver "github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/testenv"
 )
 
 // docker runs the Docker CLI, as CI would to build and push.
@@ -173,5 +176,42 @@ func waitRejected(t *testing.T, h *hookStack, repo, tag string) spacepods.Regist
 			t.Fatalf("no rejected event for %s:%s within 30s", repo, tag)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPinner_DockerHostPinsTheLocalImageWhenTheRegistryGivesNoDigest: a
+// build recorded by hand whose registry does not answer is pinned to the
+// image on the Docker host, by ID, with a warning; an image that is nowhere
+// fails with ENOTFOUND.
+func TestPinner_DockerHostPinsTheLocalImageWhenTheRegistryGivesNoDigest(t *testing.T) {
+	testenv.RequireDocker(t)
+	ctx := t.Context()
+	root, err := podstest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := podstest.EnsureImages(ctx, root, podstest.BuildNormal, "", "pricing-api"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dockerdriver.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	ref := "127.0.0.1:1/spacepods-test-pin/pricing-api:" + strings.ToLower(rand.Text()[:8])
+	docker(t, "", "tag", podstest.Image("pricing-api", podstest.BuildNormal), ref)
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", ref).Run() })
+	id, err := d.ImageID(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &builds.Pinner{Images: &builds.Client{}, Host: d}
+	var warned []string
+	got, err := p.Pin(ctx, ref, "", func(w string) { warned = append(warned, w) })
+	if err != nil || got != id || len(warned) != 1 || !strings.Contains(warned[0], "pinned to the image on the Docker host") {
+		t.Fatalf("Pin(%s) = %q, %v, warnings %q; want %s with one warning", ref, got, err, warned, id)
+	}
+	if _, err := p.Pin(ctx, "127.0.0.1:1/spacepods-test-pin/nowhere:1", "", func(string) {}); spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE {
+		t.Fatalf("an image neither on its registry nor on the host: %v, want the registry's error", err)
 	}
 }

@@ -151,6 +151,10 @@ func hookResult(t *testing.T, out string) spacepods.RegistryHookResult {
 
 const sha1 = "0123456789abcdef0123456789abcdef01234567"
 
+func noWarn(t *testing.T) func(string) {
+	return func(w string) { t.Errorf("unexpected warning: %s", w) }
+}
+
 // TestRegistryNotifications runs against one real docker-registry whose
 // notifications reach the API's hook.
 func TestRegistryNotifications(t *testing.T) {
@@ -288,19 +292,27 @@ func TestRegistryNotifications(t *testing.T) {
 		digest := h.push(t, "pinned/web", "3", nil)
 		p := &builds.Pinner{Images: &builds.Client{}}
 		ref := h.reg.Host + "/pinned/web:3"
-		got, err := p.Pin(ctx, ref, "")
+		got, err := p.Pin(ctx, ref, "", noWarn(t))
 		if err != nil || got != h.reg.Host+"/pinned/web@"+digest {
 			t.Fatalf("Pin(%s) = %q, %v; want the tag's digest %s", ref, got, err, digest)
 		}
 		recorded := "sha256:" + strings.Repeat("f", 64)
-		if got, _ := p.Pin(ctx, ref, recorded); got != h.reg.Host+"/pinned/web@"+recorded {
+		if got, _ := p.Pin(ctx, ref, recorded, noWarn(t)); got != h.reg.Host+"/pinned/web@"+recorded {
 			t.Fatalf("Pin with the build's digest = %q: the build's recorded digest wins over the tag's", got)
 		}
-		if got, err := p.Pin(ctx, "acme/local:1", ""); err != nil || got != "acme/local:1" {
+		if got, err := p.Pin(ctx, "acme/local:1", "", noWarn(t)); err != nil || got != "acme/local:1" {
 			t.Fatalf("Pin(acme/local:1) = %q, %v; want it as named", got, err)
 		}
-		if _, err := p.Pin(ctx, h.reg.Host+"/pinned/web:404", ""); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
+		if _, err := p.Pin(ctx, h.reg.Host+"/pinned/web:404", "", noWarn(t)); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 			t.Fatalf("Pin of a tag the registry lacks: %v, want ENOTFOUND", err)
+		}
+		// A registry the control plane cannot reach (the cluster may):
+		// deployed by tag, with a warning.
+		var warned []string
+		unreachable := "127.0.0.1:1/acme/web:3"
+		got, err = p.Pin(ctx, unreachable, "", func(w string) { warned = append(warned, w) })
+		if err != nil || got != unreachable || len(warned) != 1 || !strings.Contains(warned[0], "not pinned to a digest") {
+			t.Fatalf("Pin(%s) = %q, %v, warnings %q; want the tag kept with one warning", unreachable, got, err, warned)
 		}
 		if err := p.Ready(ctx, got, nil); err != nil {
 			t.Fatalf("Ready without an image host: %v", err)

@@ -126,7 +126,7 @@ func (r *run) pinImage(ctx context.Context, rel *spacepods.Release, digest strin
 	}
 	progress := func(line string) { e.event(ctx, d, "info", line) }
 	if rel.PinnedImage == "" && !(d.Rollback && d.Release > 0) {
-		pinned, err := e.Images.Pin(ctx, rel.Image, digest)
+		pinned, err := e.Images.Pin(ctx, rel.Image, digest, func(line string) { e.event(ctx, d, "warn", line) })
 		if err != nil {
 			return err
 		}
