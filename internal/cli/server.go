@@ -121,6 +121,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
   spacepods server --database-url postgres://spacepods:pw@127.0.0.1/spacepods --postgres-admin-url postgres://postgres:pw@127.0.0.1:5432/postgres
   spacepods server --runtime kubernetes --kubeconfig ~/.kube/spacepods.yaml --ingress-class nginx \
       --domain dev.example.com --kubernetes-host-address 10.0.12.5 --postgres-admin-url postgres://postgres:pw@10.0.12.5:5432/postgres
+  spacepods server --registry registry.example.com --registry-username spacepods --registry-password-file /etc/spacepods/registry.pw
   spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
