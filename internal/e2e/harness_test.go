@@ -108,7 +108,10 @@ func newBareSite(t *testing.T) *site {
 	s := &site{t: t, bin: binary(t), dataDir: t.TempDir(), pgURL: testenv.PostgresURL(t),
 		api: "127.0.0.1:" + freePort(t), router: "127.0.0.1:" + freePort(t), control: "127.0.0.1:" + freePort(t), log: &bytes.Buffer{},
 		suffix: fmt.Sprintf("%04x", time.Now().UnixNano()&0xffff)}
-	t.Cleanup(s.stopProcesses)
+	// Only what was started in its own data dir: a test may point the site
+	// at another site's data dir, whose processes are not its to stop.
+	own := s.dataDir
+	t.Cleanup(func() { stopProcessesIn(own) })
 	return s
 }
 
@@ -273,14 +276,14 @@ func (s *site) teardown() {
 		}
 	}
 	s.kill()
-	s.stopProcesses()
+	stopProcessesIn(s.dataDir)
 }
 
-// stopProcesses stops the edge router and the embedded registry this
-// site's server started: they outlive it (own sessions).
-func (s *site) stopProcesses() {
+// stopProcessesIn stops the edge router and the embedded registry that a
+// server started for dataDir: they outlive it (own sessions).
+func stopProcessesIn(dataDir string) {
 	for _, pidFile := range []string{filepath.Join("router", "router.pid"), filepath.Join("registry", "registry.pid")} {
-		path := filepath.Join(s.dataDir, pidFile)
+		path := filepath.Join(dataDir, pidFile)
 		if b, err := os.ReadFile(path); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				syscall.Kill(pid, syscall.SIGTERM)
