@@ -179,6 +179,41 @@ stop_k8s_cluster() {
   fi
 }
 
+# --- Gitea test forge (only for the forge, previews and UI tests) ---------
+# Started by scripts/gitea.sh (binary built once from tools/gitea, cached
+# under ~/.cache/spacepods/gitea/<version>/), with its own database on the
+# test PostgreSQL.
+STARTED_GITEA_DIR=""
+
+# wants_gitea PKG...: whether these go test patterns include tests that talk
+# to the real Gitea (forge drivers, webhooks, previews, forge sign-in).
+wants_gitea() {
+  local p
+  for p in "$@"; do
+    case "$p" in
+    ./... | ./internal/... | *internal/forge* | *internal/previews* | *internal/ui* | *internal/server*) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# start_gitea DIR: starts Gitea in DIR on the PostgreSQL of PG_URL and
+# exports SPACEPODS_TEST_GITEA_* for the tests.
+start_gitea() {
+  local lines line
+  lines=$("$(dirname "${BASH_SOURCE[0]}")/gitea.sh" start "$1" "$PG_URL") || return 1
+  STARTED_GITEA_DIR=$1
+  while IFS= read -r line; do
+    case "$line" in export\ SPACEPODS_TEST_GITEA_*=*) line=${line#export }; export "${line?}" ;; esac
+  done <<<"$lines"
+}
+
+stop_gitea() {
+  if [ -n "$STARTED_GITEA_DIR" ]; then
+    "$(dirname "${BASH_SOURCE[0]}")/gitea.sh" stop "$STARTED_GITEA_DIR" || true
+  fi
+}
+
 # golangci_lint prints the path of golangci-lint as pinned in tools/lint,
 # built once per version of tools/lint/go.sum and cached under
 # ~/.cache/spacepods/lint/<stamp>/ (cold build: several minutes on 2 cores).

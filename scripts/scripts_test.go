@@ -121,3 +121,19 @@ func TestRunSh_CtrlCStopsTheDockerdItStarted(t *testing.T) {
 	waitGone(t, pid, "after Ctrl-C")
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the fake build's sleep
 }
+
+// TestLibSh_GiteaStartsOnlyForTheTestsThatUseIt: scripts/test.sh starts the
+// real Gitea for the whole suite and the packages whose tests talk to it,
+// and not for others (it costs a PostgreSQL database and a process).
+func TestLibSh_GiteaStartsOnlyForTheTestsThatUseIt(t *testing.T) {
+	for pkgs, want := range map[string]bool{
+		"./...": true, "./internal/...": true, "./internal/forge/...": true, "./internal/forge/gitea": true,
+		"./internal/previews/...": true, "./internal/ui/...": true, "./internal/server": true,
+		"./internal/store/...": false, "./internal/router/... ./internal/catalog": false,
+	} {
+		err := exec.Command("bash", "-c", `. ./lib.sh; wants_gitea `+pkgs).Run()
+		if got := err == nil; got != want {
+			t.Errorf("wants_gitea %s = %v, want %v", pkgs, got, want)
+		}
+	}
+}

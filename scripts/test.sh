@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 export SPACEPODS_TMP=${SPACEPODS_TMP:-$(mktemp -d /tmp/spacepods-test.XXXXXX)}
 chmod 755 "$SPACEPODS_TMP"
-cleanup() { stop_k8s_cluster; stop_postgres; stop_docker; }
+cleanup() { stop_gitea; stop_k8s_cluster; stop_postgres; stop_docker; }
 trap cleanup EXIT
 
 export SPACEPODS_NEED_BROWSER=1
@@ -25,6 +25,8 @@ pkgs=("$@")
 [ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
 # Only the kubernetes driver's tests need it (SPACEPODS_TEST_KUBECONFIG).
 if wants_k8s "${pkgs[@]}"; then start_k8s_cluster "$SPACEPODS_TMP/k8s"; fi
+# Only the forge, previews, UI and server tests need it (SPACEPODS_TEST_GITEA_*).
+if wants_gitea "${pkgs[@]}"; then start_gitea "$SPACEPODS_TMP/gitea"; fi
 
 log "go vet"
 go vet "${pkgs[@]}"

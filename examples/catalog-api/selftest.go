@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -12,14 +13,21 @@ import (
 
 // selftest is the catalog's integration-test suite (the tests image runs
 // ["/app", "selftest"]). It checks the catalog at, in order of preference,
-// its first argument, CATALOG_API_URL, or http://127.0.0.1:$PORT: /healthz
-// answers 200 and /products lists at least one product with a price. It
-// retries for up to SELFTEST_TIMEOUT (default 30s) while the catalog comes
-// up, prints one line per check and returns the exit code (0 pass, 1 fail).
+// its URL argument, CATALOG_API_URL, or http://127.0.0.1:$PORT: /healthz
+// answers 200 and /products lists at least one product (-min-products N:
+// at least N) with a price. It retries for up to -timeout (or
+// SELFTEST_TIMEOUT; default 30s) while the catalog comes up, prints one line
+// per check and returns the exit code (0 pass, 1 fail, 2 bad usage).
 func selftest(args []string) int {
+	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
+	timeoutFlag := fs.Duration("timeout", 0, "how long to retry the checks (default SELFTEST_TIMEOUT or 30s)")
+	minProducts := fs.Int("min-products", 1, "how many products /products must list")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	base := os.Getenv("CATALOG_API_URL")
-	if len(args) > 0 {
-		base = args[0]
+	if fs.NArg() > 0 {
+		base = fs.Arg(0)
 	}
 	if base == "" {
 		base = "http://127.0.0.1:" + appkit.Getenv("PORT", "8080")
@@ -33,6 +41,9 @@ func selftest(args []string) int {
 			return 1
 		}
 		timeout = d
+	}
+	if *timeoutFlag > 0 {
+		timeout = *timeoutFlag
 	}
 	fmt.Printf("selftest: catalog-api at %s\n", base)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -60,12 +71,12 @@ func selftest(args []string) int {
 	var body struct {
 		Products []Product `json:"products"`
 	}
-	listed := healthy && try("GET /products lists at least one product", func() error {
+	listed := healthy && try(fmt.Sprintf("GET /products lists at least %d product(s)", *minProducts), func() error {
 		if err := appkit.GetJSON(ctx, base+"/products", &body); err != nil {
 			return err
 		}
-		if len(body.Products) == 0 {
-			return fmt.Errorf("no products: is the database seeded (db/seed.sql)?")
+		if len(body.Products) < *minProducts {
+			return fmt.Errorf("%d products, want at least %d: is the database seeded (db/seed.sql)?", len(body.Products), *minProducts)
 		}
 		return nil
 	})

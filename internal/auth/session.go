@@ -63,6 +63,11 @@ func (s *Service) SignIn(ctx context.Context, tokenSecret string) (string, Sessi
 	if err != nil {
 		return "", Session{}, err
 	}
+	return s.openSession(ctx, tok)
+}
+
+// openSession opens a session of tok: its secret ID and the session.
+func (s *Service) openSession(ctx context.Context, tok spacepods.Token) (string, Session, error) {
 	id := sessionPrefix + strings.TrimPrefix(newSecret(), TokenPrefix)
 	ss, err := s.Store.CreateSession(ctx, Hash(id), tok.ID, s.now().Add(s.sessionTTL()))
 	if err != nil {

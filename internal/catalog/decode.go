@@ -19,12 +19,14 @@ import (
 
 // Keys of each mapping, in the order the reference documents them.
 var (
-	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "image"}
+	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "build", "image"}
+	buildKeys    = []string{"git", "context", "dockerfile"}
 	imageKeys    = []string{"repository"}
 	databaseKeys = []string{"engine", "seed", "snapshot"}
 	rolloutKeys  = []string{"stages", "replicas"}
 	workerKeys   = []string{"name", "command", "args"}
 	testsKeys    = []string{"image", "command", "args", "timeout"}
+	previewsKeys = []string{"when", "label", "ttl"}
 )
 
 // maxAliasDepth bounds alias resolution so that an alias inside its own
@@ -541,6 +543,10 @@ func (d *decoder) app(root val) *spacepods.App {
 			a.Workers = d.workers(field, v)
 		case "tests":
 			a.Tests = d.tests(field, v)
+		case "previews":
+			a.Previews = d.previews(field, v)
+		case "build":
+			a.Build = d.build(field, v)
 		case "image":
 			a.Image = d.image(field, v)
 		}
@@ -766,14 +772,64 @@ func (d *decoder) tests(field string, v val) *spacepods.TestSuite {
 	return t
 }
 
+func (d *decoder) previews(field string, v val) *spacepods.Previews {
+	if v.kind == kNull {
+		return nil
+	}
+	m := d.expectMap(field, v, `previews: {when: label, label: preview}`)
+	if m == nil {
+		return nil
+	}
+	p := &spacepods.Previews{}
+	d.mapping(field, m, previewsKeys, func(key, f string, v val) {
+		switch key {
+		case "when":
+			p.When = d.str(f, v, "when: all")
+		case "label":
+			p.Label = d.str(f, v, "label: preview")
+		case "ttl":
+			p.TTL = d.duration(f, v, "ttl: 48h")
+		}
+	})
+	return p
+}
+
+func (d *decoder) build(field string, v val) *spacepods.BuildSource {
+	if v.kind == kNull {
+		return nil
+	}
+	if v.kind == kString {
+		d.problem(v.line, field, fmt.Sprintf("build is a mapping: write build: {git: %s}", v.text))
+		return nil
+	}
+	m := d.expectMap(field, v, "build: {git: https://git.example.com/acme/catalog-api.git, dockerfile: Dockerfile}")
+	if m == nil {
+		return nil
+	}
+	b := &spacepods.BuildSource{}
+	d.mapping(field, m, buildKeys, func(key, f string, v val) {
+		switch key {
+		case "git":
+			b.Git = d.str(f, v, "git: https://git.example.com/acme/catalog-api.git")
+		case "context":
+			b.Context = d.str(f, v, "context: .")
+		case "dockerfile":
+			b.Dockerfile = d.str(f, v, "dockerfile: Dockerfile")
+		}
+	})
+	return b
+}
+
 // movedKeys hints, for a key found at the top level, where it belongs.
 var movedKeys = map[string]string{
-	"engine":   "engine belongs under database: write database: {engine: postgres}",
-	"seed":     "seed belongs under database: write database: {engine: postgres, seed: db/seed.sql}",
-	"snapshot": "snapshot belongs under database: write database: {engine: postgres, snapshot: nightly}",
-	"stages":   "stages belongs under rollout: write rollout: {stages: [25, 50, 100]}",
-	"replicas": "replicas belongs under rollout: write rollout: {replicas: {default: 1, production: 4}}",
-	"timeout":  "the migration's timeout is migrate_timeout: 10m; the tests' goes under tests: {timeout: 10m}",
+	"engine":     "engine belongs under database: write database: {engine: postgres}",
+	"seed":       "seed belongs under database: write database: {engine: postgres, seed: db/seed.sql}",
+	"snapshot":   "snapshot belongs under database: write database: {engine: postgres, snapshot: nightly}",
+	"stages":     "stages belongs under rollout: write rollout: {stages: [25, 50, 100]}",
+	"replicas":   "replicas belongs under rollout: write rollout: {replicas: {default: 1, production: 4}}",
+	"timeout":    "the migration's timeout is migrate_timeout: 10m; the tests' goes under tests: {timeout: 10m}",
+	"dockerfile": "dockerfile belongs under build: write build: {git: URL, dockerfile: Dockerfile}",
+	"git":        "the clone URL belongs under build: write build: {git: URL}",
 }
 
 // keyAliases maps names people often write to the key Spacepods uses.
@@ -784,7 +840,7 @@ var keyAliases = map[string]string{
 	"migrate-timeout": "migrate_timeout", "migration_timeout": "migrate_timeout", "migrate_time": "migrate_timeout",
 	"healthcheck": "health", "health_check": "health", "health-check": "health", "healthz": "health",
 	"type": "kind", "db": "database", "migration": "migrate", "migrations": "migrate",
-	"test": "tests", "worker": "workers", "processes": "workers", "repository": "repo",
+	"test": "tests", "worker": "workers", "processes": "workers", "repository": "repo", "git_url": "git", "docker_file": "dockerfile", "builder": "build",
 	"stage": "stages", "replica": "replicas", "seed_sql": "seed", "seed-file": "seed",
 }
 

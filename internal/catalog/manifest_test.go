@@ -194,6 +194,22 @@ tests:
 		want: spacepods.App{Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080, Image: &spacepods.Image{Repository: "acme/shop/catalog-api"}},
 	},
 	{
+		name: "build source",
+		yaml: head + "build: {git: \"https://git.example.com/acme/catalog-api.git\", context: services/api, dockerfile: services/api/Dockerfile.prod}\n",
+		want: spacepods.App{
+			Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080,
+			Build: &spacepods.BuildSource{Git: "https://git.example.com/acme/catalog-api.git", Context: "services/api", Dockerfile: "services/api/Dockerfile.prod"},
+		},
+	},
+	{
+		name: "build source, scp-like URL and file URL",
+		yaml: head + "build:\n  git: git@git.example.com:acme/catalog-api.git\n",
+		want: spacepods.App{
+			Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080,
+			Build: &spacepods.BuildSource{Git: "git@git.example.com:acme/catalog-api.git"},
+		},
+	},
+	{
 		name: "trailing empty document",
 		yaml: head + "---\n",
 		want: spacepods.App{Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080},
@@ -242,6 +258,14 @@ var problemCases = []struct {
 	{"port on a worker", workerHead + "port: 8080\n", 4, `port: a worker does not serve HTTP: remove port, or set kind: web`},
 	{"health without slash", head + "health: healthz\n", 5, `health: "healthz" must be a path starting with '/'`},
 	{"health on a worker", workerHead + "health: /healthz\n", 4, `health: a worker has no HTTP health check`},
+	// build
+	{"build is a string", head + "build: https://git.example.com/acme/x.git\n", 5, `build: build is a mapping: write build: {git: https://git.example.com/acme/x.git}`},
+	{"build without git", head + "build: {dockerfile: Dockerfile}\n", 5, `build.git: git is required: the repository's clone URL`},
+	{"build git not a URL", head + "build: {git: acme/x}\n", 5, `build.git: "acme/x" is not a clone URL`},
+	{"build git ftp", head + "build: {git: \"ftp://h/x.git\"}\n", 5, `build.git: "ftp://h/x.git" is not a clone URL`},
+	{"build context escapes", head + "build: {git: \"file:///srv/x.git\", context: ../other}\n", 5, `build.context: "../other" is not a directory of the repository`},
+	{"build dockerfile absolute", head + "build: {git: \"file:///srv/x.git\", dockerfile: /etc/Dockerfile}\n", 5, `build.dockerfile: "/etc/Dockerfile" is not a file of the repository`},
+	{"build dockerfile outside context", head + "build: {git: \"file:///srv/x.git\", context: api, dockerfile: web/Dockerfile}\n", 5, `build.dockerfile: "web/Dockerfile" is outside the build context api`},
 	// command and migrate
 	{"command is a string", head + "command: /app serve --fast\n", 5, `command: expected a list, found the string "/app serve --fast": write command: ["/app", "serve", "--fast"]`},
 	{"command has an empty argument", head + "command: [\"/app\", \"\"]\n", 5, `command: empty argument`},
@@ -341,7 +365,7 @@ var unknownKeyCases = []struct {
 	want string
 }{
 	{"top level, misspelled", "name: catalog-api\nrepo: acme/catalog-api\nkind: web\nport: 8080\n\n\ndependecies: [pricing-api]\n", 7,
-		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests`},
+		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, build`},
 	{"top level, another tool's word", head + "depends_on: [pricing-api]\n", 5, `unknown key "depends_on": did you mean "dependencies"?`},
 	{"top level, wrong case", head + "Health: /healthz\n", 5, `unknown key "Health": did you mean "health"?`},
 	{"top level, belongs in a section", head + "engine: postgres\n", 5, `unknown key "engine": engine belongs under database: write database: {engine: postgres}; valid keys are name,`},
@@ -351,6 +375,8 @@ var unknownKeyCases = []struct {
 	{"rollout", head + "rollout: {stage: [25, 100]}\n", 5, `line 5: rollout: unknown key "stage": did you mean "stages"? valid keys are stages, replicas`},
 	{"workers[i]", head + "workers:\n  - name: jobs\n    cmd: [/app]\n", 7, `line 7: workers[0]: unknown key "cmd": did you mean "command"? valid keys are name, command, args`},
 	{"second worker", head + "workers:\n  - {name: a, command: [/a]}\n  - {name: b, command: [/b], replicas: 2}\n", 7, `line 7: workers[1]: unknown key "replicas": valid keys are name, command, args`},
+	{"build", head + "build:\n  git: file:///srv/git/x.git\n  docker_file: Dockerfile\n", 7, `line 7: build: unknown key "docker_file": did you mean "dockerfile"? valid keys are git, context, dockerfile`},
+	{"top level, dockerfile", head + "dockerfile: Dockerfile\n", 5, `unknown key "dockerfile": dockerfile belongs under build: write build: {git: URL, dockerfile: Dockerfile}`},
 	{"tests", head + "tests:\n  image: acme/t\n  cmd: [/tests]\n", 7, `line 7: tests: unknown key "cmd": did you mean "command"? valid keys are image, command, args, timeout`},
 	{"store-only field", head + "version: 3\n", 5, `unknown key "version"`},
 	{"database upload field", head + "database: {engine: postgres, seed_sql: \"select 1\"}\n", 5, `database: unknown key "seed_sql": did you mean "seed"?`},
@@ -397,7 +423,7 @@ rollout:
 	_, err := ParseManifest([]byte(yaml))
 	want := `line 3: kind: "webb" is not a kind: write web (serves HTTP) or worker (does not)
 line 4: port: expected a whole number, found the string "8080": write port: 8080 (without quotes)
-line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, image
+line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, build, image
 line 6: env.LOG_LEVEL: expected text, found the number 3: env values are strings, quote it: LOG_LEVEL: "3"
 line 8: rollout.stages: the last stage must be 100, e.g. [25, 50, 100]
 line 8: rollout.stages[1]: stages are rising percentages ending at 100, e.g. [25, 50, 100]`

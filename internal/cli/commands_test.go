@@ -37,6 +37,13 @@ type apiServer struct {
 
 func startAPI(t *testing.T) *apiServer {
 	t.Helper()
+	return startAPIWith(t, nil)
+}
+
+// startAPIWith is startAPI with a last say on the server (e.g. a built-in
+// builder over its store) before it serves.
+func startAPIWith(t *testing.T, configure func(*server.Server)) *apiServer {
+	t.Helper()
 	st := storetest.MustOpenSQLite(t)
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -46,6 +53,9 @@ func startAPI(t *testing.T) *apiServer {
 	}
 	a := &auth.Service{Store: st}
 	srv := &server.Server{Catalog: catalog.NewService(st), Auth: a, Store: st, Config: &config.Service{Store: st, Secrets: local}, Version: "test", Runtime: "none"}
+	if configure != nil {
+		configure(srv)
+	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	s := &apiServer{url: ts.URL, tokens: map[string]string{}, dir: t.TempDir(), store: st}

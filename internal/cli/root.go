@@ -95,6 +95,7 @@ readable, which is the case on the server's own machine).`,
 		newBuildCmd(g),
 		newTokenCmd(g),
 		newAuditCmd(g),
+		newTestCmd(g),
 	)
 	return root
 }

@@ -58,11 +58,14 @@ type serverConfig struct {
 	maxStreams     int
 	maxUserStreams int
 	podQuota       int
+	builder        builderConfig
+	forge          forgeConfig
+	oidc           oidcConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
 // (typed flags: a bad value is an error, not a silent default).
-var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "default-ttl", "reap-interval", "router-internal-port", "registry-port"}
+var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "build-concurrency", "default-ttl", "reap-interval", "router-internal-port", "registry-port"}
 
 // applyEnv sets each of names that is not on the command line from its
 // environment variable, SPACEPODS_ + the name in upper case with '-' as '_'.
@@ -112,6 +115,12 @@ cluster, targeting each release's Service (by node port with
 --kubernetes-node-address, else by ClusterIP from inside the cluster).
 Pods reach PostgreSQL at --kubernetes-host-address.
 
+With --forge github|gitea it takes the code forge's webhooks at
+POST /api/v1/hooks/forge (signed with --forge-webhook-secret-file), keeps a
+delivery log, and talks back to the forge with --forge-token-file (or a
+GitHub App); with --oidc-issuer people sign in to the web UI with their forge
+account (see docs/forges.md).
+
 On first start it creates an admin token and writes it to
 <data-dir>/admin.token (mode 0600); the CLI on this machine picks it up.
 
@@ -125,7 +134,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
   spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, envFlags); err != nil {
+			if err := applyEnv(cmd, append(envFlags, forgeEnvFlags...)); err != nil {
 				return err
 			}
 			return runServer(cmd.Context(), g, cfg)
@@ -170,8 +179,11 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.IntVar(&cfg.maxStreams, "max-streams", streams.DefaultMax, "live streams (UI live pages, log follows) open at once, in total (env SPACEPODS_MAX_STREAMS)")
 	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", streams.DefaultMaxPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
 	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
+	f.IntVar(&cfg.builder.concurrency, "build-concurrency", 1, "built-in builder: builds run at once; more wait in its queue (env SPACEPODS_BUILD_CONCURRENCY)")
 	cfg.router.flags(cmd, "router-")
 	cfg.registry.flags(cmd)
+	cfg.forge.flags(cmd)
+	cfg.oidc.flags(cmd)
 	return cmd
 }
 
@@ -235,7 +247,24 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		}
 		defer rt.close()
 	}
-	webUI := attachUI(srv, cfg, logger)
+	waitBuilder, err := startBuilder(ctx, g.dataDir, cfg.builder, st, srv, logger)
+	if err != nil {
+		return err
+	}
+	defer waitBuilder()
+	if cfg.forge.publicURL == "" {
+		cfg.forge.publicURL = "http://" + cfg.listen
+	}
+	fg, err := startForge(ctx, cfg.forge, srv, st, logger)
+	if err != nil {
+		return err
+	}
+	defer fg.stop()
+	oidc, err := newOIDC(cfg.oidc, srv.Auth, st)
+	if err != nil {
+		return err
+	}
+	webUI := attachUI(srv, cfg, oidc, logger)
 	logger.Info("spacepods server started", "api", "http://"+ln.Addr().String(), "store", st.Dialect(), "data_dir", g.dataDir, "version", Version)
 	return serve(ctx, ln, srv, webUI, cfg.timeouts, rt, logger)
 }
@@ -252,6 +281,9 @@ func (cfg serverConfig) validate() error {
 	if cfg.maxStreams < 1 || cfg.maxUserStreams < 1 || cfg.podQuota < 0 {
 		return spacepods.Errorf(spacepods.EINVALID, "--max-streams and --max-streams-per-user must be at least 1, --pod-quota at least 0 (0 = no limit)")
 	}
+	if cfg.builder.concurrency < 1 {
+		return spacepods.Errorf(spacepods.EINVALID, "--build-concurrency must be at least 1 (builds run at once), got %d", cfg.builder.concurrency)
+	}
 	if cfg.runtime != runtimeNone && !slices.Contains(runtime.Drivers(), cfg.runtime) {
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server (ecs is planned)", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
 	}
@@ -263,7 +295,7 @@ func (cfg serverConfig) validate() error {
 	default:
 		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime) or ingress (kubernetes only)", cfg.routing)
 	}
-	return nil
+	return cfg.forge.validate()
 }
 
 // listenAPI takes the API's address first: a second server on the same
@@ -323,9 +355,9 @@ func offerKeyRotation(ctx context.Context, srv *server.Server, secretStore secre
 
 // attachUI gives the API server the web UI and the live stream limits
 // they share.
-func attachUI(srv *server.Server, cfg serverConfig, logger *slog.Logger) *ui.UI {
+func attachUI(srv *server.Server, cfg serverConfig, oidc *auth.OIDC, logger *slog.Logger) *ui.UI {
 	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
-	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, OIDC: oidc, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
 	return webUI
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
@@ -23,6 +24,7 @@ import (
 type runningRuntime struct {
 	engine *deploy.Engine
 	pods   *pods.Service
+	tests  *gatekeeper.Service
 	dbs    *databases.Manager
 }
 
@@ -31,6 +33,7 @@ type runningRuntime struct {
 func (rt *runningRuntime) wait() {
 	rt.engine.Wait()
 	rt.pods.Wait()
+	rt.tests.Wait()
 }
 
 func (rt *runningRuntime) close() { rt.dbs.Close() }
@@ -101,9 +104,14 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		dbs.Close()
 		return nil, err
 	}
-	srv.Pods, srv.Deploys = podSvc, engine
+	tests := &gatekeeper.Service{Store: st, Catalog: srv.Catalog, Driver: drv, Endpoints: engine, Logger: logger.With("component", "gatekeeper")}
+	if err := tests.Start(ctx); err != nil {
+		dbs.Close()
+		return nil, err
+	}
+	srv.Pods, srv.Deploys, srv.Tests = podSvc, engine, tests
 	srv.Runtime, srv.Routing, srv.Installation = cfg.runtime, routing, inst
-	return &runningRuntime{engine: engine, pods: podSvc, dbs: dbs}, nil
+	return &runningRuntime{engine: engine, pods: podSvc, tests: tests, dbs: dbs}, nil
 }
 
 // pinner pins releases' images: by digest on the registry (with the

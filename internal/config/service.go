@@ -259,6 +259,27 @@ func (s *Service) CustomFor(ctx context.Context, app, env, envKind string) (Cust
 	return c, nil
 }
 
+// WithoutSecrets is c for an environment that must get no secrets (the
+// pod of a fork's pull request): every secret goes, and so does every var
+// scoped to one environment (env:NAME), whatever its value, since that
+// scope is where an environment's credentials are set as plain values too.
+// Vars of the pods and all scopes that are not secret stay.
+func (c Custom) WithoutSecrets() Custom {
+	out := Custom{Plain: map[string]string{}, Refs: map[string]string{}, Scopes: map[string]string{}}
+	for k, v := range c.Plain {
+		if strings.HasPrefix(c.Scopes[k], "env:") {
+			continue
+		}
+		out.Plain[k], out.Scopes[k] = v, c.Scopes[k]
+	}
+	for _, k := range c.Overrides {
+		if _, ok := out.Plain[k]; ok {
+			out.Overrides = append(out.Overrides, k)
+		}
+	}
+	return out
+}
+
 // Merge lays custom vars over the composed standard + manifest vars:
 // custom vars win over manifest defaults; standard vars win unless the
 // custom var is an explicit override. It returns the plain vars and the

@@ -559,6 +559,30 @@ func (e *Engine) DependencyURL(env string, dep spacepods.App) string {
 	return fmt.Sprintf("http://%s.%s.%s:%s", dep.Name, env, e.Domain, port)
 }
 
+// TaskEndpoints are what a task that calls the apps of env needs (a test
+// suite, say): <APP>_URL for each web app of apps, the same URLs the apps
+// themselves get for their dependencies, and the host names those URLs
+// resolve to in its container (runtime.TaskSpec.Hosts).
+func (e *Engine) TaskEndpoints(env string, apps []spacepods.App) (vars, hosts map[string]string) {
+	vars = map[string]string{}
+	for _, a := range apps {
+		if u := e.DependencyURL(env, a); u != "" {
+			vars[spacepods.EnvVarName(a.Name)+"_URL"] = u
+		}
+	}
+	if e.InternalRouter == "" {
+		return vars, nil
+	}
+	ip, _, _ := net.SplitHostPort(e.InternalRouter)
+	hosts = map[string]string{}
+	for _, a := range apps {
+		if a.Kind == spacepods.KindWeb {
+			hosts[a.Name+"."+env+"."+e.Domain] = ip
+		}
+	}
+	return vars, hosts
+}
+
 // dependencyHosts are the Hosts of app's containers in env: its
 // dependencies' host names at the router's internal listener.
 func (e *Engine) dependencyHosts(env string, app spacepods.App) map[string]string {

@@ -90,6 +90,10 @@ func (r *run) register(ctx context.Context) error {
 			if err != nil {
 				return stored(err)
 			}
+			if r.env.NoSecrets {
+				// A fork's pull request pod: its code is not trusted.
+				custom = custom.WithoutSecrets()
+			}
 			vars, refs = config.Merge(vars, r.app, custom)
 		}
 		rel = spacepods.Release{

@@ -286,7 +286,7 @@ func (s *Service) Create(ctx context.Context, req spacepods.CreatePodRequest) (s
 	if err == nil {
 		env, err = s.Store.CreateEnvironment(ctx, spacepods.Environment{
 			Name: req.Name, Kind: spacepods.EnvPod, Owner: spacepods.ActorName(ctx), Status: spacepods.StatusCreating,
-			Apps: req.Apps, Builds: builds, ExpiresAt: &exp,
+			Apps: req.Apps, Builds: builds, ExpiresAt: &exp, PRURL: req.PRURL, NoSecrets: req.NoSecrets,
 		})
 	}
 	s.quotaMu.Unlock()

@@ -15,9 +15,12 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/builds"
+	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/forge"
+	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -36,11 +39,18 @@ type Server struct {
 	// Registry takes registry push notifications; nil: the hook answers
 	// 401 (--registry none).
 	Registry *builds.Notifications
-	Pods     *pods.Service  // nil with --runtime none
-	Deploys  *deploy.Engine // nil with --runtime none
+	Pods     *pods.Service       // nil with --runtime none
+	Deploys  *deploy.Engine      // nil with --runtime none
+	Tests    *gatekeeper.Service // Gatekeeper test runs; nil with --runtime none
 	Store    *store.Store
-	Logger   *slog.Logger
-	Version  string
+	// Builder is the built-in builder; nil when the server has no
+	// registry to push to (its routes answer 503).
+	Builder *builder.Builder
+	// Hooks takes the code forge's webhook deliveries; nil when no forge
+	// is configured.
+	Hooks   *forge.Receiver
+	Logger  *slog.Logger
+	Version string
 	// Runtime, Routing and Installation are reported by /healthz.
 	Runtime, Routing, Installation string
 	// UI, when set, serves every path the API does not (the web UI, mounted at "/").

@@ -112,12 +112,14 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 // sampleBodies holds a valid body for every route that takes one.
 var sampleBodies = map[string]any{
 	"POST /api/v1/hooks/registry":           map[string]any{"events": []any{}},
+	"POST /api/v1/hooks/forge":              map[string]any{"zen": "unsigned: refused"},
 	"POST /api/v1/apps":                     spacepods.RegisterAppRequest{Manifest: apiManifest},
 	"POST /api/v1/apps/{name}/builds":       map[string]any{"number": 99, "git_sha": "abcdef1", "branch": "main", "image": "acme/web:99"},
 	"POST /api/v1/tokens":                   spacepods.CreateTokenRequest{Name: "someone", Role: "viewer"},
 	"POST /api/v1/pods/plan":                map[string]any{"name": "demo", "apps": []string{"web"}},
 	"POST /api/v1/pods":                     map[string]any{"name": "demo", "apps": []string{"web"}},
 	"POST /api/v1/pods/{name}/update":       map[string]any{},
+	"POST /api/v1/envs/{env}/tests":         map[string]any{"app": "web"},
 	"POST /api/v1/pods/{name}/extend":       map[string]any{"ttl": "1h"},
 	"POST /api/v1/environments":             map[string]any{"name": "qa"},
 	"POST /api/v1/deploys":                  map[string]any{"env": "qa", "app": "web", "build": 1},
@@ -129,12 +131,15 @@ var sampleBodies = map[string]any{
 	"POST /api/v1/secrets/rotate-key":       map[string]any{},
 	"PUT /api/v1/apps/{name}/config":        map[string]any{"vars": map[string]string{"LOG_LEVEL": "debug"}},
 	"POST /api/v1/apps/{name}/config/apply": map[string]any{"env": "qa"},
+	"POST /api/v1/apps/{name}/builds/run":   map[string]any{"ref": "main"},
+	"POST /api/v1/build-jobs/{id}/cancel":   map[string]any{},
 }
 
 // noRuntime reports the answer of a pod/deploy route on a server started
-// with --runtime none (this fixture): the role check has passed by then.
+// with --runtime none (this fixture), or of a builder route on a server
+// without the built-in builder: the role check has passed by then.
 func noRuntime(status int, body []byte) bool {
-	return status == http.StatusServiceUnavailable && strings.Contains(string(body), "--runtime none")
+	return status == http.StatusServiceUnavailable && (strings.Contains(string(body), "--runtime none") || strings.Contains(string(body), "built-in builder is off"))
 }
 
 var paramRE = regexp.MustCompile(`\{[a-z_]+\}`)
@@ -164,6 +169,7 @@ var leastRoles = map[string]string{
 	"GET /api/v1/pods/{name}/apps/{app}/logs": spacepods.RoleDeveloper, // logs often carry connection strings
 	"GET /api/v1/audit":                       spacepods.RoleAdmin,
 	"GET /api/v1/tokens":                      spacepods.RoleAdmin,
+	"GET /api/v1/hooks/forge/deliveries":      spacepods.RoleDeveloper, // errors of handlers and forge calls
 }
 
 // TestRoutes_EveryRouteChecksEveryRole covers every route × role: callers

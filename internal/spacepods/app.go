@@ -29,8 +29,12 @@ type App struct {
 	Rollout      Rollout           `json:"rollout" yaml:"rollout"`
 	Workers      []Worker          `json:"workers,omitempty" yaml:"workers"`
 	Tests        *TestSuite        `json:"tests,omitempty" yaml:"tests"`
-	// Image says where the app's images are pushed; nil = the default
-	// repository (DefaultImageRepository).
+	Previews     *Previews         `json:"previews,omitempty" yaml:"previews"`
+	// Build is where the built-in builder finds the app's source (nil =
+	// the app is built by CI, not by Spacepods).
+	Build *BuildSource `json:"build,omitempty" yaml:"build"`
+	// Image says where the app's images are pushed; nil = any repository
+	// named like the app (see MatchesRepository).
 	Image *Image `json:"image,omitempty" yaml:"image"`
 
 	// Command (and Migrate, workers' and tests' Command) is the whole
@@ -215,6 +219,7 @@ func (a *App) Validate() []FieldError {
 	} else if !repoRE.MatchString(a.Repo) {
 		add("repo", "%q is not owner/name: write the GitHub repository as owner/name, e.g. acme/catalog-api", a.Repo)
 	}
+	a.Build.validate(add)
 	switch a.Kind {
 	case KindWeb:
 		if a.Port < 1 || a.Port > 65535 {
@@ -330,6 +335,18 @@ func (a *App) Validate() []FieldError {
 		emptyArg("tests.args", t.Args)
 		if _, err := TaskTimeout(t.Timeout); err != nil {
 			add("tests.timeout", "%v", err)
+		}
+	}
+	if p := a.Previews; p != nil {
+		switch p.When {
+		case "", PreviewAll, PreviewLabel, PreviewUnlessLabel, PreviewNever:
+		default:
+			add("previews.when", "%q is not a preview policy: write all (every pull request), label (only those labelled previews.label), unless-label (all but those labelled) or never", p.When)
+		}
+		if p.TTL != "" {
+			if d, err := time.ParseDuration(p.TTL); err != nil || d <= 0 {
+				add("previews.ttl", "%q is not a duration: write e.g. 48h", p.TTL)
+			}
 		}
 	}
 	return errs

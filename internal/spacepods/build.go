@@ -16,7 +16,10 @@ type Build struct {
 	// Digest is the registry manifest digest pushed under Image's tag
 	// (builds recorded from registry notifications); "" when CI recorded
 	// the build by hand.
-	Digest    string    `json:"digest,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// Author ("Name <email>") and Message are the built commit's.
+	Author    string    `json:"author,omitempty"`
+	Message   string    `json:"message,omitempty"`
 	CreatedBy string    `json:"created_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -44,11 +47,19 @@ func (b *Build) Validate() error {
 		return Errorf(EINVALID, "branch %q is not a valid branch name", b.Branch)
 	case b.PR < 0:
 		return Errorf(EINVALID, "pr must be a positive pull request number")
+	case len(b.Author) > MaxAuthorLen || len(b.Message) > MaxMessageLen:
+		return Errorf(EINVALID, "author (at most %d bytes) or message (at most %d bytes) is too long", MaxAuthorLen, MaxMessageLen)
 	case !imageRE.MatchString(b.Image):
 		return Errorf(EINVALID, "image %q is not an image reference: write e.g. acme/catalog-api:42", b.Image)
 	}
 	return nil
 }
+
+// Longest commit author and message a build keeps.
+const (
+	MaxAuthorLen  = 500
+	MaxMessageLen = 10000
+)
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 

@@ -32,8 +32,13 @@ type Environment struct {
 	Apps      []string       `json:"apps"`             // apps asked for (pods); closure is in EnvApps
 	Builds    map[string]int `json:"builds,omitempty"` // pinned builds asked for
 	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	// PRURL is the pull request a CI pod was made for (its page links back).
+	PRURL string `json:"pr_url,omitempty"`
+	// NoSecrets keeps secrets and environment-scoped config out of the
+	// environment's releases (the pods of fork pull requests).
+	NoSecrets bool      `json:"no_secrets,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // EnvApp is one app running (or to run) in an environment.
@@ -154,6 +159,10 @@ type CreatePodRequest struct {
 	Apps   []string       `json:"apps"`
 	Builds map[string]int `json:"builds,omitempty"` // app → build number; default: latest of main
 	TTL    string         `json:"ttl,omitempty"`    // Go duration, e.g. 8h; default 24h
+	// PRURL and NoSecrets are set by the previews package (CI pods of pull
+	// requests), never by the API.
+	PRURL     string `json:"-"`
+	NoSecrets bool   `json:"-"`
 }
 
 // PodPlan is what a pod create (or update) will make.

@@ -87,7 +87,7 @@ func TestAltersRun_DenyByDefault(t *testing.T) {
 	for field, want := range map[string]bool{
 		"command": true, "migrate": true, "workers.jobs.command": true, "tests.image": true, "database.engine": true,
 		"env.X": true, "port": true, "kind": true, "dependencies": true, "some_future_key": true,
-		"rollout.stages": false, "rollout.replicas.default": false, "repo": false, "health": false,
+		"rollout.stages": false, "rollout.replicas.default": false, "repo": false, "health": false, "previews.when": false, "build.git": false, "build.dockerfile": false,
 	} {
 		if got := spacepods.AltersRun(field); got != want {
 			t.Errorf("AltersRun(%q) = %v, want %v", field, got, want)

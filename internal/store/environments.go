@@ -11,18 +11,19 @@ import (
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-const envCols = `name, kind, owner, status, reason, protected, apps, builds, expires_at, created_at, updated_at`
+const envCols = `name, kind, owner, status, reason, protected, apps, builds, expires_at, created_at, updated_at, pr_url, no_secrets`
 
 func scanEnv(row scanner) (spacepods.Environment, error) {
 	var e spacepods.Environment
-	var protected int
+	var protected, noSecrets int
 	var apps, builds string
 	var expires sql.NullInt64
 	var created, updated int64
-	if err := row.Scan(&e.Name, &e.Kind, &e.Owner, &e.Status, &e.Reason, &protected, &apps, &builds, &expires, &created, &updated); err != nil {
+	if err := row.Scan(&e.Name, &e.Kind, &e.Owner, &e.Status, &e.Reason, &protected, &apps, &builds, &expires, &created, &updated, &e.PRURL, &noSecrets); err != nil {
 		return e, err
 	}
 	e.Protected = protected != 0
+	e.NoSecrets = noSecrets != 0
 	if err := json.Unmarshal([]byte(apps), &e.Apps); err != nil {
 		return e, fmt.Errorf("environment %s: apps column: %w", e.Name, err)
 	}
@@ -72,8 +73,8 @@ func (s *Store) CreateEnvironment(ctx context.Context, e spacepods.Environment) 
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (`+envCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`),
-			e.Name, e.Kind, e.Owner, e.Status, e.Reason, boolInt(e.Protected), string(apps), string(builds), nullMicros(e.ExpiresAt), micros(e.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (`+envCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)`),
+			e.Name, e.Kind, e.Owner, e.Status, e.Reason, boolInt(e.Protected), string(apps), string(builds), nullMicros(e.ExpiresAt), micros(e.CreatedAt), e.PRURL, boolInt(e.NoSecrets)); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, e.Kind+".create", e.Name, "")

@@ -27,12 +27,20 @@ func (s *Store) TakeRegistryEvent(ctx context.Context, ev spacepods.RegistryEven
 			return nil
 		}
 		if b != nil {
-			var have string
-			err := tx.QueryRowContext(ctx, s.q(`SELECT digest FROM builds WHERE app = $1 AND number = $2`), b.App, b.Number).Scan(&have)
+			var have, sha string
+			err := tx.QueryRowContext(ctx, s.q(`SELECT digest, git_sha FROM builds WHERE app = $1 AND number = $2`), b.App, b.Number).Scan(&have, &sha)
 			switch {
 			case err == nil && have == b.Digest:
 				// The same image pushed under its tag again: nothing new.
 				ev.Reason = fmt.Sprintf("app %s already has build %d with this digest (the same image pushed again)", b.App, b.Number)
+				b = nil
+			case err == nil && have == "" && sha == b.GitSHA:
+				// Recorded before its push (by CI, or by the builder before
+				// it pushed): the same commit, so this is its image.
+				if _, err := tx.ExecContext(ctx, s.q(`UPDATE builds SET digest = $3 WHERE app = $1 AND number = $2`), b.App, b.Number, b.Digest); err != nil {
+					return err
+				}
+				ev.Reason = fmt.Sprintf("build %d of %s was recorded before its push (same commit): its digest is now kept", b.Number, b.App)
 				b = nil
 			case err == nil:
 				ev.Status, ev.Reason = spacepods.RegistryEventRejected, fmt.Sprintf("app %s already has build %d (digest %s): build numbers are unique per app and releases keep the digest they were registered with; push the next build number as a new tag", b.App, b.Number, orNone(have))

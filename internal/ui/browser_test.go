@@ -60,8 +60,12 @@ func step(t *testing.T, ctx context.Context, d time.Duration, what string, actio
 	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main') ? document.querySelector('main').innerText.slice(0, 3000) : ''`))
+		// The diagnostics get their own deadline: a page stuck loading must
+		// not hang the failing test.
+		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer dcancel()
+		loc, _ := chromedp.Run(dctx, chromedp.Location())
+		text, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.querySelector('main') ? document.querySelector('main').innerText.slice(0, 3000) : ''`))
 		t.Fatalf("%s: %v\nat %s, page text:\n%s", what, err, loc, text)
 	}
 }

@@ -184,6 +184,8 @@ type appData struct {
 	Masters     []spacepods.Environment // deploy targets
 	EnvVars     []envVar                // the defaults, before any per-scope config
 	Config      configData
+	Builder     bool                 // the server has the built-in builder
+	Jobs        []spacepods.BuildJob // its jobs of this app, newest first
 }
 
 // envVar is one line of the default environment every container of an app
@@ -248,6 +250,9 @@ func (u *UI) renderApp(w http.ResponseWriter, r *http.Request, status int, name 
 		}
 	}
 	if d.Config, err = u.configData(ctx, name, masters, v.Runtime, st); err != nil {
+		return err
+	}
+	if err := u.appJobs(ctx, &d); err != nil {
 		return err
 	}
 	return u.render(w, status, "app", v)

@@ -195,6 +195,7 @@ type envData struct {
 	LastEvent int64
 	TTLs      []string
 	Next      *spacepods.Environment // next master environment (promote target)
+	Tests     []spacepods.TestRun    // the latest Gatekeeper test runs
 }
 
 // envPage is the page of a pod (/pods/NAME) or of a master environment
@@ -231,6 +232,11 @@ func (u *UI) envPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.Deploys, err = u.cfg.Deploys.List(ctx, name, "", 20); err != nil {
 		return err
+	}
+	if u.cfg.Tests != nil {
+		if d.Tests, err = u.cfg.Tests.List(ctx, name, "", 10); err != nil {
+			return err
+		}
 	}
 	if isPod {
 		if d.Events, err = u.cfg.Pods.Events(ctx, name, 0); err != nil {

@@ -86,6 +86,8 @@ func sameOrigin(r *http.Request) error {
 type loginData struct {
 	Next    string
 	Expired bool
+	// OIDC names the sign-in provider when one is configured.
+	OIDC string
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) error {
@@ -106,7 +108,11 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, err
 	if r.Method == http.MethodPost {
 		next = r.PostForm.Get("next")
 	}
-	v := u.newView(r, "Sign in", "", loginData{Next: safeNext(next), Expired: r.URL.Query().Get("expired") != ""})
+	ld := loginData{Next: safeNext(next), Expired: r.URL.Query().Get("expired") != ""}
+	if u.cfg.OIDC != nil {
+		ld.OIDC = u.cfg.OIDC.Label()
+	}
+	v := u.newView(r, "Sign in", "", ld)
 	v.User = nil
 	v.CSRF = u.sign("login", nonce)
 	v.Error = errMsg

@@ -18,6 +18,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/secrets/secretstest"
@@ -60,6 +61,13 @@ var admin = spacepods.WithActor(context.Background(), &spacepods.Token{Name: "se
 // started with --runtime none.
 func newFixture(t *testing.T, withRuntime bool) *fixture {
 	t.Helper()
+	return newFixtureWith(t, withRuntime, nil)
+}
+
+// newFixtureWith is newFixture with a last say on the UI's Config (e.g. a
+// built-in builder over the fixture's store).
+func newFixtureWith(t *testing.T, withRuntime bool, configure func(*ui.Config)) *fixture {
+	t.Helper()
 	st, queries := storetest.MustOpenCountingSQLite(t)
 	a := &auth.Service{Store: st}
 	cat := catalog.NewService(st)
@@ -94,7 +102,11 @@ func newFixture(t *testing.T, withRuntime bool) *fixture {
 		f.pods = &pods.Service{Store: st, Catalog: cat, Engine: engine, Driver: logDriver{}, Logger: quiet}
 		cfg.Pods = f.pods
 		cfg.Deploys = engine
+		cfg.Tests = &gatekeeper.Service{Store: st, Catalog: cat, Logger: quiet}
 		f.seedEnvironments()
+	}
+	if configure != nil {
+		configure(&cfg)
 	}
 	f.ui = ui.New(cfg)
 	f.ts = httptest.NewServer(f.ui)

@@ -27,9 +27,11 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -47,9 +49,15 @@ var staticFS embed.FS
 type Config struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
-	Config  *config.Service // nil: the app page's env vars editor says so
-	Pods    *pods.Service   // nil with --runtime none: pod, deploy and environment pages say so
-	Deploys *deploy.Engine  // nil with --runtime none
+	// OIDC, when set, offers sign-in through the provider beside tokens.
+	OIDC    *auth.OIDC
+	Config  *config.Service     // nil: the app page's env vars editor says so
+	Pods    *pods.Service       // nil with --runtime none: pod, deploy and environment pages say so
+	Deploys *deploy.Engine      // nil with --runtime none
+	Tests   *gatekeeper.Service // Gatekeeper test runs; nil: the pod page shows none
+	// Builder is the built-in builder; nil when the server has none (the
+	// app page then shows no build jobs).
+	Builder *builder.Builder
 	Store   *store.Store
 	Logger  *slog.Logger
 	Version string
@@ -165,6 +173,8 @@ func (u *UI) routes() []route {
 		{"GET", "/login", "", u.loginPage},
 		{"POST", "/login", "", u.login},
 		{"POST", "/logout", v, u.logout},
+		{"GET", "/auth/oidc/login", "", u.oidcLogin},
+		{"GET", "/auth/oidc/callback", "", u.oidcCallback},
 
 		{"GET", "/{$}", v, u.dashboard},
 		{"GET", "/apps", v, u.appsPage},
@@ -173,6 +183,8 @@ func (u *UI) routes() []route {
 		{"POST", "/apps/{name}/config", d, u.setConfig},
 		{"POST", "/apps/{name}/config/unset", d, u.unsetConfig},
 		{"POST", "/apps/{name}/config/reveal", a, u.revealConfig},
+		{"POST", "/apps/{name}/builds/run", d, u.runBuild},
+		{"GET", "/builds/jobs/{id}", v, u.buildJobPage},
 
 		{"GET", "/pods", v, u.podsPage},
 		{"GET", "/pods/new", v, u.newPodPage},
@@ -182,6 +194,8 @@ func (u *UI) routes() []route {
 		{"POST", "/pods/{name}/update", d, u.updatePod},
 		{"POST", "/pods/{name}/destroy", d, u.destroyPod},
 		{"GET", "/logs/{env}/{app}", d, u.logsPage}, // logs often carry connection strings
+
+		{"GET", "/tests/{id}", v, u.testPage},
 
 		{"GET", "/deploys", v, u.deploysPage},
 		{"GET", "/deploys/{id}", v, u.deployPage},
@@ -194,6 +208,7 @@ func (u *UI) routes() []route {
 		{"POST", "/environments", a, u.createEnvironment},
 
 		{"GET", "/registry", v, u.registryPage},
+		{"GET", "/forge/deliveries", d, u.deliveriesPage},
 		{"GET", "/audit", a, u.auditPage},
 		{"GET", "/leaks", a, u.leaksPage},
 		{"POST", "/leaks/remove", a, u.removeLeaks},
@@ -202,6 +217,7 @@ func (u *UI) routes() []route {
 		{"GET", "/ui/events/deploys/{id}", v, u.deployEvents},
 		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
 		{"GET", "/ui/events/registry", v, u.registryEvents},
+		{"GET", "/ui/events/build-jobs/{id}", d, u.buildJobEvents}, // build output: developers and admins
 	}
 }
 
@@ -304,6 +320,7 @@ func (u *UI) newView(r *http.Request, title, nav string, data any) view {
 // no one can make the page say arbitrary words through a link).
 var flashes = map[string]string{
 	"extended":     "Expiry extended.",
+	"build":        "Build queued: its log shows below as it runs.",
 	"updating":     "Update started: running apps are wiped and redeployed. Progress shows below.",
 	"destroy":      "Destroy started. Progress shows below.",
 	"created":      "Environment created.",

@@ -27,6 +27,7 @@ import (
 
 	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/catalog"
+	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
@@ -71,6 +72,10 @@ type Config struct {
 	// pulled from (default: none; images named without a registry are
 	// pinned to their IDs on the Docker host, as the server does).
 	Registry builds.Registry
+	// Secrets, when set, gives the stack custom config with this secret
+	// store (Stack.Config): releases then carry the apps' custom vars and
+	// secret references, resolved by the Docker driver at container start.
+	Secrets config.SecretStore
 }
 
 // Stack is a running control plane.
@@ -87,6 +92,7 @@ type Stack struct {
 	RouterInternal string
 	Databases      *databases.Manager
 	Pods           *pods.Service
+	Config         *config.Service // nil unless Config.Secrets is set
 	Logger         *slog.Logger
 	SHA            string // git SHA the example images were built from
 
@@ -151,8 +157,13 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 			return nil, err
 		}
 	}
-	login := runtime.RegistryLogin{Host: cfg.Registry.Host, Username: cfg.Registry.Username, Password: cfg.Registry.Password}
-	if s.Driver, err = docker.New(cfg.Logger.With("component", "docker"), docker.WithRegistry(login)); err != nil {
+	var dopts []docker.Option
+	if cfg.Secrets != nil {
+		s.Config = &config.Service{Store: s.Store, Secrets: cfg.Secrets}
+		dopts = append(dopts, docker.WithSecrets(s.Config))
+	}
+	dopts = append(dopts, docker.WithRegistry(runtime.RegistryLogin{Host: cfg.Registry.Host, Username: cfg.Registry.Username, Password: cfg.Registry.Password}))
+	if s.Driver, err = docker.New(cfg.Logger.With("component", "docker"), dopts...); err != nil {
 		return nil, err
 	}
 	if err := s.startRouter(); err != nil {
@@ -212,7 +223,7 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 	e := &deploy.Engine{
 		Store: st, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
 		Databases: s.provider, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
-		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"),
+		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"), Config: s.Config,
 		Images: &builds.Pinner{Images: &builds.Client{Registry: s.cfg.Registry}, Host: s.Driver},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -288,6 +299,16 @@ func (s *Stack) EnvName(prefix string) string {
 	s.envs = append(s.envs, name)
 	s.mu.Unlock()
 	return name
+}
+
+// Track remembers an environment made under a name the stack did not hand
+// out (a pull request's pod, say), for DestroyAll and LeaksOf.
+func (s *Stack) Track(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.envs, name) {
+		s.envs = append(s.envs, name)
+	}
 }
 
 // Envs returns the environment names this stack handed out.
@@ -383,6 +404,13 @@ func (s *Stack) LeaksOf(ctx context.Context) ([]spacepods.Leak, error) {
 // tag (which must exist: see EnsureImages).
 func (s *Stack) RecordBuild(ctx context.Context, app string, number int, branch string) error {
 	_, err := s.Catalog.RecordBuild(ctx, spacepods.Build{App: app, Number: number, GitSHA: s.SHA, Branch: branch, Image: Image(app, number)})
+	return err
+}
+
+// RecordBuildAt records build number of app at commit sha on branch, with
+// the example image of build 1 (a pull request's build, say).
+func (s *Stack) RecordBuildAt(ctx context.Context, app string, number int, sha, branch string) error {
+	_, err := s.Catalog.RecordBuild(ctx, spacepods.Build{App: app, Number: number, GitSHA: sha, Branch: branch, Image: Image(app, BuildNormal)})
 	return err
 }
 

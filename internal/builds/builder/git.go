@@ -1,0 +1,272 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// Sources finds the clone URL of an app's repository. ManifestSources reads
+// the manifest's build.git; a forge can resolve repo: (owner/name) on the
+// forge instead, and plug in here.
+type Sources interface {
+	// CloneURL returns the URL to fetch the app's source from: EINVALID
+	// when the app names none.
+	CloneURL(ctx context.Context, app *spacepods.App) (string, error)
+}
+
+// ManifestSources takes the clone URL from the manifest's build.git.
+type ManifestSources struct{}
+
+var _ Sources = ManifestSources{}
+
+// CloneURL returns build.git of the manifest.
+func (ManifestSources) CloneURL(_ context.Context, app *spacepods.App) (string, error) {
+	if app.Build == nil || app.Build.Git == "" {
+		return "", spacepods.Errorf(spacepods.EINVALID, "app %s has no build source: add build: {git: CLONE_URL} to its spacepods.yaml and register it again (see docs/builder.md)", app.Name)
+	}
+	return app.Build.Git, nil
+}
+
+// commit is what a ref resolved to in the fetched repository.
+type commit struct {
+	sha, branch, author, message string
+	obj                          *object.Commit
+}
+
+// gitCache is the builder's clone of one app's repository: a bare
+// repository in <data-dir>/builder/git/<app>, fetched before every build.
+type gitCache struct {
+	dir string
+	url string
+}
+
+const remoteName = "origin"
+
+var fetchSpecs = []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
+
+// fetch brings the cache up to date with the remote (cloning it the first
+// time) and returns the repository and the remote's default branch.
+func (g *gitCache) fetch(ctx context.Context, logf func(format string, args ...any)) (*git.Repository, string, error) {
+	repo, err := git.PlainOpen(g.dir)
+	switch {
+	case errors.Is(err, git.ErrRepositoryNotExists):
+		logf("cloning %s (first build of this app: the clone is cached for the next ones)\n", redact(g.url))
+		if err := os.MkdirAll(filepath.Dir(g.dir), 0o700); err != nil {
+			return nil, "", err
+		}
+		if repo, err = git.PlainInit(g.dir, true); err != nil {
+			return nil, "", fmt.Errorf("create the git cache %s: %w", g.dir, err)
+		}
+		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: remoteName, URLs: []string{g.url}, Fetch: fetchSpecs}); err != nil {
+			return nil, "", err
+		}
+	case err != nil:
+		return nil, "", fmt.Errorf("open the git cache %s: %w (remove the directory to clone again)", g.dir, err)
+	default:
+		logf("fetching %s into the cached clone\n", redact(g.url))
+		if err := g.pointAt(repo); err != nil {
+			return nil, "", err
+		}
+	}
+	remote, err := repo.Remote(remoteName)
+	if err != nil {
+		return nil, "", err
+	}
+	refs, err := remote.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", redact(g.url), err)
+	}
+	err = remote.FetchContext(ctx, &git.FetchOptions{RefSpecs: fetchSpecs, Prune: true, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil, "", fmt.Errorf("cannot fetch %s: %w", redact(g.url), err)
+	}
+	return repo, defaultBranch(refs), nil
+}
+
+// pointAt makes the cache's remote the app's current URL (the manifest may
+// have moved the repository).
+func (g *gitCache) pointAt(repo *git.Repository) error {
+	cfg, err := repo.Config()
+	if err != nil {
+		return err
+	}
+	rc := cfg.Remotes[remoteName]
+	if rc != nil && len(rc.URLs) == 1 && rc.URLs[0] == g.url {
+		return nil
+	}
+	cfg.Remotes[remoteName] = &config.RemoteConfig{Name: remoteName, URLs: []string{g.url}, Fetch: fetchSpecs}
+	return repo.SetConfig(cfg)
+}
+
+// defaultBranch is the branch the remote's HEAD points at, else main or
+// master when the remote has it.
+func defaultBranch(refs []*plumbing.Reference) string {
+	has := map[string]bool{}
+	for _, r := range refs {
+		if r.Name() == plumbing.HEAD && r.Type() == plumbing.SymbolicReference && r.Target().IsBranch() {
+			return r.Target().Short()
+		}
+		if r.Name().IsBranch() {
+			has[r.Name().Short()] = true
+		}
+	}
+	for _, b := range []string{spacepods.DefaultBranch, "master"} {
+		if has[b] {
+			return b
+		}
+	}
+	return ""
+}
+
+var hexRE = regexp.MustCompile(`^[0-9a-f]{4,40}$`)
+
+// resolve turns a ref (branch, tag or commit; "" = the default branch)
+// into a commit and the branch it is recorded under.
+func resolve(repo *git.Repository, ref, defBranch, url string) (commit, error) {
+	branches, err := remoteBranches(repo)
+	if err != nil {
+		return commit{}, err
+	}
+	if ref == "" {
+		if defBranch == "" {
+			return commit{}, spacepods.Errorf(spacepods.EINVALID, "%s has no default branch (is it empty?): push a branch, or pass --ref", redact(url))
+		}
+		ref = defBranch
+	}
+	var c commit
+	if h, ok := branches[ref]; ok {
+		c.branch = ref
+		if c.obj, err = repo.CommitObject(h); err != nil {
+			return c, err
+		}
+	} else {
+		h, err := resolveTagOrHash(repo, ref)
+		if err != nil {
+			names := make([]string, 0, len(branches))
+			for b := range branches {
+				names = append(names, b)
+			}
+			sort.Strings(names)
+			return c, spacepods.Errorf(spacepods.EINVALID, "ref %q is not a branch, tag or commit of %s: its branches are %s", ref, redact(url), strings.Join(names, ", "))
+		}
+		if c.obj, err = repo.CommitObject(h); err != nil {
+			return c, spacepods.Errorf(spacepods.EINVALID, "ref %q of %s is not a commit: %v", ref, redact(url), err)
+		}
+		if c.branch, err = branchOf(repo, c.obj, branches, defBranch); err != nil {
+			return c, err
+		}
+		if c.branch == "" {
+			return c, spacepods.Errorf(spacepods.EINVALID, "commit %s (%s) is on no branch of %s: builds are recorded per branch; push a branch that contains it", c.obj.Hash.String()[:12], ref, redact(url))
+		}
+	}
+	c.sha = c.obj.Hash.String()
+	c.author = c.obj.Author.Name
+	if c.obj.Author.Email != "" {
+		c.author += " <" + c.obj.Author.Email + ">"
+	}
+	c.message = strings.TrimSpace(c.obj.Message)
+	if len(c.author) > spacepods.MaxAuthorLen {
+		c.author = c.author[:spacepods.MaxAuthorLen]
+	}
+	if len(c.message) > spacepods.MaxMessageLen {
+		c.message = c.message[:spacepods.MaxMessageLen]
+	}
+	return c, nil
+}
+
+func remoteBranches(repo *git.Repository) (map[string]plumbing.Hash, error) {
+	refs, err := repo.References()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]plumbing.Hash{}
+	prefix := "refs/remotes/" + remoteName + "/"
+	err = refs.ForEach(func(r *plumbing.Reference) error {
+		if name := r.Name().String(); strings.HasPrefix(name, prefix) && r.Type() == plumbing.HashReference {
+			out[strings.TrimPrefix(name, prefix)] = r.Hash()
+		}
+		return nil
+	})
+	return out, err
+}
+
+func resolveTagOrHash(repo *git.Repository, ref string) (plumbing.Hash, error) {
+	if t, err := repo.Reference(plumbing.NewTagReferenceName(ref), true); err == nil {
+		if tag, err := repo.TagObject(t.Hash()); err == nil { // annotated
+			c, err := tag.Commit()
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			return c.Hash, nil
+		}
+		return t.Hash(), nil
+	}
+	if !hexRE.MatchString(ref) {
+		return plumbing.ZeroHash, plumbing.ErrReferenceNotFound
+	}
+	h, err := repo.ResolveRevision(plumbing.Revision(ref))
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return *h, nil
+}
+
+// branchOf names the branch a commit given by SHA or tag is recorded
+// under: a branch whose tip it is (the default branch first), else the
+// default branch if it contains it, else another branch that does.
+func branchOf(repo *git.Repository, c *object.Commit, branches map[string]plumbing.Hash, defBranch string) (string, error) {
+	names := make([]string, 0, len(branches))
+	for b := range branches {
+		if b != defBranch {
+			names = append(names, b)
+		}
+	}
+	sort.Strings(names)
+	if _, ok := branches[defBranch]; ok {
+		names = slices.Insert(names, 0, defBranch)
+	}
+	for _, b := range names {
+		if branches[b] == c.Hash {
+			return b, nil
+		}
+	}
+	for _, b := range names {
+		tip, err := repo.CommitObject(branches[b])
+		if err != nil {
+			return "", err
+		}
+		if ok, err := c.IsAncestor(tip); err != nil {
+			return "", err
+		} else if ok {
+			return b, nil
+		}
+	}
+	return "", nil
+}
+
+// redact hides the password of a clone URL that carries one.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
