@@ -50,6 +50,22 @@ func TestStore_RegistryEventsTakeEachDeliveryOnce(t *testing.T) {
 		if len(rejected) != 1 || rejected[0].ID != "e2" {
 			t.Fatalf("rejected events: %+v", rejected)
 		}
+		// CI (or the builder) recorded build 6 before pushing it: the push
+		// of the same commit gives the build its digest.
+		if _, err := s.AddBuild(ctx, spacepods.Build{App: "web", Number: 6, GitSHA: "abcdef1", Branch: "main", Image: "r:5000/web:6"}); err != nil {
+			t.Fatal(err)
+		}
+		b6 := build(dB)
+		b6.Number = 6
+		e6 := ev("e6", dB)
+		e6.Tag, e6.Build = "6", 6
+		got, _, err = s.TakeRegistryEvent(ctx, e6, b6)
+		if err != nil || got.Status != spacepods.RegistryEventRecorded || !strings.Contains(got.Reason, "recorded before its push") {
+			t.Fatalf("push of a build recorded before it: %+v %v", got, err)
+		}
+		if b, _ := s.GetBuild(ctx, "web", 6); b.Digest != dB {
+			t.Fatalf("build 6's digest = %q, want %s", b.Digest, dB)
+		}
 		if _, err := s.GetRegistryEvent(ctx, "nope"); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 			t.Fatalf("missing event: %v", err)
 		}
