@@ -235,3 +235,92 @@ golangci_lint() {
   fi
   echo "$cache/golangci-lint"
 }
+
+# --- moto, the AWS emulator (only for the AWS packages' tests) -------------
+# moto's server from PyPI in a virtualenv cached under
+# ~/.cache/spacepods/moto/<version>/ (built once), started on a free loopback
+# port and stopped at the end. It answers the AWS APIs (ECS, ELBv2, Route 53,
+# RDS, SSM, Secrets Manager, CloudWatch Logs) but runs no containers and no
+# database servers: see docs/aws.md.
+MOTO_VERSION=5.2.5
+STARTED_MOTO_PID=""
+
+# wants_moto PKG...: whether these go test patterns include tests that talk
+# to AWS APIs.
+wants_moto() {
+  local p
+  for p in "$@"; do
+    case "$p" in
+    ./... | ./internal/... | *internal/aws* | *internal/runtime/ecs* | ./internal/runtime/... | *internal/secrets* | *internal/terraform*) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# ensure_moto prints the path of the cached virtualenv's moto_server,
+# installing moto[server] into it first when missing. (A virtualenv cannot
+# be moved, so it is built in place and marked complete by a stamp file.)
+ensure_moto() {
+  local cache=${SPACEPODS_MOTO_CACHE:-$HOME/.cache/spacepods/moto/$MOTO_VERSION}
+  if [ ! -e "$cache/venv/.complete" ]; then
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      if [ "$(id -u)" != 0 ]; then
+        log "missing: python3-venv; install it (sudo apt-get install -y python3-venv) or run this script as root"
+        return 1
+      fi
+      log "installing python3-venv from Debian packages"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
+    mkdir -p "$cache"
+    (
+      flock 9 # one install at a time on this machine
+      if [ ! -e "$cache/venv/.complete" ]; then
+        log "installing moto[server]==$MOTO_VERSION into $cache/venv (pip's configured index)"
+        rm -rf "$cache/venv"
+        python3 -m venv "$cache/venv" &&
+          "$cache/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" >&2 &&
+          touch "$cache/venv/.complete"
+      fi
+    ) 9>"$cache/.lock" || return 1
+  fi
+  echo "$cache/venv/bin/moto_server"
+}
+
+# start_moto DIR: starts moto's server on a free loopback port (log in DIR)
+# and exports SPACEPODS_TEST_AWS_ENDPOINT, a region and test credentials for
+# the tests.
+start_moto() {
+  local dir=$1 bin port i
+  bin=$(ensure_moto) || return 1
+  port=$(free_port)
+  mkdir -p "$dir"
+  log "starting moto $MOTO_VERSION on 127.0.0.1:$port (log: $dir/moto.log)"
+  "$bin" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+  STARTED_MOTO_PID=$!
+  for i in $(seq 1 120); do
+    if "$(dirname "$bin")/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+      "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
+      export SPACEPODS_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+      export SPACEPODS_TEST_MOTO_SERVER="$bin" # for tests that need a moto of their own
+      # The SDK's default chain reads these: a region, and test credentials
+      # that moto accepts (and AWS would not), no instance metadata lookups.
+      export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+      unset AWS_PROFILE AWS_SESSION_TOKEN
+      return 0
+    fi
+    kill -0 "$STARTED_MOTO_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  log "moto did not answer within 60s; its log:"; tail -20 "$dir/moto.log" >&2
+  return 1
+}
+
+stop_moto() {
+  if [ -n "$STARTED_MOTO_PID" ]; then
+    log "stopping the moto we started (pid $STARTED_MOTO_PID)"
+    kill "$STARTED_MOTO_PID" 2>/dev/null || true
+    wait "$STARTED_MOTO_PID" 2>/dev/null || true
+    STARTED_MOTO_PID=""
+  fi
+}

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 export SPACEPODS_TMP=${SPACEPODS_TMP:-$(mktemp -d /tmp/spacepods-test.XXXXXX)}
 chmod 755 "$SPACEPODS_TMP"
-cleanup() { stop_gitea; stop_k8s_cluster; stop_postgres; stop_docker; }
+cleanup() { stop_gitea; stop_moto; stop_k8s_cluster; stop_postgres; stop_docker; }
 trap cleanup EXIT
 
 export SPACEPODS_NEED_BROWSER=1
@@ -27,6 +27,8 @@ pkgs=("$@")
 if wants_k8s "${pkgs[@]}"; then start_k8s_cluster "$SPACEPODS_TMP/k8s"; fi
 # Only the forge, previews, UI and server tests need it (SPACEPODS_TEST_GITEA_*).
 if wants_gitea "${pkgs[@]}"; then start_gitea "$SPACEPODS_TMP/gitea"; fi
+# Only the AWS packages' tests need moto (SPACEPODS_TEST_AWS_ENDPOINT).
+if wants_moto "${pkgs[@]}"; then start_moto "$SPACEPODS_TMP/moto"; fi
 
 log "go vet"
 go vet "${pkgs[@]}"
@@ -35,7 +37,7 @@ bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')) || tru
 if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
 log "golangci-lint (.golangci.yml; any finding fails the run)"
 lint=$(golangci_lint)
-"$lint" run ./...
+"$lint" run --allow-parallel-runners ./...
 
 log "go test -race (real Docker at $(docker version --format '{{.Server.Version}}'), PostgreSQL at 127.0.0.1)"
 go test -race -count=1 -timeout 20m "${pkgs[@]}"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/testenv"
 )
@@ -17,8 +18,11 @@ import (
 // TestRuntimes_EveryDriverIsRegistered: the server offers the drivers
 // listed in runtimes.go, by the IDs their Name() returns.
 func TestRuntimes_EveryDriverIsRegistered(t *testing.T) {
-	if got := runtime.Drivers(); !slices.Equal(got, []string{"docker", "kubernetes"}) {
-		t.Fatalf("registered runtimes %v; want docker and kubernetes", got)
+	if got := runtime.Drivers(); !slices.Equal(got, []string{"docker", "ecs", "kubernetes"}) {
+		t.Fatalf("registered runtimes %v; want docker, ecs and kubernetes", got)
+	}
+	if got := secrets.Backends(); !slices.Equal(got, []string{"local", "secretsmanager", "ssm", "vault"}) {
+		t.Fatalf("registered secret stores %v; want local, secretsmanager, ssm and vault", got)
 	}
 }
 
@@ -31,8 +35,10 @@ func TestServer_BadFlagsFailBeforeAnythingStarts(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unknown runtime", []string{"--runtime", "ecs"}, []string{`--runtime "ecs"`, "docker, kubernetes", "none"}},
-		{"unknown routing", []string{"--routing", "dns"}, []string{`--routing "dns"`, "router", "ingress"}},
+		{"unknown runtime", []string{"--runtime", "nomad"}, []string{`--runtime "nomad"`, "docker, ecs, kubernetes", "none"}},
+		{"unknown routing", []string{"--routing", "dns"}, []string{`--routing "dns"`, "router", "ingress", "alb"}},
+		{"alb without its listener", []string{"--routing", "alb", "--alb-vpc", "vpc-1"}, []string{"--alb-listener", "--alb-vpc", "docs/aws.md"}},
+		{"bad AWS endpoint", []string{"--secret-store", "ssm", "--aws-endpoint-url", "localhost:5000"}, []string{"--aws-endpoint-url", "http"}},
 		{"no streams", []string{"--max-streams", "0"}, []string{"--max-streams"}},
 		{"bad log level", []string{"--log-level", "loud"}, []string{"--log-level"}},
 		{"registry as a URL", []string{"--registry", "https://registry.example"}, []string{`--registry "https://registry.example"`, "host[:port]"}},

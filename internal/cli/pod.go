@@ -23,7 +23,7 @@ every app they depend on, each with its own database (seeded or cloned from a
 snapshot), its own host name <app>.<pod>.<domain> through the edge router, and
 its env vars. Pods expire after their TTL (default 24h).`,
 	}
-	cmd.AddCommand(newPodCreateCmd(g), newPodShowCmd(g), newPodListCmd(g), newPodLogsCmd(g), newPodUpdateCmd(g), newPodExtendCmd(g), newPodDestroyCmd(g), newPodTestCmd(g))
+	cmd.AddCommand(newPodCreateCmd(g), newPodShowCmd(g), newPodListCmd(g), newPodLogsCmd(g), newPodUpdateCmd(g), newPodExtendCmd(g), newPodDestroyCmd(g), newPodTestCmd(g), newPodPlanCmd(g))
 	return cmd
 }
 

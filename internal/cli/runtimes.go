@@ -5,5 +5,6 @@ package cli
 // --runtime picks one by ID (runtime.Open). A new driver is one more line.
 import (
 	_ "github.com/spacepods/spacepods/internal/runtime/docker"
+	_ "github.com/spacepods/spacepods/internal/runtime/ecs"
 	_ "github.com/spacepods/spacepods/internal/runtime/kubernetes"
 )

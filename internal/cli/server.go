@@ -41,6 +41,7 @@ type serverConfig struct {
 	registry     registryConfig
 	secretStore  string
 	vault        secrets.VaultConfig
+	aws          awsFlags
 	kubeconfig   string
 	kubeContext  string
 	ingressClass string
@@ -144,12 +145,12 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.listen, "listen", envOr("SPACEPODS_LISTEN", "127.0.0.1:7070"), "API address (env SPACEPODS_LISTEN)")
 	f.StringVar(&cfg.databaseURL, "database-url", envOr("SPACEPODS_DATABASE_URL", ""), "empty = embedded SQLite in the data dir; postgres://... = PostgreSQL (env SPACEPODS_DATABASE_URL)")
 	f.StringVar(&cfg.postgresURL, "postgres-admin-url", envOr("SPACEPODS_POSTGRES_ADMIN_URL", ""), "PostgreSQL server for pod databases (superuser URL); empty = start a local cluster (env SPACEPODS_POSTGRES_ADMIN_URL)")
-	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, kubernetes, or none for a catalog-only server (env SPACEPODS_RUNTIME)")
+	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, kubernetes, ecs (Amazon ECS; docs/aws.md), or none for a catalog-only server (env SPACEPODS_RUNTIME)")
 	f.DurationVar(&cfg.defaultTTL, "default-ttl", 24*time.Hour, "TTL of pods created without --ttl (env SPACEPODS_DEFAULT_TTL)")
 	f.DurationVar(&cfg.reapInterval, "reap-interval", 30*time.Second, "how often expired pods are destroyed (env SPACEPODS_REAP_INTERVAL)")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("SPACEPODS_LOG_LEVEL", "info"), "debug, info, warn or error (env SPACEPODS_LOG_LEVEL)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("SPACEPODS_LOG_FORMAT", "text"), "text or json (env SPACEPODS_LOG_FORMAT)")
-	f.StringVar(&cfg.secretStore, "secret-store", envOr("SPACEPODS_SECRET_STORE", "local"), "where secrets live: local (encrypted in the store, master key <data-dir>/secrets.key or SPACEPODS_MASTER_KEY) or vault (env SPACEPODS_SECRET_STORE)")
+	f.StringVar(&cfg.secretStore, "secret-store", envOr("SPACEPODS_SECRET_STORE", "local"), "where secrets live: local (encrypted in the store, master key <data-dir>/secrets.key or SPACEPODS_MASTER_KEY), vault, ssm (AWS Parameter Store) or secretsmanager (AWS Secrets Manager; see docs/aws.md) (env SPACEPODS_SECRET_STORE)")
 	f.StringVar(&cfg.vault.Address, "vault-addr", envOr("SPACEPODS_VAULT_ADDR", ""), "Vault address, e.g. https://vault.example:8200 (env SPACEPODS_VAULT_ADDR)")
 	f.StringVar(&cfg.vault.Token, "vault-token", envOr("SPACEPODS_VAULT_TOKEN", ""), "Vault token (env SPACEPODS_VAULT_TOKEN); or use AppRole")
 	f.StringVar(&cfg.vault.RoleID, "vault-role-id", envOr("SPACEPODS_VAULT_ROLE_ID", ""), "Vault AppRole role_id (env SPACEPODS_VAULT_ROLE_ID)")
@@ -157,10 +158,11 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.vault.Mount, "vault-mount", envOr("SPACEPODS_VAULT_MOUNT", "secret"), "Vault KV v2 mount (env SPACEPODS_VAULT_MOUNT)")
 	f.StringVar(&cfg.vault.Namespace, "vault-namespace", envOr("SPACEPODS_VAULT_NAMESPACE", ""), "Vault namespace (env SPACEPODS_VAULT_NAMESPACE)")
 	f.StringVar(&cfg.vault.PathPrefix, "vault-prefix", envOr("SPACEPODS_VAULT_PREFIX", "spacepods"), "path prefix of Spacepods' secrets in the mount (env SPACEPODS_VAULT_PREFIX)")
+	addAWSFlags(f, &cfg.aws)
 	f.StringVar(&cfg.kubeconfig, "kubeconfig", envOr("SPACEPODS_KUBECONFIG", ""), "kubernetes runtime: kubeconfig file; empty = in-cluster config (env SPACEPODS_KUBECONFIG)")
 	f.StringVar(&cfg.kubeContext, "kube-context", envOr("SPACEPODS_KUBE_CONTEXT", ""), "kubernetes runtime: kubeconfig context (env SPACEPODS_KUBE_CONTEXT)")
 	f.StringVar(&cfg.ingressClass, "ingress-class", envOr("SPACEPODS_INGRESS_CLASS", ""), "kubernetes runtime: ingressClassName of app Ingresses (env SPACEPODS_INGRESS_CLASS)")
-	f.StringVar(&cfg.routing, "routing", envOr("SPACEPODS_ROUTING", ""), "how app hosts are routed: router (the built-in edge router) or ingress (a Kubernetes Ingress per app host, served by the cluster's ingress controller); default router on docker, ingress on kubernetes (env SPACEPODS_ROUTING)")
+	f.StringVar(&cfg.routing, "routing", envOr("SPACEPODS_ROUTING", ""), "how app hosts are routed: router (the built-in edge router), ingress (a Kubernetes Ingress per app host, served by the cluster's ingress controller) or alb (a rule per app host on an AWS load balancer listener, weighted between releases; --alb-listener, --alb-vpc, --route53-zone); default router on docker, ingress on kubernetes (env SPACEPODS_ROUTING)")
 	f.StringVar(&cfg.kubeNodeAddr, "kubernetes-node-address", envOr("SPACEPODS_KUBERNETES_NODE_ADDRESS", ""), "kubernetes runtime with --routing router: a node address at which the router reaches Services by node port; empty = their ClusterIPs (router inside the cluster) (env SPACEPODS_KUBERNETES_NODE_ADDRESS)")
 	f.StringVar(&cfg.pullSecret, "kubernetes-image-pull-secret", envOr("SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET", ""), "kubernetes runtime: <namespace>/<name> of a registry credential (docker-registry Secret) copied into every environment and used by every pod (env SPACEPODS_KUBERNETES_IMAGE_PULL_SECRET)")
 	f.BoolVar(&cfg.isolation, "kubernetes-isolation", envOr("SPACEPODS_KUBERNETES_ISOLATION", "") == "true", "kubernetes runtime: a NetworkPolicy per environment admitting traffic only from its own namespace and --kubernetes-allow-from (env SPACEPODS_KUBERNETES_ISOLATION=true)")
@@ -285,15 +287,22 @@ func (cfg serverConfig) validate() error {
 		return spacepods.Errorf(spacepods.EINVALID, "--build-concurrency must be at least 1 (builds run at once), got %d", cfg.builder.concurrency)
 	}
 	if cfg.runtime != runtimeNone && !slices.Contains(runtime.Drivers(), cfg.runtime) {
-		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server (ecs is planned)", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
+		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
+	}
+	if err := cfg.aws.client.Validate(); err != nil {
+		return err
 	}
 	if err := cfg.registry.validate(); err != nil {
 		return err
 	}
 	switch cfg.routing {
 	case "", runtime.RoutingRouter, runtime.RoutingIngress:
+	case runtime.RoutingALB:
+		if cfg.aws.alb.ListenerARN == "" || cfg.aws.alb.VPCID == "" {
+			return spacepods.Errorf(spacepods.EINVALID, "--routing alb needs --alb-listener (the listener ARN) and --alb-vpc (the target groups' VPC); see docs/aws.md")
+		}
 	default:
-		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime) or ingress (kubernetes only)", cfg.routing)
+		return spacepods.Errorf(spacepods.EINVALID, "--routing %q: use router (any runtime), ingress (kubernetes only) or alb (an AWS load balancer; docs/aws.md)", cfg.routing)
 	}
 	return cfg.forge.validate()
 }
@@ -324,7 +333,7 @@ func newAPI(ctx context.Context, dataDir string, cfg serverConfig, st *store.Sto
 		logger.Info("created the first admin token", "file", tokenPath)
 	}
 	cat := catalog.NewService(st)
-	secretStore, err := secrets.Open(ctx, cfg.secretStore, secrets.Config{Local: secrets.LocalConfig{DataDir: dataDir, Blobs: st}, Vault: cfg.vault})
+	secretStore, err := secrets.Open(ctx, cfg.secretStore, secrets.Config{Local: secrets.LocalConfig{DataDir: dataDir, Blobs: st}, Vault: cfg.vault, Settings: cfg.aws.secretSettings()})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
+	"github.com/spacepods/spacepods/internal/runtime/ecs"
 	"github.com/spacepods/spacepods/internal/runtime/kubernetes"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -50,8 +51,15 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		return nil, err
 	}
 	logger.Info("installation", "id", inst)
+	settings := cfg.runtimeSettings()
+	if ref, ok := srv.Config.Secrets.(ecs.SecretReferencer); ok {
+		// ECS reads secrets itself: its task definitions name them.
+		ec := settings[ecs.ID].(ecs.Config)
+		ec.Secrets = ref
+		settings[ecs.ID] = ec
+	}
 	drv, err := runtime.Open(ctx, cfg.runtime, runtime.Config{Installation: inst, Domain: cfg.router.domain, Routing: cfg.routing,
-		Secrets: srv.Config, Registry: pullLogin, Logger: logger.With("component", cfg.runtime), Settings: cfg.runtimeSettings()})
+		Secrets: srv.Config, Registry: pullLogin, Logger: logger.With("component", cfg.runtime), Settings: settings})
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +78,19 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 	podSvc := &pods.Service{Store: st, Catalog: srv.Catalog, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods")}
 	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy"),
 		Images: pinner(srv, drv)}
-	if ingress == nil {
+	switch {
+	case routing == runtime.RoutingALB:
+		mover, err := cfg.aws.openALB(ctx, inst, cfg.router.domain, logger)
+		if err != nil {
+			return nil, err
+		}
+		engine.Weighted, podSvc.Routes = mover, mover
+		logger.Info("routing: a rule per app host on an AWS load balancer listener; the built-in edge router is not started", "listener", cfg.aws.alb.ListenerARN, "zone", cfg.aws.alb.HostedZoneID)
+	case ingress == nil:
 		if err := useEdgeRouter(ctx, dataDir, cfg.router, gateway, engine, podSvc, logger); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		logger.Info("routing: an Ingress per app host; the built-in edge router is not started", "ingress_class", cfg.ingressClass, "domain", cfg.router.domain, "tls", cfg.ingressTLS)
 		if cfg.ingressTLS {
 			engine.Scheme = "https"
@@ -131,6 +147,7 @@ func pinner(srv *server.Server, drv runtime.Driver) *builds.Pinner {
 // driver reads its own (runtime.Config.Settings).
 func (cfg serverConfig) runtimeSettings() map[string]any {
 	return map[string]any{
+		ecs.ID: cfg.aws.ecsSettings(),
 		kubernetes.ID: kubernetes.Config{Kubeconfig: cfg.kubeconfig, Context: cfg.kubeContext, IngressClass: cfg.ingressClass,
 			HostAddress: cfg.kubeHostAddr, NodeAddress: cfg.kubeNodeAddr, ImagePullSecret: cfg.pullSecret,
 			Isolation: cfg.isolation, AllowFrom: cfg.allowFrom, IngressTLS: cfg.ingressTLS, IngressAnnotations: cfg.ingressAnn},
@@ -149,7 +166,7 @@ func routingOf(cfg serverConfig, drv runtime.Driver) (routing string, ingress ru
 			routing = runtime.RoutingIngress
 		}
 	}
-	if routing == runtime.RoutingRouter {
+	if routing == runtime.RoutingRouter || routing == runtime.RoutingALB {
 		return routing, nil, nil
 	}
 	if !canRoute {

@@ -104,6 +104,10 @@ type Engine struct {
 	// Ingress, when set, routes app hosts through the runtime itself (a
 	// Kubernetes Ingress per app host) instead of the edge router.
 	Ingress runtime.Ingresser
+	// Weighted, when set, routes app hosts through a router outside the
+	// runtime that splits requests by weight between releases (an ALB),
+	// instead of the edge router or Ingress.
+	Weighted WeightedRouter
 	// Databases makes the apps' databases (see EnsureDatabase); nil: an
 	// app with a database fails to deploy (EUNAVAILABLE).
 	Databases Databases

@@ -11,11 +11,12 @@ import (
 )
 
 // traffic moves a web app's requests from its old release to the new one
-// during a rollout. Two kinds exist: Spacepods' own edge router
+// during a rollout. Three kinds exist: Spacepods' own edge router
 // (routerTraffic: target groups with weights, health checks, error counts
-// and draining), and the runtime's own routing (ingressTraffic: a
-// Kubernetes Ingress in front of the Service every release answers to,
-// where a pod takes requests once the API says it is Ready).
+// and draining), the runtime's own routing (ingressTraffic: a Kubernetes
+// Ingress in front of the Service every release answers to, where a pod
+// takes requests once the API says it is Ready), and a weighted router
+// outside the runtime (weightedTraffic: an ALB, see weighted.go).
 type traffic interface {
 	// prepare routes the app to the old release only (nothing, if there
 	// is none yet): the new replicas, starting, take no request yet.
@@ -41,7 +42,9 @@ func (r *run) traffic() traffic {
 	if r.tr != nil {
 		return r.tr
 	}
-	if r.e.Ingress != nil {
+	if r.e.Weighted != nil {
+		r.tr = &weightedTraffic{r: r, w: r.e.Weighted, oldN: -1}
+	} else if r.e.Ingress != nil {
 		r.tr = &ingressTraffic{r: r, ing: r.e.Ingress}
 	} else {
 		t := &routerTraffic{r: r}
@@ -345,8 +348,13 @@ func (t *ingressTraffic) admit(ctx context.Context, _ []string, _ int) error {
 // bake time: a replica that stops being Ready (or restarts) fails the stage.
 // The ingress controller's error counts are not read: they are not in the
 // Kubernetes API.
-func (t *ingressTraffic) bake(ctx context.Context, n int) error {
-	r, e := t.r, t.r.e
+func (t *ingressTraffic) bake(ctx context.Context, n int) error { return t.r.bakeReady(ctx, n) }
+
+// bakeReady holds the stage for the bake time (master environments) and
+// fails it if fewer than n new replicas stay healthy as the runtime
+// reports them.
+func (r *run) bakeReady(ctx context.Context, n int) error {
+	e := r.e
 	if r.env.Kind == spacepods.EnvPod || e.opts().Bake <= 0 {
 		return nil
 	}

@@ -3,6 +3,8 @@ package pods
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -57,6 +59,17 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]spacepods.Leak, err
 	for _, g := range groups {
 		if !live[g.Environment] {
 			leaks = append(leaks, spacepods.Leak{Kind: "route", Environment: g.Environment, Name: g.Host})
+		}
+	}
+	if s.Routes != nil {
+		hosts, err := s.Routes.Routes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, host := range slices.Sorted(maps.Keys(hosts)) {
+			if env := hosts[host]; !live[env] {
+				leaks = append(leaks, spacepods.Leak{Kind: "route", Environment: env, Name: host})
+			}
 		}
 	}
 	renvs, err := s.router().Environments(ctx)

@@ -33,6 +33,15 @@ type Router interface {
 	Environments(ctx context.Context) ([]string, error)
 }
 
+// RouteRemover keeps routes outside the runtime and the edge router (the
+// alb mover implements it).
+type RouteRemover interface {
+	// DestroyEnvironment removes every route of env.
+	DestroyEnvironment(ctx context.Context, env string) error
+	// Routes returns the routed app hosts, host → environment.
+	Routes(ctx context.Context) (map[string]string, error)
+}
+
 // noRouter is the edge router's place when there is none (the runtime
 // routes app hosts itself): it holds no environment and no group.
 type noRouter struct{}
@@ -67,11 +76,15 @@ func (s *Service) router() Router {
 // Service runs pod and environment operations. Long operations run in the
 // background; their progress is recorded as events.
 type Service struct {
-	Store      *store.Store
-	Catalog    *catalog.Service
-	Engine     *deploy.Engine
-	Driver     runtime.Driver
-	Router     Router // nil when the runtime routes app hosts itself (Engine.Ingress)
+	Store   *store.Store
+	Catalog *catalog.Service
+	Engine  *deploy.Engine
+	Driver  runtime.Driver
+	Router  Router // nil when the runtime routes app hosts itself (Engine.Ingress)
+	// Routes, when set, keeps routes outside the runtime and the edge
+	// router (an ALB's rules, target groups and records: Engine.Weighted);
+	// destroying an environment removes its routes there.
+	Routes     RouteRemover
 	Databases  *databases.Manager
 	DefaultTTL time.Duration // default 24h
 	MaxTTL     time.Duration // default 30 days
@@ -614,6 +627,9 @@ func (s *Service) removeParts(ctx context.Context, name string) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, notFoundOK(s.router().RemoveEnvironment(ctx, name)))
+	if s.Routes != nil {
+		errs = append(errs, s.Routes.DestroyEnvironment(ctx, name))
+	}
 	errs = append(errs, s.Driver.DestroyEnvironment(ctx, name))
 	if s.Databases != nil {
 		errs = append(errs, s.Databases.DropEnvironment(ctx, name))

@@ -13,6 +13,7 @@ import (
 const (
 	RoutingRouter  = "router"  // Spacepods' own edge router
 	RoutingIngress = "ingress" // the runtime's own routes (an Ingresser)
+	RoutingALB     = "alb"     // an AWS load balancer's listener rules (internal/aws/alb)
 )
 
 // Config carries what every driver may need; each reads its own part.

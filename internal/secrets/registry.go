@@ -11,6 +11,9 @@ import (
 type Config struct {
 	Local LocalConfig
 	Vault VaultConfig
+	// Settings are other backends' own settings by backend ID (the AWS
+	// stores, registered from their own package, read theirs here).
+	Settings map[string]any
 }
 
 // LocalConfig configures the local backend.

@@ -40,6 +40,23 @@ type Store interface {
 	Name() string
 }
 
+// ValueLimiter is the optional ability of a backend whose service holds
+// smaller values than MaxValueSize (SSM Parameter Store: 8 KB a
+// parameter). Put refuses a larger value with ETOOLARGE.
+type ValueLimiter interface {
+	// MaxValueSize returns the largest value Put takes, in bytes.
+	MaxValueSize() int
+}
+
+// ValueLimit returns the largest value s takes: its own limit when it has
+// one (ValueLimiter), MaxValueSize otherwise.
+func ValueLimit(s Store) int {
+	if l, ok := s.(ValueLimiter); ok {
+		return l.MaxValueSize()
+	}
+	return MaxValueSize
+}
+
 // KeyRotator is the optional ability of a backend that holds its own master
 // key (local) to re-wrap every secret under a new one.
 type KeyRotator interface {
@@ -105,12 +122,17 @@ func checkPath(p, what string) error {
 }
 
 // checkPut validates the arguments of Put.
-func checkPut(ref string, value []byte) error {
+func checkPut(ref string, value []byte) error { return CheckPut(ref, value, MaxValueSize, "64 KiB") }
+
+// CheckPut validates the arguments of a backend's Put whose values hold at
+// most limit bytes (limitText says it for people, e.g. "64 KiB"):
+// EINVALID for a bad ref, ETOOLARGE for a value over the limit.
+func CheckPut(ref string, value []byte, limit int, limitText string) error {
 	if err := ValidateRef(ref); err != nil {
 		return err
 	}
-	if len(value) > MaxValueSize {
-		return spacepods.Errorf(spacepods.ETOOLARGE, "secret %q is %d bytes; the limit is %d (64 KiB)", ref, len(value), MaxValueSize)
+	if len(value) > limit {
+		return spacepods.Errorf(spacepods.ETOOLARGE, "secret %q is %d bytes; the limit is %d (%s)", ref, len(value), limit, limitText)
 	}
 	return nil
 }

@@ -48,32 +48,38 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s *suite)
+		// dataPlane: the case needs replicas and tasks that run (see
+		// Options.NoDataPlane).
+		dataPlane bool
 	}{
-		{"Environment/EnsureAndDestroyAreIdempotent", testEnvironmentIdempotent},
-		{"Environment/DestroyLeavesNothingBehind", testDestroyLeavesNothing},
-		{"Errors/UnknownThingsAreNotFound", testNotFound},
-		{"Service/WebLifecycle", testWebLifecycle},
-		{"Service/AliasesResolveWithinEnvironmentOnly", testAliases},
-		{"Service/ScalesUpAndDown", testScale},
-		{"Service/WorkerStateLivesInTheRuntime", testWorkerState},
-		{"Service/CrashingServiceReportsExitAndLogs", testCrash},
-		{"Service/CommandReplacesTheEntrypoint", testServiceCommand},
-		{"Names/PartsThatReadAlikeDoNotCollide", testNamesReadAlike},
-		{"Service/FailingHealthCheckReportsResponse", testUnhealthy},
-		{"List/FindsServicesAndEnvironmentsByLabels", testList},
-		{"Service/SecretsReachEveryReplicaAndTask", testSecrets},
-		{"Task/ExitZeroWithOutputAndEnv", testTaskOK},
-		{"Task/NonZeroExitIsAResultWithLogTail", testTaskFails},
-		{"Task/TimeoutKillsTheTask", testTaskTimeout},
-		{"Task/CommandReplacesTheEntrypoint", testTaskCommand},
-		{"Task/OutputStreamsWhileItRuns", testTaskOutput},
-		{"Logs/TailAndFollowAllReplicas", testLogs},
-		{"Gateway/ContainersReachTheHost", testGateway},
-		{"Installation/AnotherNeitherSeesNorTouchesIt", testInstallations},
+		{"Environment/EnsureAndDestroyAreIdempotent", testEnvironmentIdempotent, false},
+		{"Environment/DestroyLeavesNothingBehind", testDestroyLeavesNothing, false},
+		{"Errors/UnknownThingsAreNotFound", testNotFound, false},
+		{"Service/WebLifecycle", testWebLifecycle, true},
+		{"Service/AliasesResolveWithinEnvironmentOnly", testAliases, true},
+		{"Service/ScalesUpAndDown", testScale, true},
+		{"Service/WorkerStateLivesInTheRuntime", testWorkerState, true},
+		{"Service/CrashingServiceReportsExitAndLogs", testCrash, true},
+		{"Service/CommandReplacesTheEntrypoint", testServiceCommand, true},
+		{"Names/PartsThatReadAlikeDoNotCollide", testNamesReadAlike, true},
+		{"Service/FailingHealthCheckReportsResponse", testUnhealthy, true},
+		{"List/FindsServicesAndEnvironmentsByLabels", testList, false},
+		{"Service/SecretsReachEveryReplicaAndTask", testSecrets, true},
+		{"Task/ExitZeroWithOutputAndEnv", testTaskOK, true},
+		{"Task/NonZeroExitIsAResultWithLogTail", testTaskFails, true},
+		{"Task/TimeoutKillsTheTask", testTaskTimeout, true},
+		{"Task/CommandReplacesTheEntrypoint", testTaskCommand, true},
+		{"Task/OutputStreamsWhileItRuns", testTaskOutput, true},
+		{"Logs/TailAndFollowAllReplicas", testLogs, true},
+		{"Gateway/ContainersReachTheHost", testGateway, true},
+		{"Installation/AnotherNeitherSeesNorTouchesIt", testInstallations, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.dataPlane && opts.NoDataPlane != "" {
+				t.Skipf("needs a data plane (replicas and tasks that run): %s", opts.NoDataPlane)
+			}
 			tc.fn(t, &suite{d: newDriver(t), newDriver: newDriver, images: images, opts: opts})
 		})
 	}

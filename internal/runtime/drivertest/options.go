@@ -21,6 +21,14 @@ type Options struct {
 	// no traffic to replicas and expects no program output; it checks what
 	// traffic would have shown through the runtime's API instead.
 	Simulated *Simulation
+	// NoDataPlane, when set, says why the runtime runs nothing at all: an
+	// emulator that answers the runtime's API only (moto for ECS), whose
+	// services never get tasks and whose tasks stop at once with exit code
+	// 0. The suite then skips, with this reason, every case that needs
+	// replicas or tasks that run, and runs those that the API alone
+	// answers (environments, services' identity, labels, listing, not
+	// found, installations).
+	NoDataPlane string
 	// Installation, when set, returns a driver of the same runtime
 	// configured for installation id (its objects labelled with it, and
 	// only those seen). The suite then checks that two installations

@@ -138,7 +138,7 @@ func Run(t *testing.T, newStore func(t *testing.T) secrets.Store) {
 
 	t.Run("ValueSizeLimit", func(t *testing.T) {
 		s := newStore(t)
-		max := bytes.Repeat([]byte{0xA5}, secrets.MaxValueSize)
+		max := bytes.Repeat([]byte{0xA5}, secrets.ValueLimit(s))
 		mustPut(t, s, "apps/a/qa/BIG", max)
 		expectValue(t, s, "apps/a/qa/BIG", max)
 		err := s.Put(ctx, "apps/a/qa/TOO_BIG", append(max, 1))
@@ -235,7 +235,7 @@ func Run(t *testing.T, newStore func(t *testing.T) secrets.Store) {
 		s := newStore(t)
 		ref := "apps/a/production/API_TOKEN"
 		mustPut(t, s, ref, []byte("old"))
-		err := s.Put(ctx, ref, make([]byte, secrets.MaxValueSize+1))
+		err := s.Put(ctx, ref, make([]byte, secrets.ValueLimit(s)+1))
 		expectCode(t, err, spacepods.ETOOLARGE, "oversized overwrite")
 		expectValue(t, s, ref, []byte("old"))
 		cctx, cancel := context.WithCancel(ctx)
