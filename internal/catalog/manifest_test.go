@@ -210,6 +210,15 @@ tests:
 		},
 	},
 	{
+		// No git: the builder asks the forge for repo:'s clone URL.
+		name: "build source from the forge",
+		yaml: head + "build: {dockerfile: deploy/Dockerfile}\n",
+		want: spacepods.App{
+			Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080,
+			Build: &spacepods.BuildSource{Dockerfile: "deploy/Dockerfile"},
+		},
+	},
+	{
 		name: "trailing empty document",
 		yaml: head + "---\n",
 		want: spacepods.App{Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080},
@@ -260,7 +269,6 @@ var problemCases = []struct {
 	{"health on a worker", workerHead + "health: /healthz\n", 4, `health: a worker has no HTTP health check`},
 	// build
 	{"build is a string", head + "build: https://git.example.com/acme/x.git\n", 5, `build: build is a mapping: write build: {git: https://git.example.com/acme/x.git}`},
-	{"build without git", head + "build: {dockerfile: Dockerfile}\n", 5, `build.git: git is required: the repository's clone URL`},
 	{"build git not a URL", head + "build: {git: acme/x}\n", 5, `build.git: "acme/x" is not a clone URL`},
 	{"build git ftp", head + "build: {git: \"ftp://h/x.git\"}\n", 5, `build.git: "ftp://h/x.git" is not a clone URL`},
 	{"build context escapes", head + "build: {git: \"file:///srv/x.git\", context: ../other}\n", 5, `build.context: "../other" is not a directory of the repository`},

@@ -249,7 +249,11 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		}
 		defer rt.close()
 	}
-	waitBuilder, err := startBuilder(ctx, g.dataDir, cfg.builder, st, srv, logger)
+	fgc, err := openForge(&cfg.forge)
+	if err != nil {
+		return err
+	}
+	waitBuilder, err := startBuilder(ctx, g.dataDir, cfg.builder, st, srv, fgc, logger)
 	if err != nil {
 		return err
 	}
@@ -257,7 +261,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 	if cfg.forge.publicURL == "" {
 		cfg.forge.publicURL = "http://" + cfg.listen
 	}
-	fg, err := startForge(ctx, cfg.forge, srv, st, logger)
+	fg, err := startForge(ctx, cfg.forge, fgc, srv, st, logger)
 	if err != nil {
 		return err
 	}

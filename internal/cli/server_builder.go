@@ -8,6 +8,8 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/spacepods/spacepods/internal/builds/builder"
+	"github.com/spacepods/spacepods/internal/forge"
+	"github.com/spacepods/spacepods/internal/forgebuild"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/store"
 )
@@ -21,7 +23,10 @@ type builderConfig struct {
 // to push to (--registry: the embedded one, or an existing one with its
 // login), and gives it to the API. It stops when ctx ends; wait waits for
 // its running jobs to reach their end.
-func startBuilder(ctx context.Context, dataDir string, cfg builderConfig, st *store.Store, srv *server.Server, logger *slog.Logger) (wait func(), err error) {
+//
+// With a forge (fg), an app whose manifest has build: without git is
+// cloned from the forge's clone URL of its repo:.
+func startBuilder(ctx context.Context, dataDir string, cfg builderConfig, st *store.Store, srv *server.Server, fg forge.Forge, logger *slog.Logger) (wait func(), err error) {
 	if srv.Registry == nil {
 		logger.Info("built-in builder off: --registry none, no registry to push images to")
 		return func() {}, nil
@@ -31,8 +36,12 @@ func startBuilder(ctx context.Context, dataDir string, cfg builderConfig, st *st
 	if err != nil {
 		return nil, fmt.Errorf("builder: Docker client: %w", err)
 	}
+	var sources builder.Sources // nil: the manifest's build.git
+	if fg != nil {
+		sources = forgebuild.Sources{Forge: fg}
+	}
 	b, err := builder.New(builder.Config{
-		Store: st, Docker: dc, Registry: reg,
+		Store: st, Docker: dc, Registry: reg, Sources: sources,
 		DataDir: dataDir, Concurrency: cfg.concurrency, Logger: logger.With("component", "builder"),
 	})
 	if err != nil {

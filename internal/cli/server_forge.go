@@ -14,6 +14,7 @@ import (
 	"github.com/spacepods/spacepods/internal/forge"
 	_ "github.com/spacepods/spacepods/internal/forge/gitea"  // registers --forge gitea
 	_ "github.com/spacepods/spacepods/internal/forge/github" // registers --forge github
+	"github.com/spacepods/spacepods/internal/forgebuild"
 	"github.com/spacepods/spacepods/internal/previews"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -30,7 +31,10 @@ type forgeConfig struct {
 	appKeyFile            string
 	// publicURL is where people reach this server's web UI: the target
 	// URLs of commit statuses and the links in PR comments start with it.
-	publicURL     string
+	publicURL string
+	// podPrefix goes before the name of every pull request pod, so that
+	// installations sharing a Docker host do not collide.
+	podPrefix     string
 	token, secret string // read by load
 	appKey        []byte
 }
@@ -39,6 +43,7 @@ func (fc *forgeConfig) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&fc.kind, "forge", envOr("SPACEPODS_FORGE", ""), "code forge of the apps' repositories: "+strings.Join(forge.Kinds(), " or ")+"; empty = none (env SPACEPODS_FORGE)")
 	f.StringVar(&fc.publicURL, "public-url", envOr("SPACEPODS_PUBLIC_URL", ""), "where people reach this server's web UI (links on pull requests); empty = http://<--listen> (env SPACEPODS_PUBLIC_URL)")
+	f.StringVar(&fc.podPrefix, "previews-pod-prefix", envOr("SPACEPODS_PREVIEWS_POD_PREFIX", ""), "prefix of pull request pods' names (<prefix>pr-<n>-<app>), for installations that share a Docker host (env SPACEPODS_PREVIEWS_POD_PREFIX)")
 	f.StringVar(&fc.url, "forge-url", envOr("SPACEPODS_FORGE_URL", ""), "the forge's web address: Gitea's base URL, or a GitHub Enterprise Server's; empty for github.com (env SPACEPODS_FORGE_URL)")
 	f.StringVar(&fc.tokenFile, "forge-token-file", envOr("SPACEPODS_FORGE_TOKEN_FILE", ""), "file holding the forge access token (or set SPACEPODS_FORGE_TOKEN); scopes in docs/forges.md")
 	f.StringVar(&fc.secretFile, "forge-webhook-secret-file", envOr("SPACEPODS_FORGE_WEBHOOK_SECRET_FILE", ""), "file holding the webhook secret shared with the forge (or set SPACEPODS_FORGE_WEBHOOK_SECRET); needed for POST /api/v1/hooks/forge")
@@ -128,29 +133,43 @@ func (rf *runningForge) stop() {
 	}
 }
 
-// startForge opens the configured forge and starts the webhook receiver's
-// worker, dispatching to the push log and, with a runtime, the pull request → CI pod
-// handler (internal/previews). Nil without
-// --forge.
-func startForge(ctx context.Context, fc forgeConfig, srv *server.Server, st *store.Store, logger *slog.Logger) (*runningForge, error) {
+// openForge reads the forge's secrets and opens it; nil without --forge.
+// It is opened before the built-in builder, which asks it for clone URLs.
+func openForge(fc *forgeConfig) (forge.Forge, error) {
 	if fc.kind == "" {
 		return nil, nil
 	}
 	if err := fc.load(); err != nil {
 		return nil, err
 	}
-	fg, err := forge.Open(fc.kind, forge.Config{URL: fc.url, Token: fc.token, AppID: fc.appID, InstallationID: fc.installationID, AppKeyPEM: fc.appKey})
-	if err != nil {
-		return nil, err
+	return forge.Open(fc.kind, forge.Config{URL: fc.url, Token: fc.token, AppID: fc.appID, InstallationID: fc.installationID, AppKeyPEM: fc.appKey})
+}
+
+// startForge starts the webhook receiver's worker for the forge fg (opened
+// by openForge from fc), dispatching to the push log, with a built-in
+// builder (srv.Builder) to its push and pull request builds
+// (internal/forgebuild), and, with a runtime, to the pull request → CI pod
+// handler (internal/previews). Nil when fg is nil (no --forge).
+func startForge(ctx context.Context, fc forgeConfig, fg forge.Forge, srv *server.Server, st *store.Store, logger *slog.Logger) (*runningForge, error) {
+	if fg == nil {
+		return nil, nil
 	}
 	log := logger.With("component", "forge", "forge", fc.kind)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	rf := &runningForge{cancel: cancel}
-	handlers := []forge.Handler{&forge.PushLog{Apps: srv.Catalog.AppsOfRepo}}
+	handlers := []forge.Handler{&forge.PushLog{Apps: srv.Catalog.AppsOfRepo, Building: srv.Builder != nil}}
+	var fb *forgebuild.Builder
+	if srv.Builder != nil {
+		fb = &forgebuild.Builder{Forge: fg, Runner: srv.Builder, Catalog: srv.Catalog, Builds: st, Logger: logger.With("component", "builder")}
+		handlers = append(handlers, fb)
+	}
 	if srv.Pods != nil && srv.Tests != nil {
 		// Pull request → CI pod: needs a runtime (not with --runtime none).
 		pv := &previews.Handler{Forge: fg, Store: st, Catalog: srv.Catalog, Pods: srv.Pods, Tests: srv.Tests,
-			BaseURL: fc.publicURL, Logger: logger.With("component", "previews")}
+			BaseURL: fc.publicURL, Prefix: fc.podPrefix, Logger: logger.With("component", "previews")}
+		if fb != nil {
+			pv.Builder = fb
+		}
 		if err := pv.Start(wctx); err != nil {
 			cancel()
 			return nil, err

@@ -102,7 +102,12 @@ func TestStartForge_WiresTheReceiverAndThePushLog(t *testing.T) {
 	}
 	t.Setenv("SPACEPODS_FORGE_TOKEN", "tok")
 	t.Setenv("SPACEPODS_FORGE_WEBHOOK_SECRET", "shh")
-	rf, err := startForge(context.Background(), forgeConfig{kind: "gitea", url: "http://127.0.0.1:1"}, srv, st, slog.New(slog.DiscardHandler))
+	fc := forgeConfig{kind: "gitea", url: "http://127.0.0.1:1"}
+	fg, err := openForge(&fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := startForge(context.Background(), fc, fg, srv, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +136,7 @@ func TestStartForge_WiresTheReceiverAndThePushLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d.State == spacepods.DeliveryDone {
-			if d.Result != "push of 1 commit(s) to main at 222222222222 for catalog-api (no builder acts on pushes yet)" {
+			if d.Result != "push of 1 commit(s) to main at 222222222222 for catalog-api (no builder acts on pushes: the server has no --registry)" {
 				t.Fatalf("result %q", d.Result)
 			}
 			return

@@ -7,11 +7,14 @@ import (
 )
 
 // PushLog records in the delivery log which apps a push concerns and at
-// which commit. It is the push handler until a builder acts on pushes
-// (issue 13's builder registers its own handler beside it).
+// which commit. The built-in builder's handler (internal/forgebuild) acts
+// on pushes beside it.
 type PushLog struct {
 	// Apps lists the apps whose manifest names a repository.
 	Apps func(ctx context.Context, repo string) ([]string, error)
+	// Building says a builder handler acts on pushes too (it logs what
+	// it queued beside this line).
+	Building bool
 }
 
 var _ Handler = (*PushLog)(nil)
@@ -26,5 +29,9 @@ func (p *PushLog) HandleEvent(ctx context.Context, ev Event) (string, error) {
 		return "", err
 	}
 	branch := strings.TrimPrefix(ev.Ref, "refs/heads/")
-	return fmt.Sprintf("push of %d commit(s) to %s at %s for %s (no builder acts on pushes yet)", len(ev.Commits), branch, short(ev.After), strings.Join(apps, ", ")), nil
+	line := fmt.Sprintf("push of %d commit(s) to %s at %s for %s", len(ev.Commits), branch, short(ev.After), strings.Join(apps, ", "))
+	if !p.Building {
+		line += " (no builder acts on pushes: the server has no --registry)"
+	}
+	return line, nil
 }

@@ -131,6 +131,11 @@ func (h *Handler) waitBuild(ctx context.Context, app spacepods.App, pr forge.Pul
 				return b, fmt.Errorf("the builder did not take the build of %s: %s", short(pr.HeadSHA), spacepods.ErrorMessage(err))
 			}
 		}
+		if bf, ok := h.Builder.(BuildFailer); ok && asked {
+			if why, failed := bf.BuildFailed(ctx, app.Name, pr.HeadSHA); failed {
+				return b, fmt.Errorf("%s; push again to retry", why)
+			}
+		}
 		if time.Now().After(deadline) {
 			return b, fmt.Errorf("no build of %s at %s was recorded within %s: CI must record it (`spacepods build record %s --number N --image REF --sha %s --branch %s`); push again to retry",
 				app.Name, short(pr.HeadSHA), h.buildTimeout(), app.Name, pr.HeadSHA, pr.HeadRef)

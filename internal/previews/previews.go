@@ -43,6 +43,13 @@ type Builder interface {
 	BuildCommit(ctx context.Context, app spacepods.App, repo, ref, sha string) error
 }
 
+// BuildFailer is implemented by a Builder that can tell that the build it
+// was asked for failed: the pod then fails at once, saying why, instead of
+// waiting BuildTimeout for a build that will not come.
+type BuildFailer interface {
+	BuildFailed(ctx context.Context, app, sha string) (why string, failed bool)
+}
+
 // Handler is the pull request → CI pod handler.
 type Handler struct {
 	Forge   forge.Forge
@@ -153,7 +160,9 @@ func (h *Handler) HandleEvent(ctx context.Context, ev forge.Event) (string, erro
 		}
 		return h.comment(ctx, ev)
 	default:
-		return fmt.Sprintf("ignored: %s events are not about pull requests", ev.Kind), nil
+		// Pushes and pings are other handlers' business: saying nothing
+		// keeps their line in the delivery log clean.
+		return "", nil
 	}
 }
 

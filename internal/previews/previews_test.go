@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,6 +407,33 @@ func TestPRPods(t *testing.T) {
 		}
 	})
 
+	t.Run("a failed build job fails the pod at once", func(t *testing.T) {
+		r.t = t
+		head := sha()
+		p := r.pr(19, head, nil)
+		fb := &failingBuilder{why: "build job 7 of catalog-api failed: the Dockerfile has no FROM"}
+		ctx, cancel := context.WithCancel(context.Background())
+		// Without BuildFailer the handler would wait the whole BuildTimeout.
+		h := &previews.Handler{Forge: r.f, Store: r.s.Store, Catalog: r.s.Catalog, Pods: r.s.Pods, Tests: r.tests, BaseURL: base, Prefix: r.prefix + "d",
+			Builder: fb, BuildTimeout: 10 * time.Minute, Poll: 50 * time.Millisecond, Logger: r.s.Logger}
+		t.Cleanup(func() { cancel(); h.Wait() })
+		if err := h.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.HandleEvent(context.Background(), forge.Event{DeliveryID: sha(), Kind: forge.EventPullRequest, Action: "opened", Repo: repo, PR: &p}); err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer wcancel()
+		st, err := r.f.WaitStatus(wctx, repo, head, previews.ContextPod, forge.StatusFailure)
+		if err != nil || !strings.Contains(st.Description, fb.why) {
+			t.Fatalf("status %+v %v, want failure saying %q", st, err, fb.why)
+		}
+		if fb.asked() != head {
+			t.Fatalf("the builder was asked for %q, want the head %s", fb.asked(), head)
+		}
+	})
+
 	t.Run("label-filtered, commands", func(t *testing.T) {
 		r.t = t
 		name := previews.PodName(r.prefix, 14, "catalog-api")
@@ -452,4 +480,37 @@ func TestPRPods(t *testing.T) {
 		}
 		r.waitDestroyed(name)
 	})
+}
+
+// failingBuilder takes every build and reports it failed.
+type failingBuilder struct {
+	why string
+	mu  sync.Mutex
+	sha string
+}
+
+func (f *failingBuilder) BuildCommit(_ context.Context, _ spacepods.App, _, _, sha string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sha = sha
+	return nil
+}
+
+func (f *failingBuilder) BuildFailed(_ context.Context, _, sha string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.why, f.sha == sha
+}
+
+func (f *failingBuilder) asked() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sha
+}
+
+func TestHandleEvent_SaysNothingAboutPushes(t *testing.T) {
+	var h previews.Handler
+	if sum, err := h.HandleEvent(context.Background(), forge.Event{Kind: forge.EventPush, Repo: repo}); sum != "" || err != nil {
+		t.Fatalf("a push: %q %v, want nothing (the push handlers' line stays clean)", sum, err)
+	}
 }

@@ -74,13 +74,14 @@ func repoPath(p string) bool {
 	return c != ".." && !strings.HasPrefix(c, "../")
 }
 
+// validate checks the build source. An empty git is valid: the builder
+// then asks the configured forge for the clone URL of the app's repo:.
 func (b *BuildSource) validate(add func(field, format string, args ...any)) {
 	if b == nil {
 		return
 	}
 	switch {
 	case b.Git == "":
-		add("build.git", "git is required: the repository's clone URL, e.g. git: https://git.example.com/acme/catalog-api.git")
 	case !ValidGitURL(b.Git):
 		add("build.git", "%q is not a clone URL: write an https://, ssh://, git:// or file:// URL, or git@host:owner/name.git", b.Git)
 	}

@@ -221,19 +221,27 @@ func (gt *Git) run(dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// Commit writes files (path → content) on branch (created from the
-// current commit when new), commits and pushes; it returns the commit SHA.
+// Commit writes files (path → content; an "x:" prefix on the path makes
+// the file executable) on branch (created from the current commit when
+// new), commits and pushes; it returns the commit SHA.
 func (gt *Git) Commit(branch, message string, files map[string]string) string {
 	gt.t.Helper()
 	if cur := gt.run(gt.Dir, "symbolic-ref", "--short", "HEAD"); cur != branch {
 		gt.Run("checkout", "-q", "-B", branch)
 	}
 	for p, content := range files {
+		mode := os.FileMode(0o600)
+		if rest, ok := strings.CutPrefix(p, "x:"); ok {
+			p, mode = rest, 0o700 // git records it as executable
+		}
 		full := filepath.Join(gt.Dir, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o750); err != nil {
 			gt.t.Fatal(err)
 		}
-		if err := os.WriteFile(full, []byte(content), 0o600); err != nil {
+		if err := os.WriteFile(full, []byte(content), mode); err != nil {
+			gt.t.Fatal(err)
+		}
+		if err := os.Chmod(full, mode); err != nil {
 			gt.t.Fatal(err)
 		}
 	}

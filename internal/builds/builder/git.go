@@ -36,7 +36,10 @@ var _ Sources = ManifestSources{}
 
 // CloneURL returns build.git of the manifest.
 func (ManifestSources) CloneURL(_ context.Context, app *spacepods.App) (string, error) {
-	if app.Build == nil || app.Build.Git == "" {
+	if app.Build != nil && app.Build.Git == "" {
+		return "", spacepods.Errorf(spacepods.EINVALID, "app %s has no build source: its build: has no git, and the server has no --forge to ask for the clone URL of %s: add build: {git: CLONE_URL} to its spacepods.yaml, or run the server with --forge (see docs/builder.md)", app.Name, app.Repo)
+	}
+	if app.Build == nil {
 		return "", spacepods.Errorf(spacepods.EINVALID, "app %s has no build source: add build: {git: CLONE_URL} to its spacepods.yaml and register it again (see docs/builder.md)", app.Name)
 	}
 	return app.Build.Git, nil

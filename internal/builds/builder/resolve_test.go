@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/builds/builder/buildertest"
+	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
 func TestResolve_BranchesTagsAndCommitsAndWhereTheyAreRecorded(t *testing.T) {
@@ -70,5 +71,20 @@ func TestRedact_HidesPasswordsOfCloneURLs(t *testing.T) {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestManifestSources_SaysWhatIsMissing(t *testing.T) {
+	ctx := context.Background()
+	if u, err := (ManifestSources{}).CloneURL(ctx, &spacepods.App{Name: "api", Build: &spacepods.BuildSource{Git: "file:///srv/api.git"}}); err != nil || u != "file:///srv/api.git" {
+		t.Fatalf("build.git: %q %v", u, err)
+	}
+	if _, err := (ManifestSources{}).CloneURL(ctx, &spacepods.App{Name: "api"}); spacepods.ErrorCode(err) != spacepods.EINVALID || !strings.Contains(err.Error(), "add build: {git: CLONE_URL}") {
+		t.Fatalf("no build: %v", err)
+	}
+	// build: without git names the forge, which would give the clone URL.
+	_, err := (ManifestSources{}).CloneURL(ctx, &spacepods.App{Name: "api", Repo: "acme/api", Build: &spacepods.BuildSource{}})
+	if spacepods.ErrorCode(err) != spacepods.EINVALID || !strings.Contains(err.Error(), "--forge") || !strings.Contains(err.Error(), "acme/api") {
+		t.Fatalf("build: without git and no forge: %v", err)
 	}
 }
