@@ -2,7 +2,7 @@
 # build-examples.sh: build the example apps (examples/) into local Docker
 # images, the way a CI would, so Spacepods has real builds to deploy.
 #
-#   scripts/build-examples.sh [--build N] [--mode MODE] [--print-record] [APP...]
+#   scripts/build-examples.sh [--build N] [--mode MODE] [--print-record] [--push REGISTRY] [APP...]
 #
 #   APP             storefront, catalog-api, pricing-api, mailer (default: all)
 #   --build N       build number, the image tag: spacepods-example/<app>:<N> (default 1)
@@ -11,6 +11,9 @@
 #                   that the bad build gets its own tag, e.g. --build 99.
 #   --print-record  print on stdout only the `spacepods build record ...` lines a
 #                   CI would run (the per-image lines go to stderr)
+#   --push REGISTRY also tag each app image REGISTRY/spacepods-example/<app>:<N> and
+#                   docker push it (e.g. the embedded registry, 127.0.0.1:PORT): the
+#                   registry's notification records the build in Spacepods
 #
 # Binaries are static (CGO_ENABLED=0, -trimpath) and the images are FROM
 # scratch with nothing but /app, so no registry is needed. Each image carries
@@ -34,6 +37,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0
 BUILD=""
 MODE=""
 PRINT_RECORD=0
+PUSH=""
 APPS=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -42,6 +46,8 @@ while [ $# -gt 0 ]; do
     --mode) [ $# -ge 2 ] || die "--mode needs one of crash, unhealthy, badmigrate, normal"; MODE=$2; shift 2 ;;
     --mode=*) MODE=${1#*=}; shift ;;
     --print-record) PRINT_RECORD=1; shift ;;
+    --push) [ $# -ge 2 ] || die "--push needs a registry host, e.g. --push 127.0.0.1:5000"; PUSH=$2; shift 2 ;;
+    --push=*) PUSH=${1#*=}; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) APPS+=("$1"); shift ;;
@@ -138,11 +144,23 @@ EOF
   say "$ref $SHA $status mode=$MODE_NAME id=${id:0:19}"
 }
 
+# push NAME: tag $REPO_PREFIX/NAME:$BUILD on the registry and push it.
+push() {
+  local ref=$REPO_PREFIX/$1:$BUILD
+  docker tag "$ref" "$PUSH/$ref"
+  if ! docker push -q "$PUSH/$ref" >"$WORK/push.log" 2>&1; then
+    cat "$WORK/push.log" >&2
+    die "docker push $PUSH/$ref failed: is the registry up? (spacepods server starts it; see docs/registry.md)"
+  fi
+  say "$PUSH/$ref pushed"
+}
+
 for a in "${APPS[@]}"; do
   case $a in
     mailer) image "$a" "$a" /app run ;;
     *) image "$a" "$a" /app serve ;;
   esac
+  [ -z "$PUSH" ] || push "$a"
   if [ "$a" = catalog-api ] && [ -z "$MODE" ]; then
     image catalog-api-tests catalog-api /app selftest
   fi

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Sets up and runs Spacepods with the demo system on the embedded defaults:
-# installs what is missing (Docker Engine, PostgreSQL; root on Debian/Ubuntu),
-# starts dockerd if none answers, builds the spacepods binary and the example
-# apps' images, starts the server, registers the example apps and records
-# their builds. The server runs in the foreground: Ctrl-C stops it.
+# installs what is missing (Docker Engine, PostgreSQL, docker-registry; root on
+# Debian/Ubuntu), starts dockerd if none answers, builds the spacepods binary,
+# starts the server (which starts the embedded registry), registers the example
+# apps, builds their images and pushes them to the registry, whose push
+# notifications record the builds. The server runs in the foreground: Ctrl-C
+# stops it (the registry and the edge router keep running, as their own
+# processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -37,11 +40,6 @@ find_pg_bin && export PATH=$PATH:$PG_BIN
 log "building bin/spacepods"
 CGO_ENABLED=0 go build -trimpath -o bin/spacepods ./cmd/spacepods
 
-if [ -x scripts/build-examples.sh ]; then
-  log "building the example apps' images (FROM scratch)"
-  scripts/build-examples.sh
-fi
-
 log "starting the server on $SPACEPODS_LISTEN (data in $SPACEPODS_DATA_DIR)"
 bin/spacepods server &
 server_pid=$!
@@ -51,22 +49,42 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-log "registering the example apps and recording their builds"
+log "registering the example apps"
 for m in examples/*/spacepods.yaml; do
   [ -f "$m" ] && bin/spacepods app register -f "$m"
 done
-if [ -x scripts/build-examples.sh ]; then
-  scripts/build-examples.sh --print-record | while read -r line; do
-    # each line is a `spacepods build record ...` command; an existing build is fine
-    bin/${line} 2>&1 | grep -v "already has build" || true
-  done
+
+REGISTRY=${SPACEPODS_REGISTRY:-embedded}
+if [ "$REGISTRY" = embedded ]; then
+  REGISTRY=127.0.0.1:$(cat "$SPACEPODS_DATA_DIR/registry/port")
 fi
+log "building the example apps' images (FROM scratch) and pushing them to $REGISTRY"
+scripts/build-examples.sh --push "$REGISTRY"
+
+# The registry notifies the server of each push; the server records a build
+# per pushed tag. Wait until every app has its build.
+log "waiting for the registry's notifications to record the builds"
+for a in pricing-api catalog-api storefront mailer; do
+  for i in $(seq 1 100); do
+    bin/spacepods build show "$a" 1 >/dev/null 2>&1 && break
+    if [ "$i" = 100 ]; then
+      log "no build of $a was recorded 20 s after its push. Rejected pushes and their reasons:"
+      bin/spacepods build pushes --rejected || true
+      log "see the server's log above, and $SPACEPODS_DATA_DIR/registry/registry.log for the registry's"
+      exit 1
+    fi
+    sleep 0.2
+  done
+done
+bin/spacepods build pushes --limit 4
 
 cat <<MSG
 
 Spacepods is running: API http://$SPACEPODS_LISTEN (token in $SPACEPODS_DATA_DIR/admin.token)
+Registry: $REGISTRY (docker push there records builds: docs/registry.md)
 Try, in another terminal:
   bin/spacepods app list
+  bin/spacepods build list storefront
   bin/spacepods deps storefront
   bin/spacepods pod create demo --app storefront --wait
 Ctrl-C stops the server${STARTED_DOCKERD_PID:+ and the dockerd this script started}.

@@ -45,5 +45,7 @@ go test -race -count=1 -timeout 20m "${pkgs[@]}"
 if [ $# -eq 0 ]; then
   log "fuzzing the manifest parser (short run)"
   go test -run '^$' -fuzz '^FuzzParseManifest$' -fuzztime 20s ./internal/catalog
+  log "fuzzing the registry notification parser (short run)"
+  go test -run '^$' -fuzz '^FuzzParseEnvelope$' -fuzztime 10s ./internal/builds
 fi
 log "all tests passed"

@@ -19,8 +19,9 @@ import (
 
 // Keys of each mapping, in the order the reference documents them.
 var (
-	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "build"}
+	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "build", "image"}
 	buildKeys    = []string{"git", "context", "dockerfile"}
+	imageKeys    = []string{"repository"}
 	databaseKeys = []string{"engine", "seed", "snapshot"}
 	rolloutKeys  = []string{"stages", "replicas"}
 	workerKeys   = []string{"name", "command", "args"}
@@ -546,9 +547,45 @@ func (d *decoder) app(root val) *spacepods.App {
 			a.Previews = d.previews(field, v)
 		case "build":
 			a.Build = d.build(field, v)
+		case "image":
+			a.Image = d.image(field, v)
 		}
 	})
 	return a
+}
+
+func (d *decoder) image(field string, v val) *spacepods.Image {
+	if v.kind == kNull {
+		return nil
+	}
+	if v.kind == kString {
+		d.problem(v.line, field, fmt.Sprintf("image is a mapping: write image: {repository: %s} (the repository on the registry, without host or tag)", bareRepository(v.text)))
+		return nil
+	}
+	m := d.expectMap(field, v, "image: {repository: acme/catalog-api}")
+	if m == nil {
+		return nil
+	}
+	img := &spacepods.Image{}
+	d.mapping(field, m, imageKeys, func(key, f string, v val) {
+		if key == "repository" {
+			img.Repository = d.str(f, v, "repository: acme/catalog-api")
+		}
+	})
+	return img
+}
+
+// bareRepository strips the registry host and the tag or digest off an
+// image reference, for a suggestion.
+func bareRepository(ref string) string {
+	if first, rest, ok := strings.Cut(ref, "/"); ok && strings.ContainsAny(first, ".:") {
+		ref = rest
+	}
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 func (d *decoder) database(field string, v val) *spacepods.Database {
@@ -793,7 +830,6 @@ var movedKeys = map[string]string{
 	"timeout":    "the migration's timeout is migrate_timeout: 10m; the tests' goes under tests: {timeout: 10m}",
 	"dockerfile": "dockerfile belongs under build: write build: {git: URL, dockerfile: Dockerfile}",
 	"git":        "the clone URL belongs under build: write build: {git: URL}",
-	"image":      "Spacepods takes the app's image from each build CI records; a test image goes under tests: {image: ...}",
 }
 
 // keyAliases maps names people often write to the key Spacepods uses.

@@ -189,6 +189,11 @@ tests:
 		},
 	},
 	{
+		name: "image repository",
+		yaml: head + "image: {repository: acme/shop/catalog-api}\n",
+		want: spacepods.App{Name: "catalog-api", Repo: "acme/catalog-api", Kind: "web", Port: 8080, Image: &spacepods.Image{Repository: "acme/shop/catalog-api"}},
+	},
+	{
 		name: "build source",
 		yaml: head + "build: {git: \"https://git.example.com/acme/catalog-api.git\", context: services/api, dockerfile: services/api/Dockerfile.prod}\n",
 		want: spacepods.App{
@@ -277,6 +282,10 @@ var problemCases = []struct {
 	{"migrate is a mapping", head + "migrate: {run: x}\n", 5, `migrate: expected a list, found a mapping: write e.g. migrate: ["/app", "migrate"]`},
 	{"args is a string", head + "args: serve --fast\n", 5, `args: expected a list, found the string "serve --fast": write args: ["serve", "--fast"]`},
 	{"args has an empty argument", head + "args: [serve, \"\"]\n", 5, `args: empty argument`},
+	// image
+	{"image is a reference", head + "image: registry.example:5000/acme/api:3\n", 5, `image: image is a mapping: write image: {repository: acme/api}`},
+	{"image repository with a tag", head + "image: {repository: acme/api:3}\n", 5, `image.repository: "acme/api:3" is not a registry repository: write lowercase path elements separated by '/', without the registry host or a tag`},
+	{"image repository in capitals", head + "image: {repository: Acme/API}\n", 5, `image.repository: "Acme/API" is not a registry repository`},
 	// task timeouts
 	{"migrate_timeout without a unit", head + "migrate: [/app, migrate]\nmigrate_timeout: 600\n", 6, `migrate_timeout: expected a duration with its unit, found the number 600: write e.g. migrate_timeout: 600s (s, m or h)`},
 	{"migrate_timeout not a duration", head + "migrate: [/app, migrate]\nmigrate_timeout: ten minutes\n", 6, `migrate_timeout: "ten minutes" is not a timeout from 1s to 24h: write a duration such as 90s, 10m or 1h30m`},
@@ -368,7 +377,7 @@ var unknownKeyCases = []struct {
 	{"top level, another tool's word", head + "depends_on: [pricing-api]\n", 5, `unknown key "depends_on": did you mean "dependencies"?`},
 	{"top level, wrong case", head + "Health: /healthz\n", 5, `unknown key "Health": did you mean "health"?`},
 	{"top level, belongs in a section", head + "engine: postgres\n", 5, `unknown key "engine": engine belongs under database: write database: {engine: postgres}; valid keys are name,`},
-	{"top level, image", head + "image: acme/catalog-api:1\n", 5, `unknown key "image": Spacepods takes the app's image from each build CI records`},
+	{"tests, image repository", head + "tests: {image: acme/t, repository: acme/t}\n", 5, `tests: unknown key "repository": valid keys are image, command, args, timeout`},
 	{"top level, nothing like it", head + "owner: team-a\n", 5, `line 5: unknown key "owner": valid keys are name, repo, kind,`},
 	{"database", head + "database:\n  engine: postgres\n  seeds: db/seed.sql\n", 7, `line 7: database: unknown key "seeds": did you mean "seed"? valid keys are engine, seed, snapshot`},
 	{"rollout", head + "rollout: {stage: [25, 100]}\n", 5, `line 5: rollout: unknown key "stage": did you mean "stages"? valid keys are stages, replicas`},
@@ -422,7 +431,7 @@ rollout:
 	_, err := ParseManifest([]byte(yaml))
 	want := `line 3: kind: "webb" is not a kind: write web (serves HTTP) or worker (does not)
 line 4: port: expected a whole number, found the string "8080": write port: 8080 (without quotes)
-line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, build
+line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, build, image
 line 6: env.LOG_LEVEL: expected text, found the number 3: env values are strings, quote it: LOG_LEVEL: "3"
 line 8: rollout.stages: the last stage must be 100, e.g. [25, 50, 100]
 line 8: rollout.stages[1]: stages are rising percentages ending at 100, e.g. [25, 50, 100]`

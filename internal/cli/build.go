@@ -11,8 +11,8 @@ import (
 )
 
 func newBuildCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "build", Short: "Record and list builds (CI records them), or build on the server (build run)"}
-	cmd.AddCommand(newBuildRecordCmd(g), newBuildListCmd(g), newBuildShowCmd(g), newBuildLatestCmd(g))
+	cmd := &cobra.Command{Use: "build", Short: "Record and list builds (registry pushes and CI record them), or build on the server (build run)"}
+	cmd.AddCommand(newBuildRecordCmd(g), newBuildListCmd(g), newBuildShowCmd(g), newBuildLatestCmd(g), newBuildPushesCmd(g))
 	cmd.AddCommand(newBuildJobCmds(g)...)
 	return cmd
 }

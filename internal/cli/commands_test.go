@@ -21,6 +21,7 @@ import (
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/store/storetest"
 )
 
@@ -28,6 +29,7 @@ import (
 // catalog, config and token commands need no containers) on a SQLite store
 // in a temp dir, with a token per role.
 type apiServer struct {
+	store  *store.Store
 	url    string
 	tokens map[string]string // role → secret
 	dir    string            // for manifests
@@ -56,7 +58,7 @@ func startAPIWith(t *testing.T, configure func(*server.Server)) *apiServer {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	s := &apiServer{url: ts.URL, tokens: map[string]string{}, dir: t.TempDir()}
+	s := &apiServer{url: ts.URL, tokens: map[string]string{}, dir: t.TempDir(), store: st}
 	ctx := spacepods.WithActor(context.Background(), &spacepods.Token{Name: "setup", Role: spacepods.RoleAdmin})
 	for _, role := range []string{spacepods.RoleAdmin, spacepods.RoleDeveloper, spacepods.RoleViewer} {
 		secret, _, err := a.Create(ctx, "t-"+role, role)
@@ -205,6 +207,23 @@ func TestCLI_DepsPrintsTreeAndStartOrder(t *testing.T) {
 	d := decode[client.Deps](t, s.must(t, "viewer", "deps", "storefront", "-o", "json"))
 	if !slices.Equal(d.Order, []string{"pricing-api", "catalog-api", "storefront"}) || d.Tree == nil || d.Tree.Name != "storefront" || len(d.Tree.Children) != 2 {
 		t.Fatalf("deps -o json = %+v", d)
+	}
+}
+
+func TestCLI_BuildPushesShowsRejectedPushesWithTheirReason(t *testing.T) {
+	s := startAPI(t)
+	digest := "sha256:" + strings.Repeat("e", 64)
+	if _, _, err := s.store.TakeRegistryEvent(context.Background(), spacepods.RegistryEvent{ID: "e1", Repository: "acme/nothing", Tag: "3", Digest: digest,
+		Status: spacepods.RegistryEventRejected, Reason: "no app's images are pushed to repository acme/nothing"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	table := s.must(t, "viewer", "build", "pushes", "--rejected")
+	if row := rowOf(table, "acme/nothing:3"); len(row) < 3 || row[1] != "rejected" || row[2] != "-" || !strings.Contains(table, "no app's images are pushed to repository acme/nothing") {
+		t.Fatalf("build pushes --rejected:\n%s", table)
+	}
+	evs := decode[[]client.RegistryEvent](t, s.must(t, "viewer", "build", "pushes", "-o", "json"))
+	if len(evs) != 1 || evs[0].Digest != digest {
+		t.Fatalf("build pushes -o json = %+v", evs)
 	}
 }
 

@@ -41,6 +41,8 @@ func TestServer_BadFlagsFailBeforeAnythingStarts(t *testing.T) {
 		{"bad AWS endpoint", []string{"--secret-store", "ssm", "--aws-endpoint-url", "localhost:5000"}, []string{"--aws-endpoint-url", "http"}},
 		{"no streams", []string{"--max-streams", "0"}, []string{"--max-streams"}},
 		{"bad log level", []string{"--log-level", "loud"}, []string{"--log-level"}},
+		{"registry as a URL", []string{"--registry", "https://registry.example"}, []string{`--registry "https://registry.example"`, "host[:port]"}},
+		{"login without a registry host", []string{"--registry-username", "ci"}, []string{"--registry HOST"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

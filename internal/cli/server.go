@@ -38,6 +38,7 @@ type serverConfig struct {
 	logLevel     string
 	logFormat    string
 	router       routerConfig
+	registry     registryConfig
 	secretStore  string
 	vault        secrets.VaultConfig
 	aws          awsFlags
@@ -68,7 +69,7 @@ type serverConfig struct {
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
 // (typed flags: a bad value is an error, not a silent default).
-var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "build-concurrency", "default-ttl", "reap-interval", "router-internal-port"}
+var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "build-concurrency", "default-ttl", "reap-interval", "router-internal-port", "registry-port"}
 
 // applyEnv sets each of names that is not on the command line from its
 // environment variable, SPACEPODS_ + the name in upper case with '-' as '_'.
@@ -103,6 +104,12 @@ for this data dir, so that restarting the server never drops traffic), and a
 local PostgreSQL cluster for pod databases in <data-dir>/postgres (initdb and
 pg_ctl must be on PATH) unless --postgres-admin-url names a server.
 
+Images are pushed to a registry: by default an embedded docker-registry on
+loopback with its storage in <data-dir>/registry (started as its own
+process, or adopted), whose push notifications record builds; or an existing
+registry with --registry HOST (docs/registry.md). Each release runs its image
+by digest, pulled when the Docker host lacks it.
+
 With --runtime kubernetes it runs environments on a cluster instead: a
 namespace per environment, Deployments, Services and Jobs (see
 docs/kubernetes.md). App hosts are then routed by an Ingress each, served by
@@ -127,6 +134,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
   spacepods server --database-url postgres://spacepods:pw@127.0.0.1/spacepods --postgres-admin-url postgres://postgres:pw@127.0.0.1:5432/postgres
   spacepods server --runtime kubernetes --kubeconfig ~/.kube/spacepods.yaml --ingress-class nginx \
       --domain dev.example.com --kubernetes-host-address 10.0.12.5 --postgres-admin-url postgres://postgres:pw@10.0.12.5:5432/postgres
+  spacepods server --registry registry.example.com --registry-username spacepods --registry-password-file /etc/spacepods/registry.pw
   spacepods server --runtime none      # catalog, builds and tokens only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -176,9 +184,9 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.IntVar(&cfg.maxStreams, "max-streams", streams.DefaultMax, "live streams (UI live pages, log follows) open at once, in total (env SPACEPODS_MAX_STREAMS)")
 	f.IntVar(&cfg.maxUserStreams, "max-streams-per-user", streams.DefaultMaxPerUser, "live streams open at once per user (token) (env SPACEPODS_MAX_STREAMS_PER_USER)")
 	f.IntVar(&cfg.podQuota, "pod-quota", 5, "pods one user (token) may have at once; admins are exempt; 0 = no limit (env SPACEPODS_POD_QUOTA)")
-	f.StringVar(&cfg.builder.registry, "registry", envOr("SPACEPODS_REGISTRY", ""), "host[:port] of the registry the built-in builder pushes images to, e.g. 127.0.0.1:5000; empty = no built-in builder (env SPACEPODS_REGISTRY)")
 	f.IntVar(&cfg.builder.concurrency, "build-concurrency", 1, "built-in builder: builds run at once; more wait in its queue (env SPACEPODS_BUILD_CONCURRENCY)")
 	cfg.router.flags(cmd, "router-")
+	cfg.registry.flags(cmd)
 	cfg.forge.flags(cmd)
 	cfg.oidc.flags(cmd)
 	cfg.notify.flags(cmd)
@@ -240,12 +248,16 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	cfg.notifier = nt.notifier()
+	var pullLogin runtime.RegistryLogin
+	if srv.Registry, pullLogin, err = startRegistry(ctx, g.dataDir, ln.Addr().String(), cfg.registry, st, logger); err != nil {
+		return err
+	}
 	var rt *runningRuntime
 	if cfg.runtime == runtimeNone {
 		logger.Info("runtime none: pods and deploys are off")
 		srv.Runtime = runtimeNone
 	} else {
-		if rt, err = startRuntime(ctx, g.dataDir, cfg, st, srv, logger); err != nil {
+		if rt, err = startRuntime(ctx, g.dataDir, cfg, st, srv, pullLogin, logger); err != nil {
 			return err
 		}
 		defer rt.close()
@@ -297,6 +309,9 @@ func (cfg serverConfig) validate() error {
 		return spacepods.Errorf(spacepods.EINVALID, "--runtime %q: use %s (with --kubeconfig, or in a cluster), or none for a catalog-only server", cfg.runtime, strings.Join(runtime.Drivers(), ", "))
 	}
 	if err := cfg.aws.client.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.registry.validate(); err != nil {
 		return err
 	}
 	switch cfg.routing {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/gatekeeper"
@@ -41,7 +42,7 @@ func (rt *runningRuntime) close() { rt.dbs.Close() }
 // startRuntime opens the --runtime driver and starts what runs on it: the
 // routing of app hosts, PostgreSQL for app databases, the deploy engine and
 // the pod service, which it gives to srv.
-func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *store.Store, srv *server.Server, logger *slog.Logger) (*runningRuntime, error) {
+func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *store.Store, srv *server.Server, pullLogin runtime.RegistryLogin, logger *slog.Logger) (*runningRuntime, error) {
 	// Everything this installation makes on the runtime and the
 	// PostgreSQL server carries its ID: installations sharing them keep
 	// apart.
@@ -58,7 +59,7 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		settings[ecs.ID] = ec
 	}
 	drv, err := runtime.Open(ctx, cfg.runtime, runtime.Config{Installation: inst, Domain: cfg.router.domain, Routing: cfg.routing,
-		Secrets: srv.Config, Logger: logger.With("component", cfg.runtime), Settings: settings})
+		Secrets: srv.Config, Registry: pullLogin, Logger: logger.With("component", cfg.runtime), Settings: settings})
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +76,8 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		}
 	}
 	podSvc := &pods.Service{Store: st, Catalog: srv.Catalog, Driver: drv, DefaultTTL: cfg.defaultTTL, PodQuota: cfg.podQuota, Logger: logger.With("component", "pods"), Notifier: cfg.notifier}
-	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy"), Notifier: cfg.notifier}
+	engine := &deploy.Engine{Store: st, Catalog: srv.Catalog, Driver: drv, Ingress: ingress, Config: srv.Config, Domain: cfg.router.domain, Logger: logger.With("component", "deploy"), Notifier: cfg.notifier,
+		Images: pinner(srv, drv)}
 	switch {
 	case routing == runtime.RoutingALB:
 		mover, err := cfg.aws.openALB(ctx, inst, cfg.router.domain, logger)
@@ -126,6 +128,19 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 	srv.Pods, srv.Deploys, srv.Tests = podSvc, engine, tests
 	srv.Runtime, srv.Routing, srv.Installation = cfg.runtime, routing, inst
 	return &runningRuntime{engine: engine, pods: podSvc, tests: tests, dbs: dbs}, nil
+}
+
+// pinner pins releases' images: by digest on the registry (with the
+// server's registry login), by image ID for images only on a Docker host.
+func pinner(srv *server.Server, drv runtime.Driver) *builds.Pinner {
+	p := &builds.Pinner{Images: &builds.Client{}}
+	if srv.Registry != nil {
+		p.Images = srv.Registry.Images
+	}
+	if h, ok := drv.(runtime.ImageHost); ok {
+		p.Host = h
+	}
+	return p
 }
 
 // runtimeSettings are the drivers' own settings from their flags; each

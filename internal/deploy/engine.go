@@ -114,7 +114,12 @@ type Engine struct {
 	// Config adds the apps' custom vars and secret references to releases
 	// and resolves secrets at container start; nil: standard and manifest
 	// vars only.
-	Config     *config.Service
+	Config *config.Service
+	// Images pins each new release's image (digest or image ID) and makes
+	// sure a release's image is on the runtime before it runs, pulling it
+	// with progress in the deploy's events; nil: releases run their build's
+	// image by tag.
+	Images     Images
 	Domain     string // host names are <app>.<env>.<Domain>
 	RouterPort string // port of app URLs shown to users, e.g. "8080" ("" or "80": none)
 	// InternalRouter, when set (Docker, with the edge router), is the

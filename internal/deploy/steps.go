@@ -46,6 +46,7 @@ func (r *run) clearStale(ctx context.Context) error {
 func (r *run) register(ctx context.Context) error {
 	e, d := r.e, r.d
 	var rel spacepods.Release
+	digest := "" // the build's recorded image digest
 	if d.Rollback && d.Release > 0 {
 		prev, err := e.Store.GetRelease(ctx, d.Env, d.App, d.Release)
 		if err != nil {
@@ -61,6 +62,7 @@ func (r *run) register(ctx context.Context) error {
 		if err != nil {
 			return stored(err)
 		}
+		digest = build.Digest
 		deps := map[string]string{}
 		for _, dep := range r.app.Dependencies {
 			da, err := e.Catalog.Get(ctx, dep)
@@ -102,13 +104,41 @@ func (r *run) register(ctx context.Context) error {
 		}
 	}
 	rel.Env, rel.App = d.Env, d.App
+	if err := r.pinImage(ctx, &rel, digest); err != nil {
+		return err
+	}
 	rel, err := e.Store.AddRelease(ctx, rel)
 	if err != nil {
 		return stored(err)
 	}
 	r.rel = rel
 	d.Release = rel.Number
-	return e.setStep(ctx, d, "register_release", "done", fmt.Sprintf("release %d: build %d, image %s, %d replicas", rel.Number, rel.Build, rel.Image, rel.Replicas))
+	image := rel.Image
+	if rel.PinnedImage != "" && rel.PinnedImage != rel.Image {
+		image += " (pinned: " + rel.PinnedImage + ")"
+	}
+	return e.setStep(ctx, d, "register_release", "done", fmt.Sprintf("release %d: build %d, image %s, %d replicas", rel.Number, rel.Build, image, rel.Replicas))
+}
+
+// pinImage fixes the image a new release runs (a rollback keeps its
+// release's) and makes sure it is on the runtime, so that a later push of
+// the same tag changes neither this release nor a rollback to it.
+func (r *run) pinImage(ctx context.Context, rel *spacepods.Release, digest string) error {
+	e, d := r.e, r.d
+	if e.Images == nil {
+		return nil
+	}
+	progress := func(line string) { e.event(ctx, d, "info", line) }
+	if rel.PinnedImage == "" && !(d.Rollback && d.Release > 0) {
+		pinned, err := e.Images.Pin(ctx, rel.Image, digest, func(line string) { e.event(ctx, d, "warn", line) })
+		if err != nil {
+			return err
+		}
+		if pinned != rel.Image {
+			rel.PinnedImage = pinned
+		}
+	}
+	return e.Images.Ready(ctx, rel.RunImage(), progress)
 }
 
 // Step 3: migrations as a one-off task; a non-zero exit aborts before any
@@ -133,7 +163,7 @@ func (r *run) migrate(ctx context.Context) error {
 	stop := r.reportProgress(ctx, "migrate", out, start)
 	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
 		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
-		Image: r.rel.Image, Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: timeout,
+		Image: r.rel.RunImage(), Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: timeout,
 		Output: out,
 	})
 	stop()
@@ -156,7 +186,7 @@ func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 	}
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, ""), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: role,
-		Image: r.rel.Image, Command: r.rel.Command, Args: r.rel.Args, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Port: r.app.Port, Aliases: []string{r.d.App},
+		Image: r.rel.RunImage(), Command: r.rel.Command, Args: r.rel.Args, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Port: r.app.Port, Aliases: []string{r.d.App},
 		Hosts: r.e.dependencyHosts(r.d.Env, r.app), Health: runtime.HealthCheck{Path: r.app.Health}, Replicas: replicas,
 	}
 }
@@ -164,7 +194,7 @@ func (r *run) webSpec(replicas int) runtime.ServiceSpec {
 func (r *run) workerSpec(w spacepods.Worker) runtime.ServiceSpec {
 	return runtime.ServiceSpec{
 		Name: ServiceName(r.d.App, r.rel.Number, w.Name), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number, Role: runtime.RoleWorker,
-		Image: r.rel.Image, Command: w.Command, Args: w.Args, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Replicas: 1,
+		Image: r.rel.RunImage(), Command: w.Command, Args: w.Args, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Replicas: 1,
 		Labels: map[string]string{labelWorker: w.Name},
 	}
 }

@@ -105,9 +105,14 @@ func newSite(t *testing.T, extraEnv ...string) *site {
 // newBareSite is a site whose server runs on no runtime in particular
 // (add its flags to args); it is torn down at the end of the test.
 func newBareSite(t *testing.T) *site {
-	return &site{t: t, bin: binary(t), dataDir: t.TempDir(), pgURL: testenv.PostgresURL(t),
+	s := &site{t: t, bin: binary(t), dataDir: t.TempDir(), pgURL: testenv.PostgresURL(t),
 		api: "127.0.0.1:" + freePort(t), router: "127.0.0.1:" + freePort(t), control: "127.0.0.1:" + freePort(t), log: &bytes.Buffer{},
 		suffix: fmt.Sprintf("%04x", time.Now().UnixNano()&0xffff)}
+	// Only what was started in its own data dir: a test may point the site
+	// at another site's data dir, whose processes are not its to stop.
+	own := s.dataDir
+	t.Cleanup(func() { stopProcessesIn(own) })
+	return s
 }
 
 type lockedWriter struct {
@@ -271,9 +276,19 @@ func (s *site) teardown() {
 		}
 	}
 	s.kill()
-	if b, err := os.ReadFile(filepath.Join(s.dataDir, "router", "router.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			syscall.Kill(pid, syscall.SIGTERM)
+	stopProcessesIn(s.dataDir)
+}
+
+// stopProcessesIn stops the edge router and the embedded registry that a
+// server started for dataDir: they outlive it (own sessions).
+func stopProcessesIn(dataDir string) {
+	for _, pidFile := range []string{filepath.Join("router", "router.pid"), filepath.Join("registry", "registry.pid")} {
+		path := filepath.Join(dataDir, pidFile)
+		if b, err := os.ReadFile(path); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+			os.Remove(path) // signalled once: never a pid reused since
 		}
 	}
 }

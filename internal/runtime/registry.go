@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/spacepods/spacepods/internal/registry"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -29,10 +30,27 @@ type Config struct {
 	Secrets SecretResolver
 	// Logger gets the driver's structured logs; nil discards them.
 	Logger *slog.Logger
+	// Registry logs in to the registry images are pulled from; zero =
+	// anonymous pulls.
+	Registry RegistryLogin
 	// Settings are drivers' own settings by driver ID, e.g.
 	// Settings["kubernetes"] is a kubernetes.Config. A driver reads its own
 	// (see SettingsOf) and ignores the others.
 	Settings map[string]any
+}
+
+// RegistryLogin is a registry's host and credentials, for pulls.
+type RegistryLogin struct {
+	Host, Username, Password string
+}
+
+// For returns the login to use for an image on host: itself when it is
+// for that host and has a username, else the zero login (anonymous).
+func (l RegistryLogin) For(host string) RegistryLogin {
+	if l.Username == "" || !strings.EqualFold(l.Host, host) {
+		return RegistryLogin{}
+	}
+	return l
 }
 
 // SettingsOf returns cfg.Settings[id] as a T: the zero T when there is

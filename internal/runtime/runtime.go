@@ -247,3 +247,21 @@ type ContainerSubnetter interface {
 	// runtime does not answer.
 	ContainerSubnets(ctx context.Context) ([]string, error)
 }
+
+// ImageHost is an optional ability: the runtime's host keeps images
+// (Docker). The deploy engine pins a release whose image has no registry
+// host to the image's ID there, and has a missing image pulled before it
+// runs, showing the pull's progress in the deploy's events.
+type ImageHost interface {
+	// ImageID returns the ID (sha256:...) of the image ref on the host.
+	// ENOTFOUND when it is not there.
+	ImageID(ctx context.Context, ref string) (string, error)
+	// EnsureImage makes sure ref is on the host: when it is not, it pulls
+	// it from the registry its name gives (with the registry login the
+	// driver was given for that host), calling progress with a few lines
+	// on the way: one per layer and per 25% of the bytes. EINVALID for a
+	// missing image that names no registry (or is an ID): it is never
+	// pulled from anywhere else; EUNAVAILABLE when the registry cannot be
+	// reached or refuses; ENOTFOUND when it has no such image.
+	EnsureImage(ctx context.Context, ref string, progress func(string)) error
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spacepods/spacepods/internal/auth"
+	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
@@ -35,10 +36,13 @@ type Server struct {
 	// which, and what the operator must do next; nil when the secret store
 	// has no master key (vault).
 	RotateKey func(ctx context.Context) (spacepods.KeyRotation, error)
-	Pods      *pods.Service       // nil with --runtime none
-	Deploys   *deploy.Engine      // nil with --runtime none
-	Tests     *gatekeeper.Service // Gatekeeper test runs; nil with --runtime none
-	Store     *store.Store
+	// Registry takes registry push notifications; nil: the hook answers
+	// 401 (--registry none).
+	Registry *builds.Notifications
+	Pods     *pods.Service       // nil with --runtime none
+	Deploys  *deploy.Engine      // nil with --runtime none
+	Tests    *gatekeeper.Service // Gatekeeper test runs; nil with --runtime none
+	Store    *store.Store
 	// Builder is the built-in builder; nil when the server has no
 	// registry to push to (its routes answer 503).
 	Builder *builder.Builder

@@ -111,6 +111,7 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, [
 
 // sampleBodies holds a valid body for every route that takes one.
 var sampleBodies = map[string]any{
+	"POST /api/v1/hooks/registry":           map[string]any{"events": []any{}},
 	"POST /api/v1/hooks/forge":              map[string]any{"zen": "unsigned: refused"},
 	"PUT /api/v1/slack/users/{id}":          map[string]any{"username": "alice", "role": "developer"},
 	"POST /api/v1/hooks/slack":              map[string]any{"text": "unsigned: refused"},

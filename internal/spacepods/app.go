@@ -33,6 +33,9 @@ type App struct {
 	// Build is where the built-in builder finds the app's source (nil =
 	// the app is built by CI, not by Spacepods).
 	Build *BuildSource `json:"build,omitempty" yaml:"build"`
+	// Image says where the app's images are pushed; nil = any repository
+	// named like the app (see MatchesRepository).
+	Image *Image `json:"image,omitempty" yaml:"image"`
 
 	// Command (and Migrate, workers' and tests' Command) is the whole
 	// process: it replaces the image's ENTRYPOINT and CMD. Args replace the
@@ -46,6 +49,32 @@ type App struct {
 	Version   int       `json:"version" yaml:"-"`
 	CreatedAt time.Time `json:"created_at" yaml:"-"`
 	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+}
+
+// Image names the registry repository of an app's images: a push of a tag
+// to it records a build of the app (docs/registry.md).
+type Image struct {
+	Repository string `json:"repository" yaml:"repository"`
+}
+
+// ImageRepository is the registry repository whose pushes are this app's
+// builds: the manifest's image.repository, else any repository whose last
+// path element is the app's name (see MatchesRepository).
+func (a *App) ImageRepository() string {
+	if a.Image != nil {
+		return a.Image.Repository
+	}
+	return ""
+}
+
+// MatchesRepository reports whether a push to repository is a build of
+// this app: the manifest's image.repository exactly, else (no image key) a
+// repository whose last path element is the app's name.
+func (a *App) MatchesRepository(repository string) bool {
+	if r := a.ImageRepository(); r != "" {
+		return r == repository
+	}
+	return repository[strings.LastIndex(repository, "/")+1:] == a.Name
 }
 
 // Database declares an app's database needs.
@@ -110,7 +139,10 @@ const MaxNameLen = 40
 var (
 	dnsLabelRE = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 	repoRE     = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
-	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// A distribution repository name: path components of lowercase
+	// alphanumerics joined by '.', '_', '__' or '-', separated by '/'.
+	imageRepoRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// releaseSuffixRE matches the end of a release's service name.
 	releaseSuffixRE = regexp.MustCompile(`-r[0-9]+$`)
 )
@@ -178,6 +210,9 @@ func (a *App) Validate() []FieldError {
 		// named <app>-r<N>: shop-r2 would be another app's release 2.
 		add("name", "%q ends in -r and a number, which is how Spacepods names releases (%s is release %s of app %s): choose another name",
 			a.Name, a.Name, a.Name[strings.LastIndex(a.Name, "-r")+2:], a.Name[:strings.LastIndex(a.Name, "-r")])
+	}
+	if a.Image != nil && !imageRepoRE.MatchString(a.Image.Repository) {
+		add("image.repository", "%q is not a registry repository: write lowercase path elements separated by '/', without the registry host or a tag, e.g. image: {repository: acme/catalog-api}", a.Image.Repository)
 	}
 	if a.Repo == "" {
 		add("repo", "repo is required: the GitHub repository as owner/name, e.g. acme/catalog-api")

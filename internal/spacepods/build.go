@@ -13,6 +13,10 @@ type Build struct {
 	Branch string `json:"branch"`
 	PR     int    `json:"pr,omitempty"`
 	Image  string `json:"image"`
+	// Digest is the registry manifest digest pushed under Image's tag
+	// (builds recorded from registry notifications); "" when CI recorded
+	// the build by hand.
+	Digest string `json:"digest,omitempty"`
 	// Author ("Name <email>") and Message are the built commit's.
 	Author    string    `json:"author,omitempty"`
 	Message   string    `json:"message,omitempty"`
@@ -56,6 +60,43 @@ const (
 	MaxAuthorLen  = 500
 	MaxMessageLen = 10000
 )
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// ValidDigest reports whether d is a sha256 content digest.
+func ValidDigest(d string) bool { return digestRE.MatchString(d) }
+
+// Registry event outcomes.
+const (
+	RegistryEventRecorded = "recorded" // a build was recorded
+	RegistryEventRejected = "rejected" // kept with its reason; no build
+)
+
+// RegistryEvent is one tag push a registry notified, as Spacepods took it:
+// the build it recorded, or why it recorded none. Kept so that no push is
+// silently dropped (GET /api/v1/registry/events, the UI's Registry page).
+type RegistryEvent struct {
+	// ID is the registry's event ID: a retried delivery carries the same
+	// one, and is taken once.
+	ID         string    `json:"id"`
+	Repository string    `json:"repository"`
+	Tag        string    `json:"tag"`
+	Digest     string    `json:"digest"`
+	Status     string    `json:"status"`
+	App        string    `json:"app,omitempty"`
+	Build      int       `json:"build,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// RegistryHookResult answers a registry notification: how its events were
+// taken.
+type RegistryHookResult struct {
+	Recorded  int `json:"recorded"`  // builds recorded
+	Rejected  int `json:"rejected"`  // tag pushes kept as rejected events
+	Ignored   int `json:"ignored"`   // pulls, blob pushes, pushes by digest
+	Duplicate int `json:"duplicate"` // events already taken (retried deliveries)
+}
 
 // BuildFilter selects builds in a list.
 type BuildFilter struct {

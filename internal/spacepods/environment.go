@@ -113,19 +113,25 @@ func RedactEvents(ctx context.Context, evs []Event) []Event {
 
 // Release is an immutable, numbered spec of what runs: the task definition.
 type Release struct {
-	Env        string            `json:"env"`
-	App        string            `json:"app"`
-	Number     int               `json:"number"`
-	Build      int               `json:"build"`
-	Image      string            `json:"image"`
-	GitSHA     string            `json:"git_sha"`
-	Vars       map[string]string `json:"vars"`                  // resolved plain env vars
-	SecretRefs map[string]string `json:"secret_refs,omitempty"` // var name → secret store reference
-	Command    []string          `json:"command,omitempty"`
-	Migrate    []string          `json:"migrate,omitempty"`
-	Replicas   int               `json:"replicas"`
-	Workers    []Worker          `json:"workers,omitempty"`
-	CreatedAt  time.Time         `json:"created_at"`
+	Env    string `json:"env"`
+	App    string `json:"app"`
+	Number int    `json:"number"`
+	Build  int    `json:"build"`
+	Image  string `json:"image"`
+	// PinnedImage is what the runtime runs, fixed when the release was
+	// registered: repository@sha256:... for an image on a registry, the
+	// image ID for one only on the Docker host. Re-pushing Image's tag
+	// never changes it. "" in releases made before digests were pinned,
+	// and where the runtime cannot pin (see RunImage).
+	PinnedImage string            `json:"pinned_image,omitempty"`
+	GitSHA      string            `json:"git_sha"`
+	Vars        map[string]string `json:"vars"`                  // resolved plain env vars
+	SecretRefs  map[string]string `json:"secret_refs,omitempty"` // var name → secret store reference
+	Command     []string          `json:"command,omitempty"`
+	Migrate     []string          `json:"migrate,omitempty"`
+	Replicas    int               `json:"replicas"`
+	Workers     []Worker          `json:"workers,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
 
 	// AppVersion is the manifest version the release was made from (0 in
 	// releases made before it was recorded).
@@ -133,6 +139,15 @@ type Release struct {
 	// Args and MigrateTimeout are the app's (see App), as registered.
 	Args           []string `json:"args,omitempty"`
 	MigrateTimeout string   `json:"migrate_timeout,omitempty"`
+}
+
+// RunImage is the image reference the runtime runs for this release: the
+// pinned one when there is one, else Image.
+func (r Release) RunImage() string {
+	if r.PinnedImage != "" {
+		return r.PinnedImage
+	}
+	return r.Image
 }
 
 // ValidateEnvName checks a pod or environment name.

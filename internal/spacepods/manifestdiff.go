@@ -29,16 +29,16 @@ func (c ManifestChange) String() string { return c.Field + ": " + c.From + " →
 // (command, migrate, workers, tests), their inputs (env, port, kind,
 // dependencies, database) and anything a later version of the manifest
 // adds. Only the rollout policy (how many replicas, in which stages), the
-// repository link, the health check path and the pull request preview
-// policy do not: they change how an app is rolled out, watched or
-// previewed, not what it executes; nor does the build source (build: git,
-// dockerfile), which says how images are made, while a release runs the
-// image of its build. Deny by default, so
+// repository links (repo, image), the health check path and the pull
+// request preview policy do not: they change how an app is rolled out,
+// watched or previewed, not what it executes; nor does the build source
+// (build: git, dockerfile), which says how images are made, while a release
+// runs the image of its build. Deny by default, so
 // that a new manifest key needs no change here to be guarded.
 func AltersRun(field string) bool {
 	top, _, _ := strings.Cut(field, ".")
 	switch top {
-	case "rollout", "repo", "health", "previews", "build":
+	case "rollout", "repo", "health", "previews", "build", "image":
 		return false
 	}
 	return true

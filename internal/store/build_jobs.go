@@ -234,8 +234,10 @@ func (s *Store) RecordJobBuild(ctx context.Context, j spacepods.BuildJob, b spac
 		prev, err := scanBuild(tx.QueryRowContext(ctx, s.q(`SELECT `+buildCols+` FROM builds WHERE app = $1 AND number = $2`), b.App, b.Number))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO builds (app, number, git_sha, branch, pr, image, created_by, created_at, author, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
-				b.App, b.Number, b.GitSHA, b.Branch, b.PR, b.Image, b.CreatedBy, micros(b.CreatedAt), b.Author, b.Message); err != nil {
+			// The pushed digest is the build's: the push notification that
+			// follows finds the same image and records nothing more.
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO builds (app, number, git_sha, branch, pr, image, digest, created_by, created_at, author, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+				b.App, b.Number, b.GitSHA, b.Branch, b.PR, b.Image, j.Digest, b.CreatedBy, micros(b.CreatedAt), b.Author, b.Message); err != nil {
 				return err
 			}
 		case err != nil:

@@ -19,25 +19,34 @@ func (s *Store) AddBuild(ctx context.Context, b spacepods.Build) (spacepods.Buil
 		return b, err
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO builds (app, number, git_sha, branch, pr, image, created_by, created_at, author, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
-			b.App, b.Number, b.GitSHA, b.Branch, b.PR, b.Image, b.CreatedBy, micros(b.CreatedAt), b.Author, b.Message)
-		if isUniqueViolation(err) {
-			return spacepods.Errorf(spacepods.ECONFLICT, "app %s already has build %d: build numbers are unique per app; record the next number (see `spacepods build list %s`)", b.App, b.Number, b.App)
-		}
-		if err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "build.record", fmt.Sprintf("%s#%d", b.App, b.Number), b.Image)
+		return s.insertBuild(ctx, tx, b)
 	})
 	return b, err
 }
 
-const buildCols = `app, number, git_sha, branch, pr, image, created_by, created_at, author, message`
+// insertBuild inserts b (CreatedAt and CreatedBy set) and its audit entry.
+func (s *Store) insertBuild(ctx context.Context, tx *sql.Tx, b spacepods.Build) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO builds (app, number, git_sha, branch, pr, image, digest, created_by, created_at, author, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		b.App, b.Number, b.GitSHA, b.Branch, b.PR, b.Image, b.Digest, b.CreatedBy, micros(b.CreatedAt), b.Author, b.Message)
+	if isUniqueViolation(err) {
+		return spacepods.Errorf(spacepods.ECONFLICT, "app %s already has build %d: build numbers are unique per app; record the next number (see `spacepods build list %s`)", b.App, b.Number, b.App)
+	}
+	if err != nil {
+		return err
+	}
+	details := b.Image
+	if b.Digest != "" {
+		details += "@" + b.Digest
+	}
+	return s.audit(ctx, tx, "build.record", fmt.Sprintf("%s#%d", b.App, b.Number), details)
+}
+
+const buildCols = `app, number, git_sha, branch, pr, image, digest, created_by, created_at, author, message`
 
 func scanBuild(row scanner) (spacepods.Build, error) {
 	var b spacepods.Build
 	var at int64
-	err := row.Scan(&b.App, &b.Number, &b.GitSHA, &b.Branch, &b.PR, &b.Image, &b.CreatedBy, &at, &b.Author, &b.Message)
+	err := row.Scan(&b.App, &b.Number, &b.GitSHA, &b.Branch, &b.PR, &b.Image, &b.Digest, &b.CreatedBy, &at, &b.Author, &b.Message)
 	b.CreatedAt = fromMicros(at)
 	return b, err
 }

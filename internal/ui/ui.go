@@ -207,6 +207,7 @@ func (u *UI) routes() []route {
 		{"GET", "/environments/{name}", v, u.envPage},
 		{"POST", "/environments", a, u.createEnvironment},
 
+		{"GET", "/registry", v, u.registryPage},
 		{"GET", "/forge/deliveries", d, u.deliveriesPage},
 		{"GET", "/notifications", d, u.notificationsPage},
 		{"GET", "/audit", a, u.auditPage},
@@ -216,6 +217,7 @@ func (u *UI) routes() []route {
 		{"GET", "/ui/events/env/{name}", v, u.envEvents},
 		{"GET", "/ui/events/deploys/{id}", v, u.deployEvents},
 		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
+		{"GET", "/ui/events/registry", v, u.registryEvents},
 		{"GET", "/ui/events/build-jobs/{id}", d, u.buildJobEvents}, // build output: developers and admins
 	}
 }

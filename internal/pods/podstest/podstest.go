@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/databases"
@@ -32,6 +33,7 @@ import (
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/router/routertest"
+	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -66,6 +68,10 @@ type Config struct {
 	// WrapStore, when set, wraps the store each deploy engine uses (a
 	// test's way to make it fail).
 	WrapStore func(deploy.Store) deploy.Store
+	// Registry is the registry releases' digests are read from and images
+	// pulled from (default: none; images named without a registry are
+	// pinned to their IDs on the Docker host, as the server does).
+	Registry builds.Registry
 	// Secrets, when set, gives the stack custom config with this secret
 	// store (Stack.Config): releases then carry the apps' custom vars and
 	// secret references, resolved by the Docker driver at container start.
@@ -159,6 +165,7 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 		s.Config = &config.Service{Store: s.Store, Secrets: cfg.Secrets}
 		dopts = append(dopts, docker.WithSecrets(s.Config))
 	}
+	dopts = append(dopts, docker.WithRegistry(runtime.RegistryLogin{Host: cfg.Registry.Host, Username: cfg.Registry.Username, Password: cfg.Registry.Password}))
 	if s.Driver, err = docker.New(cfg.Logger.With("component", "docker"), dopts...); err != nil {
 		return nil, err
 	}
@@ -220,6 +227,7 @@ func (s *Stack) StartEngine() (*deploy.Engine, error) {
 		Store: st, Catalog: s.Catalog, Driver: s.Driver, Router: s.RouterClient,
 		Databases: s.provider, Domain: s.Router.Domain(), RouterPort: port, InternalRouter: s.RouterInternal,
 		Options: s.cfg.Deploy, Logger: s.cfg.Logger.With("component", "deploy"), Config: s.Config, Notifier: s.cfg.Notifier,
+		Images: &builds.Pinner{Images: &builds.Client{Registry: s.cfg.Registry}, Host: s.Driver},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := e.Start(ctx); err != nil {

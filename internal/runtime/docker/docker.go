@@ -75,6 +75,7 @@ type Driver struct {
 
 	installation string                 // see WithInstallation
 	secrets      runtime.SecretResolver // see WithSecrets
+	registry     runtime.RegistryLogin  // see WithRegistry
 }
 
 // Option configures New.

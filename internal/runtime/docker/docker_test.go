@@ -73,7 +73,7 @@ func TestDriver_Conformance(t *testing.T) {
 	})
 }
 
-func TestDriver_MissingImageIsInvalidAndNeverPulled(t *testing.T) {
+func TestDriver_MissingImageWithoutRegistryIsInvalidAndNeverPulled(t *testing.T) {
 	d := newDriver(t)
 	ctx := t.Context()
 	env := "dt-noimage-" + rand.Text()[:8]
@@ -88,7 +88,7 @@ func TestDriver_MissingImageIsInvalidAndNeverPulled(t *testing.T) {
 	if spacepods.ErrorCode(err) != spacepods.EINVALID {
 		t.Fatalf("CreateService with a missing image: %v, want EINVALID", err)
 	}
-	want := "image spacepods-test/not-built:1 is not on this Docker host: build it first (scripts/build-examples.sh) — Spacepods never pulls"
+	want := "image spacepods-test/not-built:1 is not on this Docker host: build it first (scripts/build-examples.sh), or push it to a registry and record the build as <registry>/<repository>:<tag> (Spacepods pulls only from a registry the image's name gives)"
 	if got := spacepods.ErrorMessage(err); got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}

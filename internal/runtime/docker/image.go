@@ -11,22 +11,10 @@ import (
 	"fmt"
 	"io"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
-
-// requireImage checks that an image is on this Docker host. EINVALID if not:
-// Spacepods never pulls.
-func (d *Driver) requireImage(ctx context.Context, ref string) error {
-	_, err := d.client.ImageInspect(ctx, ref)
-	if cerrdefs.IsNotFound(err) {
-		return spacepods.Errorf(spacepods.EINVALID,
-			"image %s is not on this Docker host: build it first (scripts/build-examples.sh) — Spacepods never pulls", ref)
-	}
-	return d.wrap(err, "inspect image "+ref)
-}
 
 // EnsureScratchImage makes sure an image holding one static binary
 // (CGO_ENABLED=0) as its entrypoint /app, FROM scratch, exists, and returns
@@ -36,9 +24,9 @@ func (d *Driver) requireImage(ctx context.Context, ref string) error {
 func (d *Driver) EnsureScratchImage(ctx context.Context, repo string, binary []byte) (string, error) {
 	sum := sha256.Sum256(binary)
 	ref := repo + ":" + hex.EncodeToString(sum[:])[:12]
-	if err := d.requireImage(ctx, ref); err == nil {
+	if _, err := d.ImageID(ctx, ref); err == nil {
 		return ref, nil
-	} else if spacepods.ErrorCode(err) != spacepods.EINVALID {
+	} else if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
 		return "", err
 	}
 	var buildContext bytes.Buffer

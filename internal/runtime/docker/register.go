@@ -18,13 +18,14 @@ var (
 	_ runtime.Subnetter          = (*Driver)(nil)
 	_ runtime.BridgeGatewayer    = (*Driver)(nil)
 	_ runtime.ContainerSubnetter = (*Driver)(nil)
+	_ runtime.ImageHost          = (*Driver)(nil)
 )
 
 // Open is the docker driver's runtime.Factory: a driver for the daemon
 // named by the DOCKER_* environment variables, which must answer
 // (EUNAVAILABLE otherwise). It takes no settings of its own.
 func Open(ctx context.Context, cfg runtime.Config) (runtime.Driver, error) {
-	d, err := New(cfg.Logger, WithInstallation(cfg.Installation), WithSecrets(cfg.Secrets))
+	d, err := New(cfg.Logger, WithInstallation(cfg.Installation), WithSecrets(cfg.Secrets), WithRegistry(cfg.Registry))
 	if err != nil {
 		return nil, err
 	}
