@@ -427,9 +427,18 @@ func (m *Mover) WaitHealthy(ctx context.Context, env, app string, release int, a
 	if len(targets) == 0 {
 		return nil
 	}
+	notHealthy := func(bad []string) error {
+		return spacepods.Errorf(spacepods.EUNAVAILABLE, "the load balancer's health check did not pass for %d of %d targets of %s release %d: %s", len(bad), len(targets), app, release, strings.Join(bad, "; "))
+	}
+	var lastBad []string
 	for {
 		out, err := m.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroups[0].TargetGroupArn, Targets: targets})
 		if err != nil {
+			if ctx.Err() != nil && lastBad != nil {
+				// The deadline cut a poll short: what the last answer said
+				// is the reason, not the cut request.
+				return notHealthy(lastBad)
+			}
 			return awsclient.Err("elasticloadbalancing:DescribeTargetHealth", err)
 		}
 		var bad []string
@@ -445,9 +454,10 @@ func (m *Mover) WaitHealthy(ctx context.Context, env, app string, release int, a
 		if len(bad) == 0 {
 			return nil
 		}
+		lastBad = bad
 		select {
 		case <-ctx.Done():
-			return spacepods.Errorf(spacepods.EUNAVAILABLE, "the load balancer's health check did not pass for %d of %d targets of %s release %d: %s", len(bad), len(targets), app, release, strings.Join(bad, "; "))
+			return notHealthy(bad)
 		case <-time.After(interval):
 		}
 	}

@@ -166,9 +166,9 @@ func TestALB_StagedRolloutRollbackAndDestroy(t *testing.T) {
 	}
 	// The load balancer's health check (moto reports registered targets
 	// healthy, and says why an unregistered one is not).
-	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	must(t, f.m.WaitHealthy(ctx, f.env, app, 2, []string{"10.20.1.1:8080"}, 50*time.Millisecond))
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second) // loaded machines: several polls fit
 	defer cancel()
-	must(t, f.m.WaitHealthy(wctx, f.env, app, 2, []string{"10.20.1.1:8080"}, 50*time.Millisecond))
 	err = f.m.WaitHealthy(wctx, f.env, app, 2, []string{"10.20.1.1:8080", "10.20.9.9:8080"}, 50*time.Millisecond)
 	if spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE || !strings.Contains(spacepods.ErrorMessage(err), "10.20.9.9:8080") || !strings.Contains(spacepods.ErrorMessage(err), "NotRegistered") {
 		t.Fatalf("waiting for an unregistered target: %v, want EUNAVAILABLE naming it and why", err)
