@@ -19,7 +19,7 @@ import (
 
 // Keys of each mapping, in the order the reference documents them.
 var (
-	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "build"}
+	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "pipeline", "build"}
 	buildKeys    = []string{"git", "context", "dockerfile"}
 	databaseKeys = []string{"engine", "seed", "snapshot"}
 	rolloutKeys  = []string{"stages", "replicas"}
@@ -544,6 +544,8 @@ func (d *decoder) app(root val) *spacepods.App {
 			a.Tests = d.tests(field, v)
 		case "previews":
 			a.Previews = d.previews(field, v)
+		case "pipeline":
+			a.Pipeline = d.pipeline(field, v)
 		case "build":
 			a.Build = d.build(field, v)
 		}

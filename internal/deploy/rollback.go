@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -204,7 +205,7 @@ func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
 	case interrupted:
 		d.Error = fmt.Sprintf("the deploy stopped during step %s because the store did not take its progress (%s); rolled back once the store answered again", step, u.err)
 	default:
-		d.Error = fmt.Sprintf("the control plane stopped during step %s; rolled back on restart", step)
+		d.Error = fmt.Sprintf("the control plane stopped during step %s", step) + restartSuffix
 	}
 	if step != "start" {
 		e.markStep(&d, step, "failed", "")
@@ -227,4 +228,14 @@ func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
 	e.event(ctx, &d, "warn", d.Error)
 	forget()
 	return nil
+}
+
+// restartSuffix ends the error of a deploy rolled back on restart.
+const restartSuffix = "; rolled back on restart"
+
+// StoppedByRestart reports whether d was rolled back only because the
+// control plane stopped while it ran (not because it failed): whoever
+// asked for it may ask again.
+func StoppedByRestart(d spacepods.Deploy) bool {
+	return d.Status == spacepods.DeployRolledBack && strings.HasSuffix(d.Error, restartSuffix)
 }
