@@ -53,6 +53,8 @@ type rig struct {
 	t     *testing.T
 	s     *podstest.Stack
 	p     *pipeline.Service
+	tests *gatekeeper.Service
+	stop  context.CancelFunc
 	n     *notes
 	envs  []string // qa, staging, production
 	clean string   // catalog-api's manifest with the pipeline
@@ -78,22 +80,68 @@ func start(t *testing.T) *rig {
 		}
 		r.envs = append(r.envs, env)
 	}
-	base, cancel := context.WithCancel(context.Background())
-	tests := &gatekeeper.Service{Store: s.Store, Catalog: s.Catalog, Driver: s.Driver, Endpoints: s.Engine(), Logger: s.Logger.With("component", "gatekeeper")}
-	if err := tests.Start(base); err != nil {
-		t.Fatal(err)
-	}
-	r.p = &pipeline.Service{Store: s.Store, Catalog: s.Catalog, Deploys: s.Engine(), Tests: tests, Notifier: r.n, Poll: 200 * time.Millisecond, Logger: s.Logger.With("component", "pipeline")}
-	if err := r.p.Start(base); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); r.p.Wait(); tests.Wait() })
+	r.startPipeline()
+	t.Cleanup(r.stopPipeline)
 	m, err := s.Manifest("catalog-api")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.clean = m + fmt.Sprintf("pipeline:\n  - {env: %s}\n  - {env: %s}\n  - {env: %s, approval: true}\n", r.envs[0], r.envs[1], r.envs[2])
 	return r
+}
+
+// startPipeline starts the Gatekeeper runner and the pipeline service on
+// the stack's current engine, as a (re)started control plane does.
+func (r *rig) startPipeline() {
+	r.t.Helper()
+	s := r.s
+	base, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	r.tests = &gatekeeper.Service{Store: s.Store, Catalog: s.Catalog, Driver: s.Driver, Endpoints: s.Engine(), Logger: s.Logger.With("component", "gatekeeper")}
+	if err := r.tests.Start(base); err != nil {
+		r.t.Fatal(err)
+	}
+	r.p = &pipeline.Service{Store: s.Store, Catalog: s.Catalog, Deploys: s.Engine(), Tests: r.tests, Notifier: r.n, Poll: 200 * time.Millisecond, Logger: s.Logger.With("component", "pipeline")}
+	if err := r.p.Start(base); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// stopPipeline stops the pipeline and the test runner, as if the control
+// plane died: their contexts end wherever they are.
+func (r *rig) stopPipeline() {
+	r.stop()
+	r.p.Wait()
+	r.tests.Wait()
+}
+
+// restart stops the pipeline, the tests and the deploy engine where they
+// are and starts them again on the same store.
+func (r *rig) restart() {
+	r.t.Helper()
+	r.s.KillEngine() // first: a deploy under way stops where it is
+	r.stopPipeline()
+	r.s.StopEngine()
+	if _, err := r.s.StartEngine(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.startPipeline()
+}
+
+// deploys returns the deploys of build of catalog-api to env, oldest first.
+func (r *rig) deploys(env string, build int) []spacepods.Deploy {
+	r.t.Helper()
+	ds, err := r.s.Store.ListDeploys(context.Background(), env, "catalog-api", 100)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []spacepods.Deploy
+	for _, d := range slices.Backward(ds) {
+		if d.Build == build {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // register registers catalog-api's manifest (with the pipeline).
@@ -304,5 +352,81 @@ func TestPipeline(t *testing.T) {
 		if _, err := r.p.Decide(as(spacepods.RoleDeveloper), run.ID, true, ""); spacepods.ErrorCode(err) != spacepods.ECONFLICT {
 			t.Fatalf("approved a rejected run: %v", err)
 		}
+	})
+
+	t.Run("a restart while deploying to staging and at the gate resumes; nothing runs twice", func(t *testing.T) {
+		r.t = t
+		r.record(5)
+		run := r.runOf(5)
+		// Stop the control plane as soon as staging deploys.
+		deadline := time.Now().Add(5 * time.Minute)
+		for {
+			got, err := r.p.Run(context.Background(), run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Stage == 1 && got.Stages[1].DeployID != 0 {
+				break
+			}
+			if got.Done() || time.Now().After(deadline) {
+				t.Fatalf("run never deployed to staging:\n%s", r.describe([]spacepods.PipelineRun{got}))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		r.restart()
+		run = r.waitStatus(run.ID, spacepods.RunWaiting, 2)
+		if st := run.Stages[0]; st.Tries != 1 || st.TestTries != 1 || len(r.deploys(qa, 5)) != 1 {
+			t.Fatalf("qa ran again after the restart: %+v, deploys %+v", st, r.deploys(qa, 5))
+		}
+		ds := r.deploys(stg, 5)
+		switch st := run.Stages[1]; {
+		case st.Tries == 1 && len(ds) == 1 && ds[0].Status == spacepods.DeployCompleted:
+			t.Log("staging's deploy ended before the restart took effect")
+		case st.Tries == 2 && len(ds) == 2 && deploy.StoppedByRestart(ds[0]) && ds[1].Status == spacepods.DeployCompleted && st.DeployID == ds[1].ID:
+			t.Log("staging's deploy was rolled back by the restart and deployed again")
+		default:
+			t.Fatalf("staging after the restart: %+v\ndeploys: %+v", st, ds)
+		}
+		if b := r.build(stg); b != 5 {
+			t.Fatalf("staging runs build %d", b)
+		}
+
+		// Stop it again while it waits at the gate.
+		r.restart()
+		time.Sleep(time.Second) // the new process looks at the run
+		again, err := r.p.Run(context.Background(), run.ID)
+		if err != nil || again.Status != spacepods.RunWaiting || !again.Stages[2].WaitingSince.Equal(*run.Stages[2].WaitingSince) {
+			t.Fatalf("after the restart at the gate: %+v %v", again, err)
+		}
+		if _, err := r.p.Decide(as(spacepods.RoleDeveloper), run.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		run = r.waitStatus(run.ID, spacepods.RunCompleted, 2)
+		if len(r.deploys(prd, 5)) != 1 || r.build(prd) != 5 || run.Stages[2].Tries != 1 {
+			t.Fatalf("production: %+v, deploys %+v", run.Stages[2], r.deploys(prd, 5))
+		}
+		approvals := 0
+		for _, l := range r.n.all() {
+			if strings.HasPrefix(l, fmt.Sprintf("approval run=%d ", run.ID)) {
+				approvals++
+			}
+		}
+		if approvals != 1 {
+			t.Fatalf("asked for approval %d times: %q", approvals, r.n.all())
+		}
+
+		// A build recorded while no control plane runs starts its run
+		// when one starts again.
+		r.stopPipeline()
+		r.record(6)
+		r.startPipeline()
+		late := r.waitStatus(r.runOf(6).ID, spacepods.RunWaiting, 2)
+		if late.Cause != "build" {
+			t.Fatalf("run of build 6: %+v", late)
+		}
+		if _, err := r.p.Decide(as(spacepods.RoleDeveloper), late.ID, false, ""); err != nil {
+			t.Fatal(err)
+		}
+		r.waitStatus(late.ID, spacepods.RunRejected, 2)
 	})
 }
