@@ -96,6 +96,7 @@ readable, which is the case on the server's own machine).`,
 		newTokenCmd(g),
 		newAuditCmd(g),
 		newTestCmd(g),
+		newPipelineCmd(g),
 	)
 	return root
 }

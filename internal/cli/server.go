@@ -61,6 +61,7 @@ type serverConfig struct {
 	builder        builderConfig
 	forge          forgeConfig
 	oidc           oidcConfig
+	pipeline       pipelineConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
@@ -178,6 +179,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	cfg.router.flags(cmd, "router-")
 	cfg.forge.flags(cmd)
 	cfg.oidc.flags(cmd)
+	cfg.pipeline.flags(cmd)
 	return cmd
 }
 
@@ -250,6 +252,11 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	defer fg.stop()
+	waitPipeline, err := startPipeline(ctx, cfg.pipeline, srv, st, logger)
+	if err != nil {
+		return err
+	}
+	defer waitPipeline()
 	oidc, err := newOIDC(cfg.oidc, srv.Auth, st)
 	if err != nil {
 		return err

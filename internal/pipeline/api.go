@@ -8,26 +8,18 @@ import (
 	"github.com/spacepods/spacepods/internal/store"
 )
 
-// View is an app's pipeline and where it comes from.
-type View struct {
-	App    string                    `json:"app"`
-	Source string                    `json:"source"` // manifest, default, or "" (none)
-	Stages []spacepods.PipelineStage `json:"stages"`
-	Runs   []spacepods.PipelineRun   `json:"runs"` // the latest runs, newest first
-}
-
 // Show returns app's pipeline and its latest runs.
-func (s *Service) Show(ctx context.Context, app string, limit int) (View, error) {
+func (s *Service) Show(ctx context.Context, app string, limit int) (spacepods.PipelineView, error) {
 	a, err := s.Catalog.Get(ctx, app)
 	if err != nil {
-		return View{}, err
+		return spacepods.PipelineView{}, err
 	}
 	stages, source := s.StagesOf(a)
 	runs, err := s.Store.ListPipelineRuns(ctx, app, limit)
 	if stages == nil {
 		stages = []spacepods.PipelineStage{}
 	}
-	return View{App: app, Source: source, Stages: stages, Runs: runs}, err
+	return spacepods.PipelineView{App: app, Source: source, Stages: stages, Runs: runs}, err
 }
 
 // Runs lists app's runs, newest first.

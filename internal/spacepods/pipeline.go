@@ -184,3 +184,23 @@ type RunStage struct {
 	EndedAt          *time.Time `json:"ended_at,omitempty"`
 	Error            string     `json:"error,omitempty"`
 }
+
+// StartPipelineRunRequest starts a run of a build by hand.
+type StartPipelineRunRequest struct {
+	Build int `json:"build"`
+}
+
+// PipelineDecisionRequest approves or rejects a run's gate, with an
+// optional comment kept in the audit log.
+type PipelineDecisionRequest struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// PipelineView is an app's pipeline, where it comes from, and its latest
+// runs.
+type PipelineView struct {
+	App    string          `json:"app"`
+	Source string          `json:"source"` // manifest, default, or "" (none)
+	Stages []PipelineStage `json:"stages"`
+	Runs   []PipelineRun   `json:"runs"` // newest first
+}
