@@ -186,12 +186,13 @@ stop_k8s_cluster() {
 STARTED_GITEA_DIR=""
 
 # wants_gitea PKG...: whether these go test patterns include tests that talk
-# to the real Gitea (forge drivers, webhooks, previews, forge sign-in).
+# to the real Gitea (forge drivers, webhooks, previews, pipeline statuses,
+# forge sign-in).
 wants_gitea() {
   local p
   for p in "$@"; do
     case "$p" in
-    ./... | ./internal/... | *internal/forge* | *internal/previews* | *internal/ui* | *internal/server*) return 0 ;;
+    ./... | ./internal/... | *internal/forge* | *internal/previews* | *internal/pipeline* | *internal/ui* | *internal/server*) return 0 ;;
     esac
   done
   return 1

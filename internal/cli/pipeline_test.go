@@ -10,30 +10,12 @@ import (
 
 	"github.com/spacepods/spacepods/internal/auth"
 	"github.com/spacepods/spacepods/internal/catalog"
-	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pipeline"
+	"github.com/spacepods/spacepods/internal/pipeline/pipelinetest"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
-	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/store/storetest"
 )
-
-// instantDeploys records each deploy as completed at once: the CLI's test
-// is about the commands; internal/pipeline tests real deploys.
-type instantDeploys struct{ st *store.Store }
-
-func (d instantDeploys) Deploy(ctx context.Context, req deploy.Request) (spacepods.Deploy, error) {
-	dep, err := d.st.CreateDeploy(ctx, spacepods.Deploy{Env: req.Env, App: req.App, Build: req.Build})
-	if err != nil {
-		return dep, err
-	}
-	dep.Status = spacepods.DeployCompleted
-	return dep, d.st.SaveDeploy(ctx, dep)
-}
-
-func (d instantDeploys) WaitDeploy(ctx context.Context, id int64) (spacepods.Deploy, error) {
-	return d.st.GetDeploy(ctx, id)
-}
 
 // TestPipelineCommands: pipeline show, runs, run show, approve (not by a
 // viewer), start and reject, against a real API and pipeline service.
@@ -51,7 +33,7 @@ func TestPipelineCommands(t *testing.T) {
 	if _, _, err := cat.Register(admin, []byte(m), ""); err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline.Service{Store: st, Catalog: cat, Deploys: instantDeploys{st}, Poll: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	p := &pipeline.Service{Store: st, Catalog: cat, Deploys: pipelinetest.InstantDeploys{Store: st}, Poll: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); p.Wait() })
 	if err := p.Start(ctx); err != nil {

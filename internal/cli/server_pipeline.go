@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spacepods/spacepods/internal/forge"
 	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -24,7 +25,9 @@ func (pc *pipelineConfig) flags(cmd *cobra.Command) {
 
 // startPipeline starts the pipeline service (it needs a runtime: deploys
 // and test runs) and returns what waits for it to stop.
-func startPipeline(ctx context.Context, pc pipelineConfig, srv *server.Server, st *store.Store, logger *slog.Logger) (func(), error) {
+// With a forge, each stage is a commit status on the build's SHA whose
+// target is the run's page under publicURL.
+func startPipeline(ctx context.Context, pc pipelineConfig, srv *server.Server, st *store.Store, fg forge.Forge, publicURL string, logger *slog.Logger) (func(), error) {
 	stages, err := spacepods.ParsePipeline(pc.stages)
 	if err != nil {
 		return nil, err
@@ -35,7 +38,7 @@ func startPipeline(ctx context.Context, pc pipelineConfig, srv *server.Server, s
 		}
 		return func() {}, nil
 	}
-	p := &pipeline.Service{Store: st, Catalog: srv.Catalog, Deploys: srv.Deploys, Tests: srv.Tests, Default: stages, Logger: logger.With("component", "pipeline")}
+	p := &pipeline.Service{Store: st, Catalog: srv.Catalog, Deploys: srv.Deploys, Tests: srv.Tests, Default: stages, Forge: fg, BaseURL: publicURL, Logger: logger.With("component", "pipeline")}
 	if err := p.Start(ctx); err != nil {
 		return nil, err
 	}

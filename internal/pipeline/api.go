@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -75,6 +74,3 @@ func (s *Service) Decide(ctx context.Context, id int64, approve bool, comment st
 	s.kick(r.App)
 	return r, nil
 }
-
-// StageName is the commit status context of a stage: spacepods/<env>.
-func StageName(env string) string { return fmt.Sprintf("spacepods/%s", env) }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/deploy"
+	"github.com/spacepods/spacepods/internal/forge"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 )
@@ -56,6 +57,10 @@ type Service struct {
 	Deploys  Deployer
 	Tests    Tests
 	Notifier Notifier
+	// Forge, when set, gets a commit status per stage on each run's build
+	// SHA; BaseURL is the server's public URL (the statuses' targets).
+	Forge   forge.Forge
+	BaseURL string
 	// Default is the pipeline of apps whose manifest has none (nil: such
 	// apps have no pipeline).
 	Default []spacepods.PipelineStage
@@ -72,6 +77,7 @@ type Service struct {
 	base    context.Context
 	workers map[string]bool // app → a worker runs its runs
 	dirty   map[string]bool // app → looked at again before its worker exits
+	written map[string]string // "run/stage" → the commit status last written
 	wg      sync.WaitGroup
 }
 
@@ -216,6 +222,7 @@ func (s *Service) create(ctx context.Context, a spacepods.App, b spacepods.Build
 		return r, err
 	}
 	s.Logger.Info("pipeline run started", "run", r.ID, "app", r.App, "build", r.Build, "cause", cause)
+	s.statuses(ctx, r)
 	s.kick(r.App)
 	return r, nil
 }

@@ -108,7 +108,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 		now := s.now()
 		if st.Approval && !st.Approved {
 			st.Status, st.WaitingSince, r.Status = spacepods.StageWaiting, &now, spacepods.RunWaiting
-			if err := s.Store.SavePipelineRun(ctx, *r); err != nil {
+			if err := s.save(ctx, r); err != nil {
 				return false, err
 			}
 			log.Info("pipeline run waits for approval")
@@ -120,7 +120,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 		}
 		st.Status, st.StartedAt, st.DeployID, r.Status = spacepods.StageDeploying, &now, 0, spacepods.RunRunning
 		st.Tries++
-		return true, s.Store.SavePipelineRun(ctx, *r)
+		return true, s.save(ctx, r)
 
 	case spacepods.StageWaiting:
 		return s.gate(ctx, r)
@@ -133,7 +133,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 			}
 			st.DeployID = d.ID
 			log.Info("pipeline stage deploys", "deploy", d.ID)
-			return true, s.Store.SavePipelineRun(ctx, *r)
+			return true, s.save(ctx, r)
 		}
 		d, err := s.Deploys.WaitDeploy(ctx, st.DeployID)
 		if err != nil {
@@ -142,7 +142,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 		switch {
 		case d.Status == spacepods.DeployCompleted && st.RunsTests():
 			st.Status = spacepods.StageTesting
-			return true, s.Store.SavePipelineRun(ctx, *r)
+			return true, s.save(ctx, r)
 		case d.Status == spacepods.DeployCompleted:
 			return true, s.pass(ctx, r)
 		case deploy.StoppedByRestart(d) && st.Tries < maxTries:
@@ -152,7 +152,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 			st.DeployID, st.StartedAt = 0, &now
 			st.Tries++
 			log.Info("pipeline stage deploys again: its deploy stopped with the control plane", "deploy", d.ID)
-			return true, s.Store.SavePipelineRun(ctx, *r)
+			return true, s.save(ctx, r)
 		default:
 			return true, s.fail(ctx, r, fmt.Sprintf("deploy %d %s: %s", d.ID, strings.ReplaceAll(d.Status, "_", " "), d.Error), false)
 		}
@@ -160,7 +160,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 	case spacepods.StageTesting:
 		if len(st.TestRuns) == 0 {
 			st.TestTries++
-			if err := s.Store.SavePipelineRun(ctx, *r); err != nil {
+			if err := s.save(ctx, r); err != nil {
 				return false, err
 			}
 			runs, err := s.Tests.Begin(ctx, st.Env, r.App, fmt.Sprintf("pipeline run %d", r.ID))
@@ -174,7 +174,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 			for _, tr := range runs {
 				st.TestRuns = append(st.TestRuns, tr.ID)
 			}
-			return true, s.Store.SavePipelineRun(ctx, *r)
+			return true, s.save(ctx, r)
 		}
 		runs, err := s.testRuns(ctx, st.TestRuns)
 		if err != nil {
@@ -186,7 +186,7 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 		if interrupted(runs) && st.TestTries < maxTries {
 			st.TestRuns = nil
 			log.Info("pipeline stage tests again: they stopped with the control plane")
-			return true, s.Store.SavePipelineRun(ctx, *r)
+			return true, s.save(ctx, r)
 		}
 		ok, line := gatekeeper.Summary(runs)
 		if !ok {
@@ -260,7 +260,7 @@ func (s *Service) gate(ctx context.Context, r *spacepods.PipelineRun) (bool, err
 	if d.Approved {
 		st.Approved, st.Status = true, spacepods.StagePending
 		s.event(ctx, r, "info", fmt.Sprintf("%s approved pipeline run %d of build %d into %s", d.DecidedBy, r.ID, r.Build, st.Env))
-		return true, s.Store.SavePipelineRun(ctx, *r)
+		return true, s.save(ctx, r)
 	}
 	why := fmt.Sprintf("%s rejected entering %s", d.DecidedBy, st.Env)
 	if d.Comment != "" {
@@ -285,7 +285,7 @@ func (s *Service) pass(ctx context.Context, r *spacepods.PipelineRun) error {
 		return s.end(ctx, r, spacepods.RunCompleted, "")
 	}
 	r.Stage++
-	return s.Store.SavePipelineRun(ctx, *r)
+	return s.save(ctx, r)
 }
 
 // fail ends the run at the current stage. When its tests failed and the
@@ -329,7 +329,7 @@ func (s *Service) end(ctx context.Context, r *spacepods.PipelineRun, status, sta
 		r.Stages[i].Status = spacepods.StageSkipped
 	}
 	r.Status, r.EndedAt = status, &now
-	if err := s.Store.SavePipelineRun(ctx, *r); err != nil {
+	if err := s.save(ctx, r); err != nil {
 		return err
 	}
 	s.Logger.Info("pipeline run ended", "run", r.ID, "app", r.App, "build", r.Build, "status", status, "error", r.Error)
@@ -345,4 +345,13 @@ func (s *Service) event(ctx context.Context, r *spacepods.PipelineRun, level, ms
 	if _, err := s.Store.AddEvent(context.WithoutCancel(ctx), spacepods.Event{Env: env, App: r.App, Level: level, Message: msg}); err != nil && !errors.Is(err, context.Canceled) {
 		s.Logger.Error("record event", "env", env, "err", err)
 	}
+}
+
+// save writes r, then its commit statuses.
+func (s *Service) save(ctx context.Context, r *spacepods.PipelineRun) error {
+	if err := s.Store.SavePipelineRun(ctx, *r); err != nil {
+		return err
+	}
+	s.statuses(ctx, *r)
+	return nil
 }
