@@ -75,8 +75,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	base    context.Context
-	workers map[string]bool // app → a worker runs its runs
-	dirty   map[string]bool // app → looked at again before its worker exits
+	workers map[string]bool   // app → a worker runs its runs
+	dirty   map[string]bool   // app → looked at again before its worker exits
 	written map[string]string // "run/stage" → the commit status last written
 	wg      sync.WaitGroup
 }

@@ -20,9 +20,9 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/forge"
 	"github.com/spacepods/spacepods/internal/gatekeeper"
+	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
-	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/streams"
 )
