@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"io"
 	"net/url"
 	"strconv"
 
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -51,4 +53,25 @@ func (c *Client) DecidePipelineRun(ctx context.Context, id int64, approve bool, 
 	var out PipelineRun
 	err := c.do(ctx, "POST", "/api/v1/pipeline/runs/"+strconv.FormatInt(id, 10)+"/"+verb, nil, spacepods.PipelineDecisionRequest{Comment: comment}, &out)
 	return out, err
+}
+
+// ReleaseNotes are a deploy's release notes.
+type ReleaseNotes = releasenotes.Notes
+
+// DeployNotes returns the release notes of deploy id.
+func (c *Client) DeployNotes(ctx context.Context, id int64) (ReleaseNotes, error) {
+	var out ReleaseNotes
+	err := c.do(ctx, "GET", "/api/v1/deploys/"+strconv.FormatInt(id, 10)+"/notes", nil, nil, &out)
+	return out, err
+}
+
+// DeployNotesMarkdown returns the release notes of deploy id as Markdown.
+func (c *Client) DeployNotesMarkdown(ctx context.Context, id int64) (string, error) {
+	resp, err := c.send(ctx, "GET", "/api/v1/deploys/"+strconv.FormatInt(id, 10)+"/notes", url.Values{"format": {"markdown"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }

@@ -241,3 +241,36 @@ func newPipelineStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&build, "build", 0, "the build number")
 	return cmd
 }
+
+func newDeployNotesCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "notes ID",
+		Short: "Print a deploy's release notes (Markdown; -o json for the data)",
+		Long: `Print the release notes of a deploy, computed from the app's git history
+between the commit the environment ran before and the deployed one: the
+commits, their contributors (deduplicated by email, .mailmap respected), the
+Jira keys they mention, Conventional Commit groups, the forge's compare link
+and links to the deploy and its tests. A rollback's notes list the commits
+that left. See docs/pipelines.md.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id < 1 {
+				return spacepods.Errorf(spacepods.EINVALID, "deploy ID %q is not a positive number: list deploys with `spacepods deploy list`", args[0])
+			}
+			if g.output == "json" {
+				n, err := g.client().DeployNotes(ctx(cmd), id)
+				if err != nil {
+					return err
+				}
+				return g.print(n, nil)
+			}
+			md, err := g.client().DeployNotesMarkdown(ctx(cmd), id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(g.stdout, md)
+			return nil
+		},
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/pipeline/pipelinetest"
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/server"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store/storetest"
@@ -39,7 +40,8 @@ func TestPipelineCommands(t *testing.T) {
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := &server.Server{Catalog: cat, Auth: a, Store: st, Version: "test", Runtime: "docker", Pipeline: p}
+	notes := &releasenotes.Service{Store: st, Catalog: cat, DataDir: t.TempDir(), BaseURL: "http://sp.test"}
+	srv := &server.Server{Catalog: cat, Auth: a, Store: st, Version: "test", Runtime: "docker", Pipeline: p, Notes: notes}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	s := &apiServer{url: ts.URL, tokens: map[string]string{}, dir: t.TempDir()}
@@ -109,5 +111,17 @@ func TestPipelineCommands(t *testing.T) {
 		if !strings.Contains(runs, want) {
 			t.Fatalf("pipeline runs lacks %q:\n%s", want, runs)
 		}
+	}
+
+	// The notes of run 1's production deploy (deploy 2): the app names no
+	// repository to read, and the notes say so.
+	md := s.must(t, spacepods.RoleViewer, "deploy", "notes", "2")
+	for _, want := range []string{"## Release notes: web build 3 to prod\n", "abcdef1: 0 commits by 0 contributors", "No history: web names no build.git", "[deploy logs](http://sp.test/deploys/2)"} {
+		if !strings.Contains(md, want) {
+			t.Fatalf("deploy notes lacks %q:\n%s", want, md)
+		}
+	}
+	if js := s.must(t, spacepods.RoleViewer, "deploy", "notes", "2", "-o", "json"); !strings.Contains(js, `"to_sha": "abcdef1"`) {
+		t.Fatalf("deploy notes -o json:\n%s", js)
 	}
 }

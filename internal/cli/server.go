@@ -252,7 +252,7 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	defer fg.stop()
-	waitPipeline, err := startPipeline(ctx, cfg.pipeline, srv, st, fg.client(), cfg.forge.publicURL, logger)
+	waitPipeline, err := startPipeline(ctx, cfg.pipeline, g.dataDir, srv, st, fg.client(), cfg.forge.publicURL, logger)
 	if err != nil {
 		return err
 	}

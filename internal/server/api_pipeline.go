@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 
@@ -105,4 +106,29 @@ func (s *Server) decidePipelineRun(approve bool) func(w http.ResponseWriter, r *
 		run, err := s.Pipeline.Decide(r.Context(), id, approve, req.Comment)
 		return reply(w, http.StatusOK, run, err)
 	}
+}
+
+// Release notes (internal/releasenotes).
+
+func (s *Server) deployNotes(w http.ResponseWriter, r *http.Request) error {
+	if s.Notes == nil {
+		return spacepods.Errorf(spacepods.EUNAVAILABLE, "this server computes no release notes (--runtime none): restart it with --runtime docker")
+	}
+	id, err := deployID(r)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "markdown" {
+		return spacepods.Errorf(spacepods.EINVALID, "format %q: write format=json (default) or format=markdown", format)
+	}
+	n, err := s.Notes.ForDeploy(r.Context(), id)
+	if err != nil || format != "markdown" {
+		return reply(w, http.StatusOK, n, err)
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, err = io.WriteString(w, n.Markdown())
+	return err
 }

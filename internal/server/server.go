@@ -22,6 +22,7 @@ import (
 	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/streams"
@@ -36,10 +37,11 @@ type Server struct {
 	// which, and what the operator must do next; nil when the secret store
 	// has no master key (vault).
 	RotateKey func(ctx context.Context) (spacepods.KeyRotation, error)
-	Pods      *pods.Service       // nil with --runtime none
-	Deploys   *deploy.Engine      // nil with --runtime none
-	Tests     *gatekeeper.Service // Gatekeeper test runs; nil with --runtime none
-	Pipeline  *pipeline.Service   // pipeline runs; nil with --runtime none
+	Pods      *pods.Service         // nil with --runtime none
+	Deploys   *deploy.Engine        // nil with --runtime none
+	Tests     *gatekeeper.Service   // Gatekeeper test runs; nil with --runtime none
+	Pipeline  *pipeline.Service     // pipeline runs; nil with --runtime none
+	Notes     *releasenotes.Service // release notes of deploys; nil with --runtime none
 	Store     *store.Store
 	// Builder is the built-in builder; nil when the server has no
 	// registry to push to (its routes answer 503).
