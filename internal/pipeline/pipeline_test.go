@@ -60,8 +60,6 @@ type rig struct {
 	clean string   // catalog-api's manifest with the pipeline
 }
 
-const dev = "developer"
-
 func start(t *testing.T) *rig {
 	s := podstest.Start(t, podstest.Config{})
 	ctx := podstest.Context(t, 5*time.Minute)

@@ -78,7 +78,8 @@ func (s *Service) step(ctx context.Context, app string) (bool, error) {
 		return false, err
 	}
 	newest := runs[len(runs)-1]
-	for _, r := range runs[:len(runs)-1] {
+	if len(runs) > 1 {
+		r := runs[0]
 		if !between(r) {
 			return s.advance(ctx, &r)
 		}
