@@ -33,6 +33,7 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/httpjson"
+	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -55,6 +56,8 @@ type Config struct {
 	Pods    *pods.Service       // nil with --runtime none: pod, deploy and environment pages say so
 	Deploys *deploy.Engine      // nil with --runtime none
 	Tests   *gatekeeper.Service // Gatekeeper test runs; nil: the pod page shows none
+	// Pipeline shows and decides pipeline runs; nil: no pipeline pages.
+	Pipeline *pipeline.Service
 	// Builder is the built-in builder; nil when the server has none (the
 	// app page then shows no build jobs).
 	Builder *builder.Builder
@@ -197,6 +200,11 @@ func (u *UI) routes() []route {
 
 		{"GET", "/tests/{id}", v, u.testPage},
 
+		{"GET", "/apps/{name}/pipeline", v, u.pipelinePage},
+		{"GET", "/pipeline/runs/{id}", v, u.runPage},
+		{"POST", "/pipeline/runs/{id}/approve", d, u.decideRun(true)},
+		{"POST", "/pipeline/runs/{id}/reject", d, u.decideRun(false)},
+
 		{"GET", "/deploys", v, u.deploysPage},
 		{"GET", "/deploys/{id}", v, u.deployPage},
 		{"POST", "/deploys", d, u.createDeploy},
@@ -216,6 +224,7 @@ func (u *UI) routes() []route {
 		{"GET", "/ui/events/deploys/{id}", v, u.deployEvents},
 		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
 		{"GET", "/ui/events/build-jobs/{id}", d, u.buildJobEvents}, // build output: developers and admins
+		{"GET", "/ui/events/pipeline/{name}", v, u.pipelineEvents},
 	}
 }
 
@@ -324,6 +333,8 @@ var flashes = map[string]string{
 	"created":      "Environment created.",
 	"leaks":        "Leaked objects removed (see the result below).",
 	"deploying":    "Deploy queued. Progress shows below.",
+	"approved":     "Approved: the build goes into the next environment.",
+	"rejected":     "Rejected: the run ends here.",
 	"config-set":   "Saved. Deploys from now on get it; a running app keeps its old config until redeployed (spacepods config apply).",
 	"config-unset": "Removed. Deploys from now on go without it; a running app keeps it until redeployed (spacepods config apply).",
 }
