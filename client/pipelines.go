@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -56,7 +55,7 @@ func (c *Client) DecidePipelineRun(ctx context.Context, id int64, approve bool, 
 }
 
 // ReleaseNotes are a deploy's release notes.
-type ReleaseNotes = releasenotes.Notes
+type ReleaseNotes = spacepods.ReleaseNotes
 
 // DeployNotes returns the release notes of deploy id.
 func (c *Client) DeployNotes(ctx context.Context, id int64) (ReleaseNotes, error) {

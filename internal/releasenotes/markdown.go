@@ -5,9 +5,8 @@ import (
 	"strings"
 )
 
-// Markdown renders the notes for people: chat, the deploy page, a
-// changelog.
-func (n Notes) Markdown() string {
+// Markdown renders notes for people: chat, the deploy page, a changelog.
+func Markdown(n Notes) string {
 	var b strings.Builder
 	what := "Release notes"
 	if n.Rollback {

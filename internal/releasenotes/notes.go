@@ -18,61 +18,23 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
-// Commit is one commit of a release.
-type Commit struct {
-	SHA     string `json:"sha"`
-	Short   string `json:"short"`
-	Subject string `json:"subject"`
-	Author  string `json:"author"` // after the mailmap
-	Email   string `json:"email"`  // after the mailmap
-	Type    string `json:"type,omitempty"`
-	Scope   string `json:"scope,omitempty"`
-	// Breaking is a Conventional Commit's "!" or BREAKING CHANGE footer.
-	Breaking bool `json:"breaking,omitempty"`
-}
-
-// Contributor is an author of a release's commits.
-type Contributor struct {
-	Name    string `json:"name"`
-	Email   string `json:"email"`
-	Commits int    `json:"commits"`
-}
-
-// JiraKey is a ticket a release mentions.
-type JiraKey struct {
-	Key string `json:"key"`
-	URL string `json:"url,omitempty"`
-}
-
-// Group is the commits of one Conventional Commit type.
-type Group struct {
-	Type    string   `json:"type"` // "" for commits of no type
-	Title   string   `json:"title"`
-	Commits []Commit `json:"commits"`
-}
-
-// Notes are the release notes of one deploy.
-type Notes struct {
-	App     string `json:"app"`
-	Env     string `json:"env"`
-	Deploy  int64  `json:"deploy,omitempty"`
-	Build   int    `json:"build,omitempty"`
-	FromSHA string `json:"from_sha,omitempty"` // "" for a first release
-	ToSHA   string `json:"to_sha"`
-	// Rollback: Commits are the commits that left.
-	Rollback     bool          `json:"rollback,omitempty"`
-	Commits      []Commit      `json:"commits"`
-	Contributors []Contributor `json:"contributors"`
-	Jira         []JiraKey     `json:"jira"`
-	Groups       []Group       `json:"groups,omitempty"` // when some commit declares a type
-	CompareURL   string        `json:"compare_url,omitempty"`
-	LogsURL      string        `json:"logs_url,omitempty"`
-	TestsURL     string        `json:"tests_url,omitempty"`
-	// Note says why the notes are partial (say, the history could not be read).
-	Note string `json:"note,omitempty"`
-}
+// The notes' types are the domain's (the API client uses them).
+type (
+	// Commit is one commit of a release.
+	Commit = spacepods.NoteCommit
+	// Contributor is an author of a release's commits.
+	Contributor = spacepods.NoteContributor
+	// JiraKey is a ticket a release mentions.
+	JiraKey = spacepods.JiraKey
+	// Group is the commits of one Conventional Commit type.
+	Group = spacepods.NoteGroup
+	// Notes are the release notes of one deploy.
+	Notes = spacepods.ReleaseNotes
+)
 
 // Options shape the notes.
 type Options struct {

@@ -111,7 +111,7 @@ func TestCompute_NotesFromRealHistory(t *testing.T) {
 		"- [SHOP-14](https://jira.acme.test/browse/SHOP-14)\n" +
 		"- [SHOP-15](https://jira.acme.test/browse/SHOP-15)\n" +
 		"\n[deploy logs](https://spacepods.acme.test/deploys/17) · [test run](https://spacepods.acme.test/tests/9)\n"
-	if got := n.Markdown(); got != want {
+	if got := releasenotes.Markdown(n); got != want {
 		t.Fatalf("notes:\n%s\nwant:\n%s", got, want)
 	}
 
@@ -128,7 +128,7 @@ func TestCompute_NotesFromRealHistory(t *testing.T) {
 		"- " + s(c4) + " Update README (OPS-7; UTF-8 is no ticket) (Carol)\n" +
 		"- " + s(c3) + " fix: rounding of totals (Bob Jones)\n" +
 		"\n### Jira\n\n- OPS-7\n- SHOP-14\n- UTF-8\n"
-	if got := rb.Markdown(); got != want {
+	if got := releasenotes.Markdown(rb); got != want {
 		t.Fatalf("rollback notes:\n%s\nwant:\n%s", got, want)
 	}
 

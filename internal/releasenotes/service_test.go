@@ -55,14 +55,14 @@ func TestService_ForDeploy(t *testing.T) {
 	if n.Note != "" || len(n.Commits) != 2 || n.Commits[0].SHA != c3 || n.Commits[1].SHA != c2 || n.FromSHA != c1 || n.ToSHA != c3 || n.LogsURL != "http://sp.test/deploys/1" {
 		t.Fatalf("notes: %+v", n)
 	}
-	if md := n.Markdown(); !strings.HasPrefix(md, "## Release notes: shop build 2 to production\n") || !strings.Contains(md, "- [SHOP-3](http://jira.test/browse/SHOP-3)") {
+	if md := releasenotes.Markdown(n); !strings.HasPrefix(md, "## Release notes: shop build 2 to production\n") || !strings.Contains(md, "- [SHOP-3](http://jira.test/browse/SHOP-3)") {
 		t.Fatalf("markdown:\n%s", md)
 	}
 	rb, err := svc.ForDeploy(ctx, down.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rb.Rollback || len(rb.Commits) != 2 || rb.Commits[0].SHA != c3 || !strings.Contains(rb.Markdown(), "2 commits left") {
-		t.Fatalf("rollback notes: %+v\n%s", rb, rb.Markdown())
+	if !rb.Rollback || len(rb.Commits) != 2 || rb.Commits[0].SHA != c3 || !strings.Contains(releasenotes.Markdown(rb), "2 commits left") {
+		t.Fatalf("rollback notes: %+v\n%s", rb, releasenotes.Markdown(rb))
 	}
 }

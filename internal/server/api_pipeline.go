@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -131,6 +132,6 @@ func (s *Server) deployNotes(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(w, strings.NewReader(n.Markdown())) // the status is sent: a client gone midway is not an error to report
+	_, _ = io.Copy(w, strings.NewReader(releasenotes.Markdown(n))) // the status is sent: a client gone midway is not an error to report
 	return nil
 }

@@ -3,8 +3,6 @@ package server
 import (
 	"net/http"
 
-	"github.com/spacepods/spacepods/internal/releasenotes"
-
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -89,7 +87,7 @@ func (s *Server) routes() []route {
 		{Method: "POST", Path: "/api/v1/deploys/plan", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "What a deploy would change: manifest fields that differ from the live release, who registered them, and whether an admin must confirm (protected environments)", Request: spacepods.DeployRequest{}, Response: spacepods.DeployPlan{}, Runtime: true, Handle: s.planDeploy},
 		{Method: "GET", Path: "/api/v1/deploys", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "List deploys, newest first", Query: []string{"env", "app", "limit"}, Response: []spacepods.Deploy{}, Runtime: true, Handle: s.listDeploys},
 		{Method: "GET", Path: "/api/v1/deploys/{id}", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "Show a deploy with its five steps (its failure output only to developers and admins)", Response: spacepods.Deploy{}, Runtime: true, Handle: s.getDeploy},
-		{Method: "GET", Path: "/api/v1/deploys/{id}/notes", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "A deploy's release notes from git history: commits, contributors, Jira keys, compare link, links to its logs and tests (format=markdown: text/markdown)", Query: []string{"format"}, Response: releasenotes.Notes{}, Handle: s.deployNotes},
+		{Method: "GET", Path: "/api/v1/deploys/{id}/notes", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "A deploy's release notes from git history: commits, contributors, Jira keys, compare link, links to its logs and tests (format=markdown: text/markdown)", Query: []string{"format"}, Response: spacepods.ReleaseNotes{}, Handle: s.deployNotes},
 		{Method: "GET", Path: "/api/v1/deploys/{id}/events", Role: spacepods.RoleViewer, Tag: "deploys", Summary: "A deploy's progress lines after an event ID", Query: []string{"after"}, Response: []spacepods.Event{}, Runtime: true, Handle: s.deployEvents},
 		{Method: "POST", Path: "/api/v1/rollback", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Redeploy the previous release of an app in an environment", Request: spacepods.RollbackRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.rollback},
 		{Method: "POST", Path: "/api/v1/promote", Role: spacepods.RoleDeveloper, Tag: "deploys", Summary: "Deploy to one environment exactly the build running in another", Request: spacepods.PromoteRequest{}, Response: spacepods.Deploy{}, Status: 202, Runtime: true, Handle: s.promote},
