@@ -358,7 +358,7 @@ func offerKeyRotation(ctx context.Context, srv *server.Server, secretStore secre
 // they share.
 func attachUI(srv *server.Server, cfg serverConfig, oidc *auth.OIDC, logger *slog.Logger) *ui.UI {
 	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
-	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, OIDC: oidc, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Pipeline: srv.Pipeline, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, OIDC: oidc, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Pipeline: srv.Pipeline, Notes: srv.Notes, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
 	return webUI
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/spacepods/spacepods/internal/httpjson"
 	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/streams"
@@ -58,6 +59,8 @@ type Config struct {
 	Tests   *gatekeeper.Service // Gatekeeper test runs; nil: the pod page shows none
 	// Pipeline shows and decides pipeline runs; nil: no pipeline pages.
 	Pipeline *pipeline.Service
+	// Notes computes the release notes the deploy page shows; nil: none.
+	Notes *releasenotes.Service
 	// Builder is the built-in builder; nil when the server has none (the
 	// app page then shows no build jobs).
 	Builder *builder.Builder
