@@ -252,7 +252,7 @@ wants_moto() {
   local p
   for p in "$@"; do
     case "$p" in
-    ./... | ./internal/... | *internal/aws* | *internal/runtime/ecs* | ./internal/runtime/... | *internal/secrets* | *internal/terraform*) return 0 ;;
+    ./... | ./internal/... | *internal/aws* | *internal/deploy* | *internal/runtime/ecs* | ./internal/runtime/... | *internal/secrets* | *internal/terraform*) return 0 ;;
     esac
   done
   return 1
