@@ -24,19 +24,19 @@ import (
 	"github.com/spacepods/spacepods/internal/store"
 )
 
-// Deployer deploys builds to master environments (*deploy.Engine).
+// Deployer deploys builds to master environments (*deploy.Engine). The
+// pipeline follows the deploys in the store.
 type Deployer interface {
 	Deploy(ctx context.Context, req deploy.Request) (spacepods.Deploy, error)
-	WaitDeploy(ctx context.Context, id int64) (spacepods.Deploy, error)
 }
 
 var _ Deployer = (*deploy.Engine)(nil)
 
 // Tests runs the Gatekeeper suites of an app and its dependents in an
-// environment (*gatekeeper.Service).
+// environment (*gatekeeper.Service). The pipeline follows the runs in the
+// store.
 type Tests interface {
 	Begin(ctx context.Context, env, app, trigger string) ([]spacepods.TestRun, error)
-	WaitRuns(ctx context.Context, runs []spacepods.TestRun) ([]spacepods.TestRun, error)
 }
 
 // Notifier hears about the events people act on. The composition root

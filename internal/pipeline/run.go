@@ -136,7 +136,12 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 			log.Info("pipeline stage deploys", "deploy", d.ID)
 			return true, s.save(ctx, r)
 		}
-		d, err := s.Deploys.WaitDeploy(ctx, st.DeployID)
+		var d spacepods.Deploy
+		err := s.waitEnv(ctx, st.Env, func() (bool, error) {
+			var err error
+			d, err = s.Store.GetDeploy(ctx, st.DeployID)
+			return err == nil && d.Done(), err
+		})
 		if err != nil {
 			return false, err
 		}
@@ -177,11 +182,20 @@ func (s *Service) advance(ctx context.Context, r *spacepods.PipelineRun) (bool, 
 			}
 			return true, s.save(ctx, r)
 		}
-		runs, err := s.testRuns(ctx, st.TestRuns)
+		var runs []spacepods.TestRun
+		err := s.waitEnv(ctx, st.Env, func() (bool, error) {
+			var err error
+			if runs, err = s.testRuns(ctx, st.TestRuns); err != nil {
+				return false, err
+			}
+			for _, tr := range runs {
+				if !tr.Done() {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
 		if err != nil {
-			return false, err
-		}
-		if runs, err = s.Tests.WaitRuns(ctx, runs); err != nil {
 			return false, err
 		}
 		if interrupted(runs) && st.TestTries < maxTries {
@@ -355,4 +369,23 @@ func (s *Service) save(ctx context.Context, r *spacepods.PipelineRun) error {
 	}
 	s.statuses(ctx, *r)
 	return nil
+}
+
+// waitEnv waits until done reports true, looking again at each change the
+// store signals for env (a deploy's or a test run's progress written by
+// this process) and at least every Poll (writes by other servers).
+func (s *Service) waitEnv(ctx context.Context, env string, done func() (bool, error)) error {
+	for {
+		changed := s.Store.Changes().Watch(env) // before reading: a change during the read wakes the wait
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-time.After(s.poll()):
+		}
+	}
 }

@@ -27,8 +27,3 @@ func (d InstantDeploys) Deploy(ctx context.Context, req deploy.Request) (spacepo
 	}
 	return dep, d.Store.PutEnvApp(ctx, spacepods.EnvApp{Env: req.Env, App: req.App, Build: req.Build, Status: "healthy"})
 }
-
-// WaitDeploy returns the deploy.
-func (d InstantDeploys) WaitDeploy(ctx context.Context, id int64) (spacepods.Deploy, error) {
-	return d.Store.GetDeploy(ctx, id)
-}
