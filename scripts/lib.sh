@@ -186,12 +186,13 @@ stop_k8s_cluster() {
 STARTED_GITEA_DIR=""
 
 # wants_gitea PKG...: whether these go test patterns include tests that talk
-# to the real Gitea (forge drivers, webhooks, previews, forge sign-in, e2e).
+# to the real Gitea (forge drivers, webhooks, previews, pipeline statuses,
+# forge sign-in, e2e).
 wants_gitea() {
   local p
   for p in "$@"; do
     case "$p" in
-    ./... | ./internal/... | *internal/forge* | *internal/previews* | *internal/ui* | *internal/server* | *internal/e2e*) return 0 ;;
+    ./... | ./internal/... | *internal/forge* | *internal/previews* | *internal/pipeline* | *internal/ui* | *internal/server* | *internal/e2e*) return 0 ;;
     esac
   done
   return 1

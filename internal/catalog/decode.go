@@ -19,7 +19,7 @@ import (
 
 // Keys of each mapping, in the order the reference documents them.
 var (
-	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "build", "image"}
+	appKeys      = []string{"name", "repo", "kind", "port", "health", "command", "args", "dependencies", "database", "migrate", "migrate_timeout", "env", "rollout", "workers", "tests", "previews", "pipeline", "build", "image"}
 	buildKeys    = []string{"git", "context", "dockerfile"}
 	imageKeys    = []string{"repository"}
 	databaseKeys = []string{"engine", "seed", "snapshot"}
@@ -545,6 +545,8 @@ func (d *decoder) app(root val) *spacepods.App {
 			a.Tests = d.tests(field, v)
 		case "previews":
 			a.Previews = d.previews(field, v)
+		case "pipeline":
+			a.Pipeline = d.pipeline(field, v)
 		case "build":
 			a.Build = d.build(field, v)
 		case "image":

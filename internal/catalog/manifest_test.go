@@ -373,7 +373,7 @@ var unknownKeyCases = []struct {
 	want string
 }{
 	{"top level, misspelled", "name: catalog-api\nrepo: acme/catalog-api\nkind: web\nport: 8080\n\n\ndependecies: [pricing-api]\n", 7,
-		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, build`},
+		`line 7: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, pipeline, build`},
 	{"top level, another tool's word", head + "depends_on: [pricing-api]\n", 5, `unknown key "depends_on": did you mean "dependencies"?`},
 	{"top level, wrong case", head + "Health: /healthz\n", 5, `unknown key "Health": did you mean "health"?`},
 	{"top level, belongs in a section", head + "engine: postgres\n", 5, `unknown key "engine": engine belongs under database: write database: {engine: postgres}; valid keys are name,`},
@@ -431,7 +431,7 @@ rollout:
 	_, err := ParseManifest([]byte(yaml))
 	want := `line 3: kind: "webb" is not a kind: write web (serves HTTP) or worker (does not)
 line 4: port: expected a whole number, found the string "8080": write port: 8080 (without quotes)
-line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, build, image
+line 5: unknown key "dependecies": did you mean "dependencies"? valid keys are name, repo, kind, port, health, command, args, dependencies, database, migrate, migrate_timeout, env, rollout, workers, tests, previews, pipeline, build, image
 line 6: env.LOG_LEVEL: expected text, found the number 3: env values are strings, quote it: LOG_LEVEL: "3"
 line 8: rollout.stages: the last stage must be 100, e.g. [25, 50, 100]
 line 8: rollout.stages[1]: stages are rising percentages ending at 100, e.g. [25, 50, 100]`

@@ -181,7 +181,7 @@ plan shows.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, newDeployNotesCmd(g))
 	return cmd
 }
 

@@ -98,6 +98,7 @@ readable, which is the case on the server's own machine).`,
 		newTestCmd(g),
 		newSlackCmd(g),
 		newNotificationsCmd(g),
+		newPipelineCmd(g),
 	)
 	return root
 }

@@ -65,6 +65,7 @@ type serverConfig struct {
 	notify         notifyConfig
 	// notifier is what the domain services tell (built by runServer).
 	notifier spacepods.Notifier
+	pipeline       pipelineConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
@@ -190,6 +191,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	cfg.forge.flags(cmd)
 	cfg.oidc.flags(cmd)
 	cfg.notify.flags(cmd)
+	cfg.pipeline.flags(cmd)
 	return cmd
 }
 
@@ -248,6 +250,8 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	cfg.notifier = nt.notifier()
+	bridge := &pipelineBridge{notifier: cfg.notifier, publicURL: publicURL}
+	nt.Approver = bridge
 	var pullLogin runtime.RegistryLogin
 	if srv.Registry, pullLogin, err = startRegistry(ctx, g.dataDir, ln.Addr().String(), cfg.registry, st, logger); err != nil {
 		return err
@@ -281,6 +285,12 @@ func runServer(parent context.Context, g *globals, cfg serverConfig) error {
 		return err
 	}
 	defer fg.stop()
+	waitPipeline, err := startPipeline(ctx, cfg.pipeline, g.dataDir, srv, st, fg.client(), cfg.forge.publicURL, bridge, logger)
+	if err != nil {
+		return err
+	}
+	bridge.p.Store(srv.Pipeline)
+	defer waitPipeline()
 	oidc, err := newOIDC(cfg.oidc, srv.Auth, st)
 	if err != nil {
 		return err
@@ -385,7 +395,7 @@ func offerKeyRotation(ctx context.Context, srv *server.Server, secretStore secre
 // they share.
 func attachUI(srv *server.Server, cfg serverConfig, oidc *auth.OIDC, logger *slog.Logger) *ui.UI {
 	streams := &streams.Limiter{Total: cfg.maxStreams, PerUser: cfg.maxUserStreams}
-	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, OIDC: oidc, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
+	webUI := ui.New(ui.Config{Catalog: srv.Catalog, Auth: srv.Auth, OIDC: oidc, Config: srv.Config, Pods: srv.Pods, Deploys: srv.Deploys, Tests: srv.Tests, Pipeline: srv.Pipeline, Notes: srv.Notes, Builder: srv.Builder, Store: srv.Store, Streams: streams, Logger: logger.With("component", "ui"), Version: Version})
 	srv.UI, srv.Streams = webUI, streams
 	return webUI
 }

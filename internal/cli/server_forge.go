@@ -120,6 +120,15 @@ type runningForge struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	previews *previews.Handler // nil with --runtime none
+	forge    forge.Forge
+}
+
+// client is the forge (nil without one), for what else writes to it.
+func (rf *runningForge) client() forge.Forge {
+	if rf == nil {
+		return nil
+	}
+	return rf.forge
 }
 
 func (rf *runningForge) stop() {
@@ -156,7 +165,7 @@ func startForge(ctx context.Context, fc forgeConfig, fg forge.Forge, srv *server
 	}
 	log := logger.With("component", "forge", "forge", fc.kind)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	rf := &runningForge{cancel: cancel}
+	rf := &runningForge{cancel: cancel, forge: fg}
 	handlers := []forge.Handler{&forge.PushLog{Apps: srv.Catalog.AppsOfRepo, Building: srv.Builder != nil}}
 	var fb *forgebuild.Builder
 	if srv.Builder != nil {

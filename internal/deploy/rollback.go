@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -207,7 +208,7 @@ func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
 	case interrupted:
 		d.Error = fmt.Sprintf("the deploy stopped during step %s because the store did not take its progress (%s); rolled back once the store answered again", step, u.err)
 	default:
-		d.Error = fmt.Sprintf("the control plane stopped during step %s; rolled back on restart", step)
+		d.Error = fmt.Sprintf("the control plane stopped during step %s", step) + restartSuffix
 	}
 	if step != "start" {
 		e.markStep(&d, step, "failed", "")
@@ -231,4 +232,14 @@ func (e *Engine) recoverDeploy(ctx context.Context, d spacepods.Deploy) error {
 	e.notify(ctx, &d)
 	forget()
 	return nil
+}
+
+// restartSuffix ends the error of a deploy rolled back on restart.
+const restartSuffix = "; rolled back on restart"
+
+// StoppedByRestart reports whether d was rolled back only because the
+// control plane stopped while it ran (not because it failed): whoever
+// asked for it may ask again.
+func StoppedByRestart(d spacepods.Deploy) bool {
+	return d.Status == spacepods.DeployRolledBack && strings.HasSuffix(d.Error, restartSuffix)
 }

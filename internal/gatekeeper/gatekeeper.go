@@ -57,12 +57,21 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	for _, r := range runs {
-		r.Status, r.Error = spacepods.TestError, "the control plane restarted while the tests ran: run them again (`spacepods pod test "+r.Env+" --app "+r.App+"`)"
+		r.Status, r.Error = spacepods.TestError, restartedPrefix+": run them again (`spacepods pod test "+r.Env+" --app "+r.App+"`)"
 		if _, err := s.Store.FinishTestRun(ctx, r, ""); err != nil {
 			return fmt.Errorf("mark test run %d ended: %w", r.ID, err)
 		}
 	}
 	return nil
+}
+
+// restartedPrefix starts the error of a run cut short by a restart.
+const restartedPrefix = "the control plane restarted while the tests ran"
+
+// StoppedByRestart reports whether r ended only because the control plane
+// stopped while it ran: whoever asked for it may run it again.
+func StoppedByRestart(r spacepods.TestRun) bool {
+	return r.Status == spacepods.TestError && strings.HasPrefix(r.Error, restartedPrefix)
 }
 
 // Wait blocks until background runs have ended.

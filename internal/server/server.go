@@ -21,7 +21,9 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/forge"
 	"github.com/spacepods/spacepods/internal/gatekeeper"
+	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/streams"
@@ -39,9 +41,11 @@ type Server struct {
 	// Registry takes registry push notifications; nil: the hook answers
 	// 401 (--registry none).
 	Registry *builds.Notifications
-	Pods     *pods.Service       // nil with --runtime none
-	Deploys  *deploy.Engine      // nil with --runtime none
-	Tests    *gatekeeper.Service // Gatekeeper test runs; nil with --runtime none
+	Pods     *pods.Service         // nil with --runtime none
+	Deploys  *deploy.Engine        // nil with --runtime none
+	Tests    *gatekeeper.Service   // Gatekeeper test runs; nil with --runtime none
+	Pipeline *pipeline.Service     // pipeline runs; nil with --runtime none
+	Notes    *releasenotes.Service // release notes of deploys; nil with --runtime none
 	Store    *store.Store
 	// Builder is the built-in builder; nil when the server has no
 	// registry to push to (its routes answer 503).

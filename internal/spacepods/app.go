@@ -30,6 +30,9 @@ type App struct {
 	Workers      []Worker          `json:"workers,omitempty" yaml:"workers"`
 	Tests        *TestSuite        `json:"tests,omitempty" yaml:"tests"`
 	Previews     *Previews         `json:"previews,omitempty" yaml:"previews"`
+	// Pipeline is the master environments a new build on the main branch
+	// moves through (nil: the server's default pipeline, if any).
+	Pipeline []PipelineStage `json:"pipeline,omitempty" yaml:"pipeline"`
 	// Build is where the built-in builder finds the app's source (nil =
 	// the app is built by CI, not by Spacepods).
 	Build *BuildSource `json:"build,omitempty" yaml:"build"`
@@ -220,6 +223,7 @@ func (a *App) Validate() []FieldError {
 		add("repo", "%q is not owner/name: write the GitHub repository as owner/name, e.g. acme/catalog-api", a.Repo)
 	}
 	a.Build.validate(add)
+	validatePipeline(a.Pipeline, add)
 	switch a.Kind {
 	case KindWeb:
 		if a.Port < 1 || a.Port > 65535 {

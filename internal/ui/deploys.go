@@ -35,6 +35,9 @@ type deployData struct {
 	Events      []spacepods.Event
 	LastEvent   int64
 	CanRollback bool
+	// Notes are the release notes of a finished deploy to a master
+	// environment (nil: none to show).
+	Notes *spacepods.ReleaseNotes
 }
 
 func parseID(s string) (int64, error) {
@@ -67,6 +70,15 @@ func (u *UI) deployPage(w http.ResponseWriter, r *http.Request) error {
 		d.Env = &env.Environment
 		if ea, err := u.cfg.Store.GetEnvApp(ctx, dep.Env, dep.App); err == nil && dep.Done() {
 			d.CanRollback = u.canRollback(ctx, dep.Env, ea)
+		}
+	}
+	if u.cfg.Notes != nil && dep.Done() && d.Env != nil && d.Env.Kind == spacepods.EnvMaster {
+		// Only once it ended: its page then stops updating itself, so the
+		// history is read once per visit.
+		if n, err := u.cfg.Notes.ForDeploy(ctx, id); err == nil {
+			d.Notes = &n
+		} else {
+			u.log.Warn("release notes of a deploy", "deploy", id, "err", err)
 		}
 	}
 	if d.Events, err = u.cfg.Deploys.Events(ctx, id, 0); err != nil {

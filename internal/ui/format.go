@@ -16,7 +16,7 @@ import (
 
 // pageNames are the page templates; each is parsed with layout.html and
 // partials.html into its own set.
-var pageNames = []string{"login", "error", "dashboard", "apps", "app", "pods", "newpod", "env", "logs", "deploys", "deploy", "environments", "audit", "leaks", "deployplan", "test", "buildjob", "deliveries", "notifications", "registry"}
+var pageNames = []string{"login", "error", "dashboard", "apps", "app", "pods", "newpod", "env", "logs", "deploys", "deploy", "environments", "audit", "leaks", "deployplan", "test", "pipeline", "buildjob", "deliveries", "notifications", "registry"}
 
 func (u *UI) parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{

@@ -33,7 +33,9 @@ import (
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/gatekeeper"
 	"github.com/spacepods/spacepods/internal/httpjson"
+	"github.com/spacepods/spacepods/internal/pipeline"
 	"github.com/spacepods/spacepods/internal/pods"
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/streams"
@@ -55,6 +57,10 @@ type Config struct {
 	Pods    *pods.Service       // nil with --runtime none: pod, deploy and environment pages say so
 	Deploys *deploy.Engine      // nil with --runtime none
 	Tests   *gatekeeper.Service // Gatekeeper test runs; nil: the pod page shows none
+	// Pipeline shows and decides pipeline runs; nil: no pipeline pages.
+	Pipeline *pipeline.Service
+	// Notes computes the release notes the deploy page shows; nil: none.
+	Notes *releasenotes.Service
 	// Builder is the built-in builder; nil when the server has none (the
 	// app page then shows no build jobs).
 	Builder *builder.Builder
@@ -197,6 +203,11 @@ func (u *UI) routes() []route {
 
 		{"GET", "/tests/{id}", v, u.testPage},
 
+		{"GET", "/apps/{name}/pipeline", v, u.pipelinePage},
+		{"GET", "/pipeline/runs/{id}", v, u.runPage},
+		{"POST", "/pipeline/runs/{id}/approve", d, u.decideRun(true)},
+		{"POST", "/pipeline/runs/{id}/reject", d, u.decideRun(false)},
+
 		{"GET", "/deploys", v, u.deploysPage},
 		{"GET", "/deploys/{id}", v, u.deployPage},
 		{"POST", "/deploys", d, u.createDeploy},
@@ -219,6 +230,7 @@ func (u *UI) routes() []route {
 		{"GET", "/ui/events/logs/{env}/{app}", d, u.logEvents},
 		{"GET", "/ui/events/registry", v, u.registryEvents},
 		{"GET", "/ui/events/build-jobs/{id}", d, u.buildJobEvents}, // build output: developers and admins
+		{"GET", "/ui/events/pipeline/{name}", v, u.pipelineEvents},
 	}
 }
 
@@ -327,6 +339,8 @@ var flashes = map[string]string{
 	"created":      "Environment created.",
 	"leaks":        "Leaked objects removed (see the result below).",
 	"deploying":    "Deploy queued. Progress shows below.",
+	"approved":     "Approved: the build goes into the next environment.",
+	"rejected":     "Rejected: the run ends here.",
 	"config-set":   "Saved. Deploys from now on get it; a running app keeps its old config until redeployed (spacepods config apply).",
 	"config-unset": "Removed. Deploys from now on go without it; a running app keeps it until redeployed (spacepods config apply).",
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/builds"
+	"github.com/spacepods/spacepods/internal/gitcache"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -416,7 +417,7 @@ func (b *Builder) execute(ctx context.Context, j *spacepods.BuildJob, logf func(
 			lock.Unlock()
 		}
 	}()
-	cache := &gitCache{dir: filepath.Join(b.cfg.DataDir, "builder", "git", app.Name), url: url}
+	cache := &gitCache{dir: gitcache.Path(b.cfg.DataDir, app.Name), url: url}
 	repo, defBranch, err := cache.fetch(ctx, logf)
 	if err != nil {
 		return err

@@ -2,21 +2,16 @@ package builder
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/spacepods/spacepods/internal/gitcache"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -51,89 +46,17 @@ type commit struct {
 	obj                          *object.Commit
 }
 
-// gitCache is the builder's clone of one app's repository: a bare
-// repository in <data-dir>/builder/git/<app>, fetched before every build.
+// gitCache is the builder's clone of one app's repository (see
+// internal/gitcache, which release notes read too).
 type gitCache struct {
 	dir string
 	url string
 }
 
-const remoteName = "origin"
+const remoteName = gitcache.Remote
 
-var fetchSpecs = []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
-
-// fetch brings the cache up to date with the remote (cloning it the first
-// time) and returns the repository and the remote's default branch.
 func (g *gitCache) fetch(ctx context.Context, logf func(format string, args ...any)) (*git.Repository, string, error) {
-	repo, err := git.PlainOpen(g.dir)
-	switch {
-	case errors.Is(err, git.ErrRepositoryNotExists):
-		logf("cloning %s (first build of this app: the clone is cached for the next ones)\n", redact(g.url))
-		if err := os.MkdirAll(filepath.Dir(g.dir), 0o700); err != nil {
-			return nil, "", err
-		}
-		if repo, err = git.PlainInit(g.dir, true); err != nil {
-			return nil, "", fmt.Errorf("create the git cache %s: %w", g.dir, err)
-		}
-		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: remoteName, URLs: []string{g.url}, Fetch: fetchSpecs}); err != nil {
-			return nil, "", err
-		}
-	case err != nil:
-		return nil, "", fmt.Errorf("open the git cache %s: %w (remove the directory to clone again)", g.dir, err)
-	default:
-		logf("fetching %s into the cached clone\n", redact(g.url))
-		if err := g.pointAt(repo); err != nil {
-			return nil, "", err
-		}
-	}
-	remote, err := repo.Remote(remoteName)
-	if err != nil {
-		return nil, "", err
-	}
-	refs, err := remote.ListContext(ctx, &git.ListOptions{})
-	if err != nil {
-		return nil, "", fmt.Errorf("cannot read %s: %w", redact(g.url), err)
-	}
-	err = remote.FetchContext(ctx, &git.FetchOptions{RefSpecs: fetchSpecs, Prune: true, Tags: git.NoTags})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil, "", fmt.Errorf("cannot fetch %s: %w", redact(g.url), err)
-	}
-	return repo, defaultBranch(refs), nil
-}
-
-// pointAt makes the cache's remote the app's current URL (the manifest may
-// have moved the repository).
-func (g *gitCache) pointAt(repo *git.Repository) error {
-	cfg, err := repo.Config()
-	if err != nil {
-		return err
-	}
-	rc := cfg.Remotes[remoteName]
-	if rc != nil && len(rc.URLs) == 1 && rc.URLs[0] == g.url {
-		return nil
-	}
-	cfg.Remotes[remoteName] = &config.RemoteConfig{Name: remoteName, URLs: []string{g.url}, Fetch: fetchSpecs}
-	return repo.SetConfig(cfg)
-}
-
-// defaultBranch is the branch the remote's HEAD points at, else main or
-// master when the remote has it.
-func defaultBranch(refs []*plumbing.Reference) string {
-	has := map[string]bool{}
-	for _, r := range refs {
-		if r.Name() == plumbing.HEAD && r.Type() == plumbing.SymbolicReference && r.Target().IsBranch() {
-			return r.Target().Short()
-		}
-		if r.Name().IsBranch() {
-			has[r.Name().Short()] = true
-		}
-	}
-	for _, b := range []string{spacepods.DefaultBranch, "master"} {
-		if has[b] {
-			return b
-		}
-	}
-	return ""
+	return (&gitcache.Cache{Dir: g.dir, URL: g.url}).Fetch(ctx, logf)
 }
 
 var hexRE = regexp.MustCompile(`^[0-9a-f]{4,40}$`)
@@ -263,13 +186,4 @@ func branchOf(repo *git.Repository, c *object.Commit, branches map[string]plumbi
 }
 
 // redact hides the password of a clone URL that carries one.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+func redact(raw string) string { return gitcache.Redact(raw) }
