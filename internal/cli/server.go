@@ -65,7 +65,7 @@ type serverConfig struct {
 	notify         notifyConfig
 	// notifier is what the domain services tell (built by runServer).
 	notifier spacepods.Notifier
-	pipeline       pipelineConfig
+	pipeline pipelineConfig
 }
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
