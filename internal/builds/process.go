@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/statefile"
 )
 
 // Files of the registry's dir inside a Spacepods data dir.
@@ -50,7 +51,7 @@ func NotifyToken(dataDir string) (string, error) {
 		return "", err
 	}
 	tok := "spn_" + rand.Text()
-	return tok, writeFileAtomic(path, []byte(tok+"\n"), 0o600)
+	return tok, statefile.WriteAtomic(path, []byte(tok+"\n"), 0o600)
 }
 
 // ProcessOptions configure StartProcess.
@@ -110,7 +111,7 @@ func StartProcess(ctx context.Context, opts ProcessOptions) (*Process, error) {
 		logger.Info("restarting the registry with a new config", "pid", pid)
 		stop(pid)
 	}
-	if err := writeFileAtomic(cfgPath, cfg, 0o600); err != nil {
+	if err := statefile.WriteAtomic(cfgPath, cfg, 0o600); err != nil {
 		return nil, err
 	}
 	bin := opts.Binary
@@ -139,7 +140,7 @@ func StartProcess(ctx context.Context, opts ProcessOptions) (*Process, error) {
 	p.PID = cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps it if it dies; it outlives us otherwise
-	if err := writeFileAtomic(filepath.Join(dir, pidFile), []byte(strconv.Itoa(p.PID)+"\n"), 0o600); err != nil {
+	if err := statefile.WriteAtomic(filepath.Join(dir, pidFile), []byte(strconv.Itoa(p.PID)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -180,25 +181,7 @@ func configYAML(dir, host, notifyURL, token string) []byte {
 // keptPort returns the registry's port: the flag's, else the kept one, else
 // a free one, kept.
 func keptPort(dir string, flag int) (int, error) {
-	if flag < 0 || flag > 65535 {
-		return 0, spacepods.Errorf(spacepods.EINVALID, "--registry-port %d: use a port from 1 to 65535, or 0 for a free one", flag)
-	}
-	path := filepath.Join(dir, portFile)
-	if flag > 0 {
-		return flag, writeFileAtomic(path, []byte(strconv.Itoa(flag)+"\n"), 0o600)
-	}
-	if b, err := os.ReadFile(path); err == nil {
-		if port, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && port > 0 && port < 65536 {
-			return port, nil
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, spacepods.Errorf(spacepods.EUNAVAILABLE, "no free loopback port for the registry: %v", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close() // only picking a port
-	return port, writeFileAtomic(path, []byte(strconv.Itoa(port)+"\n"), 0o600)
+	return statefile.Port{Path: filepath.Join(dir, portFile), Host: "127.0.0.1", Flag: "--registry-port", What: "the registry"}.Get(flag)
 }
 
 // runningPID returns the pid in dir's pid file when that process is alive
@@ -257,12 +240,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/statefile"
 )
 
 // InternalPortFile, in the router's dir, keeps the port of the internal
@@ -142,28 +142,8 @@ func StartProcess(ctx context.Context, opts ProcessOptions) (*Process, error) {
 // when set, else the one kept in dir, else a free one on gateway, which it
 // keeps in dir.
 func internalPort(dir, gateway string, flag int) (int, error) {
-	if flag < 0 || flag > 65535 {
-		return 0, spacepods.Errorf(spacepods.EINVALID, "--router-internal-port %d: use a port from 1 to 65535, or 0 for a free one", flag)
-	}
-	path := filepath.Join(dir, InternalPortFile)
-	if flag > 0 {
-		return flag, writeFileAtomic(path, []byte(strconv.Itoa(flag)+"\n"), 0o600)
-	}
-	data, err := os.ReadFile(path)
-	if err == nil {
-		if port, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && port > 0 && port < 65536 {
-			return port, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("read the router's internal port: %w", err)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(gateway, "0"))
-	if err != nil {
-		return 0, spacepods.Errorf(spacepods.EUNAVAILABLE, "no free port on the Docker bridge's gateway %s for the edge router's internal listener: %v", gateway, err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close() // best-effort cleanup; nothing useful to do on failure
-	return port, writeFileAtomic(path, []byte(strconv.Itoa(port)+"\n"), 0o600)
+	return statefile.Port{Path: filepath.Join(dir, InternalPortFile), Host: gateway, Flag: "--router-internal-port",
+		What: "the edge router's internal listener (on the Docker bridge's gateway)"}.Get(flag)
 }
 
 // portFree reports whether addr can be listened on now ("" is free).

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/statefile"
 )
 
 // Default listeners of Run.
@@ -153,11 +154,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	pidPath, infoPath := filepath.Join(cfg.DataDir, PIDFile), filepath.Join(cfg.DataDir, InfoFile)
-	if err := writeFileAtomic(pidPath, []byte(strconv.Itoa(info.PID)+"\n"), 0o644); err != nil {
+	if err := statefile.WriteAtomic(pidPath, []byte(strconv.Itoa(info.PID)+"\n"), 0o644); err != nil {
 		logger.Error("write pid file", "path", pidPath, "err", err)
 	}
 	infoJSON, _ := json.Marshal(info)
-	if err := writeFileAtomic(infoPath, append(infoJSON, '\n'), 0o644); err != nil {
+	if err := statefile.WriteAtomic(infoPath, append(infoJSON, '\n'), 0o644); err != nil {
 		logger.Error("write info file", "path", infoPath, "err", err)
 	}
 	defer removeIfOurs(pidPath, infoPath, info.PID)
@@ -246,7 +247,7 @@ func loadOrCreateToken(path string) (string, error) {
 		return "", fmt.Errorf("make token: %w", err)
 	}
 	t := hex.EncodeToString(b)
-	if err := writeFileAtomic(path, []byte(t+"\n"), 0o600); err != nil {
+	if err := statefile.WriteAtomic(path, []byte(t+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write token: %w", err)
 	}
 	return t, nil

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/spacepods/spacepods/internal/statefile"
 )
 
 // snapshot is the route table as written to disk: the declared state only
@@ -79,46 +80,11 @@ func (r *Router) persist(s pendingSnapshot) error {
 	if s.version <= r.snapVersion {
 		return nil
 	}
-	if err := writeFileAtomic(r.opts.SnapshotPath, s.data, 0o600); err != nil {
+	if err := statefile.WriteAtomic(r.opts.SnapshotPath, s.data, 0o600); err != nil {
 		r.log.Error("write route snapshot", "path", r.opts.SnapshotPath, "err", err)
 		return fmt.Errorf("write route snapshot: %w", err)
 	}
 	r.snapVersion = s.version
-	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// over path, so a crash leaves either the old or the new file, never half.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() { _ = os.Remove(tmp) }() // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close() // best-effort cleanup; nothing useful to do on failure
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil { // make the rename itself durable
-		_ = d.Sync()
-		_ = d.Close() // best-effort cleanup; nothing useful to do on failure
-	}
 	return nil
 }
 
