@@ -37,13 +37,14 @@ import (
 	"github.com/spacepods/spacepods/internal/testenv"
 )
 
-// unhealthyBuild is the build whose replicas the fake data plane reports
-// running but never healthy.
+// unhealthyBuild is the build of which the fake data plane reports only
+// the first replica healthy: a rollout of it passes its first stage and
+// fails its second.
 const unhealthyBuild = 92
 
 // noDataPlane stands in for the containers moto never runs: a service's
 // replicas are its desired count, running, at made-up addresses, healthy
-// unless its image is of unhealthyBuild. Everything else (task
+// unless its image is of unhealthyBuild (see there). Everything else (task
 // definitions, services, tasks, destroy) is the real ECS driver on moto.
 type noDataPlane struct {
 	runtime.Driver
@@ -62,9 +63,10 @@ func (d *noDataPlane) fill(st runtime.ServiceStatus) runtime.ServiceStatus {
 	d.mu.Lock()
 	image := d.images[st.Environment+"/"+st.Name]
 	d.mu.Unlock()
-	healthy := !strings.HasSuffix(image, fmt.Sprintf(":%d", unhealthyBuild))
+	bad := strings.HasSuffix(image, fmt.Sprintf(":%d", unhealthyBuild))
 	st.Replicas, st.Running, st.Healthy = nil, st.Desired, 0
 	for i := range st.Desired {
+		healthy := !bad || i == 0
 		st.Replicas = append(st.Replicas, runtime.Replica{ID: fmt.Sprintf("%s-%d", st.Name, i), Addr: fmt.Sprintf("10.%d.%d.%d:8080", len(st.Environment)%200, (st.Release*7+len(st.Name))%250, i+1), Running: true, Healthy: healthy})
 		if healthy {
 			st.Healthy++
@@ -306,20 +308,32 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 		t.Fatalf("redeploy of storefront: %s (%s)", d.Status, d.Error)
 	}
 	stages := routes.take(master, "storefront")
-	want := []map[int]int{{1: 4}, {1: 3, 2: 1}, {1: 2, 2: 2}, {2: 4}}
-	if !containsInOrder(stages, want) {
-		t.Errorf("weights through the rollout of release 2: %v, want in order %v", stages, want)
+	t.Logf("weights through the rollout of release 2, read back after each change: %v", stages)
+	// Each stage raises the new release's weight once its replicas are
+	// admitted, then lowers the old one's as its surplus replicas retire.
+	want := []map[int]int{{1: 4}, {1: 4, 2: 1}, {1: 3, 2: 1}, {1: 3, 2: 2}, {1: 2, 2: 2}, {1: 2, 2: 4}, {2: 4}}
+	if !slices.EqualFunc(stages, want, maps.Equal) {
+		t.Errorf("weights through the rollout of release 2: %v, want %v", stages, want)
 	}
 
-	// A failed rollout (the new replicas never become healthy) routes the
-	// old release alone again.
+	// A failed rollout (its second stage's replicas never become healthy)
+	// routes the old release alone again.
 	if d := deployAndWait("storefront", unhealthyBuild); d.Status == spacepods.DeployCompleted {
 		t.Fatalf("deploy of the unhealthy build completed")
+	}
+	failed := routes.take(master, "storefront")
+	t.Logf("weights through the failed rollout of release 3: %v", failed)
+	if want := []map[int]int{{2: 3, 3: 1}, {2: 4}}; !containsInOrder(failed, want) {
+		t.Errorf("weights through the failed rollout of release 3: %v, want in order %v", failed, want)
 	}
 	if got, err := mover.Weights(ctx, master, "storefront"); err != nil || !maps.Equal(got, map[int]int{2: 4}) {
 		t.Fatalf("weights after the failed rollout: %v, %v; want release 2 alone with 4", got, err)
 	}
-	routes.take(master, "storefront")
+	if groups := targetGroups(t, ctx, ac, inst); slices.ContainsFunc(slices.Collect(maps.Values(groups)), func(tags map[string]string) bool {
+		return tags[runtime.LabelApp] == "storefront" && tags[runtime.LabelRelease] == "3"
+	}) {
+		t.Errorf("release 3's target group is left after the rollback: %v", groups)
+	}
 
 	// Route 53 records and target groups, tagged.
 	host := "storefront." + master + "." + lb.Domain
