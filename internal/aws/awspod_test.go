@@ -344,7 +344,41 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 		t.Errorf("target groups of installation %s: %v, want the master's, tagged with it", inst, groups)
 	}
 
-	// A pod's dedicated instance from the master's snapshot: the RDS API.
+	// A pod of storefront (and, as its dependencies, catalog-api and
+	// pricing-api): its own services, rules and records beside the
+	// master's, and its databases on the PostgreSQL server.
+	pod := testenv.AWSName("pod")
+	if _, _, err := podSvc.Create(ctx, spacepods.CreatePodRequest{Name: pod, Apps: []string{"storefront"}, TTL: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, ctx, st, pod, spacepods.StatusReady)
+	podHost := "storefront." + pod + "." + lb.Domain
+	if recs := records(t, ctx, ac, lb.ZoneID); !slices.Contains(recs, podHost+".") {
+		t.Errorf("Route 53 records %v, want the pod's %s", recs, podHost)
+	}
+	if got, err := mover.Weights(ctx, pod, "storefront"); err != nil || len(got) != 1 {
+		t.Errorf("the pod's storefront weights: %v, %v; want its one release", got, err)
+	}
+	svcs, err := raw.ListServices(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var webs []string
+	for _, svc := range svcs {
+		if svc.Role == runtime.RoleWeb {
+			webs = append(webs, svc.Name)
+		}
+	}
+	slices.Sort(webs)
+	if want := []string{deploy.ServiceName("catalog-api", 1, ""), deploy.ServiceName("pricing-api", 1, ""), deploy.ServiceName("storefront", 1, "")}; !slices.Equal(webs, want) {
+		t.Errorf("the pod's ECS web services: %v, want %v", webs, want)
+	}
+	if list, err := dbs.List(ctx); err != nil || !containsDB(list, pod) {
+		t.Errorf("databases: %v, %v; want one of the pod %s", list, err, pod)
+	}
+
+	// The pod's dedicated instance from the master's snapshot: the RDS API
+	// only (not wired into the pods service).
 	rdsAPI := awsrds.NewFromConfig(ac)
 	masterDB := testenv.AWSName("prod-db")
 	if _, err := rdsAPI.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(masterDB), Engine: aws.String("postgres"),
@@ -362,7 +396,6 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 	if err := rc.CreateSnapshot(ctx, master, "catalog-api", masterDB, snap, nil); err != nil {
 		t.Fatal(err)
 	}
-	pod := testenv.AWSName("pod")
 	var progress []string
 	in, err := rc.Restore(ctx, pod, "catalog-api", snap, func(l string) { progress = append(progress, l) })
 	if err != nil || in.ID != rds.InstanceID(pod, "catalog-api") || len(progress) == 0 {
@@ -373,7 +406,11 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 	if err := podSvc.Destroy(ctx, master); err != nil {
 		t.Fatal(err)
 	}
-	waitDestroyed(t, ctx, st, master)
+	if err := podSvc.Destroy(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, ctx, st, master, spacepods.StatusDestroyed)
+	waitStatus(t, ctx, st, pod, spacepods.StatusDestroyed)
 	if err := rc.DestroyEnvironment(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
@@ -395,32 +432,34 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 	if groups := targetGroups(t, ctx, ac, inst); len(groups) != 0 {
 		t.Errorf("target groups after destroy: %v", groups)
 	}
-	if recs := records(t, ctx, ac, lb.ZoneID); slices.Contains(recs, host+".") {
+	if recs := records(t, ctx, ac, lb.ZoneID); slices.Contains(recs, host+".") || slices.Contains(recs, podHost+".") {
 		t.Errorf("Route 53 records after destroy: %v", recs)
 	}
 	if list, err := rc.Instances(ctx); err != nil || len(list) != 0 {
 		t.Errorf("RDS instances of installation %s after destroy: %v, %v", inst, list, err)
 	}
-	if list, err := dbs.List(ctx); err != nil || containsDB(list, master) {
+	if list, err := dbs.List(ctx); err != nil || containsDB(list, master) || containsDB(list, pod) {
 		t.Errorf("databases after destroy: %v, %v", list, err)
 	}
 }
 
-func waitDestroyed(t *testing.T, ctx context.Context, st *store.Store, env string) {
+// waitStatus waits until env's status is want (destroyed: or the
+// environment is gone).
+func waitStatus(t *testing.T, ctx context.Context, st *store.Store, env, want string) {
 	t.Helper()
 	for {
 		e, err := st.GetEnvironment(ctx, env)
 		switch {
-		case spacepods.ErrorCode(err) == spacepods.ENOTFOUND || err == nil && e.Status == spacepods.StatusDestroyed:
+		case spacepods.ErrorCode(err) == spacepods.ENOTFOUND && want == spacepods.StatusDestroyed || err == nil && e.Status == want:
 			return
 		case err != nil:
 			t.Fatal(err)
 		case e.Status == spacepods.StatusFailed:
-			t.Fatalf("destroy of %s failed: %s", env, e.Reason)
+			t.Fatalf("%s failed: %s", env, e.Reason)
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s not destroyed (status %s)", env, e.Status)
+			t.Fatalf("%s is %s, want %s", env, e.Status, want)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
