@@ -296,11 +296,21 @@ func (s *Service) pass(ctx context.Context, r *spacepods.PipelineRun) error {
 	now := s.now()
 	st.Status, st.EndedAt = spacepods.StagePassed, &now
 	s.event(ctx, r, "info", fmt.Sprintf("pipeline run %d: build %d passed %s", r.ID, r.Build, st.Env))
+	stage := r.Stage
+	var err error
 	if r.Stage == len(r.Stages)-1 {
-		return s.end(ctx, r, spacepods.RunCompleted, "")
+		err = s.end(ctx, r, spacepods.RunCompleted, "")
+	} else {
+		r.Stage++
+		err = s.save(ctx, r)
 	}
-	r.Stage++
-	return s.save(ctx, r)
+	// Told once the pass is written, so that a restart in between never
+	// sends a stage's notes twice (at most once: a kill right here loses
+	// them, as it would any notice).
+	if err == nil && s.Notifier != nil && r.Stages[stage].DeployID != 0 {
+		s.Notifier.StagePassed(ctx, *r, stage)
+	}
+	return err
 }
 
 // fail ends the run at the current stage. When its tests failed and the
