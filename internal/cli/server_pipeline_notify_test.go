@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/releasenotes"
