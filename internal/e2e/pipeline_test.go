@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/pods/podstest"
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// TestE2E_PipelineSurvivesServerKills runs the CD pipeline of the real
+// binary (`--pipeline qa,staging,production:approval`) on Docker with the
+// example apps: a main build of catalog-api starts a run; the server is
+// SIGKILLed while the run deploys to staging and again while it waits at
+// production's gate. Each restarted server resumes the run where it was:
+// qa is neither deployed nor tested again, the gate keeps waiting (same
+// since), an approval through the CLI completes the run, and each stage
+// ends with one completed deploy and one test run of the build.
+func TestE2E_PipelineSurvivesServerKills(t *testing.T) {
+	// Every deploy pauses in its migrate step, so that a kill lands inside
+	// staging's deploy however loaded the machine is.
+	s := newSite(t, "SPACEPODS_TEST_DEPLOY_PAUSE=migrate=3s")
+	qa, stg, prd := s.name("qa"), s.name("stg"), s.name("prd")
+	s.args = []string{"--pipeline", qa + "," + stg + "," + prd + ":approval"}
+	s.start()
+	c := s.client()
+	ctx := context.Background()
+
+	// catalog-api depends on pricing-api: each environment runs it first.
+	// Its build is recorded off main, so that it starts no run of its own.
+	for _, app := range []string{"pricing-api", "catalog-api"} {
+		s.mustCLI("app", "register", "-f", filepath.Join("examples", app, "spacepods.yaml"))
+	}
+	s.mustCLI("build", "record", "pricing-api", "--number", "1", "--image", podstest.Image("pricing-api", 1), "--sha", "abcdef1", "--branch", "ci")
+	var firsts []int64
+	for _, env := range []string{qa, stg, prd} {
+		s.mustCLI("env", "create", env)
+		d, err := c.CreateDeploy(ctx, env, "pricing-api", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firsts = append(firsts, d.ID)
+	}
+	for _, id := range firsts {
+		if d := waitDeploy(t, s, id, 2*time.Minute); d.Status != spacepods.DeployCompleted {
+			t.Fatalf("pricing-api deploy %d: %s %s", id, d.Status, d.Error)
+		}
+	}
+
+	// A main build starts the run.
+	s.mustCLI("build", "record", "catalog-api", "--number", "1", "--image", podstest.Image("catalog-api", 1), "--sha", "abcdef1", "--branch", "main")
+	run := waitRun(t, s, "catalog-api", 1, time.Minute, func(r spacepods.PipelineRun) bool {
+		st := r.Stages[1]
+		if st.Status != spacepods.StageDeploying || st.DeployID == 0 {
+			return false
+		}
+		d, err := c.GetDeploy(ctx, st.DeployID)
+		return err == nil && d.Status == spacepods.DeployRunning && d.Step == "migrate"
+	})
+	if q := run.Stages[0]; q.Status != spacepods.StagePassed || q.DeployID == 0 || len(q.TestRuns) != 1 {
+		t.Fatalf("qa before the kill: %+v", q)
+	}
+	killedDeploy := run.Stages[1].DeployID
+	s.kill()
+	s.start()
+
+	run = waitRun(t, s, "catalog-api", 1, 2*time.Minute, func(r spacepods.PipelineRun) bool {
+		return r.Status == spacepods.RunWaiting
+	})
+	if run.Stage != 2 || run.Stages[2].WaitingSince == nil || run.Stages[1].Status != spacepods.StagePassed {
+		t.Fatalf("after the restart mid-staging, the run: %+v", run)
+	}
+	since := *run.Stages[2].WaitingSince
+	s.kill()
+	s.start()
+	time.Sleep(3 * time.Second) // the restarted pipeline looks at the run (it polls every 2s)
+	out := s.mustCLI("pipeline", "run", "show", strconv.FormatInt(run.ID, 10))
+	if !strings.Contains(out, "waiting") {
+		t.Fatalf("after the restart at the gate, `pipeline run show`:\n%s", out)
+	}
+	again, err := c.GetPipelineRun(ctx, run.ID)
+	if err != nil || again.Status != spacepods.RunWaiting || !again.Stages[2].WaitingSince.Equal(since) || again.Stages[2].DeployID != 0 {
+		t.Fatalf("after the restart at the gate: %+v %v", again, err)
+	}
+	s.mustCLI("pipeline", "approve", strconv.FormatInt(run.ID, 10), "--comment", "after two kills")
+	run = waitRun(t, s, "catalog-api", 1, 2*time.Minute, func(r spacepods.PipelineRun) bool {
+		return r.Status != spacepods.RunWaiting && r.Status != spacepods.RunRunning && r.Status != spacepods.RunQueued
+	})
+	if run.Status != spacepods.RunCompleted {
+		t.Fatalf("run ended %s: %s\n%+v\nserver log:\n%s", run.Status, run.Error, run.Stages, tail(s.logs(), 40))
+	}
+
+	// Nothing ran twice: per environment, one completed deploy of the
+	// build and one test run. Staging's killed deploy was rolled back by
+	// the restarted engine and deployed once more (the only repeat
+	// allowed); its tests had not started.
+	for i, env := range []string{qa, stg, prd} {
+		ds, err := c.ListDeploys(ctx, env, "catalog-api", 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var completed, all int
+		for _, d := range ds {
+			if d.Rollback {
+				continue // none expected: counted below if the engine made one
+			}
+			all++
+			if d.Status == spacepods.DeployCompleted {
+				completed++
+			}
+		}
+		wantAll := 1
+		if env == stg {
+			wantAll = 2
+		}
+		if completed != 1 || all != wantAll || ds[0].ID != run.Stages[i].DeployID {
+			t.Fatalf("%s: %d deploys of catalog-api (%d completed), want %d (1 completed, the stage's %d): %+v", env, all, completed, wantAll, run.Stages[i].DeployID, ds)
+		}
+		if env == stg {
+			if d, err := c.GetDeploy(ctx, killedDeploy); err != nil || d.Status != spacepods.DeployRolledBack {
+				t.Fatalf("staging's killed deploy %d: %+v %v", killedDeploy, d, err)
+			}
+		}
+		trs, err := c.ListTestRuns(ctx, env, "catalog-api", 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(trs) != 1 || len(run.Stages[i].TestRuns) != 1 || trs[0].ID != run.Stages[i].TestRuns[0] || trs[0].Status != spacepods.TestPassed {
+			t.Fatalf("%s: test runs %+v, the stage's %v", env, trs, run.Stages[i].TestRuns)
+		}
+	}
+	if st := run.Stages[2]; st.DecidedBy == "" || st.Tries != 1 || !st.Approved {
+		t.Fatalf("production: %+v", st)
+	}
+	t.Logf("run %d completed after kills in staging's deploy (%d) and at the gate; deploys %d, %d, %d", run.ID, killedDeploy,
+		run.Stages[0].DeployID, run.Stages[1].DeployID, run.Stages[2].DeployID)
+}
+
+// waitRun waits until app's run of build satisfies ok and returns it.
+func waitRun(t *testing.T, s *site, app string, build int, max time.Duration, ok func(spacepods.PipelineRun) bool) spacepods.PipelineRun {
+	t.Helper()
+	c := s.client()
+	deadline := time.Now().Add(max)
+	var last spacepods.PipelineRun
+	for {
+		runs, err := c.PipelineRuns(context.Background(), app, 10)
+		if err == nil {
+			for _, r := range runs {
+				if r.Build == build {
+					last = r
+					if ok(r) {
+						return r
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pipeline run of %s build %d: not there within %s: %+v %v\nserver log:\n%s", app, build, max, last, err, tail(s.logs(), 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
