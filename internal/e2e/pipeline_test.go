@@ -2,9 +2,15 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +25,21 @@ import (
 // production's gate. Each restarted server resumes the run where it was:
 // qa is neither deployed nor tested again, the gate keeps waiting (same
 // since), an approval through the CLI completes the run, and each stage
-// ends with one completed deploy and one test run of the build.
+// ends with one completed deploy and one test run of the build. Each
+// stage's deploy sends its release notes, once, to a webhook.
 func TestE2E_PipelineSurvivesServerKills(t *testing.T) {
+	hooks := &noticeSink{}
+	recv := httptest.NewServer(hooks)
+	defer recv.Close()
+	cfg := filepath.Join(t.TempDir(), "notify.yaml")
+	if err := os.WriteFile(cfg, []byte("webhooks:\n  ops: {url: '"+recv.URL+"', secret_env: E2E_HOOK_SECRET}\nroutes:\n  - kinds: ['release.notes']\n    to: ['webhook:ops']\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Every deploy pauses in its migrate step, so that a kill lands inside
 	// staging's deploy however loaded the machine is.
-	s := newSite(t, "SPACEPODS_TEST_DEPLOY_PAUSE=migrate=3s")
+	s := newSite(t, "SPACEPODS_TEST_DEPLOY_PAUSE=migrate=3s", "E2E_HOOK_SECRET=e2e-hook-secret")
 	qa, stg, prd := s.name("qa"), s.name("stg"), s.name("prd")
-	s.args = []string{"--pipeline", qa + "," + stg + "," + prd + ":approval"}
+	s.args = []string{"--pipeline", qa + "," + stg + "," + prd + ":approval", "--notify-config", cfg}
 	s.start()
 	c := s.client()
 	ctx := context.Background()
@@ -136,6 +150,23 @@ func TestE2E_PipelineSurvivesServerKills(t *testing.T) {
 	if st := run.Stages[2]; st.DecidedBy == "" || st.Tries != 1 || !st.Approved {
 		t.Fatalf("production: %+v", st)
 	}
+	// Release notes: one notice per stage's deploy, none for the killed one.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := hooks.byDeploy()
+		ok := len(got) == 3
+		for i, env := range []string{qa, stg, prd} {
+			n, there := got[strconv.FormatInt(run.Stages[i].DeployID, 10)]
+			ok = ok && there && n.Env == env && strings.Contains(n.Fields["notes"], "Release notes: catalog-api build 1 to "+env)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("release notes notices by deploy: %+v; want one for each of deploys %d, %d, %d", got, run.Stages[0].DeployID, run.Stages[1].DeployID, run.Stages[2].DeployID)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	t.Logf("run %d completed after kills in staging's deploy (%d) and at the gate; deploys %d, %d, %d", run.ID, killedDeploy,
 		run.Stages[0].DeployID, run.Stages[1].DeployID, run.Stages[2].DeployID)
 }
@@ -163,4 +194,48 @@ func waitRun(t *testing.T, s *site, app string, build int, max time.Duration, ok
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// noticeSink is an outgoing-webhook receiver: the notices it got.
+type noticeSink struct {
+	mu sync.Mutex
+	ns []hookNotice
+}
+
+type hookNotice struct {
+	NoticeID int64             `json:"notice_id"`
+	Kind     string            `json:"kind"`
+	Env      string            `json:"env"`
+	Fields   map[string]string `json:"fields"`
+}
+
+func (h *noticeSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var n hookNotice
+	body, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(body, &n); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ns = append(h.ns, n)
+}
+
+// byDeploy returns the release.notes notices by deploy ID; a deploy with
+// two different notices (not one notice retried) fails the test's check.
+func (h *noticeSink) byDeploy() map[string]hookNotice {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]hookNotice{}
+	for _, n := range h.ns {
+		if n.Kind != spacepods.NoticeReleaseNotes {
+			continue
+		}
+		if prev, ok := out[n.Fields["deploy"]]; ok && prev.NoticeID != n.NoticeID {
+			out[n.Fields["deploy"]+" (twice)"] = n
+			continue
+		}
+		out[n.Fields["deploy"]] = n
+	}
+	return out
 }
