@@ -105,7 +105,7 @@ func TestE2E_PipelineSurvivesServerKills(t *testing.T) {
 		return r.Status != spacepods.RunWaiting && r.Status != spacepods.RunRunning && r.Status != spacepods.RunQueued
 	})
 	if run.Status != spacepods.RunCompleted {
-		t.Fatalf("run ended %s: %s\n%+v\nserver log:\n%s", run.Status, run.Error, run.Stages, tail(s.logs(), 40))
+		t.Fatalf("run ended %s: %s\n%+v\nserver log:\n%s", run.Status, run.Error, run.Stages, notDebug(s.logs(), 40))
 	}
 
 	// Nothing ran twice: per environment, one completed deploy of the
@@ -186,14 +186,29 @@ func waitRun(t *testing.T, s *site, app string, build int, max time.Duration, ok
 					if ok(r) {
 						return r
 					}
+					if r.Status == spacepods.RunFailed || r.Status == spacepods.RunRejected || r.Status == spacepods.RunSuperseded {
+						t.Fatalf("pipeline run of %s build %d ended %s: %s\n%+v\nserver log:\n%s", app, build, r.Status, r.Error, r.Stages, notDebug(s.logs(), 40))
+					}
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pipeline run of %s build %d: not there within %s: %+v %v\nserver log:\n%s", app, build, max, last, err, tail(s.logs(), 40))
+			t.Fatalf("pipeline run of %s build %d: not there within %s: %+v %v\nserver log:\n%s", app, build, max, last, err, notDebug(s.logs(), 40))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// notDebug is the last n lines of a server log above debug (not the
+// test's polling requests).
+func notDebug(log string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "level=DEBUG") {
+			keep = append(keep, l)
+		}
+	}
+	return tail(strings.Join(keep, "\n"), n)
 }
 
 // noticeSink is an outgoing-webhook receiver: the notices it got.
