@@ -37,8 +37,9 @@ func (pc *pipelineConfig) flags(cmd *cobra.Command) {
 // and test runs) and returns what waits for it to stop.
 // With a forge, each stage is a commit status on the build's SHA whose
 // target is the run's page under publicURL.
-// Release notes of deploys read the git caches in dataDir.
-func startPipeline(ctx context.Context, pc pipelineConfig, dataDir string, srv *server.Server, st *store.Store, fg forge.Forge, publicURL string, notifier pipeline.Notifier, logger *slog.Logger) (func(), error) {
+// Release notes of deploys read the git caches in dataDir; bridge
+// tells the notifier of the pipeline's events and of its deploys' notes.
+func startPipeline(ctx context.Context, pc pipelineConfig, dataDir string, srv *server.Server, st *store.Store, fg forge.Forge, publicURL string, bridge *pipelineBridge, logger *slog.Logger) (func(), error) {
 	stages, err := spacepods.ParsePipeline(pc.stages)
 	if err != nil {
 		return nil, err
@@ -51,7 +52,8 @@ func startPipeline(ctx context.Context, pc pipelineConfig, dataDir string, srv *
 	}
 	srv.Notes = &releasenotes.Service{Store: st, Catalog: srv.Catalog, DataDir: dataDir, Forge: fg, BaseURL: publicURL,
 		Options: releasenotes.Options{JiraURL: pc.jiraURL, JiraProjects: pc.jiraProjects}}
-	p := &pipeline.Service{Store: st, Catalog: srv.Catalog, Deploys: srv.Deploys, Tests: srv.Tests, Default: stages, Forge: fg, BaseURL: publicURL, Notifier: notifier, Logger: logger.With("component", "pipeline")}
+	bridge.notes = srv.Notes
+	p := &pipeline.Service{Store: st, Catalog: srv.Catalog, Deploys: srv.Deploys, Tests: srv.Tests, Default: stages, Forge: fg, BaseURL: publicURL, Notifier: bridge, Logger: logger.With("component", "pipeline")}
 	if err := p.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/notify"
 	"github.com/spacepods/spacepods/internal/pipeline"
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -18,7 +20,19 @@ type pipelineBridge struct {
 	notifier  spacepods.Notifier
 	publicURL string
 	p         atomic.Pointer[pipeline.Service]
+	// notes gives the release notes of the deploys of passed stages
+	// (*releasenotes.Service); set before the pipeline starts.
+	notes deployNotes
 }
+
+// deployNotes gives a deploy's release notes, as `spacepods deploy notes`.
+type deployNotes interface {
+	ForDeploy(ctx context.Context, id int64) (releasenotes.Notes, error)
+}
+
+// notesTimeout bounds the git fetch behind a stage's release notes: the
+// pipeline's next stage waits for it.
+const notesTimeout = 30 * time.Second
 
 var (
 	_ pipeline.Notifier = (*pipelineBridge)(nil)
@@ -42,6 +56,27 @@ func (b *pipelineBridge) ApprovalNeeded(ctx context.Context, run spacepods.Pipel
 // StageFailed implements pipeline.Notifier.
 func (b *pipelineBridge) StageFailed(ctx context.Context, run spacepods.PipelineRun, stage int) {
 	spacepods.Notify(ctx, b.notifier, notify.PipelineNotice(spacepods.NoticePipelineStopped, b.event(run, stage, "", run.Error)))
+}
+
+// StagePassed implements pipeline.Notifier: the release notes of the
+// stage's deploy go to the deploy's thread (notice kind release.notes).
+// Notes that cannot be computed are sent saying why, so that a release is
+// never announced silently without them.
+func (b *pipelineBridge) StagePassed(ctx context.Context, run spacepods.PipelineRun, stage int) {
+	if b.notes == nil || stage < 0 || stage >= len(run.Stages) || run.Stages[stage].DeployID == 0 {
+		return
+	}
+	st := run.Stages[stage]
+	nctx, cancel := context.WithTimeout(ctx, notesTimeout)
+	defer cancel()
+	text := ""
+	if n, err := b.notes.ForDeploy(nctx, st.DeployID); err != nil {
+		text = fmt.Sprintf("The release notes could not be computed: %s (try `spacepods deploy notes %d`).", spacepods.ErrorMessage(err), st.DeployID)
+	} else {
+		text = releasenotes.Markdown(n)
+	}
+	url := fmt.Sprintf("%s/deploys/%d", b.publicURL, st.DeployID)
+	spacepods.Notify(ctx, b.notifier, notify.ReleaseNotes(st.DeployID, run.App, st.Env, run.Build, text, url))
 }
 
 // RunEnded implements pipeline.Notifier. A completed run says nothing more

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/spacepods/spacepods/internal/releasenotes"
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
 
@@ -56,5 +58,56 @@ func TestPipelineBridge_EventsBecomeNoticesAndApprovalsWaitForThePipeline(t *tes
 	}
 	if _, err := b.RunEnvironment(ctx, 7); spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE {
 		t.Fatalf("run environment without a pipeline: %v, want EUNAVAILABLE", err)
+	}
+}
+
+// fakeNotes gives fixed notes per deploy, as releasenotes.Service would
+// from the git history.
+type fakeNotes map[int64]releasenotes.Notes
+
+func (f fakeNotes) ForDeploy(_ context.Context, id int64) (releasenotes.Notes, error) {
+	n, ok := f[id]
+	if !ok {
+		return releasenotes.Notes{}, spacepods.Errorf(spacepods.ENOTFOUND, "deploy %d not found", id)
+	}
+	return n, nil
+}
+
+func TestPipelineBridge_APassedStageSendsItsDeploysReleaseNotes(t *testing.T) {
+	rec := &noticeRecorder{}
+	prodNotes := releasenotes.Notes{App: "catalog-api", Env: "production", Build: 12, FromSHA: "1a2b3c4d5e6f", ToSHA: "9f8e7d6c5b4a",
+		Commits: []releasenotes.Commit{{Short: "9f8e7d6", Subject: "feat: coupons SHOP-7", Author: "Alice Smith"}}}
+	b := &pipelineBridge{notifier: rec, publicURL: "http://spacepods.test", notes: fakeNotes{32: prodNotes}}
+	run := spacepods.PipelineRun{ID: 7, App: "catalog-api", Build: 12, CreatedBy: "ci", Stages: []spacepods.RunStage{
+		{PipelineStage: spacepods.PipelineStage{Env: "qa"}, DeployID: 31},
+		{PipelineStage: spacepods.PipelineStage{Env: "production"}, DeployID: 32},
+	}}
+	ctx := context.Background()
+
+	b.StagePassed(ctx, run, 1)
+	b.StagePassed(ctx, run, 0) // deploy 31's notes cannot be had: said so
+
+	if len(rec.ns) != 2 {
+		t.Fatalf("got %d notices, want 2: %+v", len(rec.ns), rec.ns)
+	}
+	prod, qa := rec.ns[0], rec.ns[1]
+	want := releasenotes.Markdown(prodNotes)
+	if prod.Kind != spacepods.NoticeReleaseNotes || prod.Env != "production" || prod.App != "catalog-api" || prod.Subject != "deploy:32" ||
+		prod.Fields["notes"] != want || prod.Fields["build"] != "12" || prod.URL != "http://spacepods.test/deploys/32" {
+		t.Fatalf("production's release notes notice: %+v, want the notes %q", prod, want)
+	}
+	if !strings.Contains(prod.Text, "9f8e7d6 feat: coupons SHOP-7 (Alice Smith)") {
+		t.Fatalf("notice text lacks the commit: %q", prod.Text)
+	}
+	if qa.Kind != spacepods.NoticeReleaseNotes || qa.Env != "qa" || !strings.Contains(qa.Fields["notes"], "deploy 31 not found") ||
+		!strings.Contains(qa.Fields["notes"], "spacepods deploy notes 31") {
+		t.Fatalf("qa's notice: %+v", qa)
+	}
+
+	// Without a runtime there are no notes and no deploys: nothing is sent.
+	rec.ns = nil
+	(&pipelineBridge{notifier: rec}).StagePassed(ctx, run, 1)
+	if len(rec.ns) != 0 {
+		t.Fatalf("sent %+v without release notes", rec.ns)
 	}
 }

@@ -46,6 +46,9 @@ type Notifier interface {
 	ApprovalNeeded(ctx context.Context, run spacepods.PipelineRun, stage int)
 	// StageFailed: the deploy or the tests of stage failed; the run stopped.
 	StageFailed(ctx context.Context, run spacepods.PipelineRun, stage int)
+	// StagePassed: the deploy of stage (run.Stages[stage].DeployID)
+	// completed and its tests passed; the server sends its release notes.
+	StagePassed(ctx context.Context, run spacepods.PipelineRun, stage int)
 	// RunEnded: run completed, was rejected or was superseded.
 	RunEnded(ctx context.Context, run spacepods.PipelineRun)
 }

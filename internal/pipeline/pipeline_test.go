@@ -36,6 +36,10 @@ func (n *notes) StageFailed(_ context.Context, r spacepods.PipelineRun, stage in
 	n.add("failed run=%d build=%d env=%s", r.ID, r.Build, r.Stages[stage].Env)
 }
 
+func (n *notes) StagePassed(_ context.Context, r spacepods.PipelineRun, stage int) {
+	n.add("passed run=%d build=%d env=%s deploy=%d", r.ID, r.Build, r.Stages[stage].Env, r.Stages[stage].DeployID)
+}
+
 func (n *notes) RunEnded(_ context.Context, r spacepods.PipelineRun) {
 	n.add("%s run=%d build=%d", r.Status, r.ID, r.Build)
 }
@@ -283,7 +287,12 @@ func TestPipeline(t *testing.T) {
 		if !found {
 			t.Fatalf("no audit entry of carol's approval: %+v", audit)
 		}
-		want := []string{fmt.Sprintf("approval run=%d build=1 env=%s", run.ID, prd), fmt.Sprintf("completed run=%d build=1", run.ID)}
+		// Each stage's deploy is told once it passed (the server sends
+		// its release notes), the last one before the run's end.
+		passed := func(i int) string {
+			return fmt.Sprintf("passed run=%d build=1 env=%s deploy=%d", run.ID, run.Stages[i].Env, run.Stages[i].DeployID)
+		}
+		want := []string{passed(0), passed(1), fmt.Sprintf("approval run=%d build=1 env=%s", run.ID, prd), passed(2), fmt.Sprintf("completed run=%d build=1", run.ID)}
 		if got := r.n.all(); !slices.Equal(got, want) {
 			t.Fatalf("notified %q, want %q", got, want)
 		}

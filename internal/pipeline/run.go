@@ -296,11 +296,27 @@ func (s *Service) pass(ctx context.Context, r *spacepods.PipelineRun) error {
 	now := s.now()
 	st.Status, st.EndedAt = spacepods.StagePassed, &now
 	s.event(ctx, r, "info", fmt.Sprintf("pipeline run %d: build %d passed %s", r.ID, r.Build, st.Env))
-	if r.Stage == len(r.Stages)-1 {
-		return s.end(ctx, r, spacepods.RunCompleted, "")
+	stage, last := r.Stage, r.Stage == len(r.Stages)-1
+	var err error
+	if last {
+		err = s.close(ctx, r, spacepods.RunCompleted, "")
+	} else {
+		r.Stage++
+		err = s.save(ctx, r)
 	}
-	r.Stage++
-	return s.save(ctx, r)
+	if err != nil {
+		return err
+	}
+	// Told once the pass is written, so that a restart in between never
+	// sends a stage's notes twice (at most once: a kill right here loses
+	// them, as it would any notice); before the run's end.
+	if s.Notifier != nil && r.Stages[stage].DeployID != 0 {
+		s.Notifier.StagePassed(ctx, *r, stage)
+	}
+	if last {
+		s.ended(ctx, r)
+	}
+	return nil
 }
 
 // fail ends the run at the current stage. When its tests failed and the
@@ -335,6 +351,15 @@ func (s *Service) fail(ctx context.Context, r *spacepods.PipelineRun, why string
 // end ends r with status; the current stage takes stageStatus (unless ""),
 // the stages after it are skipped.
 func (s *Service) end(ctx context.Context, r *spacepods.PipelineRun, status, stageStatus string) error {
+	if err := s.close(ctx, r, status, stageStatus); err != nil {
+		return err
+	}
+	s.ended(ctx, r)
+	return nil
+}
+
+// close writes r's end (see end) without telling anyone.
+func (s *Service) close(ctx context.Context, r *spacepods.PipelineRun, status, stageStatus string) error {
 	now := s.now()
 	if stageStatus != "" {
 		st := &r.Stages[r.Stage]
@@ -344,14 +369,16 @@ func (s *Service) end(ctx context.Context, r *spacepods.PipelineRun, status, sta
 		r.Stages[i].Status = spacepods.StageSkipped
 	}
 	r.Status, r.EndedAt = status, &now
-	if err := s.save(ctx, r); err != nil {
-		return err
-	}
-	s.Logger.Info("pipeline run ended", "run", r.ID, "app", r.App, "build", r.Build, "status", status, "error", r.Error)
-	if status != spacepods.RunFailed && s.Notifier != nil {
+	return s.save(ctx, r)
+}
+
+// ended logs and tells the end of r, once written (a failure was told by
+// StageFailed).
+func (s *Service) ended(ctx context.Context, r *spacepods.PipelineRun) {
+	s.Logger.Info("pipeline run ended", "run", r.ID, "app", r.App, "build", r.Build, "status", r.Status, "error", r.Error)
+	if r.Status != spacepods.RunFailed && s.Notifier != nil {
 		s.Notifier.RunEnded(ctx, *r)
 	}
-	return nil
 }
 
 // event records a line in the events of the stage's environment.
