@@ -74,8 +74,11 @@ func (s *Store) ClaimDelivery(ctx context.Context) (spacepods.ForgeDelivery, boo
 		if err != nil {
 			return d, false, s.wrap(err)
 		}
-		res, err := s.db.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET state = $2, attempts = attempts + 1 WHERE id = $1 AND state = $3`),
-			d.ID, spacepods.DeliveryProcessing, spacepods.DeliveryPending)
+		// The attempt count guards against a worker that read the row, was
+		// overtaken by another that claimed it, failed and put it back to
+		// pending: the state alone would let the slow one claim it too.
+		res, err := s.db.ExecContext(ctx, s.q(`UPDATE forge_deliveries SET state = $2, attempts = attempts + 1 WHERE id = $1 AND state = $3 AND attempts = $4`),
+			d.ID, spacepods.DeliveryProcessing, spacepods.DeliveryPending, d.Attempts)
 		if err != nil {
 			return d, false, s.wrap(err)
 		}
