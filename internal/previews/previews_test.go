@@ -375,7 +375,8 @@ func TestPRPods(t *testing.T) {
 		if !strings.Contains(st.Description, "no build of catalog-api at "+head[:7]) {
 			t.Fatalf("pod status %+v", st)
 		}
-		if tst, _ := r.f.Latest(repo, head, previews.ContextTests); tst.State != forge.StatusFailure {
+		// The tests status is written just after the pod's: wait for it too.
+		if tst := r.waitStatus(p, previews.ContextTests, forge.StatusFailure); !strings.Contains(tst.Description, "not run") {
 			t.Fatalf("tests status %+v", tst)
 		}
 		if _, err := r.s.Store.GetEnvironment(context.Background(), previews.PodName(r.prefix+"b", 17, "catalog-api")); spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
