@@ -12,7 +12,7 @@ import (
 
 // Leaks lists (and with remove, removes) everything Spacepods made that
 // belongs to no live environment: found from Docker's labels, PostgreSQL's
-// markers and the router's table, not from the store's memory of them.
+// markers, RDS instances' tags and the router's table, not from the store's memory of them.
 func (s *Service) Leaks(ctx context.Context, remove bool) ([]spacepods.Leak, error) {
 	envs, err := s.Store.ListEnvironments(ctx, "")
 	if err != nil {
@@ -52,6 +52,11 @@ func (s *Service) Leaks(ctx context.Context, remove bool) ([]spacepods.Leak, err
 			}
 		}
 	}
+	insts, err := s.dedicatedLeaks(ctx, live)
+	if err != nil {
+		return nil, err
+	}
+	leaks = append(leaks, insts...)
 	groups, err := s.router().Groups(ctx)
 	if err != nil {
 		return nil, err

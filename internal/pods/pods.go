@@ -98,6 +98,10 @@ type Service struct {
 	// ExpiryWarning is how long before a pod expires its owner is told
 	// (by the reaper, so within one reap interval); default 1 hour.
 	ExpiryWarning time.Duration
+	// Dedicated, when set, keeps databases on instances of their own (RDS
+	// instances: --databases rds-instance): snapshots, destroy and audits
+	// cover them too.
+	Dedicated Dedicated
 
 	quotaMu sync.Mutex // one quota check and create at a time, so two creates cannot both take the last slot
 
@@ -642,6 +646,9 @@ func (s *Service) removeParts(ctx context.Context, name string) error {
 	if s.Databases != nil {
 		errs = append(errs, s.Databases.DropEnvironment(ctx, name))
 	}
+	if s.Dedicated != nil {
+		errs = append(errs, s.Dedicated.DestroyEnvironment(ctx, name))
+	}
 	return errors.Join(errs...)
 }
 
@@ -690,6 +697,11 @@ func (s *Service) leftovers(ctx context.Context, name string) error {
 			}
 		}
 	}
+	more, err := s.dedicatedLeftovers(ctx, name)
+	if err != nil {
+		return err
+	}
+	left = append(left, more...)
 	if len(left) > 0 {
 		return spacepods.Errorf(spacepods.ECONFLICT, "still there after removal: %s", strings.Join(left, ", "))
 	}

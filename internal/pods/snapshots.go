@@ -18,13 +18,13 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepod
 	if e.Protected && !spacepods.ActorIsAdmin(ctx) {
 		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.EFORBIDDEN, "environment %s is protected: only an admin may snapshot its databases (snapshots hold its data); ask an admin, or snapshot an unprotected environment", env)
 	}
-	if s.Databases == nil {
+	if s.Databases == nil && s.Dedicated == nil {
 		return spacepods.Snapshot{}, spacepods.Errorf(spacepods.EUNAVAILABLE, "no PostgreSQL is configured")
 	}
 	if e.Protected {
 		// Marked before the copy exists, so that no failure in between
 		// leaves protected data unmarked; not over a snapshot that exists.
-		existing, err := s.Databases.ListSnapshots(ctx)
+		existing, err := s.Snapshots(ctx)
 		if err != nil {
 			return spacepods.Snapshot{}, err
 		}
@@ -37,7 +37,7 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepod
 			return spacepods.Snapshot{}, err
 		}
 	}
-	snap, err := s.Databases.Snapshot(ctx, env, app, name)
+	snap, err := s.takeSnapshot(ctx, env, app, name)
 	if err != nil {
 		return snap, err
 	}
@@ -54,10 +54,28 @@ func (s *Service) Snapshot(ctx context.Context, env, app, name string) (spacepod
 	return snap, nil
 }
 
-// Snapshots lists snapshots.
+// Snapshots lists snapshots: the PostgreSQL server's, then the dedicated
+// instances' (RDS), each with its Kind.
 func (s *Service) Snapshots(ctx context.Context) ([]spacepods.Snapshot, error) {
-	if s.Databases == nil {
-		return []spacepods.Snapshot{}, nil
+	out := []spacepods.Snapshot{}
+	if s.Databases != nil {
+		snaps, err := s.Databases.ListSnapshots(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, sn := range snaps {
+			if sn.Kind == "" {
+				sn.Kind = spacepods.SnapshotPostgres
+			}
+			out = append(out, sn)
+		}
 	}
-	return s.Databases.ListSnapshots(ctx)
+	if s.Dedicated != nil {
+		snaps, err := s.Dedicated.Snapshots(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, snaps...)
+	}
+	return out, nil
 }

@@ -13,7 +13,17 @@ type Snapshot struct {
 	CreatedAt  time.Time
 	SizeBytes  int64
 	Incomplete bool // left half-made by an interrupted snapshot; drop it
+	// Kind is where it lives: SnapshotPostgres (a template database on
+	// the PostgreSQL server of pod databases) or SnapshotRDS (an RDS DB
+	// snapshot of a master's instance, Database naming it).
+	Kind string
 }
+
+// Snapshot kinds.
+const (
+	SnapshotPostgres = "postgres"
+	SnapshotRDS      = "rds"
+)
 
 // CreateSnapshotRequest takes a snapshot of an environment's database.
 type CreateSnapshotRequest struct {

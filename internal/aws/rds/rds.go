@@ -72,8 +72,15 @@ func New(ctx context.Context, c Config) (*Client, error) {
 // letters, digits and single hyphens, starting with a letter, so it is
 // runtime.ObjectName's (a DNS label ending in a hash of the parts, which
 // keeps it unique) behind "sp-", with runs of hyphens made one.
-func InstanceID(env, app string) string {
-	id := "sp-" + runtime.ObjectName(env, app)
+func InstanceID(env, app string) string { return identifier(env, app) }
+
+// SnapshotID is the RDS DB snapshot of the snapshot name taken by
+// installation: the same rules as instance identifiers, and apart per
+// installation (two installations in one account may reuse a name).
+func SnapshotID(installation, name string) string { return identifier(installation, name) }
+
+func identifier(a, b string) string {
+	id := "sp-" + runtime.ObjectName(a, b)
 	for strings.Contains(id, "--") {
 		id = strings.ReplaceAll(id, "--", "-")
 	}
@@ -82,6 +89,10 @@ func InstanceID(env, app string) string {
 	}
 	return id
 }
+
+// TagRestoredFrom marks an instance Spacepods restored (a pod's), with the
+// snapshot it was restored from: only those are ever deleted.
+const TagRestoredFrom = "spacepods.restored-from"
 
 func (c *Client) tags(env, app string) []types.Tag {
 	l := runtime.EnvLabels(nil, env, c.cfg.Installation)
@@ -127,6 +138,31 @@ type Instance struct {
 	ID       string
 	Endpoint string // host:port
 	Engine   string
+	// User is the instance's master user (a restored instance keeps its
+	// source's, and its password); DBName its initial database, "" when
+	// it was made without one.
+	User   string
+	DBName string
+	Status string
+}
+
+func instanceOf(db types.DBInstance) Instance {
+	in := Instance{ID: aws.ToString(db.DBInstanceIdentifier), Engine: aws.ToString(db.Engine), User: aws.ToString(db.MasterUsername),
+		DBName: aws.ToString(db.DBName), Status: aws.ToString(db.DBInstanceStatus)}
+	if db.Endpoint != nil && aws.ToString(db.Endpoint.Address) != "" {
+		in.Endpoint = fmt.Sprintf("%s:%d", aws.ToString(db.Endpoint.Address), aws.ToInt32(db.Endpoint.Port))
+	}
+	return in
+}
+
+// Describe returns the instance id (any instance, a master's too).
+// ENOTFOUND when there is none.
+func (c *Client) Describe(ctx context.Context, id string) (Instance, error) {
+	db, err := c.describe(ctx, id)
+	if err != nil {
+		return Instance{}, err
+	}
+	return instanceOf(db), nil
 }
 
 // Restore makes the pod's dedicated instance for app from snapshot
@@ -137,7 +173,8 @@ func (c *Client) Restore(ctx context.Context, env, app, snapshot string, progres
 	id := InstanceID(env, app)
 	in := &awsrds.RestoreDBInstanceFromDBSnapshotInput{
 		DBInstanceIdentifier: aws.String(id), DBSnapshotIdentifier: aws.String(snapshot), DBInstanceClass: aws.String(c.cfg.InstanceClass),
-		PubliclyAccessible: aws.Bool(false), MultiAZ: aws.Bool(false), Tags: c.tags(env, app), CopyTagsToSnapshot: aws.Bool(false),
+		PubliclyAccessible: aws.Bool(false), MultiAZ: aws.Bool(false), CopyTagsToSnapshot: aws.Bool(false),
+		Tags: append(c.tags(env, app), types.Tag{Key: aws.String(TagRestoredFrom), Value: aws.String(snapshot)}),
 	}
 	if c.cfg.SubnetGroup != "" {
 		in.DBSubnetGroupName = aws.String(c.cfg.SubnetGroup)
@@ -156,11 +193,8 @@ func (c *Client) Restore(ctx context.Context, env, app, snapshot string, progres
 		if err != nil {
 			return "", "", err
 		}
-		inst = Instance{ID: id, Engine: aws.ToString(db.Engine)}
-		if db.Endpoint != nil {
-			inst.Endpoint = fmt.Sprintf("%s:%d", aws.ToString(db.Endpoint.Address), aws.ToInt32(db.Endpoint.Port))
-		}
-		return aws.ToString(db.DBInstanceStatus), "", nil
+		inst = instanceOf(db)
+		return inst.Status, "", nil
 	})
 	return inst, err
 }
@@ -219,14 +253,16 @@ func (c *Client) Delete(ctx context.Context, env, app string) error {
 	return nil
 }
 
-// DestroyEnvironment deletes every instance of env (found by tags).
+// DestroyEnvironment deletes every instance of env that Spacepods
+// restored (found by tags: TagRestoredFrom). An instance it did not make,
+// a master's, is never deleted.
 func (c *Client) DestroyEnvironment(ctx context.Context, env string) error {
 	insts, err := c.Instances(ctx)
 	if err != nil {
 		return err
 	}
 	for _, in := range insts {
-		if in.Env == env {
+		if in.Env == env && in.RestoredFrom != "" && in.Status != "deleting" {
 			if err := c.Delete(ctx, env, in.App); err != nil {
 				return err
 			}
@@ -238,6 +274,7 @@ func (c *Client) DestroyEnvironment(ctx context.Context, env string) error {
 // Tagged is an instance Spacepods made, by its tags.
 type Tagged struct {
 	ID, Env, App, Status string
+	RestoredFrom         string // the snapshot (TagRestoredFrom)
 }
 
 // Instances lists this installation's pod instances (for leak audits).
@@ -256,7 +293,8 @@ func (c *Client) Instances(ctx context.Context) ([]Tagged, error) {
 			}
 			env := tags[runtime.LabelEnvironment]
 			if runtime.Ours(tags, env, c.cfg.Installation) && env != "" {
-				out = append(out, Tagged{ID: aws.ToString(db.DBInstanceIdentifier), Env: env, App: tags[runtime.LabelApp], Status: aws.ToString(db.DBInstanceStatus)})
+				out = append(out, Tagged{ID: aws.ToString(db.DBInstanceIdentifier), Env: env, App: tags[runtime.LabelApp], Status: aws.ToString(db.DBInstanceStatus),
+					RestoredFrom: tags[TagRestoredFrom]})
 			}
 		}
 	}
