@@ -8,9 +8,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/spacepods/spacepods/internal/aws/alb"
+	"github.com/spacepods/spacepods/internal/aws/rds"
 	"github.com/spacepods/spacepods/internal/awsclient"
+	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/runtime/ecs"
 	"github.com/spacepods/spacepods/internal/secrets/awssecrets"
+	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
 )
 
 // awsFlags are the settings of everything Spacepods does on AWS (the ssm
@@ -22,7 +26,17 @@ type awsFlags struct {
 	kmsKey       string
 	ecs          ecs.Config
 	alb          alb.Config
+	// databases is --databases: shared (the default) or rds-instance.
+	databases string
+	rds       rds.Config
+	masters   rds.Masters
 }
+
+// The --databases modes.
+const (
+	databasesShared      = "shared"
+	databasesRDSInstance = "rds-instance"
+)
 
 func addAWSFlags(f *pflag.FlagSet, a *awsFlags) {
 	f.StringVar(&a.client.Region, "aws-region", envOr("SPACEPODS_AWS_REGION", ""), "AWS region of everything Spacepods makes on AWS; empty = the SDK's default (AWS_REGION, the profile) (env SPACEPODS_AWS_REGION)")
@@ -42,6 +56,12 @@ func addAWSFlags(f *pflag.FlagSet, a *awsFlags) {
 	f.StringVar(&a.alb.ListenerARN, "alb-listener", envOr("SPACEPODS_ALB_LISTENER", ""), "--routing alb: ARN of the load balancer listener that gets a rule per app host (env SPACEPODS_ALB_LISTENER)")
 	f.StringVar(&a.alb.VPCID, "alb-vpc", envOr("SPACEPODS_ALB_VPC", ""), "--routing alb: VPC ID of the target groups (one per release) (env SPACEPODS_ALB_VPC)")
 	f.StringVar(&a.alb.HostedZoneID, "route53-zone", envOr("SPACEPODS_ROUTE53_ZONE", ""), "--routing alb: Route 53 hosted zone ID that gets an alias record per app host; empty = no records (env SPACEPODS_ROUTE53_ZONE)")
+	f.StringVar(&a.databases, "databases", envOr("SPACEPODS_DATABASES", databasesShared), "where apps' databases live: shared (a database per environment and app on the PostgreSQL server of --postgres-admin-url, which may be an RDS instance) or rds-instance (masters' apps use RDS instances of their own, --rds-master-instance-pattern; a pod whose manifest names a snapshot of one gets its own instance restored from it; other databases stay on the shared server; docs/aws.md) (env SPACEPODS_DATABASES)")
+	f.StringVar(&a.masters.Pattern, "rds-master-instance-pattern", envOr("SPACEPODS_RDS_MASTER_INSTANCE_PATTERN", rds.DefaultMasterPattern), "--databases rds-instance: the RDS instance identifier of a master's app, with {env} and {app}; a master app without that instance keeps its database on the shared server (env SPACEPODS_RDS_MASTER_INSTANCE_PATTERN)")
+	f.StringToStringVar(&a.masters.Instances, "rds-master-instance", nil, "--databases rds-instance: ENV/APP=INSTANCE-ID, the RDS instance of one master's app where the pattern does not fit, e.g. production/catalog-api=prod-catalog (repeatable)")
+	f.StringVar(&a.rds.InstanceClass, "rds-instance-class", envOr("SPACEPODS_RDS_INSTANCE_CLASS", "db.t4g.micro"), "--databases rds-instance: DB instance class of pods' restored instances (env SPACEPODS_RDS_INSTANCE_CLASS)")
+	f.StringVar(&a.rds.SubnetGroup, "rds-subnet-group", envOr("SPACEPODS_RDS_SUBNET_GROUP", ""), "--databases rds-instance: DB subnet group of pods' instances, in the VPC where their tasks run; empty = the account's default (env SPACEPODS_RDS_SUBNET_GROUP)")
+	f.StringSliceVar(&a.rds.SecurityGroups, "rds-security-groups", splitEnv("SPACEPODS_RDS_SECURITY_GROUPS"), "--databases rds-instance: VPC security group IDs of pods' instances (admit the tasks on 5432); empty = the VPC's default (env SPACEPODS_RDS_SECURITY_GROUPS, comma-separated)")
 	f.StringVar(&a.kmsKey, "aws-kms-key", envOr("SPACEPODS_AWS_KMS_KEY", ""), "--secret-store ssm|secretsmanager: KMS key ID or ARN that encrypts secret values; empty = the account's AWS-managed key (env SPACEPODS_AWS_KMS_KEY)")
 }
 
@@ -70,4 +90,30 @@ func (a awsFlags) openALB(ctx context.Context, installation, domain string, logg
 // secretSettings are the AWS secret stores' settings (secrets.Config.Settings).
 func (a awsFlags) secretSettings() map[string]any {
 	return map[string]any{awssecrets.SettingsID: awssecrets.Config{AWS: a.client, Prefix: a.secretPrefix, KMSKeyID: a.kmsKey}}
+}
+
+// validateDatabases checks --databases and its RDS flags.
+func (a awsFlags) validateDatabases() error {
+	switch a.databases {
+	case databasesShared:
+		return nil
+	case databasesRDSInstance:
+		return a.masters.Validate()
+	}
+	return spacepods.Errorf(spacepods.EINVALID, "--databases %q: use shared (databases on the PostgreSQL server) or rds-instance (RDS instances per master app, restored per pod; docs/aws.md)", a.databases)
+}
+
+// rdsDatabases returns the rds-instance mode's databases over shared (the
+// PostgreSQL server's), or nil in the shared mode.
+func (a awsFlags) rdsDatabases(ctx context.Context, installation string, shared deploy.Databases, st *store.Store, secretStore rds.SecretReader, logger *slog.Logger) (*rds.Databases, error) {
+	if a.databases != databasesRDSInstance {
+		return nil, nil
+	}
+	c := a.rds
+	c.AWS, c.Installation, c.Logger = a.client, installation, logger.With("component", "rds")
+	client, err := rds.New(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &rds.Databases{Client: client, Shared: shared, Store: st, Secrets: secretStore, Masters: a.masters}, nil
 }

@@ -321,6 +321,9 @@ func (cfg serverConfig) validate() error {
 	if err := cfg.aws.client.Validate(); err != nil {
 		return err
 	}
+	if err := cfg.aws.validateDatabases(); err != nil {
+		return err
+	}
 	if err := cfg.registry.validate(); err != nil {
 		return err
 	}

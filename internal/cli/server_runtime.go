@@ -107,6 +107,14 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		provider.Gateway = g.HostAddress
 	}
 	podSvc.Databases, engine.Databases = dbs, provider
+	if rdb, err := cfg.aws.rdsDatabases(ctx, inst, provider, st, srv.Config.Secrets, logger); err != nil || rdb != nil {
+		if err != nil {
+			dbs.Close()
+			return nil, err
+		}
+		engine.Databases, podSvc.Dedicated = rdb, rdb
+		logger.Info("databases: masters' RDS instances, pods' instances restored from their snapshots, others on the PostgreSQL server", "pattern", cfg.aws.masters.Pattern)
+	}
 	if engine.Options.PauseAt, engine.Options.PauseFor, err = deployPause(logger); err != nil {
 		dbs.Close()
 		return nil, err
