@@ -117,20 +117,34 @@ func (c *Client) CreateSnapshot(ctx context.Context, env, app, instance, id stri
 	_, err := c.rds.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{
 		DBInstanceIdentifier: aws.String(instance), DBSnapshotIdentifier: aws.String(id), Tags: c.tags(env, app),
 	})
-	if err != nil {
-		return awsclient.Err("rds:CreateDBSnapshot", err)
+	// A snapshot of this instance by this name is the one an earlier
+	// attempt made (the SDK retries a call whose answer was lost): wait
+	// on it. Of another instance, it is a conflict.
+	if err = awsclient.Err("rds:CreateDBSnapshot", err); spacepods.ErrorCode(err) == spacepods.ECONFLICT {
+		if s, derr := c.describeSnapshot(ctx, id); derr != nil || aws.ToString(s.DBInstanceIdentifier) != instance {
+			return spacepods.Errorf(spacepods.ECONFLICT, "RDS snapshot %s exists, of another instance than %s: pick another snapshot name", id, instance)
+		}
+	} else if err != nil {
+		return err
 	}
 	return c.wait(ctx, "snapshot "+id, progress, func(ctx context.Context) (string, string, error) {
-		out, err := c.rds.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(id)})
+		s, err := c.describeSnapshot(ctx, id)
 		if err != nil {
-			return "", "", awsclient.Err("rds:DescribeDBSnapshots", err)
+			return "", "", err
 		}
-		if len(out.DBSnapshots) == 0 {
-			return "", "", spacepods.Errorf(spacepods.ENOTFOUND, "snapshot %s vanished", id)
-		}
-		s := out.DBSnapshots[0]
 		return aws.ToString(s.Status), fmt.Sprintf("%d%%", aws.ToInt32(s.PercentProgress)), nil
 	})
+}
+
+func (c *Client) describeSnapshot(ctx context.Context, id string) (types.DBSnapshot, error) {
+	out, err := c.rds.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(id)})
+	if err != nil {
+		return types.DBSnapshot{}, awsclient.Err("rds:DescribeDBSnapshots", err)
+	}
+	if len(out.DBSnapshots) == 0 {
+		return types.DBSnapshot{}, spacepods.Errorf(spacepods.ENOTFOUND, "RDS snapshot %s not found", id)
+	}
+	return out.DBSnapshots[0], nil
 }
 
 // Instance is a pod's instance once available.
