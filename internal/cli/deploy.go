@@ -311,6 +311,17 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create ENV APP NAME",
 		Short: "Snapshot APP's database in ENV as NAME (pods clone it with database.snapshot: NAME); of a protected ENV: admins, cloned only into protected environments",
+		Long: `Snapshot APP's database in ENV as NAME. Pods whose manifest says database.snapshot: NAME
+get a copy of it.
+
+Where it is taken depends on the server's --databases mode: on the PostgreSQL server
+(shared, the default: a template database), or, with rds-instance, when ENV is a master
+whose APP has an RDS instance of its own, as an RDS DB snapshot of that instance
+(CreateDBSnapshot, waited on until available; its progress is in ENV's events, and a
+pod cloning it gets an RDS instance of its own; docs/aws.md).
+
+A snapshot of a protected ENV is taken by admins only and cloned only into protected
+environments.`,
 		Args:  cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.client().CreateSnapshot(ctx(cmd), args[0], args[1], args[2])
@@ -319,6 +330,10 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			}
 			if g.json() {
 				return g.printJSON(s)
+			}
+			if s.Kind == spacepods.SnapshotRDS {
+				fmt.Fprintf(g.stdout, "snapshot %s taken of %s in %s: RDS snapshot %s of its instance\n", args[2], args[1], args[0], s.Database)
+				return nil
 			}
 			fmt.Fprintf(g.stdout, "snapshot %s taken of %s in %s\n", args[2], args[1], args[0])
 			return nil
