@@ -322,7 +322,7 @@ pod cloning it gets an RDS instance of its own; docs/aws.md).
 
 A snapshot of a protected ENV is taken by admins only and cloned only into protected
 environments.`,
-		Args:  cobra.ExactArgs(3),
+		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.client().CreateSnapshot(ctx(cmd), args[0], args[1], args[2])
 			if err != nil {
