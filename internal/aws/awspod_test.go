@@ -377,8 +377,9 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 		t.Errorf("databases: %v, %v; want one of the pod %s", list, err, pod)
 	}
 
-	// The pod's dedicated instance from the master's snapshot: the RDS API
-	// only (not wired into the pods service).
+	// The pod's dedicated instance from the master's snapshot, through the
+	// RDS client directly (the rds-instance mode through the pods service
+	// is TestAWSPod_DedicatedRDSInstanceFromMasterSnapshot).
 	rdsAPI := awsrds.NewFromConfig(ac)
 	masterDB := testenv.AWSName("prod-db")
 	if _, err := rdsAPI.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(masterDB), Engine: aws.String("postgres"),

@@ -120,6 +120,11 @@ cluster, targeting each release's Service (by node port with
 --kubernetes-node-address, else by ClusterIP from inside the cluster).
 Pods reach PostgreSQL at --kubernetes-host-address.
 
+With --databases rds-instance, masters' apps use RDS instances of their own
+(--rds-master-instance-pattern), snapshot create of one is an RDS snapshot, and
+a pod cloning it gets an RDS instance restored from it, deleted with the pod;
+other databases stay on the PostgreSQL server (see docs/aws.md).
+
 With --forge github|gitea it takes the code forge's webhooks at
 POST /api/v1/hooks/forge (signed with --forge-webhook-secret-file), keeps a
 delivery log, and talks back to the forge with --forge-token-file (or a

@@ -4,7 +4,10 @@
 // waited on until available, with progress), a master's snapshot is
 // CreateDBSnapshot, and destroying the pod deletes its instance without a
 // final snapshot. Everything is tagged with the runtime labels, so leak
-// audits find instances and snapshots by tag.
+// audits find instances and snapshots by tag. Client makes the calls;
+// Databases is the mode itself (spacepods server --databases rds-instance):
+// the deploy engine's deploy.Databases and the pods service's
+// pods.Dedicated.
 //
 // (The first mode, a database per pod on a shared RDS instance, is the
 // databases manager pointed at the instance's endpoint with
