@@ -362,6 +362,14 @@ func TestPod_CloneFromSnapshot(t *testing.T) {
 		t.Fatalf("snapshot: %v", err)
 	}
 	t.Cleanup(func() { s.Databases.DropSnapshot(context.Background(), snap) })
+	list, err := s.Pods.Snapshots(ctx)
+	listed := false
+	for _, x := range list {
+		listed = listed || x.Name == snap && x.Kind == spacepods.SnapshotPostgres
+	}
+	if err != nil || !listed {
+		t.Fatalf("snapshot list %+v, %v: want %s of kind postgres", list, err, snap)
+	}
 
 	// A variant of catalog-api whose database is cloned from the snapshot.
 	m, err := s.Manifest("catalog-api")
