@@ -161,11 +161,9 @@ func (r *run) migrate(ctx context.Context) error {
 	start := time.Now()
 	out := &taskOutput{}
 	stop := r.reportProgress(ctx, "migrate", out, start)
-	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
-		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
-		Image: r.rel.RunImage(), Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: timeout,
-		Output: out,
-	})
+	task := r.migrateSpec(timeout)
+	task.Output = out
+	res, err := e.Driver.RunTask(ctx, task)
 	stop()
 	took := time.Since(start).Round(time.Second)
 	switch {
@@ -177,6 +175,14 @@ func (r *run) migrate(ctx context.Context) error {
 		return fail(res.LogTail, "migration %q exited with code %d after %s; no traffic was moved (its output is kept on this deploy)", cmd, res.ExitCode, took)
 	}
 	return e.setStep(ctx, d, "migrate", "done", fmt.Sprintf("exit 0 after %s", took))
+}
+
+// migrateSpec is the release's migration task.
+func (r *run) migrateSpec(timeout time.Duration) runtime.TaskSpec {
+	return runtime.TaskSpec{
+		Name: fmt.Sprintf("%s-migrate-r%d", r.d.App, r.rel.Number), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number,
+		Image: r.rel.RunImage(), Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Timeout: timeout,
+	}
 }
 
 func (r *run) webSpec(replicas int) runtime.ServiceSpec {
