@@ -63,6 +63,7 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 		{"Service/CommandReplacesTheEntrypoint", testServiceCommand, true},
 		{"Names/PartsThatReadAlikeDoNotCollide", testNamesReadAlike, true},
 		{"Service/FailingHealthCheckReportsResponse", testUnhealthy, true},
+		{"Service/WaitHealthyEndsOnHealthOrExit", testWaitHealthy, true},
 		{"List/FindsServicesAndEnvironmentsByLabels", testList, false},
 		{"Service/SecretsReachEveryReplicaAndTask", testSecrets, true},
 		{"Task/ExitZeroWithOutputAndEnv", testTaskOK, true},
