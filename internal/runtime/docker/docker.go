@@ -71,7 +71,8 @@ type Driver struct {
 	probe  *http.Client
 	locks  [64]sync.Mutex // striped per (environment, service)
 
-	probeSlots chan struct{} // bounds concurrent replica probes
+	probeSlots chan struct{}  // bounds concurrent replica probes
+	cleanups   sync.WaitGroup // removals of finished tasks' containers (see RunTask)
 
 	installation string                 // see WithInstallation
 	secrets      runtime.SecretResolver // see WithSecrets
@@ -129,8 +130,12 @@ func (d *Driver) Ping(ctx context.Context) error {
 	return d.wrap(err, "ping")
 }
 
-// Close releases the client's connections.
-func (d *Driver) Close() error { return d.client.Close() }
+// Close waits for the removals of finished tasks' containers, then
+// releases the client's connections.
+func (d *Driver) Close() error {
+	d.cleanups.Wait()
+	return d.client.Close()
+}
 
 // wrap turns a Docker client error into the Spacepods error vocabulary.
 func (d *Driver) wrap(err error, what string) error {

@@ -451,6 +451,16 @@ func (d *Driver) remove(ctx context.Context, id string, graceful bool) error {
 		}
 	}
 	err := d.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
+		// Someone else removes it (a finished task's removal, say):
+		// done once it is gone.
+		gone, errc := d.client.ContainerWait(ctx, id, container.WaitConditionRemoved)
+		select {
+		case <-gone:
+			return nil
+		case err = <-errc:
+		}
+	}
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return d.wrap(err, "remove container")
 	}
