@@ -64,6 +64,7 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 		{"Names/PartsThatReadAlikeDoNotCollide", testNamesReadAlike, true},
 		{"Service/FailingHealthCheckReportsResponse", testUnhealthy, true},
 		{"Service/WaitHealthyEndsOnHealthOrExit", testWaitHealthy, true},
+		{"Service/PreparedServiceRunsOnlyOnceCreated", testPrepare, true},
 		{"List/FindsServicesAndEnvironmentsByLabels", testList, false},
 		{"Service/SecretsReachEveryReplicaAndTask", testSecrets, true},
 		{"Task/ExitZeroWithOutputAndEnv", testTaskOK, true},

@@ -1,6 +1,7 @@
 package drivertest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -48,4 +49,49 @@ func testWaitHealthy(t *testing.T, s *suite) {
 
 	_, err := hw.WaitHealthy(ctx, env, "nosuch", 1, time.Second)
 	wantCode(t, err, spacepods.ENOTFOUND, "WaitHealthy on an unknown service")
+}
+
+// testPrepare: a driver's Preparer (optional) makes a service that runs
+// nothing (found by ServiceStatus, none running) until CreateService with
+// the same spec starts it; it conflicts like CreateService, and a prepared
+// service is deleted like any other.
+func testPrepare(t *testing.T, s *suite) {
+	p, ok := s.d.(runtime.Preparer)
+	if !ok {
+		t.Skip("the driver has no Preparer (optional)")
+	}
+	ctx := s.ctx(t)
+	env := s.env(t, "prepare")
+	spec := s.web(env, "web", map[string]string{"GREETING": "prepared"})
+	if err := p.PrepareService(ctx, spec); err != nil {
+		t.Fatalf("PrepareService: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // a started replica would be running by now
+	st, err := s.d.ServiceStatus(ctx, env, "web")
+	if err != nil || st.Desired != 1 || st.Running != 0 || st.Release != spec.Release {
+		t.Fatalf("ServiceStatus of a prepared service = %s, %v, want release %d, 1 desired, none running", toJSON(st), err, spec.Release)
+	}
+	if err := p.PrepareService(ctx, spec); err != nil {
+		t.Fatalf("PrepareService again with the same spec: %v", err)
+	}
+	other := spec
+	other.Release++
+	wantCode(t, p.PrepareService(ctx, other), spacepods.ECONFLICT, "PrepareService with another release")
+	s.create(t, spec)
+	ready := s.healthy(t, env, "web", 1)
+	if !s.simulated() {
+		if _, body := get(t, "http://"+ready.Replicas[0].Addr+"/env"); !strings.Contains(body, "prepared") {
+			t.Fatalf("the prepared replica's env lacks GREETING: %s", body)
+		}
+	}
+
+	gone := s.web(env, "gone", nil)
+	if err := p.PrepareService(ctx, gone); err != nil {
+		t.Fatalf("PrepareService: %v", err)
+	}
+	if err := s.d.DeleteService(ctx, env, "gone"); err != nil {
+		t.Fatalf("DeleteService of a prepared service: %v", err)
+	}
+	_, err = s.d.ServiceStatus(ctx, env, "gone")
+	wantCode(t, err, spacepods.ENOTFOUND, "ServiceStatus after deleting a prepared service")
 }
