@@ -56,7 +56,8 @@ func (d *Driver) WaitHealthy(ctx context.Context, env, name string, n int, withi
 		select {
 		case <-msgs:
 			close(died)
-		case <-errs: // the stream broke: probing goes on until within
+		case err := <-errs: // the stream broke: probing goes on until within
+			d.logger.Debug("Docker's event stream ended while waiting for health", "env", env, "service", name, "err", err)
 		case <-ctx.Done():
 		}
 	}()
