@@ -93,8 +93,8 @@ func (d *Driver) findService(ctx context.Context, env, name string) (*service, e
 }
 
 // CreateService starts spec.Replicas replicas of the service (the spec
-// container is made only when the service is scaled to zero: see
-// ScaleService). A service of that name with the same release and image is
+// container is made only for a service of zero replicas, here or when it
+// is scaled to zero: see ScaleService). A service of that name with the same release and image is
 // left alone, but for replicas PrepareService made, which it starts;
 // ECONFLICT if it differs. ENOTFOUND if the environment does not exist;
 // EINVALID for a bad spec or an image missing on this host.
@@ -134,6 +134,11 @@ func (d *Driver) makeService(ctx context.Context, spec runtime.ServiceSpec, star
 	}
 	values, err := runtime.ResolveSecrets(ctx, d.secrets, spec.Secrets)
 	if err != nil {
+		return err
+	}
+	if spec.Replicas == 0 {
+		// No replica holds the spec: the spec container does.
+		_, err := d.create(ctx, spec, 0, nil)
 		return err
 	}
 	err = runtime.Parallel(spec.Replicas, func(i int) error {
