@@ -144,9 +144,19 @@ func (g *globals) followPod(ctx context.Context, c *client.Client, name string) 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(followPause(time.Since(start))):
 		}
 	}
+}
+
+// followPause is how long followPod waits before it looks again: 100 ms
+// for the first 5 s (a pod is often ready within 2 s, and each look is two
+// cheap reads), then 500 ms (a long migration, say).
+func followPause(elapsed time.Duration) time.Duration {
+	if elapsed < 5*time.Second {
+		return 100 * time.Millisecond
+	}
+	return 500 * time.Millisecond
 }
 
 func (g *globals) printPodApps(v client.PodView) {

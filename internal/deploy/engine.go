@@ -142,6 +142,7 @@ type Engine struct {
 	dirty      map[string]bool    // kicked while running: look again before exiting
 	cancelling map[string]int     // env → CancelEnv calls in progress: start no worker
 	unsaved    map[int64]unsaved  // deploys whose progress this process could not record
+	ended      chan struct{}      // closed when a deploy of this process ends (see endSignal)
 	wg         sync.WaitGroup
 	base       context.Context
 
@@ -325,9 +326,12 @@ func (e *Engine) backoff() func(ctx context.Context) error {
 	}
 }
 
-// WaitDeploy polls until the deploy has ended or ctx is done.
+// WaitDeploy waits until the deploy has ended or ctx is done. It looks
+// again as soon as a deploy run by this process ends, and every Poll for
+// one another process runs.
 func (e *Engine) WaitDeploy(ctx context.Context, id int64) (spacepods.Deploy, error) {
 	for {
+		ended := e.endSignal() // before the read: an end saved after it wakes us
 		d, err := e.Store.GetDeploy(ctx, id)
 		if err != nil || d.Done() {
 			return d, err
@@ -335,6 +339,7 @@ func (e *Engine) WaitDeploy(ctx context.Context, id int64) (spacepods.Deploy, er
 		select {
 		case <-ctx.Done():
 			return d, ctx.Err()
+		case <-ended:
 		case <-time.After(e.opts().Poll):
 		}
 	}

@@ -32,6 +32,9 @@ type run struct {
 	old     *spacepods.Release // live before this deploy, nil if none
 	created bool               // the new service exists
 	early   chan error         // services being started alongside the migration (pods)
+	// preparing is closed once the new services' containers, made (not
+	// started) alongside the migration, are there (see prepareEarly).
+	preparing chan struct{}
 	// createdAt is when the new service was asked for: stage 1's wait for
 	// healthy replicas counts from here.
 	createdAt time.Time
@@ -73,6 +76,7 @@ func (e *Engine) execute(ctx context.Context, d *spacepods.Deploy) error {
 	e.notify(ctx, d)
 	err := r.steps(ctx)
 	_ = r.joinEarly() // nothing may be created behind the rollback's back
+	r.joinPrepared()
 	if err == nil {
 		d.Status, d.EndedAt = spacepods.DeployCompleted, e.now()
 		if err := e.save(ctx, d); err != nil {

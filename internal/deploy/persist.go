@@ -80,7 +80,32 @@ func (e *Engine) save(ctx context.Context, d *spacepods.Deploy) error {
 		}
 		return &persistError{err: err}
 	}
+	if d.Done() {
+		e.signalEnd()
+	}
 	return nil
+}
+
+// endSignal returns a channel closed when the next deploy this process
+// runs ends (is saved done), so that WaitDeploy answers at once rather than
+// at its next poll.
+func (e *Engine) endSignal() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ended == nil {
+		e.ended = make(chan struct{})
+	}
+	return e.ended
+}
+
+// signalEnd wakes every WaitDeploy of this process to look again.
+func (e *Engine) signalEnd() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ended != nil {
+		close(e.ended)
+		e.ended = nil
+	}
 }
 
 // markStep changes a step of d in memory (see setStep).

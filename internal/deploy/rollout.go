@@ -175,6 +175,7 @@ func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, erro
 	start := time.Now()
 	deadline := start.Add(e.opts().HealthTimeout)
 	pause := e.backoff()
+	hw, _ := e.Driver.(runtime.HealthWaiter)
 	for {
 		st, err := e.Driver.ServiceStatus(ctx, d.Env, name)
 		if err != nil {
@@ -198,6 +199,13 @@ func (r *run) waitReady(ctx context.Context, name string, n int) ([]string, erro
 		}
 		if time.Now().After(deadline) {
 			return nil, fail(r.failureOutput(ctx, name, st), "%d of %d new replicas became healthy within %s", len(addrs), n, e.opts().HealthTimeout)
+		}
+		if hw != nil && r.app.Kind == spacepods.KindWeb {
+			// Notice health within milliseconds rather than at the next
+			// poll; a replica that dies ends the wait, to be reported.
+			if ok, err := hw.WaitHealthy(ctx, d.Env, name, n, time.Until(deadline)); err == nil && ok {
+				continue
+			}
 		}
 		if err := pause(ctx); err != nil {
 			return nil, err

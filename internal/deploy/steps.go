@@ -157,15 +157,14 @@ func (r *run) migrate(ctx context.Context) error {
 		timeout = t
 	}
 	r.startEarly(ctx)
+	r.prepareEarly(ctx)
 	cmd := strings.Join(r.rel.Migrate, " ")
 	start := time.Now()
 	out := &taskOutput{}
 	stop := r.reportProgress(ctx, "migrate", out, start)
-	res, err := e.Driver.RunTask(ctx, runtime.TaskSpec{
-		Name: fmt.Sprintf("%s-migrate-r%d", d.App, r.rel.Number), Environment: d.Env, App: d.App, Release: r.rel.Number,
-		Image: r.rel.RunImage(), Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: e.dependencyHosts(d.Env, r.app), Timeout: timeout,
-		Output: out,
-	})
+	task := r.migrateSpec(timeout)
+	task.Output = out
+	res, err := e.Driver.RunTask(ctx, task)
 	stop()
 	took := time.Since(start).Round(time.Second)
 	switch {
@@ -177,6 +176,14 @@ func (r *run) migrate(ctx context.Context) error {
 		return fail(res.LogTail, "migration %q exited with code %d after %s; no traffic was moved (its output is kept on this deploy)", cmd, res.ExitCode, took)
 	}
 	return e.setStep(ctx, d, "migrate", "done", fmt.Sprintf("exit 0 after %s", took))
+}
+
+// migrateSpec is the release's migration task.
+func (r *run) migrateSpec(timeout time.Duration) runtime.TaskSpec {
+	return runtime.TaskSpec{
+		Name: fmt.Sprintf("%s-migrate-r%d", r.d.App, r.rel.Number), Environment: r.d.Env, App: r.d.App, Release: r.rel.Number,
+		Image: r.rel.RunImage(), Command: r.rel.Migrate, Env: r.rel.Vars, Secrets: r.rel.SecretRefs, Hosts: r.e.dependencyHosts(r.d.Env, r.app), Timeout: timeout,
+	}
 }
 
 func (r *run) webSpec(replicas int) runtime.ServiceSpec {
@@ -207,6 +214,7 @@ func (r *run) createService(ctx context.Context) error {
 		return e.setStep(ctx, d, "create_service", "skipped", "0 replicas wanted")
 	}
 	var err error
+	r.joinPrepared()
 	if r.early != nil {
 		err = r.joinEarly() // started alongside the migration (pods)
 	} else {
@@ -223,15 +231,22 @@ func (r *run) createService(ctx context.Context) error {
 	return e.setStep(ctx, d, "create_service", "done", fmt.Sprintf("service %s with %d replicas, %d workers; route %s", ServiceName(d.App, r.rel.Number, ""), r.stages()[0], len(r.rel.Workers), e.URL(d.Env, d.App)))
 }
 
+// newSpecs are the new release's web service at its first stage's size
+// and its workers.
+func (r *run) newSpecs() []runtime.ServiceSpec {
+	specs := []runtime.ServiceSpec{r.webSpec(r.stages()[0])}
+	for _, w := range r.rel.Workers {
+		specs = append(specs, r.workerSpec(w))
+	}
+	return specs
+}
+
 // createServices starts the new web service at its first stage's size and
 // its workers, side by side: each container start costs Docker a good part
 // of a second.
 func (r *run) createServices(ctx context.Context) error {
 	r.created = true
-	specs := []runtime.ServiceSpec{r.webSpec(r.stages()[0])}
-	for _, w := range r.rel.Workers {
-		specs = append(specs, r.workerSpec(w))
-	}
+	specs := r.newSpecs()
 	r.createdAt = time.Now()
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
@@ -254,6 +269,44 @@ func (r *run) startEarly(ctx context.Context) {
 	ch := make(chan error, 1)
 	r.early = ch
 	go func() { ch <- r.createServices(ctx) }()
+}
+
+// prepareEarly makes the new services' containers, not started, while the
+// migration runs, on a driver that can (runtime.Preparer): create_service
+// then only starts them. Nothing of the new release runs before the
+// migration has passed; a failed migration's rollback removes them (it
+// finds services by labels). A failure here is left for create_service to
+// meet and report.
+func (r *run) prepareEarly(ctx context.Context) {
+	p, ok := r.e.Driver.(runtime.Preparer)
+	if !ok || r.rel.Replicas == 0 || r.early != nil || r.preparing != nil {
+		return
+	}
+	specs := r.newSpecs()
+	done := make(chan struct{})
+	r.preparing = done
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, spec := range specs {
+			wg.Go(func() {
+				ctx, cancel := whole(ctx)
+				defer cancel()
+				if err := p.PrepareService(ctx, spec); err != nil {
+					r.e.Logger.Debug("prepare a service during the migration", "env", spec.Environment, "service", spec.Name, "err", err)
+				}
+			})
+		}
+		wg.Wait()
+	}()
+}
+
+// joinPrepared waits for prepareEarly's containers.
+func (r *run) joinPrepared() {
+	if r.preparing != nil {
+		<-r.preparing
+		r.preparing = nil
+	}
 }
 
 // joinEarly waits for services started early and returns their error.

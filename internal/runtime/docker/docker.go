@@ -4,13 +4,15 @@
 // The driver keeps no state of its own: everything it needs (which services
 // exist, their spec, their desired count) is read back from container and
 // network labels, so a restarted control plane finds everything from Docker
-// alone. Each service has a "spec" container (replica 0) that is created but
-// never started: it holds the service's full spec, so a service scaled to
-// zero can be scaled up again (rollback), and replicas 1..N are clones of it.
-// The desired count is the number of replica containers (labels are
-// immutable in Docker, so a count label would go stale on every scale).
+// alone. Replicas 1..N each hold the service's full spec (labels, env,
+// command). A service scaled to zero keeps it in a "spec" container
+// (replica 0), created but never started, made as the last replicas go, so
+// that it can be scaled up again (rollback); a service's first start makes
+// none (one container less on every deploy's critical path). The desired
+// count is the number of replica containers (labels are immutable in
+// Docker, so a count label would go stale on every scale).
 //
-// Secret env vars (ServiceSpec.Secrets) never rest in the spec container:
+// Secret env vars (ServiceSpec.Secrets) never rest in a spec container:
 // it holds their references only (a label), and the driver reads the
 // values through its SecretResolver when it starts replicas, or copies
 // them from a replica that has them, so that all replicas of a service
@@ -71,7 +73,8 @@ type Driver struct {
 	probe  *http.Client
 	locks  [64]sync.Mutex // striped per (environment, service)
 
-	probeSlots chan struct{} // bounds concurrent replica probes
+	probeSlots chan struct{}  // bounds concurrent replica probes
+	cleanups   sync.WaitGroup // removals of finished tasks' containers (see RunTask)
 
 	installation string                 // see WithInstallation
 	secrets      runtime.SecretResolver // see WithSecrets
@@ -129,8 +132,12 @@ func (d *Driver) Ping(ctx context.Context) error {
 	return d.wrap(err, "ping")
 }
 
-// Close releases the client's connections.
-func (d *Driver) Close() error { return d.client.Close() }
+// Close waits for the removals of finished tasks' containers, then
+// releases the client's connections.
+func (d *Driver) Close() error {
+	d.cleanups.Wait()
+	return d.client.Close()
+}
 
 // wrap turns a Docker client error into the Spacepods error vocabulary.
 func (d *Driver) wrap(err error, what string) error {

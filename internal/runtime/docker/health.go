@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,20 +23,14 @@ func (d *Driver) replica(ctx context.Context, c container.Summary) runtime.Repli
 	d.probeSlots <- struct{}{}
 	defer func() { <-d.probeSlots }()
 
-	port, _ := strconv.Atoi(c.Labels[labelPort])
 	path := c.Labels[labelHealthPath]
 	timeout, err := time.ParseDuration(c.Labels[labelHealthTimeout])
 	if err != nil || timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	r := runtime.Replica{ID: c.ID[:12], Running: c.State == container.StateRunning}
+	r := runtime.Replica{ID: c.ID[:12], Running: c.State == container.StateRunning, Addr: replicaAddr(c)}
 	if len(c.Names) > 0 {
 		r.ID = strings.TrimPrefix(c.Names[0], "/")
-	}
-	for _, p := range c.Ports {
-		if int(p.PrivatePort) == port && p.Type == "tcp" && p.IP == "127.0.0.1" && p.PublicPort != 0 {
-			r.Addr = net.JoinHostPort(p.IP, strconv.Itoa(int(p.PublicPort)))
-		}
 	}
 	if r.Running {
 		switch {

@@ -74,17 +74,19 @@ func TestDriver_SecretValuesStayOutOfTheSpecContainer(t *testing.T) {
 			t.Errorf("%s: the spec container was started (%+v)", when, c.State)
 		}
 	}
-	checkSpec("after create")
 	if c, _ := inspect(1); !slices.Contains(c.Config.Env, "API_TOKEN="+drivertest.SecretValue) {
 		t.Errorf("replica env %v lacks the secret value", c.Config.Env)
 	}
 
-	// A restarted control plane (a new driver) scales the service from
+	// Scaled to zero, the service keeps its spec in the spec container
+	// (made from a replica, which holds the values): without them. A
+	// restarted control plane (a new driver) scales the service from
 	// zero: the spec container still holds no value, the new replica does.
 	other := newDriver(t)
 	if err := other.ScaleService(ctx, env, "web", 0); err != nil {
 		t.Fatal(err)
 	}
+	checkSpec("after scaling to zero")
 	if err := newDriver(t).ScaleService(ctx, env, "web", 1); err != nil {
 		t.Fatal(err)
 	}

@@ -92,25 +92,35 @@ func (d *Driver) findService(ctx context.Context, env, name string) (*service, e
 	return nil, spacepods.Errorf(spacepods.ENOTFOUND, "service %q not found in environment %q", name, env)
 }
 
-// CreateService creates the service's spec container and starts
-// spec.Replicas replicas. A service of that name with the same release and
-// image is left alone; ECONFLICT if it differs. ENOTFOUND if the environment
-// does not exist; EINVALID for a bad spec or an image missing on this host.
+// CreateService starts spec.Replicas replicas of the service (the spec
+// container is made only for a service of zero replicas, here or when it
+// is scaled to zero: see ScaleService). A service of that name with the same release and image is
+// left alone, but for replicas PrepareService made, which it starts;
+// ECONFLICT if it differs. ENOTFOUND if the environment does not exist;
+// EINVALID for a bad spec or an image missing on this host.
 func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) error {
+	return d.makeService(ctx, spec, true)
+}
+
+// PrepareService creates spec.Replicas replicas of the service without
+// starting them; CreateService with the same spec starts them.
+func (d *Driver) PrepareService(ctx context.Context, spec runtime.ServiceSpec) error {
+	return d.makeService(ctx, spec, false)
+}
+
+// makeService is CreateService (start) and PrepareService (!start).
+func (d *Driver) makeService(ctx context.Context, spec runtime.ServiceSpec, start bool) error {
 	if err := validateService(spec); err != nil {
 		return err
 	}
 	defer d.lock(spec.Environment, spec.Name)()
 	existing, err := d.findService(ctx, spec.Environment, spec.Name)
 	if err == nil {
-		have, err := d.inspectSpec(ctx, existing)
-		if err != nil {
+		if err := d.sameSpec(ctx, existing, spec); err != nil {
 			return err
 		}
-		if have.Release != spec.Release || have.Image != spec.Image {
-			return spacepods.Errorf(spacepods.ECONFLICT,
-				"service %q already exists in environment %q with release %d (image %s): delete it first",
-				spec.Name, spec.Environment, have.Release, have.Image)
+		if start {
+			return d.startPrepared(ctx, existing)
 		}
 		return nil
 	} else if spacepods.ErrorCode(err) != spacepods.ENOTFOUND {
@@ -126,10 +136,18 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 	if err != nil {
 		return err
 	}
-	if _, err := d.create(ctx, spec, 0, nil); err != nil {
+	if spec.Replicas == 0 {
+		// No replica holds the spec: the spec container does.
+		_, err := d.create(ctx, spec, 0, nil)
 		return err
 	}
-	err = runtime.Parallel(spec.Replicas, func(i int) error { return d.startReplica(ctx, spec, i+1, values) })
+	err = runtime.Parallel(spec.Replicas, func(i int) error {
+		if !start {
+			_, err := d.create(ctx, spec, i+1, values)
+			return err
+		}
+		return d.startReplica(ctx, spec, i+1, values)
+	})
 	if err != nil {
 		// Leave nothing half-made, so that a retry starts clean.
 		if s, ferr := d.findService(context.WithoutCancel(ctx), spec.Environment, spec.Name); ferr == nil {
@@ -137,16 +155,53 @@ func (d *Driver) CreateService(ctx context.Context, spec runtime.ServiceSpec) er
 		}
 		return err
 	}
-	d.logger.Info("service created", "env", spec.Environment, "service", spec.Name,
+	what := "service created"
+	if !start {
+		what = "service prepared (not started)"
+	}
+	d.logger.Info(what, "env", spec.Environment, "service", spec.Name,
 		"release", spec.Release, "image", spec.Image, "replicas", spec.Replicas)
 	return nil
+}
+
+// sameSpec returns ECONFLICT unless the existing service runs spec's
+// release and image.
+func (d *Driver) sameSpec(ctx context.Context, existing *service, spec runtime.ServiceSpec) error {
+	have, err := d.inspectSpec(ctx, existing)
+	if err != nil {
+		return err
+	}
+	if have.Release != spec.Release || have.Image != spec.Image {
+		return spacepods.Errorf(spacepods.ECONFLICT,
+			"service %q already exists in environment %q with release %d (image %s): delete it first",
+			spec.Name, spec.Environment, have.Release, have.Image)
+	}
+	return nil
+}
+
+// startPrepared starts the replicas of a service that were created and
+// never started (by PrepareService).
+func (d *Driver) startPrepared(ctx context.Context, s *service) error {
+	var ids []string
+	for _, c := range s.replicas {
+		if c.State == container.StateCreated {
+			ids = append(ids, c.ID)
+		}
+	}
+	err := runtime.Parallel(len(ids), func(i int) error {
+		return d.wrap(d.client.ContainerStart(ctx, ids[i], container.StartOptions{}), "start container "+ids[i][:12])
+	})
+	if err == nil && len(ids) > 0 {
+		d.logger.Info("prepared service started", "env", s.env, "service", s.name, "replicas", len(ids))
+	}
+	return err
 }
 
 func validateService(spec runtime.ServiceSpec) error { return spec.Validate() }
 
 // ScaleService sets the number of replicas: it starts new ones numbered after
-// the highest, or stops and removes the highest-numbered first. ENOTFOUND if
-// no such service.
+// the highest, or stops and removes the highest-numbered first (to zero:
+// after making the spec container). ENOTFOUND if no such service.
 func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas int) error {
 	if err := runtime.ValidateReplicas(replicas); err != nil {
 		return err
@@ -179,6 +234,17 @@ func (d *Driver) ScaleService(ctx context.Context, env, name string, replicas in
 			return err
 		}
 	case replicas < have:
+		if replicas == 0 && s.spec == nil {
+			// The last replicas go: the spec container keeps what a
+			// later scale-up (a rollback) needs, before they do.
+			spec, err := d.inspectSpec(ctx, s)
+			if err != nil {
+				return err
+			}
+			if _, err := d.create(ctx, spec, 0, nil); err != nil {
+				return err
+			}
+		}
 		gone := s.replicas[replicas:]
 		err := runtime.Parallel(len(gone), func(i int) error { return d.remove(ctx, gone[i].ID, true) })
 		if err != nil {
@@ -451,6 +517,16 @@ func (d *Driver) remove(ctx context.Context, id string, graceful bool) error {
 		}
 	}
 	err := d.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
+		// Someone else removes it (a finished task's removal, say):
+		// done once it is gone.
+		gone, errc := d.client.ContainerWait(ctx, id, container.WaitConditionRemoved)
+		select {
+		case <-gone:
+			return nil
+		case err = <-errc:
+		}
+	}
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return d.wrap(err, "remove container")
 	}

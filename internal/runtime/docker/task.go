@@ -15,7 +15,7 @@ import (
 )
 
 // RunTask runs a one-off container on the environment's network, waits for it
-// to exit and removes it. A non-zero exit is not an error: it is in the
+// to exit and removes it (in the background, once it has returned). A non-zero exit is not an error: it is in the
 // result. A task still running after its timeout is killed, and its result
 // comes back with an EINVALID error. ENOTFOUND if the environment does not
 // exist; EINVALID for an image missing on this host.
@@ -51,12 +51,21 @@ func (d *Driver) RunTask(ctx context.Context, task runtime.TaskSpec) (runtime.Ta
 		return runtime.TaskResult{}, d.wrap(err, "create task container "+name)
 	}
 	id := created.ID
-	// Clean up even when ctx is cancelled.
+	// Clean up even when ctx is cancelled, and after returning: removing
+	// a container costs Docker a good part of a second on a busy host, and
+	// the caller (a deploy's migration step) waits for nothing of it. Close
+	// waits for these removals.
 	cleanup := context.WithoutCancel(ctx)
+	d.cleanups.Add(1)
 	defer func() {
-		ctx, cancel := context.WithTimeout(cleanup, time.Minute)
-		defer cancel()
-		_ = d.remove(ctx, id, false) // best-effort cleanup; nothing useful to do on failure
+		go func() {
+			defer d.cleanups.Done()
+			ctx, cancel := context.WithTimeout(cleanup, time.Minute)
+			defer cancel()
+			if err := d.remove(ctx, id, false); err != nil {
+				d.logger.Warn("remove a finished task's container", "container", name, "err", err)
+			}
+		}()
 	}()
 
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)

@@ -63,6 +63,8 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 		{"Service/CommandReplacesTheEntrypoint", testServiceCommand, true},
 		{"Names/PartsThatReadAlikeDoNotCollide", testNamesReadAlike, true},
 		{"Service/FailingHealthCheckReportsResponse", testUnhealthy, true},
+		{"Service/WaitHealthyEndsOnHealthOrExit", testWaitHealthy, true},
+		{"Service/PreparedServiceRunsOnlyOnceCreated", testPrepare, true},
 		{"List/FindsServicesAndEnvironmentsByLabels", testList, false},
 		{"Service/SecretsReachEveryReplicaAndTask", testSecrets, true},
 		{"Task/ExitZeroWithOutputAndEnv", testTaskOK, true},
