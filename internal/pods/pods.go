@@ -98,6 +98,13 @@ type Service struct {
 	// ExpiryWarning is how long before a pod expires its owner is told
 	// (by the reaper, so within one reap interval); default 1 hour.
 	ExpiryWarning time.Duration
+	// IdleTimeout is how long a pod's web apps may go without a request
+	// before they sleep, for pods that set none (--idle-timeout; 0: those
+	// never sleep). See sleep.go and StartSleeper.
+	IdleTimeout time.Duration
+	// WakeHealthTimeout bounds a woken app's start (default 90s).
+	WakeHealthTimeout time.Duration
+	sleep             sleepState
 
 	quotaMu sync.Mutex // one quota check and create at a time, so two creates cannot both take the last slot
 
@@ -294,6 +301,9 @@ func (s *Service) Create(ctx context.Context, req spacepods.CreatePodRequest) (s
 	if err != nil {
 		return p, spacepods.Environment{}, err
 	}
+	if _, err := ParseIdleTimeout(req.IdleTimeout); err != nil {
+		return p, spacepods.Environment{}, err
+	}
 	builds := map[string]int{}
 	for _, a := range p.Apps {
 		builds[a.App] = a.Build
@@ -309,6 +319,9 @@ func (s *Service) Create(ctx context.Context, req spacepods.CreatePodRequest) (s
 		})
 	}
 	s.quotaMu.Unlock()
+	if err == nil {
+		err = s.recordSleepSettings(ctx, req)
+	}
 	if err != nil {
 		return p, env, err
 	}
@@ -727,12 +740,19 @@ func (s *Service) Show(ctx context.Context, name string) (spacepods.EnvironmentV
 		return spacepods.EnvironmentView{}, err
 	}
 	apps, err := s.Store.EnvApps(ctx, name)
+	if err == nil {
+		s.sleepView(ctx, &env, apps)
+	}
 	return spacepods.EnvironmentView{Environment: env, AppStatus: apps}, err
 }
 
 // List lists live environments of a kind ("" = all).
 func (s *Service) List(ctx context.Context, kind string) ([]spacepods.Environment, error) {
-	return s.Store.ListEnvironments(ctx, kind)
+	envs, err := s.Store.ListEnvironments(ctx, kind)
+	for i := range envs {
+		s.sleepView(ctx, &envs[i], nil)
+	}
+	return envs, err
 }
 
 // Events returns progress lines of an environment after an event ID.

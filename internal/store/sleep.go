@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/spacepods/spacepods/internal/spacepods"
+)
+
+// SetPodSleep records a pod's sleep settings. It starts the pod's sleep
+// record afresh: apps a destroyed pod of that name left asleep are
+// forgotten.
+func (s *Store) SetPodSleep(ctx context.Context, env string, set spacepods.SleepSettings) error {
+	defer s.changes.Signal(env)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO pod_sleep (env, idle_timeout_ms, keep_awake) VALUES ($1, $2, $3)
+			ON CONFLICT (env) DO UPDATE SET idle_timeout_ms = $2, keep_awake = $3`),
+			env, set.IdleTimeout.Milliseconds(), boolInt(set.KeepAwake)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM app_sleep WHERE env = $1`), env)
+		return err
+	})
+}
+
+// PodSleep returns a pod's sleep settings; the zero value (server default,
+// may sleep) when none were recorded.
+func (s *Store) PodSleep(ctx context.Context, env string) (spacepods.SleepSettings, error) {
+	var ms int64
+	var keep int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT idle_timeout_ms, keep_awake FROM pod_sleep WHERE env = $1`), env).Scan(&ms, &keep)
+	if errors.Is(err, sql.ErrNoRows) {
+		return spacepods.SleepSettings{}, nil
+	}
+	return spacepods.SleepSettings{IdleTimeout: time.Duration(ms) * time.Millisecond, KeepAwake: keep != 0}, s.wrap(err)
+}
+
+// MarkAsleep records that app's release in env sleeps.
+func (s *Store) MarkAsleep(ctx context.Context, a spacepods.AppSleep) error {
+	defer s.changes.Signal(a.Env)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO app_sleep (env, app, release, since, reason) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (env, app) DO UPDATE SET release = $3, since = $4, reason = $5`),
+		a.Env, a.App, a.Release, micros(a.Since), a.Reason)
+	return s.wrap(err)
+}
+
+// MarkAwake forgets that app in env sleeps. Not an error if it does not.
+func (s *Store) MarkAwake(ctx context.Context, env, app string) error {
+	defer s.changes.Signal(env)
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM app_sleep WHERE env = $1 AND app = $2`), env, app)
+	return s.wrap(err)
+}
+
+// AsleepApps lists the apps recorded asleep in env ("" = every
+// environment), by environment and app. A row holds for its release only:
+// callers compare it with the app's live release.
+func (s *Store) AsleepApps(ctx context.Context, env string) ([]spacepods.AppSleep, error) {
+	q := `SELECT env, app, release, since, reason FROM app_sleep`
+	var args []any
+	if env != "" {
+		q += ` WHERE env = $1`
+		args = append(args, env)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY env, app`), args...)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []spacepods.AppSleep
+	for rows.Next() {
+		var a spacepods.AppSleep
+		var since int64
+		if err := rows.Scan(&a.Env, &a.App, &a.Release, &since, &a.Reason); err != nil {
+			return nil, s.wrap(err)
+		}
+		a.Since = fromMicros(since)
+		out = append(out, a)
+	}
+	return out, s.wrap(rows.Err())
+}
