@@ -40,3 +40,8 @@ const (
 	SleepAsleep = "asleep"
 	SleepPartly = "partly asleep"
 )
+
+// SleepPodRequest is the body of POST /api/v1/pods/{name}/sleep.
+type SleepPodRequest struct {
+	App string `json:"app,omitempty"` // one web app; empty = every web app of the pod
+}
