@@ -417,6 +417,8 @@ func (s *Service) wakeLocked(ctx context.Context, env string, apps []string, cau
 		app     spacepods.App
 		release int
 		svcs    []runtime.ServiceStatus
+		web     []runtime.ServiceStatus // what requests need
+		workers []runtime.ServiceStatus // its worker processes: started once requests flow
 	}
 	parts := make([]part, 0, len(todo))
 	for _, name := range todo {
@@ -437,30 +439,34 @@ func (s *Service) wakeLocked(ctx context.Context, env string, apps []string, cau
 		if len(svcs) == 0 {
 			return spacepods.Errorf(spacepods.ENOTFOUND, "%s has no services of its release %d left on the runtime (removed while it slept?): redeploy it with `spacepods pod update %s`", name, ea.Release, env)
 		}
-		parts = append(parts, part{app: a, release: ea.Release, svcs: svcs})
+		p := part{app: a, release: ea.Release, svcs: svcs}
+		for _, svc := range svcs {
+			if svc.Role == runtime.RoleWeb {
+				p.web = append(p.web, svc)
+			} else {
+				p.workers = append(p.workers, svc)
+			}
+		}
+		parts = append(parts, p)
 	}
 	if len(parts) == 0 {
 		return spacepods.Errorf(spacepods.ENOTFOUND, "environment %s has no app %s", env, strings.Join(apps, ", "))
 	}
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make([]error, len(parts))
+	web := make([][]runtime.ServiceStatus, len(parts))
 	for i, p := range parts {
-		wg.Go(func() {
-			for _, svc := range p.svcs {
-				if err := sus.ResumeService(ctx, env, svc.Name); err != nil {
-					errs[i] = fmt.Errorf("%s: start %s: %s", p.app.Name, svc.Name, spacepods.ErrorMessage(err))
-					return
-				}
-			}
-			errs[i] = s.waitServicesHealthy(ctx, env, p.app.Name, p.svcs)
-		})
+		web[i] = p.web
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	started, healthy, err := s.resumeAll(ctx, env, sus, start, web)
+	if err != nil {
 		return err
 	}
-	for _, p := range parts { // start order: dependencies first
+	var wg sync.WaitGroup
+	// Routed in start order (dependencies first); the router's own first
+	// health checks, which run at once, are then awaited together.
+	routed := time.Now()
+	waits := make([]func() error, 0, len(parts))
+	for _, p := range parts {
 		if p.app.Kind != spacepods.KindWeb {
 			continue
 		}
@@ -478,28 +484,19 @@ func (s *Service) wakeLocked(ctx context.Context, env string, apps []string, cau
 		if err := rt.SetGroup(ctx, env, p.app.Name, router.GroupSpec{HealthPath: p.app.Health, Targets: targets}); err != nil {
 			return fmt.Errorf("%s: router: %w", p.app.Name, err)
 		}
-		addrs := make([]string, len(targets))
-		for i, t := range targets {
-			addrs[i] = t.Addr
-		}
-		hctx, cancel := context.WithTimeout(ctx, s.wakeHealthTimeout())
-		err := rt.WaitHealthy(hctx, env, p.app.Name, addrs...)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%s: %s", p.app.Name, spacepods.ErrorMessage(err))
-		}
+		waits = append(waits, func() error { return s.waitRouted(ctx, rt, env, p.app.Name, targets) })
 	}
-	took := time.Since(since).Round(time.Millisecond)
-	for _, p := range parts {
-		if err := s.Store.MarkAwake(ctx, env, p.app.Name); err != nil {
-			return err
-		}
-		s.sleep.setAwake(env+"/"+p.app.Name, time.Now())
-		if _, ok := asleep[p.app.Name]; ok {
-			s.event(ctx, env, p.app.Name, "info", "%s in %s (services started and healthy in %s)", cause, took, time.Since(start).Round(time.Millisecond))
-		}
+	errs := make([]error, len(waits))
+	for i, w := range waits {
+		wg.Go(func() { errs[i] = w() })
 	}
-	// Requests held for any of them go on.
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Requests held for any of them go on before anything is recorded:
+	// a crash in between leaves an awake app recorded asleep, which the
+	// next start puts back to sleep, and nothing worse.
 	for _, p := range parts {
 		if p.app.Kind == spacepods.KindWeb {
 			if err := rt.FinishWake(ctx, env, p.app.Name, ""); err != nil {
@@ -507,7 +504,90 @@ func (s *Service) wakeLocked(ctx context.Context, env string, apps []string, cau
 			}
 		}
 	}
+	took := time.Since(since).Round(time.Millisecond)
+	routing := time.Since(routed).Round(time.Millisecond)
+	for i, p := range parts {
+		if err := s.Store.MarkAwake(ctx, env, p.app.Name); err != nil {
+			return err
+		}
+		s.sleep.setAwake(env+"/"+p.app.Name, time.Now())
+		if _, ok := asleep[p.app.Name]; ok {
+			s.event(ctx, env, p.app.Name, "info", "%s in %s (containers started in %s, healthy in %s; routed in %s)",
+				cause, took, started[i].Round(time.Millisecond), healthy[i].Round(time.Millisecond), routing)
+		}
+	}
+	workers := make([][]runtime.ServiceStatus, len(parts))
+	for i, p := range parts {
+		workers[i] = p.workers
+	}
+	if _, _, err := s.resumeAll(ctx, env, sus, time.Now(), workers); err != nil {
+		// Requests are served already: the wake stands, and says what is missing.
+		s.event(ctx, env, "", "error", "woken, but a worker process did not start: %s", spacepods.ErrorMessage(err))
+	}
 	return nil
+}
+
+// waitRouted waits until the router's health check passes for every target
+// of a woken app. It polls more often than router.Client.WaitHealthy: the
+// router checks new targets at once, and the held requests wait on this.
+func (s *Service) waitRouted(ctx context.Context, rt SleepRouter, env, app string, targets []router.TargetSpec) error {
+	addrs := make([]string, len(targets))
+	for i, t := range targets {
+		addrs[i] = t.Addr
+	}
+	deadline := time.Now().Add(s.wakeHealthTimeout())
+	for pause := 5 * time.Millisecond; ; pause = min(pause*2, 100*time.Millisecond) {
+		st, err := rt.Stats(ctx, env, app)
+		if err == nil && st.AllHealthy(addrs...) {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			// The client's wait says which targets fail and why.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			if err := rt.WaitHealthy(wctx, env, app, addrs...); err != nil {
+				return fmt.Errorf("%s: %s", app, spacepods.ErrorMessage(err))
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+	}
+}
+
+// resumeAll starts groups[i] (the services of one app) all at once and
+// waits until they are healthy; started and healthy are each group's times
+// since start.
+func (s *Service) resumeAll(ctx context.Context, env string, sus runtime.Suspender, start time.Time, groups [][]runtime.ServiceStatus) (started, healthy []time.Duration, err error) {
+	started, healthy = make([]time.Duration, len(groups)), make([]time.Duration, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, svcs := range groups {
+		if len(svcs) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			serrs := make([]error, len(svcs))
+			var swg sync.WaitGroup
+			for j, svc := range svcs {
+				swg.Go(func() { serrs[j] = sus.ResumeService(ctx, env, svc.Name) })
+			}
+			swg.Wait()
+			for j, err := range serrs {
+				if err != nil {
+					errs[i] = fmt.Errorf("%s: start %s: %s", svcs[j].App, svcs[j].Name, spacepods.ErrorMessage(err))
+					return
+				}
+			}
+			started[i] = time.Since(start)
+			errs[i] = s.waitServicesHealthy(ctx, env, svcs[0].App, svcs)
+			healthy[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	return started, healthy, errors.Join(errs...)
 }
 
 func (s *Service) wakeHealthTimeout() time.Duration {
@@ -524,7 +604,7 @@ func (s *Service) waitServicesHealthy(ctx context.Context, env, app string, svcs
 	defer cancel()
 	var last runtime.ServiceStatus
 	for _, svc := range svcs {
-		for pause := 10 * time.Millisecond; ; pause = min(pause*2, 200*time.Millisecond) {
+		for pause := 10 * time.Millisecond; ; pause = min(pause*2, 50*time.Millisecond) {
 			st, err := s.Driver.ServiceStatus(ctx, env, svc.Name)
 			if err != nil {
 				if ctx.Err() != nil {

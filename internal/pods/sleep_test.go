@@ -29,8 +29,20 @@ func waitSleep(t *testing.T, s *podstest.Stack, env, want string, timeout time.D
 	}
 }
 
-// countEvents counts the pod's events of app that contain text.
+// countEvents counts the pod's events of app that contain text, waiting a
+// little for the first: a wake records its events just after the held
+// requests are released.
 func countEvents(t *testing.T, s *podstest.Stack, env, app, text string) int {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n := countEventsNow(t, s, env, app, text); n > 0 {
+			return n
+		}
+	}
+	return countEventsNow(t, s, env, app, text)
+}
+
+func countEventsNow(t *testing.T, s *podstest.Stack, env, app, text string) int {
 	t.Helper()
 	evs, err := s.Pods.Events(context.Background(), env, 0)
 	if err != nil {
@@ -153,7 +165,7 @@ func TestSleep_AsleepDependencyWakesOnAnAppsCall(t *testing.T) {
 			t.Fatalf("%s: %d wake events by the internal call, want 1\n%s", app, n, events(t, s, name))
 		}
 	}
-	if n := countEvents(t, s, name, "storefront", "woken"); n != 0 {
+	if n := countEventsNow(t, s, name, "storefront", "woken"); n != 0 {
 		t.Fatalf("storefront was never asleep, yet has wake events\n%s", events(t, s, name))
 	}
 }
