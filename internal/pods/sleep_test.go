@@ -57,8 +57,19 @@ func countEventsNow(t *testing.T, s *podstest.Stack, env, app, text string) int 
 	return n
 }
 
-// running returns how many replicas of app's services run on Docker.
+// running returns how many replicas of app's services run on Docker, once
+// the count stops falling (an app is recorded asleep before its containers
+// stop) or 30 s pass.
 func running(t *testing.T, s *podstest.Stack, env, app string) int {
+	t.Helper()
+	n := runningNow(t, s, env, app)
+	for deadline := time.Now().Add(30 * time.Second); n > 0 && time.Now().Before(deadline); n = runningNow(t, s, env, app) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return n
+}
+
+func runningNow(t *testing.T, s *podstest.Stack, env, app string) int {
 	t.Helper()
 	svcs, err := s.Driver.ListServices(context.Background(), env)
 	if err != nil {
@@ -101,7 +112,7 @@ func TestSleep_IdlePodSleepsAndTwentyRequestsShareOneWake(t *testing.T) {
 	if w, err := s.Pods.Show(context.Background(), awake); err != nil || w.Sleep == nil || w.Sleep.State != spacepods.SleepAwake || w.Sleep.IdleTimeout != "off" {
 		t.Fatalf("keep-awake pod: %+v %v", w.Sleep, err)
 	}
-	if n := running(t, s, awake, "pricing-api"); n != 1 {
+	if n := runningNow(t, s, awake, "pricing-api"); n != 1 {
 		t.Fatalf("keep-awake pod runs %d replicas", n)
 	}
 
