@@ -769,9 +769,11 @@ func (s *Service) SleepIdle(ctx context.Context) []string {
 	}
 	last := map[string]time.Time{}
 	for _, a := range acts {
+		t := a.Since
 		if a.LastRequest != nil {
-			last[a.Environment+"/"+a.App] = *a.LastRequest
+			t = latest(t, *a.LastRequest)
 		}
+		last[a.Environment+"/"+a.App] = t
 	}
 	envs, err := s.Store.ListEnvironments(ctx, spacepods.EnvPod)
 	if err != nil {

@@ -32,7 +32,8 @@ type group struct {
 	proxy    *httputil.ReverseProxy
 
 	healthPath string
-	asleep     bool // GroupSpec.Asleep
+	asleep     bool      // GroupSpec.Asleep
+	tracked    time.Time // since when this router counts the group's requests
 	live       []*target
 	standby    []*target
 	draining   []*target

@@ -205,7 +205,7 @@ func (r *Router) setGroupLocked(env, app string, spec GroupSpec) {
 	key := groupKey{env, app}
 	g := r.groups[key]
 	if g == nil {
-		g = &group{env: env, app: app}
+		g = &group{env: env, app: app, tracked: time.Now()}
 		g.proxy = r.newGroupProxy(g)
 		r.groups[key] = g
 	}

@@ -59,7 +59,11 @@ type Activity struct {
 	// LastRequest is the latest request through either listener; nil when
 	// none came since the router started.
 	LastRequest *time.Time `json:"last_request,omitempty"`
-	Asleep      bool       `json:"asleep,omitempty"`
+	// Since is when this router started counting the app's requests (the
+	// group was made, or restored at the router's start): idle time is
+	// counted from the later of the two.
+	Since  time.Time `json:"since"`
+	Asleep bool      `json:"asleep,omitempty"`
 }
 
 // Activity returns the last request time of every group, sorted.
@@ -67,7 +71,7 @@ func (r *Router) Activity() []Activity {
 	r.mu.RLock()
 	out := make([]Activity, 0, len(r.groups))
 	for _, g := range r.groups {
-		out = append(out, Activity{Environment: g.env, App: g.app, LastRequest: g.lastRequestTime(), Asleep: g.asleep})
+		out = append(out, Activity{Environment: g.env, App: g.app, LastRequest: g.lastRequestTime(), Since: g.tracked.UTC(), Asleep: g.asleep})
 	}
 	r.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Activity) int {

@@ -100,7 +100,7 @@ type GroupStatus struct {
 	Responses5xx    uint64         `json:"responses_5xx"`
 	TransportErrors uint64         `json:"transport_errors"`
 	InFlight        int64          `json:"in_flight"`
-	RouterErrors    uint64         `json:"router_errors"` // requests answered by the router's own 502/503 page
+	RouterErrors    uint64         `json:"router_errors"`          // requests answered by the router's own 502/503 page
 	Asleep          bool           `json:"asleep,omitempty"`       // held for a wake (GroupSpec.Asleep)
 	LastRequest     *time.Time     `json:"last_request,omitempty"` // latest request since the router started
 }
