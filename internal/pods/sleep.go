@@ -740,7 +740,15 @@ func (s *Service) pollWakes(ctx context.Context, rt SleepRouter) {
 // wakeForRequest wakes the app a held request is for, and releases the
 // held requests with the wake's error when it fails.
 func (s *Service) wakeForRequest(ctx context.Context, rt SleepRouter, w router.WakeRequest) {
-	err := s.wake(ctx, w.Environment, []string{w.App}, "woken by a request to "+w.Host, w.Since)
+	var err error
+	switch env, gerr := s.Store.GetEnvironment(ctx, w.Environment); {
+	case gerr != nil:
+		err = gerr
+	case env.Status == spacepods.StatusCreating || env.Status == spacepods.StatusUpdating || env.Status == spacepods.StatusDestroying:
+		err = spacepods.Errorf(spacepods.ECONFLICT, "pod %s is %s: try again once it is ready", w.Environment, env.Status)
+	default:
+		err = s.wake(ctx, w.Environment, []string{w.App}, "woken by a request to "+w.Host, w.Since)
+	}
 	if err == nil {
 		return
 	}
