@@ -59,6 +59,7 @@ func main() {
 	check(err)
 	defer func() { _ = os.RemoveAll(tmp) }() // best-effort cleanup; nothing useful to do on failure
 	if *url == "" {
+		check(os.Chmod(tmp, 0o755)) // reachable by the postgres user when we are root
 		c, err := podstest.LocalPostgres(ctx, filepath.Join(tmp, "pg"), logger)
 		check(err)
 		defer func() { _ = c.Stop(ctx) }() // best-effort cleanup; nothing useful to do on failure

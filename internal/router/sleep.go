@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -75,19 +76,7 @@ func (r *Router) Activity() []Activity {
 	}
 	r.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Activity) int {
-		if a.Environment != b.Environment {
-			if a.Environment < b.Environment {
-				return -1
-			}
-			return 1
-		}
-		if a.App < b.App {
-			return -1
-		}
-		if a.App > b.App {
-			return 1
-		}
-		return 0
+		return cmp.Or(cmp.Compare(a.Environment, b.Environment), cmp.Compare(a.App, b.App))
 	})
 	return out
 }
@@ -168,7 +157,7 @@ func (q *wakeQueue) after(seq uint64) ([]WakeRequest, <-chan struct{}) {
 			out = append(out, w)
 		}
 	}
-	slices.SortFunc(out, func(a, b WakeRequest) int { return int(a.Seq - b.Seq) })
+	slices.SortFunc(out, func(a, b WakeRequest) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, q.changed
 }
 

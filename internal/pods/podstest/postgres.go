@@ -3,21 +3,17 @@ package podstest
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/runtime/docker"
 )
 
 // LocalPostgres starts a throwaway PostgreSQL cluster in dir as the server
-// starts its own (dir must not exist; its parent is made readable): listening on the Docker default bridge's gateway, admitting
+// starts its own (dir must not exist; when we are root, its parent must be
+// readable by the postgres user): listening on the Docker default bridge's gateway, admitting
 // pods' roles from Docker's address pools. For benchmarks run without a
 // PostgreSQL URL; stop it with its Stop.
 func LocalPostgres(ctx context.Context, dir string, logger *slog.Logger) (*databases.Cluster, error) {
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // reachable by the postgres user when we are root
-		return nil, err
-	}
 	dd, err := docker.New(logger)
 	if err != nil {
 		return nil, err
