@@ -740,8 +740,10 @@ func (s *Service) Show(ctx context.Context, name string) (spacepods.EnvironmentV
 		return spacepods.EnvironmentView{}, err
 	}
 	apps, err := s.Store.EnvApps(ctx, name)
-	if err == nil {
-		s.sleepView(ctx, &env, apps)
+	if err == nil && env.Kind == spacepods.EnvPod {
+		if states, serr := s.Store.SleepStates(ctx, name); serr == nil {
+			s.sleepView(&env, apps, states[name])
+		}
 	}
 	return spacepods.EnvironmentView{Environment: env, AppStatus: apps}, err
 }
@@ -749,8 +751,8 @@ func (s *Service) Show(ctx context.Context, name string) (spacepods.EnvironmentV
 // List lists live environments of a kind ("" = all).
 func (s *Service) List(ctx context.Context, kind string) ([]spacepods.Environment, error) {
 	envs, err := s.Store.ListEnvironments(ctx, kind)
-	for i := range envs {
-		s.sleepView(ctx, &envs[i], nil)
+	if err == nil && kind != spacepods.EnvMaster {
+		s.sleepViews(ctx, envs, "")
 	}
 	return envs, err
 }

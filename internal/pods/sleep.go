@@ -13,6 +13,7 @@ import (
 	"github.com/spacepods/spacepods/internal/router"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
+	"github.com/spacepods/spacepods/internal/store"
 )
 
 // Sleep when idle, wake on the first request.
@@ -181,25 +182,14 @@ func (s *Service) sleepable(ctx context.Context, env string) ([]spacepods.EnvApp
 
 // asleep returns env's apps recorded asleep for their live release.
 func (s *Service) asleep(ctx context.Context, env string) (map[string]spacepods.AppSleep, error) {
-	recs, err := s.Store.AsleepApps(ctx, env)
+	states, err := s.Store.SleepStates(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	apps, err := s.Store.EnvApps(ctx, env)
-	if err != nil {
-		return nil, err
+	if st := states[env]; st != nil {
+		return st.Asleep, nil
 	}
-	live := map[string]int{}
-	for _, a := range apps {
-		live[a.App] = a.Release
-	}
-	out := map[string]spacepods.AppSleep{}
-	for _, r := range recs {
-		if rel, ok := live[r.App]; ok && rel == r.Release {
-			out[r.App] = r
-		}
-	}
-	return out, nil
+	return map[string]spacepods.AppSleep{}, nil
 }
 
 // servicesOf returns the services of app's release in env (web and
@@ -830,28 +820,20 @@ func (s *Service) SleepIdle(ctx context.Context) []string {
 	return slept
 }
 
-// sleepView fills what pod list and pod show say of a pod's sleep.
-func (s *Service) sleepView(ctx context.Context, env *spacepods.Environment, apps []spacepods.EnvApp) {
+// sleepView fills what pod list and pod show say of a pod's sleep from
+// its state in the store (nil: nothing recorded).
+func (s *Service) sleepView(env *spacepods.Environment, apps []spacepods.EnvApp, st *store.SleepState) {
 	if env.Kind != spacepods.EnvPod {
 		return
 	}
-	set, err := s.Store.PodSleep(ctx, env.Name)
-	if err != nil {
-		return
+	if st == nil {
+		st = &store.SleepState{}
 	}
-	v := &spacepods.PodSleep{State: spacepods.SleepAwake, KeepAwake: set.KeepAwake, IdleTimeout: "off"}
-	if d := s.idleTimeout(set); d > 0 {
+	v := &spacepods.PodSleep{State: spacepods.SleepAwake, KeepAwake: st.Settings.KeepAwake, IdleTimeout: "off"}
+	if d := s.idleTimeout(st.Settings); d > 0 {
 		v.IdleTimeout = d.String()
 	}
-	asleep, err := s.asleep(ctx, env.Name)
-	if err != nil {
-		return
-	}
-	web := 0
-	if sl, err := s.sleepable(ctx, env.Name); err == nil {
-		web = len(sl)
-	}
-	for name, r := range asleep {
+	for name, r := range st.Asleep {
 		v.Asleep = append(v.Asleep, name)
 		if r.Since.After(v.Since) {
 			v.Since = r.Since
@@ -860,17 +842,29 @@ func (s *Service) sleepView(ctx context.Context, env *spacepods.Environment, app
 	slices.Sort(v.Asleep)
 	switch {
 	case len(v.Asleep) == 0:
-	case len(v.Asleep) >= web:
+	case len(v.Asleep) >= st.WebApps:
 		v.State = spacepods.SleepAsleep
 	default:
 		v.State = spacepods.SleepPartly
 	}
 	env.Sleep = v
 	for i := range apps {
-		if r, ok := asleep[apps[i].App]; ok {
+		if r, ok := st.Asleep[apps[i].App]; ok {
 			since := r.Since
 			apps[i].AsleepSince = &since
 		}
+	}
+}
+
+// sleepViews fills the sleep of every pod of envs, in a few queries.
+func (s *Service) sleepViews(ctx context.Context, envs []spacepods.Environment, env string) {
+	states, err := s.Store.SleepStates(ctx, env)
+	if err != nil {
+		s.Logger.Warn("read the pods' sleep state", "err", err)
+		return
+	}
+	for i := range envs {
+		s.sleepView(&envs[i], nil, states[envs[i].Name])
 	}
 }
 

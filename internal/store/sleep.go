@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -77,6 +78,86 @@ func (s *Store) AsleepApps(ctx context.Context, env string) ([]spacepods.AppSlee
 		}
 		a.Since = fromMicros(since)
 		out = append(out, a)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// SleepState is what the store knows of one pod's sleep.
+type SleepState struct {
+	Settings spacepods.SleepSettings
+	// Asleep are the apps recorded asleep for their live release, by name.
+	Asleep map[string]spacepods.AppSleep
+	// WebApps counts the pod's web apps (those with a URL): the apps that
+	// can sleep.
+	WebApps int
+}
+
+// SleepStates returns the sleep state of env ("" = of every environment
+// that has apps or sleep settings), in three queries whatever their number.
+func (s *Store) SleepStates(ctx context.Context, env string) (map[string]*SleepState, error) {
+	out := map[string]*SleepState{}
+	get := func(e string) *SleepState {
+		st := out[e]
+		if st == nil {
+			st = &SleepState{Asleep: map[string]spacepods.AppSleep{}}
+			out[e] = st
+		}
+		return st
+	}
+	where, args := "", []any{}
+	if env != "" {
+		where, args = " WHERE env = $1", []any{env}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT env, idle_timeout_ms, keep_awake FROM pod_sleep`+where), args...)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	for rows.Next() {
+		var e string
+		var ms int64
+		var keep int
+		if err := rows.Scan(&e, &ms, &keep); err != nil {
+			rows.Close()
+			return nil, s.wrap(err)
+		}
+		get(e).Settings = spacepods.SleepSettings{IdleTimeout: time.Duration(ms) * time.Millisecond, KeepAwake: keep != 0}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err)
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT env, COUNT(*) FROM env_apps WHERE url <> ''`+strings.Replace(where, "WHERE", "AND", 1)+` GROUP BY env`), args...)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	for rows.Next() {
+		var e string
+		var n int
+		if err := rows.Scan(&e, &n); err != nil {
+			rows.Close()
+			return nil, s.wrap(err)
+		}
+		get(e).WebApps = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err)
+	}
+	swhere := strings.Replace(where, "env", "s.env", 1)
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT s.env, s.app, s.release, s.since, s.reason FROM app_sleep s
+		JOIN env_apps a ON a.env = s.env AND a.app = s.app AND a.release = s.release`+swhere+` ORDER BY s.env, s.app`), args...)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a spacepods.AppSleep
+		var since int64
+		if err := rows.Scan(&a.Env, &a.App, &a.Release, &since, &a.Reason); err != nil {
+			return nil, s.wrap(err)
+		}
+		a.Since = fromMicros(since)
+		get(a.Env).Asleep[a.App] = a
 	}
 	return out, s.wrap(rows.Err())
 }
