@@ -741,9 +741,7 @@ func (s *Service) Show(ctx context.Context, name string) (spacepods.EnvironmentV
 	}
 	apps, err := s.Store.EnvApps(ctx, name)
 	if err == nil && env.Kind == spacepods.EnvPod {
-		if states, serr := s.Store.SleepStates(ctx, name); serr == nil {
-			s.sleepView(&env, apps, states[name])
-		}
+		s.showSleep(ctx, &env, apps)
 	}
 	return spacepods.EnvironmentView{Environment: env, AppStatus: apps}, err
 }

@@ -856,6 +856,17 @@ func (s *Service) sleepView(env *spacepods.Environment, apps []spacepods.EnvApp,
 	}
 }
 
+// showSleep fills the sleep of one pod whose apps are read (pod show), in
+// one query: live pages look at it on every change.
+func (s *Service) showSleep(ctx context.Context, env *spacepods.Environment, apps []spacepods.EnvApp) {
+	set, recs, err := s.Store.PodSleepRecord(ctx, env.Name)
+	if err != nil {
+		s.Logger.Warn("read the pod's sleep state", "env", env.Name, "err", err)
+		return
+	}
+	s.sleepView(env, apps, store.SleepStateOf(set, recs, apps))
+}
+
 // sleepViews fills the sleep of every pod of envs, in a few queries.
 func (s *Service) sleepViews(ctx context.Context, envs []spacepods.Environment, env string) {
 	states, err := s.Store.SleepStates(ctx, env)

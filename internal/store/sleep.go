@@ -161,3 +161,51 @@ func (s *Store) SleepStates(ctx context.Context, env string) (map[string]*SleepS
 	}
 	return out, s.wrap(rows.Err())
 }
+
+// PodSleepRecord returns env's sleep settings and every app_sleep row of
+// env, whatever its release, in one query: the caller, which has the
+// pod's apps at hand, keeps the rows of their live releases (SleepStateOf).
+func (s *Store) PodSleepRecord(ctx context.Context, env string) (spacepods.SleepSettings, []spacepods.AppSleep, error) {
+	var set spacepods.SleepSettings
+	var recs []spacepods.AppSleep
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT '', idle_timeout_ms, keep_awake, 0, 0, '' FROM pod_sleep WHERE env = $1
+		UNION ALL SELECT app, 0, 0, release, since, reason FROM app_sleep WHERE env = $1`), env)
+	if err != nil {
+		return set, nil, s.wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a spacepods.AppSleep
+		var ms, since int64
+		var keep int
+		if err := rows.Scan(&a.App, &ms, &keep, &a.Release, &since, &a.Reason); err != nil {
+			return set, nil, s.wrap(err)
+		}
+		if a.App == "" {
+			set = spacepods.SleepSettings{IdleTimeout: time.Duration(ms) * time.Millisecond, KeepAwake: keep != 0}
+			continue
+		}
+		a.Env, a.Since = env, fromMicros(since)
+		recs = append(recs, a)
+	}
+	return set, recs, s.wrap(rows.Err())
+}
+
+// SleepStateOf is the sleep state of a pod whose apps the caller has read:
+// its record (PodSleepRecord) held against their live releases.
+func SleepStateOf(set spacepods.SleepSettings, recs []spacepods.AppSleep, apps []spacepods.EnvApp) *SleepState {
+	st := &SleepState{Settings: set, Asleep: map[string]spacepods.AppSleep{}}
+	live := make(map[string]int, len(apps))
+	for _, a := range apps {
+		live[a.App] = a.Release
+		if a.URL != "" {
+			st.WebApps++
+		}
+	}
+	for _, r := range recs {
+		if rel, ok := live[r.App]; ok && rel == r.Release {
+			st.Asleep[r.App] = r
+		}
+	}
+	return st
+}

@@ -47,6 +47,15 @@ func TestStore_SleepStateHoldsForTheReleaseItNames(t *testing.T) {
 		if len(a.Asleep) != 1 || a.Asleep["web"].Reason != "idle 10m" || !a.Asleep["web"].Since.Equal(since) {
 			t.Fatalf("a asleep: %+v", a.Asleep)
 		}
+		// One pod's record, held against its apps, says the same.
+		set, recs, err := s.PodSleepRecord(ctx, "a")
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("record of a: %+v %v", recs, err)
+		}
+		apps, _ := s.EnvApps(ctx, "a")
+		if st := store.SleepStateOf(set, recs, apps); st.Settings != a.Settings || st.WebApps != 2 || len(st.Asleep) != 1 || st.Asleep["web"].Release != 2 {
+			t.Fatalf("state of a from its record: %+v", st)
+		}
 		one, err := s.SleepStates(ctx, "b")
 		if err != nil || len(one) != 1 || len(one["b"].Asleep) != 1 {
 			t.Fatalf("states of b: %+v %v", one, err)
