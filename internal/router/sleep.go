@@ -114,9 +114,15 @@ type wakeQueue struct {
 	changed chan struct{} // closed (and replaced) when a wake is opened
 }
 
+// init readies the queue. Numbers start from the clock, so that a control
+// plane polling with the last number it saw from a router that has since
+// restarted still gets the new router's requests.
 func (q *wakeQueue) init() {
 	q.pending = map[groupKey]*wakeCall{}
 	q.changed = make(chan struct{})
+	if n := time.Now().UnixNano(); n > 0 {
+		q.seq = uint64(n) //nolint:gosec // positive: checked above
+	}
 }
 
 // join returns the pending wake of g, opening one if there is none.

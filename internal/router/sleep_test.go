@@ -114,3 +114,26 @@ func TestSleep_AsleepSurvivesARouterRestart(t *testing.T) {
 		t.Fatalf("restored group is awake: %+v", st)
 	}
 }
+
+// A control plane keeps polling with the last number it saw: a restarted
+// router's requests must come after it.
+func TestSleep_WakeNumbersGrowAcrossRouterRestarts(t *testing.T) {
+	c := newTestClient(t)
+	var seen uint64
+	for i := range 2 { // the second router stands for the first one restarted
+		r, front := mustNewRouter(t, testOptions(t))
+		mustSetGroup(t, r, "bob", "shop", GroupSpec{Asleep: true})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = trySend(c, front.URL, "GET", "shop.bob.localhost", "/", "")
+		}()
+		ws := r.WaitWakes(context.Background(), seen, 5*time.Second)
+		if len(ws) != 1 {
+			t.Fatalf("router %d: no wake request after seq %d: %+v", i+1, seen, ws)
+		}
+		seen = ws[0].Seq
+		r.FinishWake("bob", "shop", "test over")
+		<-done
+	}
+}
