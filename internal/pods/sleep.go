@@ -292,6 +292,9 @@ func (s *Service) sleepApp(ctx context.Context, env, app, reason string) error {
 	if err != nil {
 		return err
 	}
+	if ea.Status != "healthy" {
+		return spacepods.Errorf(spacepods.ECONFLICT, "%s in %s is %s: it sleeps once it is deployed and healthy (see `spacepods pod show %s`)", app, env, ea.Status, env)
+	}
 	if recs, err := s.asleep(ctx, env); err != nil {
 		return err
 	} else if _, ok := recs[app]; ok {
