@@ -253,3 +253,26 @@ func TestSleep_ControlPlaneRestartKeepsAPodAsleepAndWakeable(t *testing.T) {
 		t.Fatalf("%d wake events\n%s", n, events(t, s, name))
 	}
 }
+
+func TestSleep_TTLStillDestroysAnAsleepPod(t *testing.T) {
+	s := podstest.Start(t, podstest.Config{SleepEvery: 200 * time.Millisecond})
+	name := s.EnvName("expiring")
+	createPod(t, s, spacepods.CreatePodRequest{Name: name, Apps: []string{"pricing-api"}})
+	ctx := podstest.Context(t, 2*time.Minute)
+	if _, err := s.Pods.Sleep(ctx, name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := running(t, s, name, "pricing-api"); n != 0 {
+		t.Fatalf("%d replicas run while asleep", n)
+	}
+	if err := s.Store.ExtendEnvironment(ctx, name, time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if reaped := s.Pods.Reap(ctx); len(reaped) != 1 || reaped[0] != name {
+		t.Fatalf("reaped %v, want the asleep pod %s", reaped, name)
+	}
+	if err := s.WaitDestroyed(ctx, name); err != nil {
+		t.Fatalf("%v\n%s", err, events(t, s, name))
+	}
+	requireNoLeaks(t, s) // its stopped containers went with it
+}
