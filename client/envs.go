@@ -195,3 +195,15 @@ func (c *Client) Leaks(ctx context.Context, remove bool) ([]Leak, error) {
 	}
 	return out, c.do(ctx, "GET", "/api/v1/leaks", nil, nil, &out)
 }
+
+// SleepPod puts a pod's web apps (app "" = all of them) to sleep now.
+func (c *Client) SleepPod(ctx context.Context, name, app string) (PodView, error) {
+	var out PodView
+	return out, c.do(ctx, "POST", "/api/v1/pods/"+esc(name)+"/sleep", nil, spacepods.SleepPodRequest{App: app}, &out)
+}
+
+// WakePod wakes a pod's asleep apps and returns once they are routed.
+func (c *Client) WakePod(ctx context.Context, name string) (PodView, error) {
+	var out PodView
+	return out, c.do(ctx, "POST", "/api/v1/pods/"+esc(name)+"/wake", nil, nil, &out)
+}

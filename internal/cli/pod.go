@@ -23,7 +23,7 @@ every app they depend on, each with its own database (seeded or cloned from a
 snapshot), its own host name <app>.<pod>.<domain> through the edge router, and
 its env vars. Pods expire after their TTL (default 24h).`,
 	}
-	cmd.AddCommand(newPodCreateCmd(g), newPodShowCmd(g), newPodListCmd(g), newPodLogsCmd(g), newPodUpdateCmd(g), newPodExtendCmd(g), newPodDestroyCmd(g), newPodTestCmd(g), newPodPlanCmd(g))
+	cmd.AddCommand(newPodCreateCmd(g), newPodShowCmd(g), newPodListCmd(g), newPodLogsCmd(g), newPodUpdateCmd(g), newPodExtendCmd(g), newPodDestroyCmd(g), newPodTestCmd(g), newPodPlanCmd(g), newPodSleepCmd(g), newPodWakeCmd(g))
 	return cmd
 }
 
@@ -56,8 +56,8 @@ func (g *globals) printPlan(p client.Plan) {
 
 func newPodCreateCmd(g *globals) *cobra.Command {
 	var apps, pins []string
-	var ttl string
-	var wait, dryRun bool
+	var ttl, idle string
+	var wait, dryRun, keepAwake bool
 	cmd := &cobra.Command{
 		Use:   "create NAME --app APP [--app APP…] [--build APP=N…] [--ttl 8h] [--wait]",
 		Short: "Create a pod with some apps and everything they depend on",
@@ -75,7 +75,7 @@ reason if any app fails to become healthy.`,
 			if err != nil {
 				return err
 			}
-			req := client.CreatePodRequest{Name: args[0], Apps: apps, Builds: builds, TTL: ttl}
+			req := client.CreatePodRequest{Name: args[0], Apps: apps, Builds: builds, TTL: ttl, IdleTimeout: idle, KeepAwake: keepAwake}
 			c := g.client()
 			if dryRun {
 				p, err := c.PlanPod(ctx(cmd), req)
@@ -104,6 +104,8 @@ reason if any app fails to become healthy.`,
 	f.StringArrayVar(&apps, "app", nil, "app to run (repeat for more); its dependencies come along")
 	f.StringArrayVar(&pins, "build", nil, "pin a build: APP=NUMBER (repeatable); default the latest build of main")
 	f.StringVar(&ttl, "ttl", "", "time to live, e.g. 8h (default: the server's, 24h)")
+	f.StringVar(&idle, "idle-timeout", "", "its web apps sleep after this long without a request, e.g. 10m (default: the server's, 30m); the first request wakes them")
+	f.BoolVar(&keepAwake, "keep-awake", false, "never put this pod to sleep")
 	f.BoolVar(&wait, "wait", false, "follow progress, a running migration's elapsed time and output included, until every app is healthy (exit 1 if one fails)")
 	f.BoolVar(&dryRun, "dry-run", false, "show the plan, create nothing")
 	return cmd
@@ -170,7 +172,11 @@ func (g *globals) printPodApps(v client.PodView) {
 		if len(reason) > 60 {
 			reason = reason[:57] + "..."
 		}
-		rows = append(rows, []string{a.App, strconv.Itoa(a.Build), rel, a.Status, orDash(a.URL), reason})
+		status := a.Status
+		if a.AsleepSince != nil {
+			status += " (asleep)"
+		}
+		rows = append(rows, []string{a.App, strconv.Itoa(a.Build), rel, status, orDash(a.URL), reason})
 	}
 	g.table([]string{"APP", "BUILD", "RELEASE", "STATUS", "URL", "REASON"}, rows)
 }
@@ -193,6 +199,9 @@ func newPodShowCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "\nowner %s, created %s", v.Owner, ago(v.CreatedAt))
 				if v.ExpiresAt != nil {
 					fmt.Fprintf(g.stdout, ", expires %s (in %s)", v.ExpiresAt.Local().Format("2006-01-02 15:04"), time.Until(*v.ExpiresAt).Round(time.Minute))
+				}
+				if v.Sleep != nil {
+					fmt.Fprintf(g.stdout, "\nsleep: %s", sleepState(v.Environment))
 				}
 				fmt.Fprintln(g.stdout)
 				fmt.Fprintln(g.stdout)
@@ -225,9 +234,13 @@ func (g *globals) envTable(ps []client.Environment) {
 		if p.ExpiresAt != nil {
 			exp = "in " + time.Until(*p.ExpiresAt).Round(time.Minute).String()
 		}
-		rows = append(rows, []string{p.Name, p.Kind, p.Status, p.Owner, strings.Join(p.Apps, ","), exp, ago(p.CreatedAt)})
+		sleep := "-"
+		if p.Sleep != nil {
+			sleep = p.Sleep.State
+		}
+		rows = append(rows, []string{p.Name, p.Kind, p.Status, sleep, p.Owner, strings.Join(p.Apps, ","), exp, ago(p.CreatedAt)})
 	}
-	g.table([]string{"NAME", "KIND", "STATUS", "OWNER", "APPS", "EXPIRES", "CREATED"}, rows)
+	g.table([]string{"NAME", "KIND", "STATUS", "SLEEP", "OWNER", "APPS", "EXPIRES", "CREATED"}, rows)
 }
 
 func newPodLogsCmd(g *globals) *cobra.Command {

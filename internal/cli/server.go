@@ -35,6 +35,7 @@ type serverConfig struct {
 	runtime      string
 	defaultTTL   time.Duration
 	reapInterval time.Duration
+	idleTimeout  time.Duration
 	logLevel     string
 	logFormat    string
 	router       routerConfig
@@ -70,7 +71,7 @@ type serverConfig struct {
 
 // envFlags are the flags that take their SPACEPODS_* variable in RunE
 // (typed flags: a bad value is an error, not a silent default).
-var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "build-concurrency", "default-ttl", "reap-interval", "router-internal-port", "registry-port"}
+var envFlags = []string{"trusted-proxy", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "max-streams", "max-streams-per-user", "pod-quota", "build-concurrency", "default-ttl", "reap-interval", "idle-timeout", "router-internal-port", "registry-port"}
 
 // applyEnv sets each of names that is not on the command line from its
 // environment variable, SPACEPODS_ + the name in upper case with '-' as '_'.
@@ -157,6 +158,7 @@ name in upper case with '-' as '_' (e.g. SPACEPODS_DATABASE_URL).`,
 	f.StringVar(&cfg.runtime, "runtime", envOr("SPACEPODS_RUNTIME", "docker"), "docker, kubernetes, ecs (Amazon ECS; docs/aws.md), or none for a catalog-only server (env SPACEPODS_RUNTIME)")
 	f.DurationVar(&cfg.defaultTTL, "default-ttl", 24*time.Hour, "TTL of pods created without --ttl (env SPACEPODS_DEFAULT_TTL)")
 	f.DurationVar(&cfg.reapInterval, "reap-interval", 30*time.Second, "how often expired pods are destroyed (env SPACEPODS_REAP_INTERVAL)")
+	f.DurationVar(&cfg.idleTimeout, "idle-timeout", 30*time.Minute, "how long a pod's web apps may go without a request before they sleep, for pods created without --idle-timeout; 0 = those never sleep; masters never do (env SPACEPODS_IDLE_TIMEOUT; docs/sleep.md)")
 	f.StringVar(&cfg.logLevel, "log-level", envOr("SPACEPODS_LOG_LEVEL", "info"), "debug, info, warn or error (env SPACEPODS_LOG_LEVEL)")
 	f.StringVar(&cfg.logFormat, "log-format", envOr("SPACEPODS_LOG_FORMAT", "text"), "text or json (env SPACEPODS_LOG_FORMAT)")
 	f.StringVar(&cfg.secretStore, "secret-store", envOr("SPACEPODS_SECRET_STORE", "local"), "where secrets live: local (encrypted in the store, master key <data-dir>/secrets.key or SPACEPODS_MASTER_KEY), vault, ssm (AWS Parameter Store) or secretsmanager (AWS Secrets Manager; see docs/aws.md) (env SPACEPODS_SECRET_STORE)")

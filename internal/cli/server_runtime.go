@@ -128,6 +128,7 @@ func startRuntime(ctx context.Context, dataDir string, cfg serverConfig, st *sto
 		dbs.Close()
 		return nil, err
 	}
+	startSleeper(ctx, podSvc, cfg.idleTimeout, logger)
 	tests := &gatekeeper.Service{Store: st, Catalog: srv.Catalog, Driver: drv, Endpoints: engine, Logger: logger.With("component", "gatekeeper"), Notifier: cfg.notifier}
 	if err := tests.Start(ctx); err != nil {
 		dbs.Close()

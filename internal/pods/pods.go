@@ -102,6 +102,13 @@ type Service struct {
 	// instances: --databases rds-instance): snapshots, destroy and audits
 	// cover them too.
 	Dedicated Dedicated
+	// IdleTimeout is how long a pod's web apps may go without a request
+	// before they sleep, for pods that set none (--idle-timeout; 0: those
+	// never sleep). See sleep.go and StartSleeper.
+	IdleTimeout time.Duration
+	// WakeHealthTimeout bounds a woken app's start (default 90s).
+	WakeHealthTimeout time.Duration
+	sleep             sleepState
 
 	quotaMu sync.Mutex // one quota check and create at a time, so two creates cannot both take the last slot
 
@@ -298,6 +305,9 @@ func (s *Service) Create(ctx context.Context, req spacepods.CreatePodRequest) (s
 	if err != nil {
 		return p, spacepods.Environment{}, err
 	}
+	if _, err := ParseIdleTimeout(req.IdleTimeout); err != nil {
+		return p, spacepods.Environment{}, err
+	}
 	builds := map[string]int{}
 	for _, a := range p.Apps {
 		builds[a.App] = a.Build
@@ -313,6 +323,9 @@ func (s *Service) Create(ctx context.Context, req spacepods.CreatePodRequest) (s
 		})
 	}
 	s.quotaMu.Unlock()
+	if err == nil {
+		err = s.recordSleepSettings(ctx, req)
+	}
 	if err != nil {
 		return p, env, err
 	}
@@ -739,12 +752,19 @@ func (s *Service) Show(ctx context.Context, name string) (spacepods.EnvironmentV
 		return spacepods.EnvironmentView{}, err
 	}
 	apps, err := s.Store.EnvApps(ctx, name)
+	if err == nil && env.Kind == spacepods.EnvPod {
+		s.showSleep(ctx, &env, apps)
+	}
 	return spacepods.EnvironmentView{Environment: env, AppStatus: apps}, err
 }
 
 // List lists live environments of a kind ("" = all).
 func (s *Service) List(ctx context.Context, kind string) ([]spacepods.Environment, error) {
-	return s.Store.ListEnvironments(ctx, kind)
+	envs, err := s.Store.ListEnvironments(ctx, kind)
+	if err == nil && kind != spacepods.EnvMaster {
+		s.sleepViews(ctx, envs, "")
+	}
+	return envs, err
 }
 
 // Events returns progress lines of an environment after an event ID.

@@ -42,6 +42,9 @@ type Info struct {
 //	GET    /v1/environments
 //	PUT    /v1/environments/{env}
 //	DELETE /v1/environments/{env}
+//	GET    /v1/activity                  last request per group
+//	GET    /v1/wakes?after=SEQ&wait=25s  wake requests of asleep apps (long poll)
+//	POST   /v1/wakes/{env}/{app}         WakeResult: release the held requests
 func (r *Router) ControlHandler(token string, info Info) http.Handler {
 	c := &control{r: r, info: info}
 	mux := http.NewServeMux()
@@ -53,6 +56,9 @@ func (r *Router) ControlHandler(token string, info Info) http.Handler {
 	mux.HandleFunc("GET /v1/environments", c.listEnvironments)
 	mux.HandleFunc("PUT /v1/environments/{env}", c.setEnvironment)
 	mux.HandleFunc("DELETE /v1/environments/{env}", c.removeEnvironment)
+	mux.HandleFunc("GET /v1/activity", c.activity)
+	mux.HandleFunc("GET /v1/wakes", c.waitWakes)
+	mux.HandleFunc("POST /v1/wakes/{env}/{app}", c.finishWake)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		httpjson.WriteError(w, spacepods.Errorf(spacepods.ENOTFOUND, "no control API route %s %s", req.Method, req.URL.Path))
 	})

@@ -32,6 +32,8 @@ type group struct {
 	proxy    *httputil.ReverseProxy
 
 	healthPath string
+	asleep     bool      // GroupSpec.Asleep
+	tracked    time.Time // since when this router counts the group's requests
 	live       []*target
 	standby    []*target
 	draining   []*target
@@ -43,6 +45,7 @@ type group struct {
 	transportErrors atomic.Uint64
 	routerErrors    atomic.Uint64
 	inflight        atomic.Int64
+	lastRequest     atomic.Int64 // unix nanoseconds of the latest request; 0 = none since start
 }
 
 // target is one backend address of a group.

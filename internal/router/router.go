@@ -33,6 +33,7 @@ const (
 	DefaultHealthTimeout  = time.Second
 	DefaultUnhealthyAfter = 2
 	DefaultDrainTimeout   = 30 * time.Second
+	DefaultWakeTimeout    = 2 * time.Minute
 )
 
 // Options configure a Router. Zero values take the defaults above.
@@ -42,6 +43,7 @@ type Options struct {
 	HealthTimeout  time.Duration // one health check's limit
 	UnhealthyAfter int           // consecutive failed checks that make a target unhealthy
 	DrainTimeout   time.Duration // how long a removed target may finish in-flight requests
+	WakeTimeout    time.Duration // how long a request to an asleep app is held for its wake
 	SnapshotPath   string        // where the route table is persisted; empty: not persisted
 	Logger         *slog.Logger
 }
@@ -61,6 +63,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.WakeTimeout <= 0 {
+		o.WakeTimeout = DefaultWakeTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -91,6 +96,8 @@ type Router struct {
 
 	snapMu      sync.Mutex
 	snapVersion uint64 // last version written
+
+	wakes wakeQueue // requests held for asleep apps (sleep.go)
 }
 
 // New returns a Router, reloading the route table from opts.SnapshotPath if
@@ -110,6 +117,7 @@ func New(opts Options) (*Router, error) {
 		envs:     make(map[string]bool),
 		nets:     make(map[string]netip.Prefix),
 	}
+	r.wakes.init()
 	if opts.SnapshotPath != "" {
 		if err := r.restore(); err != nil {
 			cancel()
@@ -146,7 +154,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
+	g.touch()
+	asleep := g.asleep
 	r.mu.RUnlock()
+	if asleep {
+		r.serveAsleep(g, w, req)
+		return
+	}
 	g.proxy.ServeHTTP(w, req)
 }
 
@@ -191,11 +205,12 @@ func (r *Router) setGroupLocked(env, app string, spec GroupSpec) {
 	key := groupKey{env, app}
 	g := r.groups[key]
 	if g == nil {
-		g = &group{env: env, app: app}
+		g = &group{env: env, app: app, tracked: time.Now()}
 		g.proxy = r.newGroupProxy(g)
 		r.groups[key] = g
 	}
 	g.healthPath = spec.HealthPath
+	g.asleep = spec.Asleep
 
 	old := make(map[string]*target, len(g.live)+len(g.standby)+len(g.draining))
 	for _, ts := range [][]*target{g.draining, g.standby, g.live} { // live wins on duplicates
@@ -437,6 +452,8 @@ func (r *Router) statusLocked(g *group) GroupStatus {
 		TransportErrors: g.transportErrors.Load(),
 		InFlight:        g.inflight.Load(),
 		RouterErrors:    g.routerErrors.Load(),
+		Asleep:          g.asleep,
+		LastRequest:     g.lastRequestTime(),
 	}
 	add := func(t *target, state string) {
 		s.Targets = append(s.Targets, TargetStatus{

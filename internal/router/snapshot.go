@@ -27,6 +27,7 @@ type snapshotGroup struct {
 	App         string       `json:"app"`
 	HealthPath  string       `json:"health_path"`
 	Targets     []TargetSpec `json:"targets"`
+	Asleep      bool         `json:"asleep,omitempty"`
 }
 
 const snapshotFormat = 1
@@ -57,7 +58,7 @@ func (r *Router) changedLocked() pendingSnapshot {
 		s.Subnets[e] = p.String()
 	}
 	for _, g := range r.groups {
-		sg := snapshotGroup{Environment: g.env, App: g.app, HealthPath: g.healthPath, Targets: []TargetSpec{}}
+		sg := snapshotGroup{Environment: g.env, App: g.app, HealthPath: g.healthPath, Targets: []TargetSpec{}, Asleep: g.asleep}
 		for _, t := range g.live {
 			sg.Targets = append(sg.Targets, TargetSpec{Addr: t.addr, Weight: t.weight})
 		}
@@ -125,7 +126,7 @@ func (r *Router) restore() error {
 		}
 	}
 	for _, g := range s.Groups {
-		r.setGroupLocked(g.Environment, g.App, GroupSpec{HealthPath: g.HealthPath, Targets: g.Targets})
+		r.setGroupLocked(g.Environment, g.App, GroupSpec{HealthPath: g.HealthPath, Targets: g.Targets, Asleep: g.Asleep})
 	}
 	r.version++
 	r.snapVersion = r.version

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -18,6 +19,9 @@ type TargetSpec struct {
 type GroupSpec struct {
 	HealthPath string       `json:"health_path"` // e.g. /healthz; empty: targets are healthy at once
 	Targets    []TargetSpec `json:"targets"`
+	// Asleep marks the app as put to sleep by the control plane: its
+	// requests are held while the control plane wakes it (see WaitWakes).
+	Asleep bool `json:"asleep,omitempty"`
 }
 
 // Validate returns an EINVALID error that says what to fix.
@@ -96,7 +100,9 @@ type GroupStatus struct {
 	Responses5xx    uint64         `json:"responses_5xx"`
 	TransportErrors uint64         `json:"transport_errors"`
 	InFlight        int64          `json:"in_flight"`
-	RouterErrors    uint64         `json:"router_errors"` // requests answered by the router's own 502/503 page
+	RouterErrors    uint64         `json:"router_errors"`          // requests answered by the router's own 502/503 page
+	Asleep          bool           `json:"asleep,omitempty"`       // held for a wake (GroupSpec.Asleep)
+	LastRequest     *time.Time     `json:"last_request,omitempty"` // latest request since the router started
 }
 
 // Target returns the status of the target with addr, if the group lists it.

@@ -123,6 +123,8 @@ var sampleBodies = map[string]any{
 	"POST /api/v1/pods/{name}/update":         map[string]any{},
 	"POST /api/v1/envs/{env}/tests":           map[string]any{"app": "web"},
 	"POST /api/v1/pods/{name}/extend":         map[string]any{"ttl": "1h"},
+	"POST /api/v1/pods/{name}/sleep":          map[string]any{"app": "web"},
+	"POST /api/v1/pods/{name}/wake":           map[string]any{},
 	"POST /api/v1/environments":               map[string]any{"name": "qa"},
 	"POST /api/v1/deploys":                    map[string]any{"env": "qa", "app": "web", "build": 1},
 	"POST /api/v1/deploys/plan":               map[string]any{"env": "qa", "app": "web", "build": 1},

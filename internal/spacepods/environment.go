@@ -36,7 +36,10 @@ type Environment struct {
 	PRURL string `json:"pr_url,omitempty"`
 	// NoSecrets keeps secrets and environment-scoped config out of the
 	// environment's releases (the pods of fork pull requests).
-	NoSecrets bool      `json:"no_secrets,omitempty"`
+	NoSecrets bool `json:"no_secrets,omitempty"`
+	// Sleep says whether the pod's apps sleep when idle and which do now
+	// (filled by the pods service for pods; nil for masters).
+	Sleep     *PodSleep `json:"sleep,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -51,6 +54,8 @@ type EnvApp struct {
 	Reason    string    `json:"reason,omitempty"`
 	URL       string    `json:"url,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// AsleepSince is when the app was put to sleep; nil while awake.
+	AsleepSince *time.Time `json:"asleep_since,omitempty"`
 }
 
 // Event is one line of progress of an environment or deploy.
@@ -159,6 +164,11 @@ type CreatePodRequest struct {
 	Apps   []string       `json:"apps"`
 	Builds map[string]int `json:"builds,omitempty"` // app → build number; default: latest of main
 	TTL    string         `json:"ttl,omitempty"`    // Go duration, e.g. 8h; default 24h
+	// IdleTimeout is how long the pod's apps may go without a request
+	// before they sleep (Go duration; default: the server's --idle-timeout).
+	IdleTimeout string `json:"idle_timeout,omitempty"`
+	// KeepAwake: the pod never sleeps.
+	KeepAwake bool `json:"keep_awake,omitempty"`
 	// PRURL and NoSecrets are set by the previews package (CI pods of pull
 	// requests), never by the API.
 	PRURL     string `json:"-"`

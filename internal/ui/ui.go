@@ -197,6 +197,8 @@ func (u *UI) routes() []route {
 		{"POST", "/pods", d, u.createPod},
 		{"GET", "/pods/{name}", v, u.envPage},
 		{"POST", "/pods/{name}/extend", d, u.extendPod},
+		{"POST", "/pods/{name}/sleep", d, u.sleepPod},
+		{"POST", "/pods/{name}/wake", d, u.wakePod},
 		{"POST", "/pods/{name}/update", d, u.updatePod},
 		{"POST", "/pods/{name}/destroy", d, u.destroyPod},
 		{"GET", "/logs/{env}/{app}", d, u.logsPage}, // logs often carry connection strings
@@ -333,6 +335,8 @@ func (u *UI) newView(r *http.Request, title, nav string, data any) view {
 // no one can make the page say arbitrary words through a link).
 var flashes = map[string]string{
 	"extended":     "Expiry extended.",
+	"asleep":       "Asleep: its web apps' containers are stopped. The first request to one wakes it.",
+	"woken":        "Awake: its apps are healthy and routed again.",
 	"build":        "Build queued: its log shows below as it runs.",
 	"updating":     "Update started: running apps are wiped and redeployed. Progress shows below.",
 	"destroy":      "Destroy started. Progress shows below.",

@@ -79,6 +79,11 @@ type Config struct {
 	// Notifier, when set, is told what the pods service and the deploy
 	// engines do.
 	Notifier spacepods.Notifier
+	// SleepEvery, when set, runs the pods' sleeper (idle apps sleep, held
+	// requests wake them) with this check interval, and IdleTimeout as
+	// the server's idle timeout.
+	SleepEvery  time.Duration
+	IdleTimeout time.Duration
 }
 
 // Stack is a running control plane.
@@ -186,7 +191,7 @@ func New(ctx context.Context, dataDir string, cfg Config) (_ *Stack, err error) 
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	s.podsCancel = cancel
-	if err := s.Pods.Start(pctx, cfg.ReapEvery); err != nil {
+	if err := s.startPods(pctx); err != nil {
 		return nil, err
 	}
 	return s, nil

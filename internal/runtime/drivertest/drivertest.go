@@ -58,6 +58,7 @@ func run(t *testing.T, newDriver func(t *testing.T) runtime.Driver, images Image
 		{"Service/WebLifecycle", testWebLifecycle, true},
 		{"Service/AliasesResolveWithinEnvironmentOnly", testAliases, true},
 		{"Service/ScalesUpAndDown", testScale, true},
+		{"Service/SuspendAndResume", testSuspend, true},
 		{"Service/WorkerStateLivesInTheRuntime", testWorkerState, true},
 		{"Service/CrashingServiceReportsExitAndLogs", testCrash, true},
 		{"Service/CommandReplacesTheEntrypoint", testServiceCommand, true},
