@@ -3,6 +3,7 @@
 // settings for each: fixed concurrency, fixed duration, keep-alive.
 //
 //	go run ./bench/routerbench [-c 64] [-d 3s] [-rounds 3] [-warmup 1s] [-size 256]
+//	    [-targets router-own,nginx,caddy] [-baseline OLD_ROUTERBENCH_BINARY] [-cpuprofile FILE]
 //
 // Targets, all on 127.0.0.1 and all in front of the same backend:
 //
@@ -11,9 +12,15 @@
 //	router-own  the same router.Run in a child process, as `spacepods router` runs
 //	nginx       if on PATH: a child process with a generated config
 //	caddy       if on PATH: a child process with a generated Caddyfile
+//	router-base with -baseline: router-own as served by another build of this
+//	            program (e.g. one built from an older commit), for a before/after
+//	            comparison in the same run
 //
-// Targets take turns within each round and the median round counts, so that
-// other load on the machine hits all of them alike. For proxies in their own
+// Targets take turns within each round, each round starting one target later
+// than the last, and the median round counts, so that other load on the
+// machine hits all of them alike. Ratios are also given as the median of the
+// per-round ratios: both targets of a pair measured minutes apart see
+// different loads, in the same round they see nearly the same. For proxies in their own
 // process the CPU time they used per request is measured too (from /proc),
 // which other load on the machine barely disturbs. Children are stopped by
 // their PID. The last line of output is a JSON summary for machines.
@@ -74,6 +81,8 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds; targets take turns in each round and the median round counts")
 	size := flag.Int("size", 256, "response body size in bytes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the router-own process to this file")
+	only := flag.String("targets", "", "comma-separated targets to measure (default: all)")
+	baseline := flag.String("baseline", "", "another routerbench binary: adds target router-base, its router-own")
 	serveRouter := flag.String("serve-router", "", "internal: only run a router with this data dir (the router-own target)")
 	flag.Parse()
 	signal.Ignore(syscall.SIGPIPE) // a closed stdout must not kill us before we stop our children
@@ -98,13 +107,16 @@ func main() {
 		return
 	}
 	*dur = min(*dur, 10*time.Second)
-	if err := run(ctx, *conc, *rounds, *dur, *warmup, *size, *cpuProfile); err != nil {
+	want := func(name string) bool {
+		return *only == "" || slices.Contains(strings.Split(*only, ","), name)
+	}
+	if err := run(ctx, *conc, *rounds, *dur, *warmup, *size, *cpuProfile, *baseline, want); err != nil {
 		fmt.Fprintln(os.Stderr, "routerbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size int, cpuProfile string) error {
+func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size int, cpuProfile, baseline string, want func(string) bool) error {
 	tmp, err := os.MkdirTemp("", "routerbench-")
 	if err != nil {
 		return err
@@ -127,17 +139,30 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 			t.stop()
 		}
 	}()
-	targets = append(targets, &target{name: "direct", addr: backendAddr, stop: func() {}})
-	addr, stop, err := startRouterInProcess(filepath.Join(tmp, "router"), backendAddr)
-	if err != nil {
-		return fmt.Errorf("start router: %w", err)
+	if want("direct") {
+		targets = append(targets, &target{name: "direct", addr: backendAddr, stop: func() {}})
 	}
-	targets = append(targets, &target{name: "router", addr: addr, host: "web.bench.localhost", stop: stop})
-	addr, pgid, stop, err := startRouterProcess(filepath.Join(tmp, "router-own"), backendAddr, cpuProfile)
-	if err != nil {
-		return fmt.Errorf("start router in its own process: %w", err)
+	if want("router") {
+		addr, stop, err := startRouterInProcess(filepath.Join(tmp, "router"), backendAddr)
+		if err != nil {
+			return fmt.Errorf("start router: %w", err)
+		}
+		targets = append(targets, &target{name: "router", addr: addr, host: "web.bench.localhost", stop: stop})
 	}
-	targets = append(targets, &target{name: "router-own", addr: addr, host: "web.bench.localhost", pgid: pgid, stop: stop})
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, p := range []struct{ name, bin, profile string }{{"router-own", self, cpuProfile}, {"router-base", baseline, ""}} {
+		if p.bin == "" || !want(p.name) {
+			continue
+		}
+		addr, pgid, stop, err := startRouterProcess(p.bin, filepath.Join(tmp, p.name), backendAddr, p.profile)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", p.name, err)
+		}
+		targets = append(targets, &target{name: p.name, addr: addr, host: "web.bench.localhost", pgid: pgid, stop: stop})
+	}
 	for _, p := range []struct {
 		name, hint string
 		start      func(dir, backend string) (string, int, func(), error)
@@ -145,6 +170,9 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		{"nginx", "apt-get install nginx", startNginx},
 		{"caddy", "apt-get install caddy", startCaddy},
 	} {
+		if !want(p.name) {
+			continue
+		}
 		if _, err := exec.LookPath(p.name); err != nil {
 			fmt.Printf("%s: not installed (%s)\n", p.name, p.hint)
 			skipped = append(skipped, result{Name: p.name, Skipped: "not installed"})
@@ -162,7 +190,8 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 	for r := 1; r <= rounds; r++ {
 		fmt.Printf("round %d/%d\n", r, rounds)
 		printHeader()
-		for _, t := range targets {
+		for i := range targets {
+			t := targets[(i+r-1)%len(targets)] // each round starts one target later
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -171,6 +200,10 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 			printRow(res)
 		}
 		fmt.Println()
+	}
+	byTarget := map[string]*target{}
+	for _, t := range targets {
+		byTarget[t.name] = t
 	}
 
 	fmt.Printf("median round of %d\n", rounds)
@@ -191,7 +224,7 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		if ra.RPS == 0 || rb.RPS == 0 {
 			return
 		}
-		fmt.Printf("%-10s / %-6s  throughput %.2f×   p50 %.2f×   p99 %.2f×", a, b, ra.RPS/rb.RPS, ra.P50ms/rb.P50ms, ra.P99ms/rb.P99ms)
+		fmt.Printf("%-11s / %-6s  throughput %.2f×   p50 %.2f×   p99 %.2f×", a, b, ra.RPS/rb.RPS, ra.P50ms/rb.P50ms, ra.P99ms/rb.P99ms)
 		key := strings.ReplaceAll(a, "-", "_") + "_over_" + b
 		summary[key] = ra.RPS / rb.RPS
 		if ra.CPUusPerRq > 0 && rb.CPUusPerRq > 0 {
@@ -200,14 +233,64 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		}
 		fmt.Println()
 	}
-	for _, a := range []string{"router", "router-own"} {
-		for _, b := range []string{"direct", "nginx", "caddy"} {
-			ratio(a, b)
+	pairs := [][2]string{}
+	for _, a := range []string{"router", "router-own", "router-base"} {
+		for _, b := range []string{"direct", "nginx", "caddy", "router-base"} {
+			if a != b && byTarget[a] != nil && byTarget[b] != nil {
+				pairs = append(pairs, [2]string{a, b})
+			}
 		}
+	}
+	fmt.Println("ratios of the median rounds")
+	for _, p := range pairs {
+		ratio(p[0], p[1])
+	}
+	fmt.Printf("\nmedian of the %d same-round ratios\n", rounds)
+	for _, p := range pairs {
+		sameRound(summary, p[0], byTarget[p[0]].rounds, p[1], byTarget[p[1]].rounds)
 	}
 	out, _ := json.Marshal(summary)
 	fmt.Printf("RESULT %s\n", out)
 	return nil
+}
+
+// sameRound prints the median, over rounds, of a's figures divided by b's
+// in the same round.
+func sameRound(summary map[string]any, a string, ra []result, b string, rb []result) {
+	var tput, p50, p99, cpu []float64
+	for i := range min(len(ra), len(rb)) {
+		x, y := ra[i], rb[i]
+		if x.RPS == 0 || y.RPS == 0 {
+			continue
+		}
+		tput = append(tput, x.RPS/y.RPS)
+		p50 = append(p50, x.P50ms/y.P50ms)
+		p99 = append(p99, x.P99ms/y.P99ms)
+		if x.CPUusPerRq > 0 && y.CPUusPerRq > 0 {
+			cpu = append(cpu, x.CPUusPerRq/y.CPUusPerRq)
+		}
+	}
+	if len(tput) == 0 {
+		return
+	}
+	fmt.Printf("%-11s / %-11s  throughput %.2f×   p50 %.2f×   p99 %.2f×", a, b, medianOf(tput), medianOf(p50), medianOf(p99))
+	key := strings.ReplaceAll(a, "-", "_") + "_over_" + strings.ReplaceAll(b, "-", "_") + "_same_round"
+	summary[key] = medianOf(tput)
+	summary[key+"_p99"] = medianOf(p99)
+	if len(cpu) > 0 {
+		fmt.Printf("   CPU per request %.2f×", medianOf(cpu))
+		summary[key+"_cpu_per_req"] = medianOf(cpu)
+	}
+	fmt.Println()
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // median returns the round with the median throughput.
@@ -388,13 +471,10 @@ func startRouterInProcess(dir, backend string) (string, func(), error) {
 	return addr, stop, nil
 }
 
-// startRouterProcess runs router.Run in a child process (this binary with
-// -serve-router) and configures it through the control API client.
-func startRouterProcess(dir, backend, cpuProfile string) (string, int, func(), error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", 0, nil, err
-	}
+// startRouterProcess runs router.Run in a child process (bin, a build of
+// this program, with -serve-router) and configures it through the control
+// API client.
+func startRouterProcess(bin, dir, backend, cpuProfile string) (string, int, func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", 0, nil, err
 	}
@@ -402,7 +482,7 @@ func startRouterProcess(dir, backend, cpuProfile string) (string, int, func(), e
 	if cpuProfile != "" {
 		args = append(args, "-cpuprofile", cpuProfile)
 	}
-	ch, err := startChild(exec.Command(self, args...), dir, syscall.SIGTERM)
+	ch, err := startChild(exec.Command(bin, args...), dir, syscall.SIGTERM)
 	if err != nil {
 		return "", 0, nil, err
 	}
