@@ -43,7 +43,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,14 +89,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if *serveRouter != "" {
+		router.TuneProcess() // as `spacepods router` does
 		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
+			stopProfile, err := router.StartCPUProfile(*cpuProfile)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "routerbench router:", err)
 				os.Exit(1)
 			}
-			pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); _ = f.Close() }() // best-effort cleanup; nothing useful to do on failure
+			defer stopProfile()
 		}
 		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err := router.Run(ctx, router.Config{Listen: "127.0.0.1:0", ControlListen: "127.0.0.1:0", DataDir: *serveRouter, Logger: logger})

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http/httputil"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +28,7 @@ const (
 // only need the router's read lock.
 type group struct {
 	env, app string
-	proxy    *httputil.ReverseProxy
+	proxy    http.Handler // groupProxy
 
 	healthPath string
 	live       []*target

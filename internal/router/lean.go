@@ -7,24 +7,25 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/textproto"
+	"net/http/httputil"
 	"strings"
 	"sync"
 	"time"
 )
 
 // targetPool is the connection pool of one target. Bodiless GET, HEAD and
-// OPTIONS requests (most of the traffic) take the lean path: an HTTP/1.1
-// exchange run on the calling goroutine over a pooled connection. Every other
-// request (bodies, upgrades, other methods) goes through a standard
-// http.Transport, which keeps its semantics for them: uploads read while the
-// response comes, 100-continue, retries only when nothing was sent.
+// OPTIONS requests (most of the traffic) take the lean path (groupProxy): an
+// HTTP/1.1 exchange run on the handler's goroutine over a pooled connection.
+// Every other request (bodies, upgrades, other methods, anything unusual)
+// goes through httputil.ReverseProxy and a standard http.Transport, which
+// keep their semantics for them: uploads read while the answer comes,
+// 100-continue, WebSockets, retries only when nothing was sent.
 //
-// Why: with http.Transport every request hops between three goroutines (the
-// caller, the connection's writer and its reader), and in the profile of the
-// router under load those hand-offs, their selects and the scheduler cost
-// more of the router's CPU than the proxying itself (docs/benchmarks.md).
+// Why: with ReverseProxy and http.Transport every request is cloned, its
+// header copied and pruned, a flush timer started, and the request hops
+// between three goroutines (the handler, the connection's writer and its
+// reader). In the profile of the router under load that cost more of the
+// router's CPU than the proxying itself (docs/benchmarks.md, edge router).
 type targetPool struct {
 	addr string
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -55,35 +56,23 @@ type leanConn struct {
 	reused bool
 }
 
-// leanable reports whether req may take the lean path: no body to stream
-// (so a request sent on a connection the target had just closed can be sent
-// again) and an idempotent method (so sending it again is safe).
-func leanable(req *http.Request) bool {
-	if req.Body != nil && req.Body != http.NoBody {
-		return false
-	}
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-	default:
-		return false
-	}
-	_, upgrade := req.Header["Upgrade"]
-	return !upgrade
+// RoundTrip sends a request of ReverseProxy's path to the target.
+func (p *targetPool) RoundTrip(req *http.Request) (*http.Response, error) {
+	return p.std.RoundTrip(req)
 }
 
-// RoundTrip sends req to the pool's target.
-func (p *targetPool) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !leanable(req) {
-		return p.std.RoundTrip(req)
-	}
-	ctx := req.Context()
+// lean sends the inbound request in to the target as a proxy does (see
+// writeProxiedHead) and reads the head of the answer; on1xx gets interim
+// answers (103 Early Hints).
+func (p *targetPool) lean(in *http.Request, on1xx func(int, http.Header)) (*http.Response, error) {
+	ctx := in.Context()
 	fresh := false
 	for {
 		c, err := p.get(ctx, fresh)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.roundTrip(req)
+		resp, err := c.roundTrip(in, on1xx)
 		if err == nil {
 			return resp, nil
 		}
@@ -92,8 +81,9 @@ func (p *targetPool) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		// The target closed a kept-alive connection before answering (its
-		// idle timeout, a restart): nothing was received, so send the
-		// request again on a new connection, as http.Transport does.
+		// idle timeout, a restart): nothing came back and the request is
+		// idempotent, so send it again on a new connection, as
+		// http.Transport does.
 		fresh = true
 	}
 }
@@ -170,11 +160,11 @@ func (e staleError) Unwrap() error { return e.err }
 // aLongTimeAgo is a deadline in the past: setting it fails pending I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// roundTrip sends req on c and reads the head of the answer. The body is
+// roundTrip sends in on c and reads the head of the answer. The body is
 // read by the caller; c goes back to the pool when the body has been read to
 // its end, or is closed when the body is closed early.
-func (c *leanConn) roundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
+func (c *leanConn) roundTrip(in *http.Request, on1xx func(int, http.Header)) (*http.Response, error) {
+	ctx := in.Context()
 	// A client that goes away cuts the exchange: the deadline fails the
 	// pending read or write, and the connection is not reused.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
@@ -187,7 +177,7 @@ func (c *leanConn) roundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 
-	writeRequestHead(c.bw, req)
+	writeProxiedHead(c.bw, in)
 	if err := c.bw.Flush(); err != nil {
 		if c.reused {
 			return fail(staleError{err})
@@ -203,23 +193,17 @@ func (c *leanConn) roundTrip(req *http.Request) (*http.Response, error) {
 	var resp *http.Response
 	for {
 		var err error
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = http.ReadResponse(c.br, in)
 		if err != nil {
 			return fail(err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
-		// An interim answer (103 Early Hints): passed on if the caller
-		// listens (ReverseProxy does), then the final answer follows.
-		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
-				return fail(err)
-			}
-		}
+		on1xx(resp.StatusCode, resp.Header) // then the final answer follows
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		// Not sent by the lean path (it takes no upgrades); never reuse.
+		// The lean path sends no Upgrade, so this is the target's error.
 		return fail(errors.New("unexpected 101 Switching Protocols to a request without Upgrade"))
 	}
 	resp.Body = &leanBody{rc: resp.Body, c: c, stop: stop, reuse: !resp.Close}
@@ -266,36 +250,126 @@ func (b *leanBody) end(complete bool) {
 	_ = b.c.nc.Close() // best-effort cleanup; nothing useful to do on failure
 }
 
-// writeRequestHead writes the head of a bodiless request, as http.Request.Write
-// would: the request line, Host, then the header. A User-Agent set to ""
-// (ReverseProxy's way of sending none) is left out.
-func writeRequestHead(w *bufio.Writer, req *http.Request) {
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
+// pending reports whether more of the body has already arrived.
+func (b *leanBody) pending() bool { return !b.done && b.c.br.Buffered() > 0 }
+
+// hopHeaders are hop-by-hop headers (RFC 9110 7.6.1): not passed on.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+// leanable reports whether the inbound request in may take the lean path:
+// no body (so a request sent on a connection the target had just closed can
+// be sent again), an idempotent method (so sending it again is safe), no
+// upgrade, no Connection header naming other headers, and a query that
+// ReverseProxy would pass on as it is. Everything else goes through
+// ReverseProxy.
+func leanable(in *http.Request) bool {
+	if in.Body != nil && in.Body != http.NoBody {
+		return false
 	}
-	w.WriteString(req.Method)
+	switch in.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		return false
+	}
+	if _, upgrade := in.Header["Upgrade"]; upgrade {
+		return false
+	}
+	for _, v := range in.Header["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.TrimSpace(tok)
+			if !strings.EqualFold(tok, "keep-alive") && !strings.EqualFold(tok, "close") && tok != "" {
+				return false
+			}
+		}
+	}
+	return plainQuery(in.URL.RawQuery)
+}
+
+// plainQuery reports whether q has no ';' and only well-formed escapes
+// (ReverseProxy re-encodes any other query) and not too many parameters.
+func plainQuery(q string) bool {
+	if strings.Count(q, "&") >= 1000 {
+		return false
+	}
+	for i := 0; i < len(q); i++ {
+		switch q[i] {
+		case ';':
+			return false
+		case '%':
+			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// writeProxiedHead writes the head of the bodiless request in as
+// ReverseProxy (with the group's Rewrite) and http.Transport would send it:
+// the request line, the client's Host, its header without hop-by-hop and
+// forwarding headers, "Te: trailers" if the client accepts trailers, and
+// X-Forwarded-For, -Host and -Proto set by the router.
+func writeProxiedHead(w *bufio.Writer, in *http.Request) {
+	w.WriteString(in.Method)
 	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
+	w.WriteString(in.URL.RequestURI())
 	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(headerValue(host))
+	w.WriteString(headerValue(in.Host))
 	w.WriteString("\r\n")
-	for k, vv := range req.Header {
+	trailers := false
+	for k, vv := range in.Header {
+		switch {
+		case k == "Te":
+			for _, v := range vv {
+				trailers = trailers || hasToken(v, "trailers")
+			}
+			continue
+		case hopHeaders[k]:
+			continue
+		}
 		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Trailer", "Connection":
-			continue // framing is ours; hop-by-hop headers are gone already
+		case "Host", "Content-Length", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+			continue // framing is ours; forwarding headers are the router's
 		}
 		for _, v := range vv {
-			if v == "" && k == "User-Agent" {
-				continue
-			}
 			w.WriteString(k)
 			w.WriteString(": ")
 			w.WriteString(headerValue(v))
 			w.WriteString("\r\n")
 		}
 	}
-	w.WriteString("\r\n")
+	if trailers {
+		w.WriteString("Te: trailers\r\n")
+	}
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		w.WriteString("X-Forwarded-For: ")
+		w.WriteString(ip)
+		w.WriteString("\r\n")
+	}
+	w.WriteString("X-Forwarded-Host: ")
+	w.WriteString(headerValue(in.Host))
+	if in.TLS == nil {
+		w.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
+	} else {
+		w.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
+	}
+}
+
+func hasToken(v, token string) bool {
+	for tok := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(tok), token) {
+			return true
+		}
+	}
+	return false
 }
 
 // headerValue keeps a header value on its line, as http.Header.Write does.
@@ -304,4 +378,130 @@ func headerValue(v string) string {
 		return strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 	}
 	return v
+}
+
+// groupProxy is the handler of one group: the lean path for the requests
+// it can take, ReverseProxy for the rest.
+type groupProxy struct {
+	r  *Router
+	g  *group
+	gt *groupTransport
+	rp *httputil.ReverseProxy
+}
+
+func (gp *groupProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !leanable(req) {
+		gp.rp.ServeHTTP(w, req)
+		return
+	}
+	on1xx := func(code int, h http.Header) {
+		dst := w.Header()
+		copyHeader(dst, h)
+		w.WriteHeader(code)
+		clear(dst) // WriteHeader keeps a 1xx's header for the final answer otherwise
+	}
+	resp, err := gp.gt.send(req, nil, func(t *target) (*http.Response, error) { return t.transport.lean(req, on1xx) })
+	if err != nil {
+		gp.r.proxyError(gp.g, w, req, err)
+		return
+	}
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	copyHeader(w.Header(), resp.Header)
+	announced := len(resp.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		w.Header().Add("Trailer", strings.Join(keys, ", "))
+	}
+	w.WriteHeader(resp.StatusCode)
+	if err := gp.copyBody(w, resp); err != nil {
+		// Only a cut connection tells the client that the answer is
+		// incomplete (ReverseProxy does the same).
+		panic(http.ErrAbortHandler)
+	}
+	if err := resp.Body.Close(); err != nil { // fills resp.Trailer
+		panic(http.ErrAbortHandler)
+	}
+	if len(resp.Trailer) > 0 {
+		http.NewResponseController(w).Flush() // chunked, so that trailers can follow
+		if len(resp.Trailer) == announced {
+			copyHeader(w.Header(), resp.Trailer)
+			return
+		}
+		for k, vv := range resp.Trailer {
+			for _, v := range vv {
+				w.Header().Add(http.TrailerPrefix+k, v)
+			}
+		}
+	}
+}
+
+// copyBody copies the answer's body to the client. The flush policy: a
+// stream (server-sent events, a body of unknown length) is flushed after
+// every write, like ReverseProxy does; a body of known length is flushed
+// whenever nothing more of it has arrived yet, so no byte waits for the
+// next one, and a body that arrives whole goes out with the head in one
+// write when the handler returns.
+func (gp *groupProxy) copyBody(w http.ResponseWriter, resp *http.Response) error {
+	var body *leanBody
+	if tb, ok := resp.Body.(*trackedBody); ok {
+		body, _ = tb.rc.(*leanBody)
+	}
+	stream := resp.ContentLength == -1 || isEventStream(resp.Header)
+	buf := gp.r.buffers.Get()
+	defer gp.r.buffers.Put(buf)
+	rc := http.NewResponseController(w)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if stream || body == nil || !body.pending() {
+			if ferr := rc.Flush(); ferr != nil {
+				return ferr
+			}
+		}
+	}
+}
+
+func isEventStream(h http.Header) bool {
+	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "text/event-stream")
+}
+
+// removeHopHeaders removes hop-by-hop headers and those the Connection
+// header names from an answer.
+func removeHopHeaders(h http.Header) {
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				h.Del(tok)
+			}
+		}
+	}
+	for k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// copyHeader adds src's values to dst.
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		if dst[k] == nil {
+			dst[k] = vv
+			continue
+		}
+		dst[k] = append(dst[k], vv...)
+	}
 }
