@@ -27,6 +27,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -63,6 +64,9 @@ type result struct {
 	P50ms      float64 `json:"p50_ms"`
 	P99ms      float64 `json:"p99_ms"`
 	CPUusPerRq float64 `json:"cpu_us_per_req,omitempty"` // proxy process CPU time per request
+	// BenchCPUus is this process's CPU time per request: the load generator
+	// and the backend (and the router, for target router).
+	BenchCPUus float64 `json:"bench_cpu_us_per_req,omitempty"`
 }
 
 // target is one way to reach the backend.
@@ -82,6 +86,8 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the router-own process to this file")
 	only := flag.String("targets", "", "comma-separated targets to measure (default: all)")
 	baseline := flag.String("baseline", "", "another routerbench binary: adds target router-base, its router-own")
+	clientKind := flag.String("client", "go", "load generator: go (net/http clients) or raw (a minimal HTTP/1.1 keep-alive client that costs far less CPU)")
+	routerEnv := flag.String("router-env", "", "comma-separated KEY=VALUE added to the environment of router-own and router-base (e.g. GOMAXPROCS=1)")
 	serveRouter := flag.String("serve-router", "", "internal: only run a router with this data dir (the router-own target)")
 	flag.Parse()
 	signal.Ignore(syscall.SIGPIPE) // a closed stdout must not kill us before we stop our children
@@ -109,11 +115,25 @@ func main() {
 	want := func(name string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), name)
 	}
+	if *clientKind != "go" && *clientKind != "raw" {
+		fmt.Fprintln(os.Stderr, "routerbench: -client is go or raw")
+		os.Exit(2)
+	}
+	rawClient = *clientKind == "raw"
+	if *routerEnv != "" {
+		childEnv = strings.Split(*routerEnv, ",")
+	}
 	if err := run(ctx, *conc, *rounds, *dur, *warmup, *size, *cpuProfile, *baseline, want); err != nil {
 		fmt.Fprintln(os.Stderr, "routerbench:", err)
 		os.Exit(1)
 	}
 }
+
+// Set from flags before run.
+var (
+	rawClient bool     // -client raw
+	childEnv  []string // -router-env
+)
 
 func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size int, cpuProfile, baseline string, want func(string) bool) error {
 	tmp, err := os.MkdirTemp("", "routerbench-")
@@ -128,8 +148,12 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 	}
 	defer stopBackend()
 
-	fmt.Printf("routerbench: %d keep-alive clients, %d rounds of %s per target (after %s warm-up each), %d-byte responses, GOMAXPROCS=%d, %d CPUs\n\n",
-		conc, rounds, dur, warmup, size, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	client := "go (net/http)"
+	if rawClient {
+		client = "raw"
+	}
+	fmt.Printf("routerbench: %d keep-alive clients (%s), %d rounds of %s per target (after %s warm-up each), %d-byte responses, GOMAXPROCS=%d, %d CPUs\n\n",
+		conc, client, rounds, dur, warmup, size, runtime.GOMAXPROCS(0), runtime.NumCPU())
 
 	var targets []*target
 	var skipped []result
@@ -300,7 +324,7 @@ func median(rs []result) result {
 }
 
 func printHeader() {
-	fmt.Printf("%-10s %9s %9s %9s %9s %7s %12s\n", "target", "req/s", "p50 ms", "p99 ms", "requests", "errors", "cpu µs/req")
+	fmt.Printf("%-11s %9s %9s %9s %9s %7s %12s %14s\n", "target", "req/s", "p50 ms", "p99 ms", "requests", "errors", "cpu µs/req", "bench µs/req")
 }
 
 func printRow(r result) {
@@ -308,33 +332,38 @@ func printRow(r result) {
 	if r.CPUusPerRq > 0 {
 		cpu = fmt.Sprintf("%.1f", r.CPUusPerRq)
 	}
-	fmt.Printf("%-10s %9.0f %9.2f %9.2f %9d %7d %12s\n", r.Name, r.RPS, r.P50ms, r.P99ms, r.Requests, r.Errors, cpu)
+	fmt.Printf("%-11s %9.0f %9.2f %9.2f %9d %7d %12s %14.1f\n", r.Name, r.RPS, r.P50ms, r.P99ms, r.Requests, r.Errors, cpu, r.BenchCPUus)
+}
+
+// selfCPU is the CPU time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // cannot fail for RUSAGE_SELF
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load runs conc keep-alive clients against t for warmup, then measures for dur.
 func load(t *target, conc int, dur, warmup time.Duration) result {
-	tr := &http.Transport{
-		Proxy:               nil,
-		MaxIdleConns:        conc,
-		MaxIdleConnsPerHost: conc,
-		MaxConnsPerHost:     conc,
-		DisableCompression:  true,
-		IdleConnTimeout:     time.Minute,
+	var get func() (func() bool, func())
+	if rawClient {
+		get = rawGetter(t)
+	} else {
+		get = goGetter(t, conc)
 	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	url := "http://" + t.addr + "/"
 
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	end := measureFrom.Add(dur)
-	var cpuStart, cpuEnd time.Duration
-	if t.pgid != 0 {
-		go func() {
-			time.Sleep(time.Until(measureFrom))
-			cpuStart = groupCPU(t.pgid)
-		}()
-	}
+	type cpu struct{ group, self time.Duration }
+	startCPU := make(chan cpu, 1)
+	go func() {
+		time.Sleep(time.Until(measureFrom))
+		c := cpu{self: selfCPU()}
+		if t.pgid != 0 {
+			c.group = groupCPU(t.pgid)
+		}
+		startCPU <- c
+	}()
 
 	var mu sync.Mutex
 	var all []time.Duration
@@ -344,6 +373,8 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			do, done := get()
+			defer done()
 			lat := make([]time.Duration, 0, 1<<16)
 			e := 0
 			for {
@@ -351,17 +382,7 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 				if t0.After(end) {
 					break
 				}
-				req, _ := http.NewRequest(http.MethodGet, url, nil)
-				if t.host != "" {
-					req.Host = t.host
-				}
-				resp, err := client.Do(req)
-				ok := err == nil && resp.StatusCode == http.StatusOK
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					ok = ok && err == nil
-				}
+				ok := do()
 				if t0.Before(measureFrom) {
 					continue
 				}
@@ -378,9 +399,12 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 		}()
 	}
 	wg.Wait()
+	endSelf := selfCPU()
+	var endGroup time.Duration
 	if t.pgid != 0 {
-		cpuEnd = groupCPU(t.pgid)
+		endGroup = groupCPU(t.pgid)
 	}
+	c0 := <-startCPU
 	slices.Sort(all)
 	pct := func(p float64) float64 {
 		if len(all) == 0 {
@@ -389,10 +413,132 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 		return float64(all[int(float64(len(all)-1)*p)]) / float64(time.Millisecond)
 	}
 	res := result{Name: t.name, Requests: len(all), Errors: errs, RPS: float64(len(all)) / dur.Seconds(), P50ms: pct(0.50), P99ms: pct(0.99)}
-	if t.pgid != 0 && len(all) > 0 && cpuEnd > cpuStart {
-		res.CPUusPerRq = float64((cpuEnd-cpuStart)/time.Microsecond) / float64(len(all))
+	if len(all) > 0 {
+		res.BenchCPUus = float64((endSelf-c0.self)/time.Microsecond) / float64(len(all))
+		if t.pgid != 0 && endGroup > c0.group {
+			res.CPUusPerRq = float64((endGroup-c0.group)/time.Microsecond) / float64(len(all))
+		}
 	}
 	return res
+}
+
+// goGetter returns, per client, a function that sends one GET with a shared
+// net/http client and reports whether a 200 came back whole.
+func goGetter(t *target, conc int) func() (func() bool, func()) {
+	tr := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        conc,
+		MaxIdleConnsPerHost: conc,
+		MaxConnsPerHost:     conc,
+		DisableCompression:  true,
+		IdleConnTimeout:     time.Minute,
+	}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	url := "http://" + t.addr + "/"
+	var clients sync.WaitGroup
+	return func() (func() bool, func()) {
+		clients.Add(1)
+		return func() bool {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				if t.host != "" {
+					req.Host = t.host
+				}
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == http.StatusOK
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					ok = ok && err == nil
+				}
+				return ok
+			}, func() {
+				clients.Done()
+				tr.CloseIdleConnections()
+			}
+	}
+}
+
+// rawGetter returns, per client, a function that sends one GET on the
+// client's own keep-alive connection and reads the answer with the least
+// work: status line, Content-Length, body discarded. Any surprise (an error,
+// another status, no Content-Length) counts as a failure; after a failure or
+// a Connection: close the next request gets a new connection.
+func rawGetter(t *target) func() (func() bool, func()) {
+	host := t.host
+	if host == "" {
+		host = t.addr
+	}
+	request := []byte("GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: routerbench\r\n\r\n")
+	return func() (func() bool, func()) {
+		var conn net.Conn
+		var br *bufio.Reader
+		drop := func() {
+			if conn != nil {
+				conn.Close()
+				conn = nil
+			}
+		}
+		do := func() bool {
+			if conn == nil {
+				c, err := net.DialTimeout("tcp", t.addr, 5*time.Second)
+				if err != nil {
+					return false
+				}
+				conn, br = c, bufio.NewReaderSize(c, 16<<10)
+			}
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := conn.Write(request); err != nil {
+				drop()
+				return false
+			}
+			ok, keep := readRawResponse(br)
+			if !ok || !keep {
+				drop()
+			}
+			return ok
+		}
+		return do, drop
+	}
+}
+
+// readRawResponse reads one 200 answer with a Content-Length from br and
+// reports whether the connection may be kept.
+func readRawResponse(br *bufio.Reader) (ok, keep bool) {
+	line, err := br.ReadSlice('\n')
+	if err != nil || !bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")) {
+		return false, false
+	}
+	length, keep := -1, true
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return false, false
+		}
+		if len(line) <= 2 {
+			break
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return false, false
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			length, err = strconv.Atoi(string(v))
+			if err != nil {
+				return false, false
+			}
+		case bytes.EqualFold(k, []byte("Connection")) && bytes.EqualFold(v, []byte("close")):
+			keep = false
+		}
+	}
+	if length < 0 {
+		return false, false
+	}
+	if _, err := br.Discard(length); err != nil {
+		return false, false
+	}
+	return true, keep
 }
 
 // groupCPU sums the user and system CPU time of every process in group pgid
@@ -481,7 +627,9 @@ func startRouterProcess(bin, dir, backend, cpuProfile string) (string, int, func
 	if cpuProfile != "" {
 		args = append(args, "-cpuprofile", cpuProfile)
 	}
-	ch, err := startChild(exec.Command(bin, args...), dir, syscall.SIGTERM)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), childEnv...)
+	ch, err := startChild(cmd, dir, syscall.SIGTERM)
 	if err != nil {
 		return "", 0, nil, err
 	}
@@ -554,9 +702,11 @@ http {
     upstream backend {
         server %[3]s;
         keepalive 256;
+        keepalive_requests 1000000;
     }
     server {
         listen 127.0.0.1:%[4]d;
+        keepalive_requests 1000000;
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;

@@ -191,3 +191,16 @@ func TestLean_ClientLeavingCutsTheRequest(t *testing.T) {
 		return ended.Load() && mustStats(t, r, "alice", "web").InFlight == 0
 	})
 }
+
+func TestIsHopHeader_MatchesTheList(t *testing.T) {
+	for _, k := range hopHeaders {
+		if !isHopHeader(k) {
+			t.Errorf("isHopHeader(%q) = false", k)
+		}
+	}
+	for _, k := range []string{"Host", "Accept", "X-Forwarded-For", "Content-Length"} {
+		if isHopHeader(k) {
+			t.Errorf("isHopHeader(%q) = true", k)
+		}
+	}
+}
