@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -165,16 +166,21 @@ var aLongTimeAgo = time.Unix(1, 0)
 // its end, or is closed when the body is closed early.
 func (c *leanConn) roundTrip(in *http.Request, on1xx func(int, http.Header)) (*http.Response, error) {
 	ctx := in.Context()
-	// A client that goes away cuts the exchange: the deadline fails the
-	// pending read or write, and the connection is not reused.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	// A client that goes away cuts the exchange: the deadline set then fails
+	// the pending read, and the connection is not reused. Watching the
+	// client's context costs more than most answers take, so it starts only
+	// when the answer's head is late or its body still has to come.
+	w := &cutWatch{c: c}
 	fail := func(err error) (*http.Response, error) {
-		stop()
+		w.stop()
 		_ = c.nc.Close() // best-effort cleanup; nothing useful to do on failure
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
 	}
 
 	writeProxiedHead(c.bw, in)
@@ -184,7 +190,14 @@ func (c *leanConn) roundTrip(in *http.Request, on1xx func(int, http.Header)) (*h
 		}
 		return fail(err)
 	}
-	if _, err := c.br.Peek(1); err != nil {
+	_ = c.nc.SetReadDeadline(time.Now().Add(headWait))
+	_, err := c.br.Peek(1)
+	_ = c.nc.SetReadDeadline(time.Time{}) // before watching: a cut sets a deadline of its own
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.start(ctx)
+		_, err = c.br.Peek(1)
+	}
+	if err != nil {
 		if c.reused {
 			return fail(staleError{err})
 		}
@@ -192,7 +205,6 @@ func (c *leanConn) roundTrip(in *http.Request, on1xx func(int, http.Header)) (*h
 	}
 	var resp *http.Response
 	for {
-		var err error
 		resp, err = http.ReadResponse(c.br, in)
 		if err != nil {
 			return fail(err)
@@ -200,21 +212,49 @@ func (c *leanConn) roundTrip(in *http.Request, on1xx func(int, http.Header)) (*h
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
+		w.start(ctx)                        // the final answer may take a while
 		on1xx(resp.StatusCode, resp.Header) // then the final answer follows
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// The lean path sends no Upgrade, so this is the target's error.
 		return fail(errors.New("unexpected 101 Switching Protocols to a request without Upgrade"))
 	}
-	resp.Body = &leanBody{rc: resp.Body, c: c, stop: stop, reuse: !resp.Close}
+	if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength {
+		w.start(ctx) // reading the body will wait on the target
+	}
+	resp.Body = &leanBody{rc: resp.Body, c: c, w: w, reuse: !resp.Close}
 	return resp, nil
+}
+
+// headWait is how long the lean path waits for the head of an answer before
+// it watches the client's context.
+const headWait = 20 * time.Millisecond
+
+// cutWatch cuts a lean exchange when the client's context ends, once started.
+type cutWatch struct {
+	c    *leanConn
+	halt func() bool // nil until started
+}
+
+func (w *cutWatch) start(ctx context.Context) {
+	if w.halt == nil {
+		w.halt = context.AfterFunc(ctx, func() { _ = w.c.nc.SetDeadline(aLongTimeAgo) })
+	}
+}
+
+// stop ends the watch and reports whether the exchange was left uncut.
+func (w *cutWatch) stop() bool {
+	if w.halt == nil {
+		return true
+	}
+	return w.halt()
 }
 
 // leanBody returns its connection to the pool at the end of the body.
 type leanBody struct {
 	rc    io.ReadCloser
 	c     *leanConn
-	stop  func() bool
+	w     *cutWatch
 	reuse bool
 	done  bool
 }
@@ -243,7 +283,7 @@ func (b *leanBody) Close() error {
 // client's leaving) or closes it.
 func (b *leanBody) end(complete bool) {
 	b.done = true
-	if b.stop() && complete && b.reuse && b.c.br.Buffered() == 0 {
+	if b.w.stop() && complete && b.reuse && b.c.br.Buffered() == 0 {
 		b.c.p.put(b.c)
 		return
 	}

@@ -151,45 +151,57 @@ func TestLean_KeepsConnectionsAndResendsOnAClosedOne(t *testing.T) {
 }
 
 // TestLean_ClientLeavingCutsTheRequest: a client that goes away while the
-// target is still answering ends the target's request too, and the request
-// is no longer counted in flight.
+// target is still answering (its head late, or its body still streaming)
+// ends the target's request too, and the request is no longer counted in
+// flight.
 func TestLean_ClientLeavingCutsTheRequest(t *testing.T) {
-	r, front := mustNewRouter(t, testOptions(t))
-	be := newBackend(t, "a")
-	var ended atomic.Bool
-	inner := be.Config.Handler
-	be.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		inner.ServeHTTP(w, req)
-		if req.URL.Path == "/slow" && req.Context().Err() != nil {
-			ended.Store(true)
-		}
-	})
-	mustSetGroup(t, r, "alice", "web", GroupSpec{Targets: []TargetSpec{{be.addr, 1}}})
-	waitHealthy(t, r, "alice", "web", be.addr)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+"/slow", nil)
-	req.Host = host
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := newTestClient(t).Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		errc <- err
-	}()
-	select {
-	case <-be.slowStarted:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the request did not reach the target")
+	for _, path := range []string{"/slow", "/sse"} {
+		t.Run(path, func(t *testing.T) {
+			r, front := mustNewRouter(t, testOptions(t))
+			be := newBackend(t, "a")
+			t.Cleanup(func() { close(be.next) }) // a stream still open ends before its server closes
+			var ended atomic.Bool
+			inner := be.Config.Handler
+			be.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				inner.ServeHTTP(w, req)
+				if req.URL.Path == path && req.Context().Err() != nil {
+					ended.Store(true)
+				}
+			})
+			mustSetGroup(t, r, "alice", "web", GroupSpec{Targets: []TargetSpec{{be.addr, 1}}})
+			waitHealthy(t, r, "alice", "web", be.addr)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+path, nil)
+			req.Host = host
+			errc := make(chan error, 1)
+			go func() {
+				resp, err := newTestClient(t).Do(req)
+				if err == nil {
+					defer resp.Body.Close()
+					buf := make([]byte, len("data: one\n\n"))
+					_, err = io.ReadFull(resp.Body, buf)
+					if err == nil {
+						be.slowStarted <- struct{}{} // the first event came through
+						_, err = io.ReadAll(resp.Body)
+					}
+				}
+				errc <- err
+			}()
+			select {
+			case <-be.slowStarted:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the request did not reach the target")
+			}
+			cancel()
+			if err := <-errc; err == nil {
+				t.Fatal("the canceled request succeeded")
+			}
+			waitFor(t, 5*time.Second, "the target's request to end and nothing in flight", func() bool {
+				return ended.Load() && mustStats(t, r, "alice", "web").InFlight == 0
+			})
+		})
 	}
-	cancel()
-	if err := <-errc; err == nil {
-		t.Fatal("the canceled request succeeded")
-	}
-	waitFor(t, 5*time.Second, "the target's request to end and nothing in flight", func() bool {
-		return ended.Load() && mustStats(t, r, "alice", "web").InFlight == 0
-	})
 }
 
 func TestIsHopHeader_MatchesTheList(t *testing.T) {

@@ -41,7 +41,8 @@ func (bp *bufferPool) Get() []byte  { return *(bp.p.Get().(*[]byte)) }
 func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // flushInterval bounds how long a response with a known length may sit in the
-// write buffer. Streaming responses (server-sent events, and any body of
+// write buffer on ReverseProxy's path (the lean path flushes whenever nothing
+// more of the body has arrived: groupProxy.copyBody). Streaming responses (server-sent events, and any body of
 // unknown length: chunked, long polls) are flushed after every write anyway:
 // ReverseProxy forces that for them. Flushing known-length responses after
 // every write too (FlushInterval -1) costs a timer goroutine and up to two
