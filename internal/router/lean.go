@@ -52,7 +52,7 @@ type leanConn struct {
 	p      *targetPool
 	nc     net.Conn
 	br     *bufio.Reader
-	bw     *bufio.Writer
+	head   []byte // the request head being sent, kept for the next
 	idleAt time.Time
 	reused bool
 }
@@ -63,7 +63,7 @@ func (p *targetPool) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // lean sends the inbound request in to the target as a proxy does (see
-// writeProxiedHead) and reads the head of the answer; on1xx gets interim
+// appendProxiedHead) and reads the head of the answer; on1xx gets interim
 // answers (103 Early Hints).
 func (p *targetPool) lean(in *http.Request, on1xx func(int, http.Header)) (*http.Response, error) {
 	ctx := in.Context()
@@ -135,7 +135,7 @@ func (p *targetPool) get(ctx context.Context, fresh bool) (*leanConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &leanConn{p: p, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+	return &leanConn{p: p, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), head: make([]byte, 0, 1<<10)}, nil
 }
 
 // put keeps c for the next request, or closes it if the pool is closed or full.
@@ -183,8 +183,8 @@ func (c *leanConn) roundTrip(in *http.Request, on1xx func(int, http.Header)) (*h
 		return fail(err)
 	}
 
-	writeProxiedHead(c.bw, in)
-	if err := c.bw.Flush(); err != nil {
+	c.head = appendProxiedHead(c.head[:0], in)
+	if _, err := c.nc.Write(c.head); err != nil {
 		if c.reused {
 			return fail(staleError{err})
 		}
@@ -361,18 +361,18 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// writeProxiedHead writes the head of the bodiless request in as
+// appendProxiedHead appends the head of the bodiless request in as
 // ReverseProxy (with the group's Rewrite) and http.Transport would send it:
 // the request line, the client's Host, its header without hop-by-hop and
 // forwarding headers, "Te: trailers" if the client accepts trailers, and
 // X-Forwarded-For, -Host and -Proto set by the router.
-func writeProxiedHead(w *bufio.Writer, in *http.Request) {
-	w.WriteString(in.Method)
-	w.WriteByte(' ')
-	w.WriteString(in.URL.RequestURI())
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(headerValue(in.Host))
-	w.WriteString("\r\n")
+func appendProxiedHead(b []byte, in *http.Request) []byte {
+	b = append(b, in.Method...)
+	b = append(b, ' ')
+	b = append(b, in.URL.RequestURI()...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, headerValue(in.Host)...)
+	b = append(b, "\r\n"...)
 	trailers := false
 	for k, vv := range in.Header {
 		switch {
@@ -389,27 +389,26 @@ func writeProxiedHead(w *bufio.Writer, in *http.Request) {
 			continue // framing is ours; forwarding headers are the router's
 		}
 		for _, v := range vv {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(headerValue(v))
-			w.WriteString("\r\n")
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, headerValue(v)...)
+			b = append(b, "\r\n"...)
 		}
 	}
 	if trailers {
-		w.WriteString("Te: trailers\r\n")
+		b = append(b, "Te: trailers\r\n"...)
 	}
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		w.WriteString("X-Forwarded-For: ")
-		w.WriteString(ip)
-		w.WriteString("\r\n")
+		b = append(b, "X-Forwarded-For: "...)
+		b = append(b, ip...)
+		b = append(b, "\r\n"...)
 	}
-	w.WriteString("X-Forwarded-Host: ")
-	w.WriteString(headerValue(in.Host))
+	b = append(b, "X-Forwarded-Host: "...)
+	b = append(b, headerValue(in.Host)...)
 	if in.TLS == nil {
-		w.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
-	} else {
-		w.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
+		return append(b, "\r\nX-Forwarded-Proto: http\r\n\r\n"...)
 	}
+	return append(b, "\r\nX-Forwarded-Proto: https\r\n\r\n"...)
 }
 
 func hasToken(v, token string) bool {
@@ -475,7 +474,7 @@ func (gp *groupProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	if len(resp.Trailer) > 0 {
-		http.NewResponseController(w).Flush() // chunked, so that trailers can follow
+		_ = http.NewResponseController(w).Flush() // chunked, so that trailers can follow; a failure shows on the trailers' write
 		if len(resp.Trailer) == announced {
 			copyHeader(w.Header(), resp.Trailer)
 			return
@@ -506,7 +505,7 @@ func (gp *groupProxy) copyBody(w http.ResponseWriter, resp *http.Response) error
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if _, werr := w.Write(buf[:n]); werr != nil { // #nosec G705 -- a proxy passes the target's body on as it is
 				return werr
 			}
 		}
