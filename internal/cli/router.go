@@ -60,6 +60,6 @@ one already running for its data dir); run this only to manage it yourself.`,
 	rc.flags(cmd, "")
 	cmd.Flags().StringVar(&rc.internal, "internal-listen", "", "where the apps' containers call their dependencies through the router (e.g. the Docker bridge's gateway, 172.17.0.1:8080); empty = none")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the router to this file until it stops (for `go tool pprof`); empty = none")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the router to `FILE` until it stops (read it with go tool pprof); empty = none")
 	return cmd
 }

@@ -293,12 +293,8 @@ func (b *leanBody) end(complete bool) {
 // pending reports whether more of the body has already arrived.
 func (b *leanBody) pending() bool { return !b.done && b.c.br.Buffered() > 0 }
 
-// hopHeaders are hop-by-hop headers (RFC 9110 7.6.1): not passed on.
-var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
-
-// isHopHeader reports whether the canonical header name k is in hopHeaders
-// (a switch: cheaper than a map on every header of every request).
+// isHopHeader reports whether the canonical header name k is a hop-by-hop
+// header (RFC 9110 7.6.1, and those ReverseProxy drops): not passed on.
 func isHopHeader(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
@@ -538,8 +534,10 @@ func removeHopHeaders(h http.Header) {
 			}
 		}
 	}
-	for _, k := range hopHeaders {
-		delete(h, k)
+	for k := range h { // an answer has a few headers: cheaper than deleting each hop-by-hop name
+		if isHopHeader(k) {
+			delete(h, k)
+		}
 	}
 }
 
