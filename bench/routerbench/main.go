@@ -3,6 +3,7 @@
 // settings for each: fixed concurrency, fixed duration, keep-alive.
 //
 //	go run ./bench/routerbench [-c 64] [-d 3s] [-rounds 3] [-warmup 1s] [-size 256]
+//	    [-targets router-own,nginx,caddy] [-baseline OLD_ROUTERBENCH_BINARY] [-cpuprofile FILE]
 //
 // Targets, all on 127.0.0.1 and all in front of the same backend:
 //
@@ -11,15 +12,22 @@
 //	router-own  the same router.Run in a child process, as `spacepods router` runs
 //	nginx       if on PATH: a child process with a generated config
 //	caddy       if on PATH: a child process with a generated Caddyfile
+//	router-base with -baseline: router-own as served by another build of this
+//	            program (e.g. one built from an older commit), for a before/after
+//	            comparison in the same run
 //
-// Targets take turns within each round and the median round counts, so that
-// other load on the machine hits all of them alike. For proxies in their own
+// Targets take turns within each round, each round starting one target later
+// than the last, and the median round counts, so that other load on the
+// machine hits all of them alike. Ratios are also given as the median of the
+// per-round ratios: both targets of a pair measured minutes apart see
+// different loads, in the same round they see nearly the same. For proxies in their own
 // process the CPU time they used per request is measured too (from /proc),
 // which other load on the machine barely disturbs. Children are stopped by
 // their PID. The last line of output is a JSON summary for machines.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -36,7 +44,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +64,9 @@ type result struct {
 	P50ms      float64 `json:"p50_ms"`
 	P99ms      float64 `json:"p99_ms"`
 	CPUusPerRq float64 `json:"cpu_us_per_req,omitempty"` // proxy process CPU time per request
+	// BenchCPUus is this process's CPU time per request: the load generator
+	// and the backend (and the router, for target router).
+	BenchCPUus float64 `json:"bench_cpu_us_per_req,omitempty"`
 }
 
 // target is one way to reach the backend.
@@ -74,6 +84,10 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds; targets take turns in each round and the median round counts")
 	size := flag.Int("size", 256, "response body size in bytes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the router-own process to this file")
+	only := flag.String("targets", "", "comma-separated targets to measure (default: all)")
+	baseline := flag.String("baseline", "", "another routerbench binary: adds target router-base, its router-own")
+	clientKind := flag.String("client", "go", "load generator: go (net/http clients) or raw (a minimal HTTP/1.1 keep-alive client that costs far less CPU)")
+	routerEnv := flag.String("router-env", "", "comma-separated KEY=VALUE added to the environment of router-own and router-base (e.g. GOMAXPROCS=1)")
 	serveRouter := flag.String("serve-router", "", "internal: only run a router with this data dir (the router-own target)")
 	flag.Parse()
 	signal.Ignore(syscall.SIGPIPE) // a closed stdout must not kill us before we stop our children
@@ -81,14 +95,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if *serveRouter != "" {
+		router.TuneProcess() // as `spacepods router` does
 		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
+			stopProfile, err := router.StartCPUProfile(*cpuProfile)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "routerbench router:", err)
 				os.Exit(1)
 			}
-			pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); _ = f.Close() }() // best-effort cleanup; nothing useful to do on failure
+			defer stopProfile()
 		}
 		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err := router.Run(ctx, router.Config{Listen: "127.0.0.1:0", ControlListen: "127.0.0.1:0", DataDir: *serveRouter, Logger: logger})
@@ -98,13 +112,30 @@ func main() {
 		return
 	}
 	*dur = min(*dur, 10*time.Second)
-	if err := run(ctx, *conc, *rounds, *dur, *warmup, *size, *cpuProfile); err != nil {
+	want := func(name string) bool {
+		return *only == "" || slices.Contains(strings.Split(*only, ","), name)
+	}
+	if *clientKind != "go" && *clientKind != "raw" {
+		fmt.Fprintln(os.Stderr, "routerbench: -client is go or raw")
+		os.Exit(2)
+	}
+	rawClient = *clientKind == "raw"
+	if *routerEnv != "" {
+		childEnv = strings.Split(*routerEnv, ",")
+	}
+	if err := run(ctx, *conc, *rounds, *dur, *warmup, *size, *cpuProfile, *baseline, want); err != nil {
 		fmt.Fprintln(os.Stderr, "routerbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size int, cpuProfile string) error {
+// Set from flags before run.
+var (
+	rawClient bool     // -client raw
+	childEnv  []string // -router-env
+)
+
+func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size int, cpuProfile, baseline string, want func(string) bool) error {
 	tmp, err := os.MkdirTemp("", "routerbench-")
 	if err != nil {
 		return err
@@ -117,8 +148,12 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 	}
 	defer stopBackend()
 
-	fmt.Printf("routerbench: %d keep-alive clients, %d rounds of %s per target (after %s warm-up each), %d-byte responses, GOMAXPROCS=%d, %d CPUs\n\n",
-		conc, rounds, dur, warmup, size, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	client := "go (net/http)"
+	if rawClient {
+		client = "raw"
+	}
+	fmt.Printf("routerbench: %d keep-alive clients (%s), %d rounds of %s per target (after %s warm-up each), %d-byte responses, GOMAXPROCS=%d, %d CPUs\n\n",
+		conc, client, rounds, dur, warmup, size, runtime.GOMAXPROCS(0), runtime.NumCPU())
 
 	var targets []*target
 	var skipped []result
@@ -127,17 +162,30 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 			t.stop()
 		}
 	}()
-	targets = append(targets, &target{name: "direct", addr: backendAddr, stop: func() {}})
-	addr, stop, err := startRouterInProcess(filepath.Join(tmp, "router"), backendAddr)
-	if err != nil {
-		return fmt.Errorf("start router: %w", err)
+	if want("direct") {
+		targets = append(targets, &target{name: "direct", addr: backendAddr, stop: func() {}})
 	}
-	targets = append(targets, &target{name: "router", addr: addr, host: "web.bench.localhost", stop: stop})
-	addr, pgid, stop, err := startRouterProcess(filepath.Join(tmp, "router-own"), backendAddr, cpuProfile)
-	if err != nil {
-		return fmt.Errorf("start router in its own process: %w", err)
+	if want("router") {
+		addr, stop, err := startRouterInProcess(filepath.Join(tmp, "router"), backendAddr)
+		if err != nil {
+			return fmt.Errorf("start router: %w", err)
+		}
+		targets = append(targets, &target{name: "router", addr: addr, host: "web.bench.localhost", stop: stop})
 	}
-	targets = append(targets, &target{name: "router-own", addr: addr, host: "web.bench.localhost", pgid: pgid, stop: stop})
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, p := range []struct{ name, bin, profile string }{{"router-own", self, cpuProfile}, {"router-base", baseline, ""}} {
+		if p.bin == "" || !want(p.name) {
+			continue
+		}
+		addr, pgid, stop, err := startRouterProcess(p.bin, filepath.Join(tmp, p.name), backendAddr, p.profile)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", p.name, err)
+		}
+		targets = append(targets, &target{name: p.name, addr: addr, host: "web.bench.localhost", pgid: pgid, stop: stop})
+	}
 	for _, p := range []struct {
 		name, hint string
 		start      func(dir, backend string) (string, int, func(), error)
@@ -145,6 +193,9 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		{"nginx", "apt-get install nginx", startNginx},
 		{"caddy", "apt-get install caddy", startCaddy},
 	} {
+		if !want(p.name) {
+			continue
+		}
 		if _, err := exec.LookPath(p.name); err != nil {
 			fmt.Printf("%s: not installed (%s)\n", p.name, p.hint)
 			skipped = append(skipped, result{Name: p.name, Skipped: "not installed"})
@@ -162,7 +213,8 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 	for r := 1; r <= rounds; r++ {
 		fmt.Printf("round %d/%d\n", r, rounds)
 		printHeader()
-		for _, t := range targets {
+		for i := range targets {
+			t := targets[(i+r-1)%len(targets)] // each round starts one target later
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -171,6 +223,10 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 			printRow(res)
 		}
 		fmt.Println()
+	}
+	byTarget := map[string]*target{}
+	for _, t := range targets {
+		byTarget[t.name] = t
 	}
 
 	fmt.Printf("median round of %d\n", rounds)
@@ -191,7 +247,7 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		if ra.RPS == 0 || rb.RPS == 0 {
 			return
 		}
-		fmt.Printf("%-10s / %-6s  throughput %.2f×   p50 %.2f×   p99 %.2f×", a, b, ra.RPS/rb.RPS, ra.P50ms/rb.P50ms, ra.P99ms/rb.P99ms)
+		fmt.Printf("%-11s / %-6s  throughput %.2f×   p50 %.2f×   p99 %.2f×", a, b, ra.RPS/rb.RPS, ra.P50ms/rb.P50ms, ra.P99ms/rb.P99ms)
 		key := strings.ReplaceAll(a, "-", "_") + "_over_" + b
 		summary[key] = ra.RPS / rb.RPS
 		if ra.CPUusPerRq > 0 && rb.CPUusPerRq > 0 {
@@ -200,14 +256,64 @@ func run(ctx context.Context, conc, rounds int, dur, warmup time.Duration, size 
 		}
 		fmt.Println()
 	}
-	for _, a := range []string{"router", "router-own"} {
-		for _, b := range []string{"direct", "nginx", "caddy"} {
-			ratio(a, b)
+	pairs := [][2]string{}
+	for _, a := range []string{"router", "router-own", "router-base"} {
+		for _, b := range []string{"direct", "nginx", "caddy", "router-base"} {
+			if a != b && byTarget[a] != nil && byTarget[b] != nil {
+				pairs = append(pairs, [2]string{a, b})
+			}
 		}
+	}
+	fmt.Println("ratios of the median rounds")
+	for _, p := range pairs {
+		ratio(p[0], p[1])
+	}
+	fmt.Printf("\nmedian of the %d same-round ratios\n", rounds)
+	for _, p := range pairs {
+		sameRound(summary, p[0], byTarget[p[0]].rounds, p[1], byTarget[p[1]].rounds)
 	}
 	out, _ := json.Marshal(summary)
 	fmt.Printf("RESULT %s\n", out)
 	return nil
+}
+
+// sameRound prints the median, over rounds, of a's figures divided by b's
+// in the same round.
+func sameRound(summary map[string]any, a string, ra []result, b string, rb []result) {
+	var tput, p50, p99, cpu []float64
+	for i := range min(len(ra), len(rb)) {
+		x, y := ra[i], rb[i]
+		if x.RPS == 0 || y.RPS == 0 {
+			continue
+		}
+		tput = append(tput, x.RPS/y.RPS)
+		p50 = append(p50, x.P50ms/y.P50ms)
+		p99 = append(p99, x.P99ms/y.P99ms)
+		if x.CPUusPerRq > 0 && y.CPUusPerRq > 0 {
+			cpu = append(cpu, x.CPUusPerRq/y.CPUusPerRq)
+		}
+	}
+	if len(tput) == 0 {
+		return
+	}
+	fmt.Printf("%-11s / %-11s  throughput %.2f×   p50 %.2f×   p99 %.2f×", a, b, medianOf(tput), medianOf(p50), medianOf(p99))
+	key := strings.ReplaceAll(a, "-", "_") + "_over_" + strings.ReplaceAll(b, "-", "_") + "_same_round"
+	summary[key] = medianOf(tput)
+	summary[key+"_p99"] = medianOf(p99)
+	if len(cpu) > 0 {
+		fmt.Printf("   CPU per request %.2f×", medianOf(cpu))
+		summary[key+"_cpu_per_req"] = medianOf(cpu)
+	}
+	fmt.Println()
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // median returns the round with the median throughput.
@@ -218,7 +324,7 @@ func median(rs []result) result {
 }
 
 func printHeader() {
-	fmt.Printf("%-10s %9s %9s %9s %9s %7s %12s\n", "target", "req/s", "p50 ms", "p99 ms", "requests", "errors", "cpu µs/req")
+	fmt.Printf("%-11s %9s %9s %9s %9s %7s %12s %14s\n", "target", "req/s", "p50 ms", "p99 ms", "requests", "errors", "cpu µs/req", "bench µs/req")
 }
 
 func printRow(r result) {
@@ -226,33 +332,38 @@ func printRow(r result) {
 	if r.CPUusPerRq > 0 {
 		cpu = fmt.Sprintf("%.1f", r.CPUusPerRq)
 	}
-	fmt.Printf("%-10s %9.0f %9.2f %9.2f %9d %7d %12s\n", r.Name, r.RPS, r.P50ms, r.P99ms, r.Requests, r.Errors, cpu)
+	fmt.Printf("%-11s %9.0f %9.2f %9.2f %9d %7d %12s %14.1f\n", r.Name, r.RPS, r.P50ms, r.P99ms, r.Requests, r.Errors, cpu, r.BenchCPUus)
+}
+
+// selfCPU is the CPU time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // cannot fail for RUSAGE_SELF
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load runs conc keep-alive clients against t for warmup, then measures for dur.
 func load(t *target, conc int, dur, warmup time.Duration) result {
-	tr := &http.Transport{
-		Proxy:               nil,
-		MaxIdleConns:        conc,
-		MaxIdleConnsPerHost: conc,
-		MaxConnsPerHost:     conc,
-		DisableCompression:  true,
-		IdleConnTimeout:     time.Minute,
+	var get func() (func() bool, func())
+	if rawClient {
+		get = rawGetter(t)
+	} else {
+		get = goGetter(t, conc)
 	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	url := "http://" + t.addr + "/"
 
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	end := measureFrom.Add(dur)
-	var cpuStart, cpuEnd time.Duration
-	if t.pgid != 0 {
-		go func() {
-			time.Sleep(time.Until(measureFrom))
-			cpuStart = groupCPU(t.pgid)
-		}()
-	}
+	type cpu struct{ group, self time.Duration }
+	startCPU := make(chan cpu, 1)
+	go func() {
+		time.Sleep(time.Until(measureFrom))
+		c := cpu{self: selfCPU()}
+		if t.pgid != 0 {
+			c.group = groupCPU(t.pgid)
+		}
+		startCPU <- c
+	}()
 
 	var mu sync.Mutex
 	var all []time.Duration
@@ -262,6 +373,8 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			do, done := get()
+			defer done()
 			lat := make([]time.Duration, 0, 1<<16)
 			e := 0
 			for {
@@ -269,17 +382,7 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 				if t0.After(end) {
 					break
 				}
-				req, _ := http.NewRequest(http.MethodGet, url, nil)
-				if t.host != "" {
-					req.Host = t.host
-				}
-				resp, err := client.Do(req)
-				ok := err == nil && resp.StatusCode == http.StatusOK
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					ok = ok && err == nil
-				}
+				ok := do()
 				if t0.Before(measureFrom) {
 					continue
 				}
@@ -296,9 +399,12 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 		}()
 	}
 	wg.Wait()
+	endSelf := selfCPU()
+	var endGroup time.Duration
 	if t.pgid != 0 {
-		cpuEnd = groupCPU(t.pgid)
+		endGroup = groupCPU(t.pgid)
 	}
+	c0 := <-startCPU
 	slices.Sort(all)
 	pct := func(p float64) float64 {
 		if len(all) == 0 {
@@ -307,10 +413,132 @@ func load(t *target, conc int, dur, warmup time.Duration) result {
 		return float64(all[int(float64(len(all)-1)*p)]) / float64(time.Millisecond)
 	}
 	res := result{Name: t.name, Requests: len(all), Errors: errs, RPS: float64(len(all)) / dur.Seconds(), P50ms: pct(0.50), P99ms: pct(0.99)}
-	if t.pgid != 0 && len(all) > 0 && cpuEnd > cpuStart {
-		res.CPUusPerRq = float64((cpuEnd-cpuStart)/time.Microsecond) / float64(len(all))
+	if len(all) > 0 {
+		res.BenchCPUus = float64((endSelf-c0.self)/time.Microsecond) / float64(len(all))
+		if t.pgid != 0 && endGroup > c0.group {
+			res.CPUusPerRq = float64((endGroup-c0.group)/time.Microsecond) / float64(len(all))
+		}
 	}
 	return res
+}
+
+// goGetter returns, per client, a function that sends one GET with a shared
+// net/http client and reports whether a 200 came back whole.
+func goGetter(t *target, conc int) func() (func() bool, func()) {
+	tr := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        conc,
+		MaxIdleConnsPerHost: conc,
+		MaxConnsPerHost:     conc,
+		DisableCompression:  true,
+		IdleConnTimeout:     time.Minute,
+	}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	url := "http://" + t.addr + "/"
+	var clients sync.WaitGroup
+	return func() (func() bool, func()) {
+		clients.Add(1)
+		return func() bool {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				if t.host != "" {
+					req.Host = t.host
+				}
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == http.StatusOK
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					ok = ok && err == nil
+				}
+				return ok
+			}, func() {
+				clients.Done()
+				tr.CloseIdleConnections()
+			}
+	}
+}
+
+// rawGetter returns, per client, a function that sends one GET on the
+// client's own keep-alive connection and reads the answer with the least
+// work: status line, Content-Length, body discarded. Any surprise (an error,
+// another status, no Content-Length) counts as a failure; after a failure or
+// a Connection: close the next request gets a new connection.
+func rawGetter(t *target) func() (func() bool, func()) {
+	host := t.host
+	if host == "" {
+		host = t.addr
+	}
+	request := []byte("GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: routerbench\r\n\r\n")
+	return func() (func() bool, func()) {
+		var conn net.Conn
+		var br *bufio.Reader
+		drop := func() {
+			if conn != nil {
+				conn.Close()
+				conn = nil
+			}
+		}
+		do := func() bool {
+			if conn == nil {
+				c, err := net.DialTimeout("tcp", t.addr, 5*time.Second)
+				if err != nil {
+					return false
+				}
+				conn, br = c, bufio.NewReaderSize(c, 16<<10)
+			}
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := conn.Write(request); err != nil {
+				drop()
+				return false
+			}
+			ok, keep := readRawResponse(br)
+			if !ok || !keep {
+				drop()
+			}
+			return ok
+		}
+		return do, drop
+	}
+}
+
+// readRawResponse reads one 200 answer with a Content-Length from br and
+// reports whether the connection may be kept.
+func readRawResponse(br *bufio.Reader) (ok, keep bool) {
+	line, err := br.ReadSlice('\n')
+	if err != nil || !bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")) {
+		return false, false
+	}
+	length, keep := -1, true
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return false, false
+		}
+		if len(line) <= 2 {
+			break
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return false, false
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			length, err = strconv.Atoi(string(v))
+			if err != nil {
+				return false, false
+			}
+		case bytes.EqualFold(k, []byte("Connection")) && bytes.EqualFold(v, []byte("close")):
+			keep = false
+		}
+	}
+	if length < 0 {
+		return false, false
+	}
+	if _, err := br.Discard(length); err != nil {
+		return false, false
+	}
+	return true, keep
 }
 
 // groupCPU sums the user and system CPU time of every process in group pgid
@@ -388,13 +616,10 @@ func startRouterInProcess(dir, backend string) (string, func(), error) {
 	return addr, stop, nil
 }
 
-// startRouterProcess runs router.Run in a child process (this binary with
-// -serve-router) and configures it through the control API client.
-func startRouterProcess(dir, backend, cpuProfile string) (string, int, func(), error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", 0, nil, err
-	}
+// startRouterProcess runs router.Run in a child process (bin, a build of
+// this program, with -serve-router) and configures it through the control
+// API client.
+func startRouterProcess(bin, dir, backend, cpuProfile string) (string, int, func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", 0, nil, err
 	}
@@ -402,7 +627,9 @@ func startRouterProcess(dir, backend, cpuProfile string) (string, int, func(), e
 	if cpuProfile != "" {
 		args = append(args, "-cpuprofile", cpuProfile)
 	}
-	ch, err := startChild(exec.Command(self, args...), dir, syscall.SIGTERM)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), childEnv...)
+	ch, err := startChild(cmd, dir, syscall.SIGTERM)
 	if err != nil {
 		return "", 0, nil, err
 	}
@@ -475,9 +702,11 @@ http {
     upstream backend {
         server %[3]s;
         keepalive 256;
+        keepalive_requests 1000000;
     }
     server {
         listen 127.0.0.1:%[4]d;
+        keepalive_requests 1000000;
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;

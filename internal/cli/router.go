@@ -28,7 +28,7 @@ func (rc *routerConfig) flags(cmd *cobra.Command, prefix string) {
 
 func newRouterCmd(g *globals) *cobra.Command {
 	var rc routerConfig
-	var logLevel string
+	var logLevel, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "router",
 		Short: "Run the edge router on its own (the server starts one for you)",
@@ -44,6 +44,14 @@ one already running for its data dir); run this only to manage it yourself.`,
 			if err != nil {
 				return err
 			}
+			router.TuneProcess()
+			if cpuProfile != "" {
+				stopProfile, err := router.StartCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return router.Run(ctx, router.Config{Listen: rc.listen, ControlListen: rc.control, InternalListen: rc.internal, DataDir: router.Dir(g.dataDir), Domain: rc.domain, Logger: logger})
@@ -52,5 +60,6 @@ one already running for its data dir); run this only to manage it yourself.`,
 	rc.flags(cmd, "")
 	cmd.Flags().StringVar(&rc.internal, "internal-listen", "", "where the apps' containers call their dependencies through the router (e.g. the Docker bridge's gateway, 172.17.0.1:8080); empty = none")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the router to `FILE` until it stops (read it with go tool pprof); empty = none")
 	return cmd
 }

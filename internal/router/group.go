@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +28,7 @@ const (
 // only need the router's read lock.
 type group struct {
 	env, app string
-	proxy    *httputil.ReverseProxy
+	proxy    http.Handler // groupProxy
 
 	healthPath string
 	asleep     bool      // GroupSpec.Asleep
@@ -80,7 +79,7 @@ type target struct {
 	// Each target has its own connection pool, and knows its connections, so
 	// that dropping it can cut requests still running past the drain timeout
 	// (WebSockets included) without any per-request bookkeeping.
-	transport *http.Transport
+	transport *targetPool
 	connMu    sync.Mutex
 	conns     map[*trackedConn]struct{}
 	dropped   bool // guarded by connMu: no more connections
@@ -91,7 +90,7 @@ func newTarget(parent context.Context, addr string, weight int) *target {
 	ctx, cancel := context.WithCancel(parent)
 	t := &target{addr: addr, weight: weight, checked: make(chan struct{}), ctx: ctx, cancel: cancel,
 		conns: make(map[*trackedConn]struct{})}
-	t.transport = newTransport(t.dial)
+	t.transport = newTargetPool(addr, t.dial)
 	return t
 }
 
@@ -134,7 +133,7 @@ func (t *target) drop(cut bool) {
 	for _, c := range busy {
 		_ = c.Close() // best-effort cleanup; nothing useful to do on failure
 	}
-	t.transport.CloseIdleConnections()
+	t.transport.closeIdle(true)
 }
 
 // trackedConn removes itself from its target's set when closed.

@@ -41,7 +41,8 @@ func (bp *bufferPool) Get() []byte  { return *(bp.p.Get().(*[]byte)) }
 func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // flushInterval bounds how long a response with a known length may sit in the
-// write buffer. Streaming responses (server-sent events, and any body of
+// write buffer on ReverseProxy's path (the lean path flushes whenever nothing
+// more of the body has arrived: groupProxy.copyBody). Streaming responses (server-sent events, and any body of
 // unknown length: chunked, long polls) are flushed after every write anyway:
 // ReverseProxy forces that for them. Flushing known-length responses after
 // every write too (FlushInterval -1) costs a timer goroutine and up to two
@@ -51,22 +52,23 @@ var flushInterval = 10 * time.Millisecond
 
 // newGroupProxy builds the reverse proxy of one group. The Host header is kept
 // (like an ALB) so apps see the name they were called by.
-func (r *Router) newGroupProxy(g *group) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
+func (r *Router) newGroupProxy(g *group) http.Handler {
+	gt := &groupTransport{r: r, g: g}
+	return &groupProxy{r: r, g: g, gt: gt, rp: &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = g.app + "." + g.env // replaced by the chosen target's address
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 		},
-		Transport:     &groupTransport{r: r, g: g},
+		Transport:     gt,
 		FlushInterval: flushInterval,
 		BufferPool:    r.buffers,
 		ErrorLog:      r.proxyLog,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			r.proxyError(g, w, req, err)
 		},
-	}
+	}}
 }
 
 var (
@@ -102,6 +104,23 @@ func (gt *groupTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &reusableBody{rc: req.Body}
 	}
+	return gt.send(req, body, func(t *target) (*http.Response, error) {
+		out := new(http.Request)
+		*out = *req
+		u := *req.URL
+		u.Host = t.addr
+		out.URL = &u
+		if body != nil {
+			out.Body = body
+		}
+		return t.transport.RoundTrip(out)
+	})
+}
+
+// send runs exchange, one attempt on a picked target, and a second on
+// another when the first fails and retrying is safe: the loop both proxy
+// paths (ReverseProxy's and the lean one) share.
+func (gt *groupTransport) send(req *http.Request, body *reusableBody, exchange func(*target) (*http.Response, error)) (*http.Response, error) {
 	var tried *target
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
@@ -112,7 +131,7 @@ func (gt *groupTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, noTargetError{}
 		}
-		resp, err := gt.try(req, t, body)
+		resp, err := gt.try(req, t, exchange)
 		if err == nil {
 			return resp, nil
 		}
@@ -170,22 +189,15 @@ func release(g *group, t *target) {
 	g.inflight.Add(-1)
 }
 
-// try sends req to t. A target dropped at the end of its drain timeout has
-// its connections closed, which fails the requests still running on it.
-func (gt *groupTransport) try(req *http.Request, t *target, body *reusableBody) (*http.Response, error) {
+// try sends req to t with exchange. A target dropped at the end of its
+// drain timeout has its connections closed, which fails the requests still
+// running on it.
+func (gt *groupTransport) try(req *http.Request, t *target, exchange func(*target) (*http.Response, error)) (*http.Response, error) {
 	g := gt.g
-	out := new(http.Request)
-	*out = *req
-	u := *req.URL
-	u.Host = t.addr
-	out.URL = &u
-	if body != nil {
-		out.Body = body
-	}
 	t.requests.Add(1)
 	g.requests.Add(1)
 
-	resp, err := t.transport.RoundTrip(out)
+	resp, err := exchange(t)
 	if err != nil {
 		release(g, t)
 		drained := t.wasCut.Load() && req.Context().Err() == nil
