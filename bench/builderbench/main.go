@@ -27,13 +27,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
+	"github.com/spacepods/spacepods/bench/internal/benchstat"
 	"github.com/spacepods/spacepods/internal/builds"
 	"github.com/spacepods/spacepods/internal/builds/builder"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -50,7 +50,7 @@ func main() {
 	flag.Parse()
 	ctx := context.Background()
 	base, err := os.MkdirTemp("", "builderbench-")
-	check(err)
+	benchstat.Check(err)
 	defer func() { _ = os.RemoveAll(base) }() // best-effort cleanup; nothing useful to do on failure
 
 	if *regHost == "" {
@@ -58,7 +58,7 @@ func main() {
 		defer stop()
 	}
 	dc, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	check(err)
+	benchstat.Check(err)
 	defer func() { _ = dc.Close() }() // best-effort cleanup
 	repoName := "builderbench-" + randomHex(4)
 	defer removeImages(ctx, dc, *regHost+"/"+repoName)
@@ -66,40 +66,40 @@ func main() {
 	// The app's repository: a Dockerfile FROM scratch, a static Go binary,
 	// and the payload that changes at every run.
 	repo := filepath.Join(base, "repo")
-	check(os.MkdirAll(repo, 0o755))
+	benchstat.Check(os.MkdirAll(repo, 0o755))
 	run(repo, nil, "git", "init", "-q", "-b", "main")
 	hello := filepath.Join(repo, "hello")
 	run(".", append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), "go", "build", "-trimpath", "-ldflags=-s -w", "-o", hello, "./internal/builds/builder/buildertest/hello")
-	check(os.WriteFile(filepath.Join(repo, "Dockerfile"), []byte(dockerfile), 0o644))
+	benchstat.Check(os.WriteFile(filepath.Join(repo, "Dockerfile"), []byte(dockerfile), 0o644))
 	commit := func(i int) {
-		check(os.WriteFile(filepath.Join(repo, "payload"), randomBytes(*payload), 0o644))
+		benchstat.Check(os.WriteFile(filepath.Join(repo, "payload"), randomBytes(*payload), 0o644))
 		run(repo, nil, "git", "add", "-A")
 		run(repo, nil, "git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", fmt.Sprintf("run %d", i))
 	}
 	commit(0)
 
 	st, err := store.Open(ctx, "", filepath.Join(base, "data"))
-	check(err)
+	benchstat.Check(err)
 	defer func() { _ = st.Close() }() // best-effort cleanup
 	actx := spacepods.WithActor(ctx, &spacepods.Token{Name: "bench", Role: spacepods.RoleAdmin})
 	_, _, err = st.PutApp(actx, spacepods.App{Name: repoName, Repo: "bench/app", Kind: spacepods.KindWorker, Build: &spacepods.BuildSource{Git: "file://" + repo}})
-	check(err)
+	benchstat.Check(err)
 	b, err := builder.New(builder.Config{
 		Store: st, Docker: dc, Registry: builds.Registry{Host: *regHost}, DataDir: filepath.Join(base, "data"),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	check(err)
+	benchstat.Check(err)
 	bctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); b.Wait() }()
-	check(b.Start(bctx))
+	benchstat.Check(b.Start(bctx))
 
 	builderRun := func() time.Duration {
 		j, err := b.Run(actx, repoName, spacepods.RunBuildRequest{})
-		check(err)
+		benchstat.Check(err)
 		for !j.Done() {
 			time.Sleep(10 * time.Millisecond)
 			j, err = b.Job(ctx, j.ID, false)
-			check(err)
+			benchstat.Check(err)
 		}
 		if j.Status != spacepods.JobSucceeded {
 			j, _ = b.Job(ctx, j.ID, true)
@@ -120,13 +120,13 @@ func main() {
 	// so that every builder run fetches exactly one new commit.
 	baselineRun := func(i int) time.Duration {
 		dir := filepath.Join(base, fmt.Sprintf("plain-%d", i))
-		check(os.MkdirAll(dir, 0o755))
+		benchstat.Check(os.MkdirAll(dir, 0o755))
 		for _, f := range []string{"Dockerfile", "hello"} {
 			data, err := os.ReadFile(filepath.Join(repo, f))
-			check(err)
-			check(os.WriteFile(filepath.Join(dir, f), data, 0o755))
+			benchstat.Check(err)
+			benchstat.Check(os.WriteFile(filepath.Join(dir, f), data, 0o755))
 		}
-		check(os.WriteFile(filepath.Join(dir, "payload"), randomBytes(*payload), 0o644))
+		benchstat.Check(os.WriteFile(filepath.Join(dir, "payload"), randomBytes(*payload), 0o644))
 		tag := fmt.Sprintf("%s/%s:plain-%d", *regHost, repoName, i)
 		env := append(os.Environ(), "DOCKER_BUILDKIT=0") // the Engine's builder, as the API's
 		start := time.Now()
@@ -154,13 +154,13 @@ func main() {
 		} else {
 			bs, ps = append(bs, bd), append(ps, pd)
 		}
-		fmt.Printf("%-4s %10.0fms %10.0fms\n", label, ms(bd), ms(pd))
+		fmt.Printf("%-4s %10.0fms %10.0fms\n", label, benchstat.Ms(bd), benchstat.Ms(pd))
 	}
-	mb, mp := median(bs), median(ps)
-	ratio := ms(mb) / ms(mp)
-	fmt.Printf("median %8.0fms %10.0fms\nbuilder / docker build+push: %.2f× (target ≤ 1.2×)\n", ms(mb), ms(mp), ratio)
+	mb, mp := benchstat.Median(bs), benchstat.Median(ps)
+	ratio := benchstat.Ms(mb) / benchstat.Ms(mp)
+	fmt.Printf("median %8.0fms %10.0fms\nbuilder / docker build+push: %.2f× (target ≤ 1.2×)\n", benchstat.Ms(mb), benchstat.Ms(mp), ratio)
 	out, _ := json.Marshal(map[string]any{"bench": "builderbench", "runs": *runs, "payload_bytes": *payload,
-		"builder_median_ms": ms(mb), "docker_cli_median_ms": ms(mp), "ratio": ratio})
+		"builder_median_ms": benchstat.Ms(mb), "docker_cli_median_ms": benchstat.Ms(mp), "ratio": ratio})
 	fmt.Println(string(out))
 }
 
@@ -172,14 +172,14 @@ func startRegistry(base string, host *string) func() {
 		log.Fatal("docker-registry is not installed (apt-get install docker-registry), or pass -registry HOST:PORT")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
+	benchstat.Check(err)
 	*host = l.Addr().String()
 	_ = l.Close() // the registry takes the port next
 	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(base, "registry"), *host)
 	path := filepath.Join(base, "registry.yml")
-	check(os.WriteFile(path, []byte(cfg), 0o600))
+	benchstat.Check(os.WriteFile(path, []byte(cfg), 0o600))
 	cmd := exec.Command(bin, "serve", path)
-	check(cmd.Start())
+	benchstat.Check(cmd.Start())
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get("http://" + *host + "/v2/")
 		if err == nil {
@@ -223,17 +223,3 @@ func randomBytes(n int) []byte {
 }
 
 func randomHex(n int) string { return fmt.Sprintf("%x", randomBytes(n)) }
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func check(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
-}

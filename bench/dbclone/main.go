@@ -16,14 +16,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/spacepods/spacepods/bench/internal/benchstat"
 	"github.com/spacepods/spacepods/internal/databases"
 )
 
@@ -37,16 +36,16 @@ func main() {
 
 	if *url == "" {
 		base, err := os.MkdirTemp("", "dbclone-")
-		check(err)
+		benchstat.Check(err)
 		defer func() { _ = os.RemoveAll(base) }() // best-effort cleanup; nothing useful to do on failure
-		check(os.Chmod(base, 0o755))              // reachable by the postgres user when we are root
+		benchstat.Check(os.Chmod(base, 0o755))    // reachable by the postgres user when we are root
 		c, err := databases.StartLocal(ctx, filepath.Join(base, "pg"), logger)
-		check(err)
+		benchstat.Check(err)
 		defer func() { _ = c.Stop(ctx) }() // best-effort cleanup; nothing useful to do on failure
 		*url = c.AdminURL()
 	}
 	m, err := databases.Open(ctx, *url, logger)
-	check(err)
+	benchstat.Check(err)
 	defer m.Close()
 
 	seed := seedSQL(*rows)
@@ -54,7 +53,7 @@ func main() {
 	samples := map[string][]time.Duration{}
 	measure := func(what string, f func() error) {
 		start := time.Now()
-		check(f())
+		benchstat.Check(f())
 		samples[what] = append(samples[what], time.Since(start))
 	}
 	for i := range *runs {
@@ -67,24 +66,24 @@ func main() {
 			_, err := m.Create(ctx, env, "clone", databases.Source{Snapshot: snap})
 			return err
 		})
-		check(m.DropEnvironment(ctx, env))
-		check(m.DropSnapshot(ctx, snap))
+		benchstat.Check(m.DropEnvironment(ctx, env))
+		benchstat.Check(m.DropSnapshot(ctx, snap))
 	}
 
 	order := []string{"empty_create", "seeded_create", "snapshot", "clone"}
 	result := map[string]any{"bench": "dbclone", "runs": *runs, "seed_rows": *rows, "seed_bytes": len(seed)}
 	for _, k := range order {
-		result[k+"_median_ms"] = ms(median(samples[k]))
+		result[k+"_median_ms"] = benchstat.Ms(benchstat.Median(samples[k]))
 		var all []float64
 		for _, d := range samples[k] {
-			all = append(all, ms(d))
+			all = append(all, benchstat.Ms(d))
 		}
 		result[k+"_ms"] = all
 	}
 	b, _ := json.Marshal(result)
 	fmt.Println(string(b))
 	for _, k := range order {
-		fmt.Printf("%-14s median %7.1f ms\n", k, ms(median(samples[k])))
+		fmt.Printf("%-14s median %7.1f ms\n", k, benchstat.Ms(benchstat.Median(samples[k])))
 	}
 }
 
@@ -98,22 +97,8 @@ func seedSQL(rows int) string {
 	return b.String()
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 func randomHex() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func check(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
 }

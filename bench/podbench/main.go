@@ -43,10 +43,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/spacepods/spacepods/bench/internal/benchstat"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
@@ -76,9 +76,9 @@ func main() {
 	opts := deploy.Options{Bake: *bake, OverlapPodMigrations: *overlap}
 
 	tmp, err := os.MkdirTemp("", "podbench-")
-	check(err)
+	benchstat.Check(err)
 	defer func() { _ = os.RemoveAll(tmp) }() // best-effort cleanup; nothing useful to do on failure
-	check(os.Chmod(tmp, 0o755))              // reachable by the postgres user when we are root
+	benchstat.Check(os.Chmod(tmp, 0o755))    // reachable by the postgres user when we are root
 	result := map[string]any{"bench": "podbench", "runs": *runs}
 
 	var colds []coldResult
@@ -97,14 +97,14 @@ func main() {
 		*url = c.AdminURL()
 	}
 	s, err := podstest.New(ctx, filepath.Join(tmp, "store"), podstest.Config{PostgresURL: *url, Logger: logger, Deploy: opts})
-	check(err)
+	benchstat.Check(err)
 	defer s.Close()
 	defer func() {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
-		check(s.DestroyAll(cctx))
+		benchstat.Check(s.DestroyAll(cctx))
 		leaks, err := s.LeaksOf(cctx)
-		check(err)
+		benchstat.Check(err)
 		if len(leaks) > 0 {
 			log.Fatalf("leaks after the benchmark:\n%s", podstest.FormatLeaks(leaks))
 		}
@@ -123,24 +123,24 @@ func main() {
 			floor[k] = append(floor[k], v)
 		}
 	}
-	floorSum := median(floor["database"]) + median(floor["migrate"]) + median(floor["service"])
-	ratio := float64(median(spin["total"])) / float64(floorSum)
+	floorSum := benchstat.Median(floor["database"]) + benchstat.Median(floor["migrate"]) + benchstat.Median(floor["service"])
+	ratio := float64(benchstat.Median(spin["total"])) / float64(floorSum)
 	for k, v := range spin {
-		result["spinup_"+k+"_median_ms"] = ms(median(v))
+		result["spinup_"+k+"_median_ms"] = benchstat.Ms(benchstat.Median(v))
 	}
 	for k, v := range floor {
-		result["floor_"+k+"_median_ms"] = ms(median(v))
+		result["floor_"+k+"_median_ms"] = benchstat.Ms(benchstat.Median(v))
 	}
-	result["warmup_pod_ms"] = ms(first["total"])
-	result["floor_ms"] = ms(floorSum)
-	result["spinup_over_floor"] = round2(ratio)
+	result["warmup_pod_ms"] = benchstat.Ms(first["total"])
+	result["floor_ms"] = benchstat.Ms(floorSum)
+	result["spinup_over_floor"] = benchstat.Round2(ratio)
 	if len(colds) > 0 {
 		var totals []time.Duration
 		for _, c := range colds {
 			totals = append(totals, c.Total)
 		}
 		result["cold"] = colds
-		result["cold_total_median_ms"] = ms(median(totals))
+		result["cold_total_median_ms"] = benchstat.Ms(benchstat.Median(totals))
 	}
 	var ro []rolloutResult
 	if *rollouts > 0 {
@@ -150,24 +150,24 @@ func main() {
 	b, _ := json.Marshal(result)
 	fmt.Println(string(b))
 
-	fmt.Printf("\npod spin-up, warm: example pod (pricing-api, catalog-api, storefront), %d runs after one warm-up pod (%.1f ms), medians\n", *runs, ms(first["total"]))
+	fmt.Printf("\npod spin-up, warm: example pod (pricing-api, catalog-api, storefront), %d runs after one warm-up pod (%.1f ms), medians\n", *runs, benchstat.Ms(first["total"]))
 	printPhases(spin)
 	fmt.Printf("\nsequential floor, same run (interleaved with the spin-ups), each piece alone, medians\n")
-	fmt.Printf("  %-46s %8.1f ms\n", "catalog-api's database, made as the pod does", ms(median(floor["database"])))
-	fmt.Printf("  %-46s %8.1f ms\n", "catalog-api's migration task (RunTask)", ms(median(floor["migrate"])))
+	fmt.Printf("  %-46s %8.1f ms\n", "catalog-api's database, made as the pod does", benchstat.Ms(benchstat.Median(floor["database"])))
+	fmt.Printf("  %-46s %8.1f ms\n", "catalog-api's migration task (RunTask)", benchstat.Ms(benchstat.Median(floor["migrate"])))
 	for _, app := range []string{"pricing-api", "catalog-api", "storefront"} {
-		fmt.Printf("  %-46s %8.1f ms\n", "  "+app+": CreateService → healthy", ms(median(floor["service_"+app])))
+		fmt.Printf("  %-46s %8.1f ms\n", "  "+app+": CreateService → healthy", benchstat.Ms(benchstat.Median(floor["service_"+app])))
 	}
-	fmt.Printf("  %-46s %8.1f ms\n", "slowest service: CreateService → healthy", ms(median(floor["service"])))
-	fmt.Printf("  %-46s %8.1f ms\n", "floor = database + migration + slowest service", ms(floorSum))
-	fmt.Printf("  %-46s %8.1f ms\n", "create → every app healthy and routable", ms(median(spin["total"])))
+	fmt.Printf("  %-46s %8.1f ms\n", "slowest service: CreateService → healthy", benchstat.Ms(benchstat.Median(floor["service"])))
+	fmt.Printf("  %-46s %8.1f ms\n", "floor = database + migration + slowest service", benchstat.Ms(floorSum))
+	fmt.Printf("  %-46s %8.1f ms\n", "create → every app healthy and routable", benchstat.Ms(benchstat.Median(spin["total"])))
 	fmt.Printf("  %-46s %8.2f×   (target ≤ 1.15×)\n", "spin-up / floor", ratio)
 	for i, c := range colds {
 		fmt.Printf("\ncold %d: fresh PostgreSQL cluster and control plane, first pod\n", i+1)
-		fmt.Printf("  %-46s %8.1f ms\n", "PostgreSQL cluster start (initdb + start)", ms(c.Postgres))
-		fmt.Printf("  %-46s %8.1f ms\n", "control plane start (store, router, engine…)", ms(c.Stack))
+		fmt.Printf("  %-46s %8.1f ms\n", "PostgreSQL cluster start (initdb + start)", benchstat.Ms(c.Postgres))
+		fmt.Printf("  %-46s %8.1f ms\n", "control plane start (store, router, engine…)", benchstat.Ms(c.Stack))
 		printPhases(c.phases())
-		fmt.Printf("  %-46s %8.1f ms (target ≤ 3000 ms), %.2f× the warm median\n", "first pod: create → healthy and routable", ms(c.Total), float64(c.Total)/float64(median(spin["total"])))
+		fmt.Printf("  %-46s %8.1f ms (target ≤ 3000 ms), %.2f× the warm median\n", "first pod: create → healthy and routable", benchstat.Ms(c.Total), float64(c.Total)/float64(benchstat.Median(spin["total"])))
 	}
 	for i, r := range ro {
 		fmt.Printf("\nrollout %d: storefront build %d, 4 replicas, stages %s, bake %s, %d load clients\n", i+1, r.Build, r.Stages, *bake, *workers)
@@ -187,14 +187,14 @@ func main() {
 // address pools.
 func startPostgres(ctx context.Context, dir string, logger *slog.Logger) *databases.Cluster {
 	dd, err := docker.New(logger)
-	check(err)
+	benchstat.Check(err)
 	defer dd.Close()
 	gw, err := dd.BridgeGateway(ctx)
-	check(err)
+	benchstat.Check(err)
 	subnets, err := dd.ContainerSubnets(ctx)
-	check(err)
+	benchstat.Check(err)
 	c, err := databases.StartLocal(ctx, dir, logger, databases.ListenOn(gw), databases.AdmitPods(subnets...))
-	check(err)
+	benchstat.Check(err)
 	return c
 }
 
@@ -218,7 +218,7 @@ func (c coldResult) phases() map[string][]time.Duration {
 // coldOnce starts a PostgreSQL cluster and a control plane in dir, times the
 // first pod, and tears it all down.
 func coldOnce(ctx context.Context, dir string, logger *slog.Logger, opts deploy.Options) coldResult {
-	check(os.MkdirAll(dir, 0o755))
+	benchstat.Check(os.MkdirAll(dir, 0o755))
 	var r coldResult
 	t0 := time.Now()
 	c := startPostgres(ctx, filepath.Join(dir, "pg"), logger)
@@ -226,16 +226,16 @@ func coldOnce(ctx context.Context, dir string, logger *slog.Logger, opts deploy.
 	r.Postgres = time.Since(t0)
 	t0 = time.Now()
 	s, err := podstest.New(ctx, filepath.Join(dir, "store"), podstest.Config{PostgresURL: c.AdminURL(), Logger: logger, Deploy: opts})
-	check(err)
+	benchstat.Check(err)
 	defer s.Close()
 	r.Stack = time.Since(t0)
 	r.Phases, _, _ = spinOnce(ctx, s)
 	r.Total = r.Phases["total"]
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	check(s.DestroyAll(cctx))
+	benchstat.Check(s.DestroyAll(cctx))
 	leaks, err := s.LeaksOf(cctx)
-	check(err)
+	benchstat.Check(err)
 	if len(leaks) > 0 {
 		log.Fatalf("leaks after a cold spin-up:\n%s", podstest.FormatLeaks(leaks))
 	}
@@ -245,7 +245,7 @@ func coldOnce(ctx context.Context, dir string, logger *slog.Logger, opts deploy.
 func printPhases(spin map[string][]time.Duration) {
 	for _, k := range spinOrder {
 		if v, ok := spin[k]; ok {
-			fmt.Printf("  %-46s %8.1f ms\n", spinLabels[k], ms(median(v)))
+			fmt.Printf("  %-46s %8.1f ms\n", spinLabels[k], benchstat.Ms(benchstat.Median(v)))
 		}
 	}
 }
@@ -280,11 +280,11 @@ func spinOnce(ctx context.Context, s *podstest.Stack) (map[string]time.Duration,
 	name := s.EnvName("bench")
 	start := time.Now()
 	_, _, err := s.Pods.Create(ctx, spacepods.CreatePodRequest{Name: name, Apps: []string{"storefront"}})
-	check(err)
+	benchstat.Check(err)
 	// Polled often: the pod's status is in the local store, cheap to read.
 	for {
 		e, err := s.Store.GetEnvironment(ctx, name)
-		check(err)
+		benchstat.Check(err)
 		if e.Status == spacepods.StatusReady {
 			break
 		}
@@ -298,7 +298,7 @@ func spinOnce(ctx context.Context, s *podstest.Stack) (map[string]time.Duration,
 	}
 	total := time.Since(start)
 	status, _, err := s.Get(ctx, name, "storefront", "/")
-	check(err)
+	benchstat.Check(err)
 	if status != 200 {
 		log.Fatalf("storefront answered %d after the pod was ready", status)
 	}
@@ -307,11 +307,11 @@ func spinOnce(ctx context.Context, s *podstest.Stack) (map[string]time.Duration,
 	specs := map[string]appSpecs{}
 	for _, app := range podApps {
 		web, task, err := s.Engine().LiveSpecs(ctx, name, app, 1)
-		check(err)
+		benchstat.Check(err)
 		specs[app] = appSpecs{web: web, migrate: task}
 	}
-	check(s.Pods.Destroy(ctx, name))
-	check(s.WaitDestroyed(ctx, name))
+	benchstat.Check(s.Pods.Destroy(ctx, name))
+	benchstat.Check(s.WaitDestroyed(ctx, name))
 	return out, specs, nil
 }
 
@@ -332,7 +332,7 @@ var (
 func phases(ctx context.Context, s *podstest.Stack, env string) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	evs, err := s.Pods.Events(ctx, env, 0)
-	check(err)
+	benchstat.Check(err)
 	for _, e := range evs {
 		if m := networkRE.FindStringSubmatch(e.Message); m != nil {
 			out["network"] = parse(m[1])
@@ -347,7 +347,7 @@ func phases(ctx context.Context, s *podstest.Stack, env string) map[string]time.
 		}
 	}
 	ds, err := s.Engine().List(ctx, env, "", 100)
-	check(err)
+	benchstat.Check(err)
 	for _, d := range ds {
 		maxOf("queue_wait", d.StartedAt.Sub(d.CreatedAt))
 		for _, st := range d.Steps {
@@ -371,7 +371,7 @@ func phases(ctx context.Context, s *podstest.Stack, env string) map[string]time.
 			out["critical_path_app"] = d.EndedAt.Sub(*d.StartedAt)
 		}
 		devs, err := s.Engine().Events(ctx, d.ID, 0)
-		check(err)
+		benchstat.Check(err)
 		for _, e := range devs {
 			if m := dbRE.FindStringSubmatch(e.Message); m != nil {
 				out["database_wait"] = parse(m[1])
@@ -394,15 +394,15 @@ func phases(ctx context.Context, s *podstest.Stack, env string) map[string]time.
 func floorOnce(ctx context.Context, s *podstest.Stack, specs map[string]appSpecs) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	env := s.EnvName("floor")
-	check(s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}))
+	benchstat.Check(s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}))
 	defer func() { _ = s.Driver.DestroyEnvironment(ctx, env) }() // best-effort cleanup; nothing useful to do on failure
 	defer func() { _ = s.Databases.DropEnvironment(ctx, env) }() // best-effort cleanup; nothing useful to do on failure
 
 	app, err := s.Catalog.Get(ctx, "catalog-api")
-	check(err)
+	benchstat.Check(err)
 	start := time.Now()
 	dbURL, err := s.Engine().EnsureDatabase(ctx, env, app)
-	check(err)
+	benchstat.Check(err)
 	out["database"] = time.Since(start)
 	retarget := func(vars map[string]string) map[string]string {
 		vars = maps.Clone(vars)
@@ -416,7 +416,7 @@ func floorOnce(ctx context.Context, s *podstest.Stack, specs map[string]appSpecs
 	task.Environment, task.Env = env, retarget(task.Env)
 	start = time.Now()
 	res, err := s.Driver.RunTask(ctx, task)
-	check(err)
+	benchstat.Check(err)
 	if res.ExitCode != 0 {
 		log.Fatalf("floor migration exited with %d: %s", res.ExitCode, res.LogTail)
 	}
@@ -426,10 +426,10 @@ func floorOnce(ctx context.Context, s *podstest.Stack, specs map[string]appSpecs
 		spec := specs[app].web
 		spec.Environment, spec.Env = env, retarget(spec.Env)
 		start := time.Now()
-		check(s.Driver.CreateService(ctx, spec))
+		benchstat.Check(s.Driver.CreateService(ctx, spec))
 		for {
 			st, err := s.Driver.ServiceStatus(ctx, env, spec.Name)
-			check(err)
+			benchstat.Check(err)
 			if st.Healthy == 1 {
 				break
 			}
@@ -441,7 +441,7 @@ func floorOnce(ctx context.Context, s *podstest.Stack, specs map[string]appSpecs
 		took := time.Since(start)
 		out["service_"+app] = took
 		out["service"] = max(out["service"], took)
-		check(s.Driver.DeleteService(ctx, env, spec.Name))
+		benchstat.Check(s.Driver.DeleteService(ctx, env, spec.Name))
 	}
 	return out
 }
@@ -471,24 +471,24 @@ var (
 // rollouts times under load, alternating builds 2 and 1.
 func rolloutBench(ctx context.Context, s *podstest.Stack, rollouts int, steady time.Duration, workers int) []rolloutResult {
 	m, err := s.Manifest("storefront")
-	check(err)
+	benchstat.Check(err)
 	_, err = s.Register(ctx, "storefront", strings.Replace(m, "replicas: {default: 1,", "replicas: {default: 4,", 1))
-	check(err)
-	check(s.AddBuild(ctx, "storefront", podstest.BuildNormal2, ""))
+	benchstat.Check(err)
+	benchstat.Check(s.AddBuild(ctx, "storefront", podstest.BuildNormal2, ""))
 	env := s.EnvName("prod")
 	_, err = s.Pods.CreateMaster(ctx, env, false)
-	check(err)
+	benchstat.Check(err)
 	for _, app := range []string{"pricing-api", "catalog-api", "storefront"} {
 		d, err := s.Engine().Submit(ctx, deploy.Request{Env: env, App: app, Build: podstest.BuildNormal})
-		check(err)
+		benchstat.Check(err)
 		d, err = s.Engine().WaitDeploy(ctx, d.ID)
-		check(err)
+		benchstat.Check(err)
 		if d.Status != spacepods.DeployCompleted {
 			log.Fatalf("setup deploy of %s: %s: %s", app, d.Status, d.Error)
 		}
 	}
 	app, err := s.Catalog.Get(ctx, "storefront")
-	check(err)
+	benchstat.Check(err)
 	opts := podstest.LoadOptions{Workers: workers, Pause: 10 * time.Millisecond, MaxDuration: 10 * time.Minute}
 	var out []rolloutResult
 	for i := range rollouts {
@@ -501,30 +501,30 @@ func rolloutBench(ctx context.Context, s *podstest.Stack, rollouts int, steady t
 		base := l.Stop()
 		l = s.StartLoad(env, "storefront", opts)
 		d, err := s.Engine().Submit(ctx, deploy.Request{Env: env, App: "storefront", Build: build})
-		check(err)
+		benchstat.Check(err)
 		d, err = s.Engine().WaitDeploy(ctx, d.ID)
-		check(err)
+		benchstat.Check(err)
 		during := l.Stop()
 		if d.Status != spacepods.DeployCompleted {
 			log.Fatalf("rollout of build %d: %s: %s", build, d.Status, d.Error)
 		}
 		r := rolloutResult{
-			Build: build, Stages: fmt.Sprint(app.Stages()), TotalMS: ms(d.EndedAt.Sub(*d.StartedAt)),
+			Build: build, Stages: fmt.Sprint(app.Stages()), TotalMS: benchstat.Ms(d.EndedAt.Sub(*d.StartedAt)),
 			OK: during.OK, Failed: during.Failed, SuccessRate: during.SuccessRate(),
-			P50MS: ms(during.Percentile(50)), P99MS: ms(during.Percentile(99)),
-			SteadyP50MS: ms(base.Percentile(50)), SteadyP99MS: ms(base.Percentile(99)),
+			P50MS: benchstat.Ms(during.Percentile(50)), P99MS: benchstat.Ms(during.Percentile(99)),
+			SteadyP50MS: benchstat.Ms(base.Percentile(50)), SteadyP99MS: benchstat.Ms(base.Percentile(99)),
 		}
 		evs, err := s.Engine().Events(ctx, d.ID, 0)
-		check(err)
-		bakeMS := ms(s.Engine().Options.Bake)
+		benchstat.Check(err)
+		bakeMS := benchstat.Ms(s.Engine().Options.Bake)
 		for _, e := range evs {
 			if m := stageHealthyRE.FindStringSubmatch(e.Message); m != nil {
-				h := ms(parse(m[3]))
+				h := benchstat.Ms(parse(m[3]))
 				r.StageHealthyMS = append(r.StageHealthyMS, h)
 				r.IntrinsicMS += h + bakeMS
 			}
 			if m := stageDoneRE.FindStringSubmatch(e.Message); m != nil {
-				r.StageMS = append(r.StageMS, ms(parse(m[3])))
+				r.StageMS = append(r.StageMS, benchstat.Ms(parse(m[3])))
 			}
 		}
 		if len(during.Failures) > 0 {
@@ -537,25 +537,6 @@ func rolloutBench(ctx context.Context, s *podstest.Stack, rollouts int, steady t
 
 func parse(s string) time.Duration {
 	d, err := time.ParseDuration(s)
-	check(err)
+	benchstat.Check(err)
 	return d
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
-
-func check(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
 }

@@ -35,10 +35,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
+	"github.com/spacepods/spacepods/bench/internal/benchstat"
 	"github.com/spacepods/spacepods/internal/pods/podstest"
 	"github.com/spacepods/spacepods/internal/runtime"
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -56,26 +56,26 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	tmp, err := os.MkdirTemp("", "wakebench-")
-	check(err)
+	benchstat.Check(err)
 	defer func() { _ = os.RemoveAll(tmp) }() // best-effort cleanup; nothing useful to do on failure
 	if *url == "" {
-		check(os.Chmod(tmp, 0o755)) // reachable by the postgres user when we are root
+		benchstat.Check(os.Chmod(tmp, 0o755)) // reachable by the postgres user when we are root
 		c, err := podstest.LocalPostgres(ctx, filepath.Join(tmp, "pg"), logger)
-		check(err)
+		benchstat.Check(err)
 		defer func() { _ = c.Stop(ctx) }() // best-effort cleanup; nothing useful to do on failure
 		*url = c.AdminURL()
 	}
 	// The sleeper runs for its wake poller; pods never sleep by themselves
 	// here (no idle timeout): the benchmark puts them to sleep.
 	s, err := podstest.New(ctx, filepath.Join(tmp, "store"), podstest.Config{PostgresURL: *url, Logger: logger, SleepEvery: time.Hour})
-	check(err)
+	benchstat.Check(err)
 	defer s.Close()
 	defer func() {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
-		check(s.DestroyAll(cctx))
+		benchstat.Check(s.DestroyAll(cctx))
 		leaks, err := s.LeaksOf(cctx)
-		check(err)
+		benchstat.Check(err)
 		if len(leaks) > 0 {
 			log.Fatalf("leaks after the benchmark:\n%s", podstest.FormatLeaks(leaks))
 		}
@@ -86,7 +86,7 @@ func main() {
 		log.Fatal(err)
 	}
 	_, err = s.WaitEnv(ctx, pod, spacepods.StatusReady)
-	check(err)
+	benchstat.Check(err)
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 
 	res := map[string][]time.Duration{}
@@ -98,24 +98,24 @@ func main() {
 		res["container_start"] = append(res["container_start"], start)
 		res["container_create"] = append(res["container_create"], create)
 	}
-	base := median(res["container_start"])
+	base := benchstat.Median(res["container_start"])
 	result := map[string]any{"bench": "wakebench", "runs": *runs}
 	for k, v := range res {
-		result[k+"_median_ms"] = ms(median(v))
+		result[k+"_median_ms"] = benchstat.Ms(benchstat.Median(v))
 	}
-	result["wake_pod_over_container_start"] = round2(float64(median(res["wake_pod"])) / float64(base))
-	result["wake_one_over_container_start"] = round2(float64(median(res["wake_one"])) / float64(base))
-	result["wake_pod_over_pod_start"] = round2(float64(median(res["wake_pod"])) / float64(median(res["pod_start"])))
+	result["wake_pod_over_container_start"] = benchstat.Round2(float64(benchstat.Median(res["wake_pod"])) / float64(base))
+	result["wake_one_over_container_start"] = benchstat.Round2(float64(benchstat.Median(res["wake_one"])) / float64(base))
+	result["wake_pod_over_pod_start"] = benchstat.Round2(float64(benchstat.Median(res["wake_pod"])) / float64(benchstat.Median(res["pod_start"])))
 	b, _ := json.Marshal(result)
 	fmt.Println(string(b))
 
 	fmt.Printf("\nwake on the first request, %d runs, medians (first request in → first response out)\n", *runs)
-	fmt.Printf("  %-52s %8.1f ms\n", "example pod asleep (3 apps) → GET storefront /", ms(median(res["wake_pod"])))
-	fmt.Printf("  %-52s %8.1f ms\n", "storefront alone asleep → GET storefront /", ms(median(res["wake_one"])))
+	fmt.Printf("  %-52s %8.1f ms\n", "example pod asleep (3 apps) → GET storefront /", benchstat.Ms(benchstat.Median(res["wake_pod"])))
+	fmt.Printf("  %-52s %8.1f ms\n", "storefront alone asleep → GET storefront /", benchstat.Ms(benchstat.Median(res["wake_one"])))
 	fmt.Printf("\nbaseline, same run, medians\n")
-	fmt.Printf("  %-52s %8.1f ms\n", "one container: start (stopped) → healthy", ms(base))
-	fmt.Printf("  %-52s %8.1f ms\n", "(one container: create → healthy, for reference)", ms(median(res["container_create"])))
-	fmt.Printf("  %-52s %8.1f ms\n", "(the pod's 3 web containers started together → healthy)", ms(median(res["pod_start"])))
+	fmt.Printf("  %-52s %8.1f ms\n", "one container: start (stopped) → healthy", benchstat.Ms(base))
+	fmt.Printf("  %-52s %8.1f ms\n", "(one container: create → healthy, for reference)", benchstat.Ms(benchstat.Median(res["container_create"])))
+	fmt.Printf("  %-52s %8.1f ms\n", "(the pod's 3 web containers started together → healthy)", benchstat.Ms(benchstat.Median(res["pod_start"])))
 	fmt.Printf("\n  %-52s %8.2f×   (target ≤ 1.5×)\n", "pod wake / one container's start", result["wake_pod_over_container_start"])
 	fmt.Printf("  %-52s %8.2f×\n", "one-app wake / one container's start", result["wake_one_over_container_start"])
 	fmt.Printf("  %-52s %8.2f×\n", "pod wake / its 3 containers started together", result["wake_pod_over_pod_start"])
@@ -132,15 +132,15 @@ var lastWake []spacepods.Event
 // of storefront's page through the router.
 func wake(ctx context.Context, s *podstest.Stack, c *http.Client, pod, app string) time.Duration {
 	_, err := s.Pods.Sleep(ctx, pod, app)
-	check(err)
+	benchstat.Check(err)
 	time.Sleep(500 * time.Millisecond) // let the stop settle: the wake starts from a quiet host
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.RouterAddr+"/", nil)
-	check(err)
+	benchstat.Check(err)
 	req.Host = s.Host(pod, "storefront")
 	start := time.Now()
 	resp, err := c.Do(req)
 	took := time.Since(start)
-	check(err)
+	benchstat.Check(err)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -148,7 +148,7 @@ func wake(ctx context.Context, s *podstest.Stack, c *http.Client, pod, app strin
 	}
 	if app == "" {
 		evs, err := s.Pods.Events(ctx, pod, 0)
-		check(err)
+		benchstat.Check(err)
 		lastWake = nil
 		for _, e := range evs {
 			if !e.At.Before(start) {
@@ -165,10 +165,10 @@ func wake(ctx context.Context, s *podstest.Stack, c *http.Client, pod, app strin
 // pod is woken again after.
 func podStart(ctx context.Context, s *podstest.Stack, pod string) time.Duration {
 	_, err := s.Pods.Sleep(ctx, pod, "")
-	check(err)
+	benchstat.Check(err)
 	time.Sleep(500 * time.Millisecond)
 	svcs, err := s.Driver.ListServices(ctx, pod)
-	check(err)
+	benchstat.Check(err)
 	var web []string
 	for _, svc := range svcs {
 		if svc.Role == runtime.RoleWeb {
@@ -179,14 +179,14 @@ func podStart(ctx context.Context, s *podstest.Stack, pod string) time.Duration 
 	var wg sync.WaitGroup
 	for _, name := range web {
 		wg.Go(func() {
-			check(s.Driver.ResumeService(ctx, pod, name))
+			benchstat.Check(s.Driver.ResumeService(ctx, pod, name))
 			waitHealthy(ctx, s, pod, name, t0)
 		})
 	}
 	wg.Wait()
 	took := time.Since(t0)
 	_, err = s.Pods.Wake(ctx, pod)
-	check(err)
+	benchstat.Check(err)
 	return took
 }
 
@@ -194,21 +194,21 @@ func podStart(ctx context.Context, s *podstest.Stack, pod string) time.Duration 
 // stopped and started again: start → healthy, polled as a wake polls it.
 func baseline(ctx context.Context, s *podstest.Stack) (start, create time.Duration) {
 	env := s.EnvName("base")
-	check(s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}))
+	benchstat.Check(s.Driver.EnsureEnvironment(ctx, runtime.EnvSpec{Name: env}))
 	defer func() { _ = s.Driver.DestroyEnvironment(ctx, env) }() // best-effort cleanup; nothing useful to do on failure
 	name := "pricing-api-b1"
 	t0 := time.Now()
-	check(s.Driver.CreateService(ctx, runtime.ServiceSpec{
+	benchstat.Check(s.Driver.CreateService(ctx, runtime.ServiceSpec{
 		Name: name, Environment: env, App: "pricing-api", Release: 1, Role: runtime.RoleWeb,
 		Image: podstest.Image("pricing-api", podstest.BuildNormal), Command: []string{"/app", "serve"},
 		Env: map[string]string{"PORT": "8080"}, Port: 8080, Health: runtime.HealthCheck{Path: "/healthz"}, Replicas: 1,
 	}))
 	waitHealthy(ctx, s, env, name, t0)
 	create = time.Since(t0)
-	check(s.Driver.SuspendService(ctx, env, name))
+	benchstat.Check(s.Driver.SuspendService(ctx, env, name))
 	time.Sleep(500 * time.Millisecond)
 	t0 = time.Now()
-	check(s.Driver.ResumeService(ctx, env, name))
+	benchstat.Check(s.Driver.ResumeService(ctx, env, name))
 	waitHealthy(ctx, s, env, name, t0)
 	return time.Since(t0), create
 }
@@ -216,7 +216,7 @@ func baseline(ctx context.Context, s *podstest.Stack) (start, create time.Durati
 func waitHealthy(ctx context.Context, s *podstest.Stack, env, name string, start time.Time) {
 	for pause := 10 * time.Millisecond; ; pause = min(pause*2, 50*time.Millisecond) {
 		st, err := s.Driver.ServiceStatus(ctx, env, name)
-		check(err)
+		benchstat.Check(err)
 		if st.Healthy == 1 {
 			return
 		}
@@ -224,24 +224,5 @@ func waitHealthy(ctx context.Context, s *podstest.Stack, env, name string, start
 			log.Fatalf("baseline container %s not healthy within a minute: %+v", name, st)
 		}
 		time.Sleep(pause)
-	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
-
-func check(err error) {
-	if err != nil {
-		log.Fatal(err)
 	}
 }

@@ -177,22 +177,27 @@ func (s *Service) Start(ctx context.Context, reapEvery time.Duration) error {
 		}
 	}
 	if reapEvery > 0 {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			t := time.NewTicker(reapEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					s.Reap(ctx)
-				}
-			}
-		}()
+		s.every(ctx, reapEvery, func(ctx context.Context) { s.Reap(ctx) })
 	}
 	return nil
+}
+
+// every runs f every d in the background until ctx ends; Wait waits for it.
+func (s *Service) every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f(ctx)
+			}
+		}
+	}()
 }
 
 // Wait blocks until background operations have stopped.

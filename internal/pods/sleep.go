@@ -658,24 +658,12 @@ func (s *Service) StartSleeper(ctx context.Context, every time.Duration) error {
 	for _, r := range recs {
 		s.reconcileAsleep(ctx, rt, sus, r)
 	}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.pollWakes(ctx, rt)
 	}()
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.SleepIdle(ctx)
-			}
-		}
-	}()
+	s.every(ctx, every, func(ctx context.Context) { s.SleepIdle(ctx) })
 	return nil
 }
 
