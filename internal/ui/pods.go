@@ -33,24 +33,32 @@ func (u *UI) podsPage(w http.ResponseWriter, r *http.Request) error {
 	return u.render(w, http.StatusOK, "pods", u.newView(r, "Pods", "pods", all))
 }
 
+// idleChoices are the idle timeouts offered by the new pod form ("" is the
+// server's --idle-timeout).
+var idleChoices = []string{"", "15m", "30m", "1h", "4h", "12h"}
+
 // podForm is the new pod form.
 type podForm struct {
-	Name   string
-	Apps   []string
-	Builds map[string]int // pinned builds (app → number)
-	TTL    string
+	Name      string
+	Apps      []string
+	Builds    map[string]int // pinned builds (app → number)
+	TTL       string
+	Idle      string // idle timeout ("" = the server's)
+	KeepAwake bool
 }
 
 func (f podForm) request() spacepods.CreatePodRequest {
-	return spacepods.CreatePodRequest{Name: f.Name, Apps: f.Apps, Builds: f.Builds, TTL: f.TTL}
+	return spacepods.CreatePodRequest{Name: f.Name, Apps: f.Apps, Builds: f.Builds, TTL: f.TTL, IdleTimeout: f.Idle, KeepAwake: f.KeepAwake}
 }
 
 // Pinned returns the pinned build of app (0 = latest of main).
 func (f podForm) Pinned(app string) int { return f.Builds[app] }
 
-// parsePodForm reads name, app (repeated), ttl and build.<app> fields.
+// parsePodForm reads name, app (repeated), ttl, idle, keep_awake and
+// build.<app> fields.
 func parsePodForm(vals url.Values) (podForm, error) {
-	f := podForm{Name: strings.TrimSpace(vals.Get("name")), TTL: vals.Get("ttl"), Builds: map[string]int{}}
+	f := podForm{Name: strings.TrimSpace(vals.Get("name")), TTL: vals.Get("ttl"), Builds: map[string]int{},
+		Idle: strings.TrimSpace(vals.Get("idle")), KeepAwake: vals.Get("keep_awake") != ""}
 	seen := map[string]bool{}
 	for _, a := range vals["app"] {
 		if a != "" && !seen[a] {
@@ -85,6 +93,7 @@ type newPodData struct {
 	PlanErr string
 	Graph   template.HTML
 	TTLs    []string
+	Idles   []string
 }
 
 func (u *UI) newPodPage(w http.ResponseWriter, r *http.Request) error {
@@ -109,7 +118,7 @@ func (u *UI) renderNewPod(w http.ResponseWriter, r *http.Request, status int, f 
 	if f.TTL == "" {
 		f.TTL = "24h"
 	}
-	d := newPodData{Form: f, TTLs: ttlChoices}
+	d := newPodData{Form: f, TTLs: ttlChoices, Idles: idleChoices}
 	apps, err := u.cfg.Catalog.List(ctx, store.ListOptions{Limit: 1000})
 	if err != nil {
 		return err

@@ -44,3 +44,25 @@ func TestUI_PodShowsItsSleepAndAWakeButton(t *testing.T) {
 		t.Fatalf("a redeployed app still shows asleep:\n%s", body)
 	}
 }
+
+// TestUI_NewPodFormCarriesTheIdleTimeoutAndKeepAwake: the new pod form's
+// sleep choices go through the plan page to the create, which checks them.
+// (This fixture's driver only logs, so no pod is created here; the pods
+// tests cover what a create does with them.)
+func TestUI_NewPodFormCarriesTheIdleTimeoutAndKeepAwake(t *testing.T) {
+	f := newFixture(t, true)
+	dev := f.signIn("developer")
+	_, body, _ := dev.get("/pods/new?name=p2&app=web&idle=1h&keep_awake=1")
+	for _, want := range []string{`<option value="1h" selected>1h without requests</option>`, `name="idle" value="1h"`, `name="keep_awake" value="1"`, `id="keep-awake" value="1" checked`} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("the plan page lacks %q:\n%s", want, body)
+		}
+	}
+	if _, body, _ := dev.get("/pods/new?name=p2&app=web"); strings.Contains(body, `name="keep_awake" value="1"`) || !strings.Contains(body, `<option value="" selected>the server's idle timeout</option>`) {
+		t.Fatalf("a plan without sleep choices keeps the server's:\n%s", body)
+	}
+	status, body, _ := dev.post("/pods", url.Values{"name": {"p4"}, "app": {"web"}, "idle": {"soon"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, `idle timeout &#34;soon&#34; is not a duration`) {
+		t.Fatalf("a bad idle timeout: %d\n%s", status, body)
+	}
+}
