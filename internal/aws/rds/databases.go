@@ -155,6 +155,10 @@ func (d *Databases) Ensure(ctx context.Context, env, app string, spec spacepods.
 		case fromRDS:
 			return "", spacepods.Errorf(spacepods.EINVALID, "master %s has no RDS instance %s for %s, and Spacepods restores instances for pods only: make the master's instance (restore it from snapshot %s yourself if you like), or name another with --rds-master-instance", env, d.Masters.Instance(env, app), app, snap.Ref)
 		}
+		// Said each time: an operator who expected the instance learns
+		// where the database went (--rds-master-instance names another).
+		d.Client.cfg.Logger.Info("master app has no RDS instance: its database is on the shared server",
+			"env", env, "app", app, "instance", d.Masters.Instance(env, app))
 		return d.Shared.Ensure(ctx, env, app, spec)
 	}
 	if !fromRDS {
