@@ -4,6 +4,7 @@
 package statefile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
 )
@@ -78,6 +80,10 @@ func (p Port) Get(flag int) (int, error) {
 		return 0, fmt.Errorf("read the port of %s from %s: %w", p.What, p.Path, err)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(p.Host, "0"))
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return 0, spacepods.Errorf(spacepods.EUNAVAILABLE, "no port on %s for %s: %s is not an address of this machine now (%v); "+
+			"when it is the Docker bridge's gateway, the bridge (docker0) is gone or down: restart dockerd so that it makes it again, then start again", p.Host, p.What, p.Host, err)
+	}
 	if err != nil {
 		return 0, spacepods.Errorf(spacepods.EUNAVAILABLE, "no free port on %s for %s: %v", p.Host, p.What, err)
 	}

@@ -3,6 +3,7 @@ package statefile_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spacepods/spacepods/internal/spacepods"
@@ -33,6 +34,21 @@ func TestPort_ChosenOnceThenKeptUnlessAFlagSaysOtherwise(t *testing.T) {
 	}
 	if port, err := p.Get(0); err != nil || port <= 0 {
 		t.Fatalf("damaged file: %d %v", port, err)
+	}
+}
+
+// TestPort_AnAddressThisMachineLacksSaysWhatToDo: a gateway address that is
+// gone (docker0 deleted under a running dockerd) is named as such, with the
+// way out. 192.0.2.1 is a documentation address no machine here has; binding
+// to it sends nothing.
+func TestPort_AnAddressThisMachineLacksSaysWhatToDo(t *testing.T) {
+	p := statefile.Port{Path: filepath.Join(t.TempDir(), "port"), Host: "192.0.2.1", Flag: "--x-port", What: "the edge router's internal listener"}
+	_, err := p.Get(0)
+	if spacepods.ErrorCode(err) != spacepods.EUNAVAILABLE || !strings.Contains(err.Error(), "not an address of this machine") || !strings.Contains(err.Error(), "restart dockerd") {
+		t.Fatalf("got %v", err)
+	}
+	if _, statErr := os.Stat(p.Path); !os.IsNotExist(statErr) {
+		t.Fatalf("a port was kept for an address that is not there: %v", statErr)
 	}
 }
 
