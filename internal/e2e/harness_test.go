@@ -126,13 +126,26 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// hermeticEnv is this process's environment without SPACEPODS_*
+// variables: a token or server exported in the shell that runs the tests
+// must not point the site's server and CLI elsewhere.
+func hermeticEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SPACEPODS_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 // start runs `spacepods server` and waits until it answers.
 func (s *site) start() {
 	s.t.Helper()
 	cmd := exec.Command(s.bin, "server", "--data-dir", s.dataDir, "--listen", s.api,
 		"--router-listen", s.router, "--router-control", s.control, "--postgres-admin-url", s.pgURL, "--reap-interval", "1s", "--log-level", "debug")
 	cmd.Args = append(cmd.Args, s.args...)
-	cmd.Env = append(os.Environ(), s.extra...)
+	cmd.Env = append(hermeticEnv(), s.extra...)
 	cmd.Stdout = lockedWriter{&s.logMu, s.log}
 	cmd.Stderr = lockedWriter{&s.logMu, s.log}
 	if err := cmd.Start(); err != nil {
@@ -195,7 +208,7 @@ func (s *site) client() *client.Client {
 // cli runs the spacepods CLI against this site and returns its output.
 func (s *site) cli(args ...string) (string, error) {
 	cmd := exec.Command(s.bin, args...)
-	cmd.Env = append(os.Environ(), "SPACEPODS_SERVER=http://"+s.api, "SPACEPODS_DATA_DIR="+s.dataDir)
+	cmd.Env = append(hermeticEnv(), "SPACEPODS_SERVER=http://"+s.api, "SPACEPODS_DATA_DIR="+s.dataDir)
 	root, _ := podstest.RepoRoot()
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
