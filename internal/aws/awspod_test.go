@@ -6,7 +6,6 @@ package aws_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -29,9 +28,7 @@ import (
 	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
-	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
-	"github.com/spacepods/spacepods/internal/runtime/ecs"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
 	"github.com/spacepods/spacepods/internal/testenv"
@@ -183,33 +180,10 @@ func register(t *testing.T, ctx context.Context, cat *catalog.Service, root, app
 func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	pgURL := testenv.PostgresURL(t)
 	ac := awstest.SDK(t)
-	inst := testenv.AWSName("inst")
-	lb := awstest.NewLoadBalancer(t, testenv.AWSName("pods")+".example.test")
-	cluster := awstest.ECSClusterWithInstances(t, 4)
-
-	// moto 5.2.5 runs tasks (the migration) only with EC2 in bridge mode:
-	// see internal/runtime/ecs's tests.
-	raw, err := runtime.Open(ctx, ecs.ID, runtime.Config{Installation: inst, Domain: lb.Domain, Routing: runtime.RoutingALB,
-		Settings: map[string]any{ecs.ID: ecs.Config{AWS: awstest.Config(t), Cluster: cluster, LaunchType: "EC2", NetworkMode: "bridge", PollInterval: 20 * time.Millisecond}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	drv := &noDataPlane{Driver: raw, images: map[string]string{}}
-	mover, err := alb.New(ctx, alb.Config{AWS: awstest.Config(t), ListenerARN: lb.ListenerARN, VPCID: lb.VPC, HostedZoneID: lb.ZoneID, Domain: lb.Domain, Installation: inst})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stk := newAWSStack(t, ctx, 4)
+	inst, lb, mover, st, cat, dbs, root, cluster := stk.inst, stk.lb, stk.mover, stk.st, stk.cat, stk.dbs, stk.root, stk.cluster
 	routes := &readBack{Mover: mover, seen: map[string][]map[int]int{}}
-
-	st, err := store.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	cat := catalog.NewService(st)
-	root := repoRoot(t)
 	for _, app := range []string{"pricing-api", "catalog-api"} {
 		register(t, ctx, cat, root, app, nil)
 	}
@@ -217,25 +191,7 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 	register(t, ctx, cat, root, "storefront", func(m string) string {
 		return strings.Replace(m, "replicas: {default: 1,", "replicas: {default: 4,", 1)
 	})
-	dbs, err := databases.Open(ctx, pgURL, nil, databases.WithInstallation(inst))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dbs.Close)
-
-	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	podSvc := &pods.Service{Store: st, Catalog: cat, Driver: drv, Routes: routes, Databases: dbs, Logger: logger}
-	engine := &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Weighted: routes, Databases: &databases.Provider{Manager: dbs, LocalHost: "127.0.0.1"},
-		Domain: lb.Domain, Logger: logger, Options: deploy.Options{HealthTimeout: 3 * time.Second, Bake: -1, Poll: 50 * time.Millisecond}}
-	podSvc.Engine = engine
-	ectx, stop := context.WithCancel(context.Background())
-	t.Cleanup(func() { stop(); engine.Wait(); podSvc.Wait() })
-	if err := engine.Start(ectx); err != nil {
-		t.Fatal(err)
-	}
-	if err := podSvc.Start(ectx, 0); err != nil {
-		t.Fatal(err)
-	}
+	podSvc, engine := stk.start(t, routes, &databases.Provider{Manager: dbs, LocalHost: "127.0.0.1"}, nil)
 
 	master := testenv.AWSName("prod")
 	if _, err := podSvc.CreateMaster(ctx, master, false); err != nil {
@@ -359,7 +315,7 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 	if got, err := mover.Weights(ctx, pod, "storefront"); err != nil || len(got) != 1 {
 		t.Errorf("the pod's storefront weights: %v, %v; want its one release", got, err)
 	}
-	svcs, err := raw.ListServices(ctx, pod)
+	svcs, err := stk.drv.Driver.ListServices(ctx, pod)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,10 +374,10 @@ func TestAWSPod_ExampleSystemOnECSWithALBAndRDS(t *testing.T) {
 	// Nothing tagged with the installation is left: no service, task
 	// definition, log group (the driver's environments), rule, target
 	// group, record or RDS instance.
-	if envs, err := raw.ListEnvironments(ctx); err != nil || len(envs) != 0 {
+	if envs, err := stk.drv.Driver.ListEnvironments(ctx); err != nil || len(envs) != 0 {
 		t.Errorf("ECS environments after destroy: %v, %v", envs, err)
 	}
-	if svcs, err := raw.ListServices(ctx, master); err != nil || len(svcs) != 0 {
+	if svcs, err := stk.drv.Driver.ListServices(ctx, master); err != nil || len(svcs) != 0 {
 		t.Errorf("ECS services after destroy: %v, %v", svcs, err)
 	}
 	if fams := families(t, ctx, ec, master+"_"); len(fams) != 0 {

@@ -2,7 +2,6 @@ package aws_test
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,16 +13,13 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 
-	"github.com/spacepods/spacepods/internal/aws/alb"
 	"github.com/spacepods/spacepods/internal/aws/rds"
 	"github.com/spacepods/spacepods/internal/awsclient/awstest"
-	"github.com/spacepods/spacepods/internal/catalog"
 	"github.com/spacepods/spacepods/internal/config"
 	"github.com/spacepods/spacepods/internal/databases"
 	"github.com/spacepods/spacepods/internal/deploy"
 	"github.com/spacepods/spacepods/internal/pods"
 	"github.com/spacepods/spacepods/internal/runtime"
-	"github.com/spacepods/spacepods/internal/runtime/ecs"
 	"github.com/spacepods/spacepods/internal/secrets"
 	"github.com/spacepods/spacepods/internal/spacepods"
 	"github.com/spacepods/spacepods/internal/store"
@@ -44,39 +40,15 @@ import (
 func TestAWSPod_DedicatedRDSInstanceFromMasterSnapshot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	pgURL := testenv.PostgresURL(t)
 	ac := awstest.SDK(t)
-	inst := testenv.AWSName("inst")
-	lb := awstest.NewLoadBalancer(t, testenv.AWSName("pods")+".example.test")
-	cluster := awstest.ECSClusterWithInstances(t, 2)
-	raw, err := runtime.Open(ctx, ecs.ID, runtime.Config{Installation: inst, Domain: lb.Domain, Routing: runtime.RoutingALB,
-		Settings: map[string]any{ecs.ID: ecs.Config{AWS: awstest.Config(t), Cluster: cluster, LaunchType: "EC2", NetworkMode: "bridge", PollInterval: 20 * time.Millisecond}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	drv := &noDataPlane{Driver: raw, images: map[string]string{}}
-	mover, err := alb.New(ctx, alb.Config{AWS: awstest.Config(t), ListenerARN: lb.ListenerARN, VPCID: lb.VPC, HostedZoneID: lb.ZoneID, Domain: lb.Domain, Installation: inst})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	cat := catalog.NewService(st)
-	root := repoRoot(t)
+	stk := newAWSStack(t, ctx, 2)
+	inst, mover, st, cat, dbs, root, cluster := stk.inst, stk.mover, stk.st, stk.cat, stk.dbs, stk.root, stk.cluster
 	snapName := testenv.AWSName("prod-copy")
 	register(t, ctx, cat, root, "pricing-api", nil)
 	// catalog-api's database comes from the master's snapshot, not its seed.
 	register(t, ctx, cat, root, "catalog-api", func(m string) string {
 		return strings.Replace(m, "seed: db/seed.sql", "snapshot: "+snapName, 1)
 	})
-	dbs, err := databases.Open(ctx, pgURL, nil, databases.WithInstallation(inst))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dbs.Close)
 	key := make([]byte, 32)
 	local, err := secrets.NewLocal(st, key)
 	if err != nil {
@@ -90,19 +62,7 @@ func TestAWSPod_DedicatedRDSInstanceFromMasterSnapshot(t *testing.T) {
 	}
 	shared := &databases.Provider{Manager: dbs, LocalHost: "127.0.0.1"}
 	rdb := &rds.Databases{Client: rc, Shared: shared, Store: st, Secrets: local, Masters: rds.Masters{Pattern: "{env}-{app}"}}
-	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	podSvc := &pods.Service{Store: st, Catalog: cat, Driver: drv, Routes: mover, Databases: dbs, Dedicated: rdb, Logger: logger}
-	engine := &deploy.Engine{Store: st, Catalog: cat, Driver: drv, Weighted: mover, Databases: rdb,
-		Domain: lb.Domain, Logger: logger, Options: deploy.Options{HealthTimeout: 3 * time.Second, Bake: -1, Poll: 50 * time.Millisecond}}
-	podSvc.Engine = engine
-	ectx, stop := context.WithCancel(context.Background())
-	t.Cleanup(func() { stop(); engine.Wait(); podSvc.Wait() })
-	if err := engine.Start(ectx); err != nil {
-		t.Fatal(err)
-	}
-	if err := podSvc.Start(ectx, 0); err != nil {
-		t.Fatal(err)
-	}
+	podSvc, engine := stk.start(t, mover, rdb, rdb)
 
 	// The master and its catalog-api's own instance (the team's: made
 	// here through the API), named by the pattern, and its password kept
